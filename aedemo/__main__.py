@@ -1,0 +1,5 @@
+import sys
+
+from aedemo.cli import main
+
+sys.exit(main())

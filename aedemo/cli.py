@@ -1,0 +1,274 @@
+"""Command line: ``python -m aedemo {train,list,evaluate,delete,anomaly,pretrain}``.
+
+Variant-specific flags (``--noise-kind``, ``--l1``, ``--beta``...) are generated from the
+registry's configs, so a new variant's hyperparameters appear here without editing this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from aedemo import data as datasets
+from aedemo.models import REGISTRY, get_variant
+from aedemo.spec import ModelSpec, train_spec
+from aedemo.store import ModelStore, StoreError
+from aedemo.train import Callback, Progress, TrainConfig, TrainingDiverged
+
+
+class UsageError(Exception):
+    """Bad arguments found after parsing; reported like argparse's own errors (exit 2)."""
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _variant_params() -> dict[str, Any]:
+    """Every variant-specific hyperparameter field by name, across the registry."""
+    fields = {}
+    for cls in REGISTRY.values():
+        for f in cls.Config.own_params():
+            fields.setdefault(f.name, f)
+    return fields
+
+
+def _add_model_args(p: argparse.ArgumentParser, *, epochs_default: int | None = None) -> None:
+    train_fields = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
+    p.add_argument("--variant", required=True, choices=list(REGISTRY), help="which autoencoder")
+    p.add_argument("--latent", type=int, help="bottleneck size k (default: the variant's)")
+    p.add_argument("--epochs", type=int, default=epochs_default or train_fields["epochs"].default)
+    p.add_argument("--dataset", help=f"{', '.join(datasets.IMAGE_DATASETS)}, an IDX folder, or "
+                                     f"for lstm '{datasets.SERIES}' or a CSV file (default: mnist "
+                                     f"for images, {datasets.SERIES} for lstm)")
+    p.add_argument("--batch-size", type=int, default=train_fields["batch_size"].default)
+    p.add_argument("--lr", type=float, default=train_fields["lr"].default)
+    p.add_argument("--seed", type=int, default=train_fields["seed"].default)
+    for name, f in _variant_params().items():
+        meta = f.metadata
+        kw: dict[str, Any] = {"help": meta.get("help", "")}
+        if meta.get("choices"):
+            kw["choices"] = list(meta["choices"])
+        else:
+            kw["type"] = type(f.default)
+        p.add_argument(_flag(name), dest=name, default=None, **kw)
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _spec_from_args(args: argparse.Namespace, *, normal: tuple[int, ...] = ()) -> ModelSpec:
+    cls = get_variant(args.variant)
+    own = {f.name for f in cls.Config.params()}
+    hparams: dict[str, Any] = {}
+    if args.latent is not None:
+        hparams["latent_dim"] = args.latent
+    for name in _variant_params():
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name not in own:
+            raise UsageError(f"{_flag(name)} does not apply to the {args.variant} variant")
+        hparams[name] = value
+    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    for field_name, value in train.__dict__.items():
+        meta = TrainConfig.__dataclass_fields__[field_name].metadata
+        if not meta["low"] <= value <= meta["high"]:
+            raise UsageError(f"{_flag(field_name)} must be between {meta['low']} and "
+                             f"{meta['high']}, not {value}")
+    try:
+        spec = ModelSpec.create(args.variant, hparams, dataset=args.dataset, train=train,
+                                normal=normal)
+    except ValueError as err:       # includes DataError: unknown dataset, bad file
+        raise UsageError(str(err)) from None
+    notice = datasets.load_images(args.dataset or "mnist").notice if spec.kind == "image" else None
+    if notice:
+        print(notice, file=sys.stderr)
+    return spec
+
+
+class _Bar(Callback):
+    """A tqdm progress bar on stderr, one tick per batch."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.bar = enabled, None
+
+    def on_batch(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(total=p.epochs * p.batches, unit="batch", file=sys.stderr)
+        self.bar.update(1)
+        self.bar.set_postfix(epoch=p.epoch, loss=f"{p.loss:.4g}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _train_or_reuse(spec: ModelSpec, store: ModelStore, show_bar: bool):
+    """The stored model for this spec if there is one, else train it and store it."""
+    found = store.find(spec)
+    if found is not None:
+        return found.meta, True
+    bar = _Bar(show_bar)
+    try:
+        trained = train_spec(spec, callbacks=(bar,))
+    finally:
+        bar.close()
+    return store.save(spec, trained).meta, False
+
+
+def _summary(meta: dict[str, Any], reused: bool = False) -> dict[str, Any]:
+    spec = meta["spec"]
+    return {"id": meta["id"], "variant": spec["variant"],
+            "latent_dim": spec["hparams"]["latent_dim"], "dataset": spec["dataset"],
+            "epochs": spec["train"]["epochs"], "seconds": meta.get("seconds"),
+            "reused": reused, "test": meta["metrics"]}
+
+
+def _print_metrics(result: dict[str, Any]) -> None:
+    print(f"model {result['id']}: {result['variant']} k={result['latent_dim']} on "
+          f"{result['dataset']}, {result['epochs']} epochs, {result['seconds']} s"
+          + (" (already stored)" if result.get("reused") else ""))
+    for name, value in result["test"].items():
+        print(f"  test {name:<14} {value:.6g}")
+
+
+def cmd_train(args, store: ModelStore) -> int:
+    spec = _spec_from_args(args)
+    meta, reused = _train_or_reuse(spec, store, show_bar=not args.json)
+    result = _summary(meta, reused)
+    print(json.dumps(result)) if args.json else _print_metrics(result)
+    return 0
+
+
+def cmd_list(args, store: ModelStore) -> int:
+    rows = []
+    for m in store.list():
+        row = {"id": m.id, "ok": m.ok, "problem": m.problem}
+        if m.meta:
+            row.update(_summary(m.meta))
+            row["created"] = m.meta.get("created")
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows))
+    elif not rows:
+        print(f"no models in {store.dir}")
+    for r in rows if not args.json else ():
+        if r["ok"]:
+            print(f"{r['id']}  {r['variant']:<10} k={r['latent_dim']:<4} {r['dataset']:<10} "
+                  f"{r['epochs']:>3} ep  mse={r['test'].get('mse', float('nan')):.5f}  "
+                  f"{r['created']}")
+        else:
+            print(f"{r['id']}  UNREADABLE: {r['problem']}")
+    return 0
+
+
+def cmd_evaluate(args, store: ModelStore) -> int:
+    from aedemo.metrics import evaluate
+
+    model, meta = store.load(args.id)
+    spec = ModelSpec.from_dict(meta["spec"])
+    x_test = datasets.load_dataset(spec.dataset, spec.kind).x_test
+    result = _summary({**meta, "metrics": evaluate(model, x_test, seed=spec.train.seed)})
+    print(json.dumps(result)) if args.json else _print_metrics(result)
+    return 0
+
+
+def cmd_delete(args, store: ModelStore) -> int:
+    if store.get(args.id) is None:
+        raise UsageError(f"no stored model {args.id}")
+    store.delete(args.id)
+    print(f"deleted {args.id}")
+    return 0
+
+
+def parse_digits(text: str) -> tuple[int, ...]:
+    """'3', '0,1' or '01' -> (0, 1)."""
+    digits = [c for c in text if c not in ", "]
+    if not digits or not all(c.isdigit() for c in digits):
+        raise UsageError(f"--normal takes digits such as 3 or 0,1, not {text!r}")
+    return tuple(sorted({int(c) for c in digits}))
+
+
+def cmd_anomaly(args, store: ModelStore) -> int:
+    from aedemo.anomaly import score_test_set
+
+    normal = parse_digits(args.normal)
+    if get_variant(args.variant).kind != "image":
+        raise UsageError("anomaly works on image variants; the Sequences page covers lstm")
+    spec = _spec_from_args(args, normal=normal)
+    meta, _ = _train_or_reuse(spec, store, show_bar=not args.json)
+    model, _ = store.load(meta["id"])
+    try:
+        result = score_test_set(model, spec.dataset, normal)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    out = {"auc": result.auc, "normal": list(normal), "id": meta["id"], "variant": spec.variant,
+           "latent_dim": spec.latent_dim, "dataset": spec.dataset, "epochs": spec.train.epochs,
+           "n_test": int(len(result.scores)), "n_anomalous": int(result.is_anomaly.sum())}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"one-class AUC {out['auc']:.4f}: normal {out['normal']}, {out['n_anomalous']} of "
+              f"{out['n_test']} test images anomalous ({spec.describe()})")
+    return 0
+
+
+def cmd_pretrain(args, store: ModelStore) -> int:
+    from aedemo.zoo import zoo_specs
+
+    specs = zoo_specs(args.dataset)
+    for i, spec in enumerate(specs, 1):
+        meta, reused = _train_or_reuse(spec, store, show_bar=not args.json)
+        result = _summary(meta, reused)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(f"[{i}/{len(specs)}] ", end="")
+            _print_metrics(result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m aedemo", description="Autoencoder demo")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train a model and store it")
+    _add_model_args(p)
+    p = sub.add_parser("list", help="list stored models")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("evaluate", help="test metrics of a stored model")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("delete", help="delete a stored model")
+    p.add_argument("id")
+    p = sub.add_parser("anomaly", help="one-class anomaly detection AUC (Ruff et al. 2018)")
+    p.add_argument("--normal", required=True, help="the normal digit(s), e.g. 3 or 0,1")
+    _add_model_args(p)
+    p = sub.add_parser("pretrain", help="train the default model zoo the app starts with")
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+COMMANDS = {"train": cmd_train, "list": cmd_list, "evaluate": cmd_evaluate,
+            "delete": cmd_delete, "anomaly": cmd_anomaly, "pretrain": cmd_pretrain}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)          # exits 2 with a message on bad arguments
+    store = ModelStore()
+    try:
+        return COMMANDS[args.command](args, store)
+    except UsageError as err:
+        parser.error(str(err))              # exits 2
+    except (TrainingDiverged, StoreError, datasets.DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: nothing was stored", file=sys.stderr)
+        return 130
+    return 0

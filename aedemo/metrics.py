@@ -1,0 +1,96 @@
+"""Quality measures, each from a maintained implementation where one exists:
+scikit-image for PSNR and SSIM, scikit-learn for ROC AUC, torch for MSE and BCE."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from sklearn.metrics import roc_auc_score, roc_curve
+
+
+def mse_per_item(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error per item (per pixel or per time step), shape (B,)."""
+    return (recon - target).pow(2).flatten(1).mean(dim=1)
+
+
+def bce_per_image(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy summed over each image's pixels, shape (B,)."""
+    return F.binary_cross_entropy(recon.clamp(1e-7, 1 - 1e-7), target,
+                                  reduction="none").flatten(1).sum(dim=1)
+
+
+def psnr(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB per image, data range 1. A perfect copy is capped at
+    100 dB rather than infinity so averages stay finite."""
+    a, b = _numpy_images(images), _numpy_images(reference)
+    values = [min(peak_signal_noise_ratio(r, i, data_range=1.0), 100.0)
+              if not np.array_equal(r, i) else 100.0 for i, r in zip(a, b)]
+    return torch.tensor(values)
+
+
+def ssim(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Structural similarity per image (Wang et al. 2004), data range 1, 7x7 window."""
+    a, b = _numpy_images(images), _numpy_images(reference)
+    return torch.tensor([structural_similarity(r, i, data_range=1.0) for i, r in zip(a, b)])
+
+
+def roc(scores, is_anomaly) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """ROC AUC and the curve (fpr, tpr, thresholds) when higher scores mean "anomalous"."""
+    scores, labels = np.asarray(scores), np.asarray(is_anomaly).astype(int)
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    return float(roc_auc_score(labels, scores)), fpr, tpr, thresholds
+
+
+def _numpy_images(x: torch.Tensor) -> np.ndarray:
+    """(B, 1, H, W) or (B, H, W) tensor -> (B, H, W) float64 array."""
+    arr = x.detach().cpu().double().numpy()
+    return arr.reshape(arr.shape[0], arr.shape[-2], arr.shape[-1])
+
+
+@torch.no_grad()
+def evaluate(model, x: torch.Tensor, *, batch_size: int = 1000, seed: int = 0,
+             ssim_items: int = 500) -> dict[str, float]:
+    """Test metrics of a trained model on x: MSE and BCE for every image model (MSE only for
+    sequences), PSNR and SSIM on the first ``ssim_items`` images, and the variant's own extras
+    (KL and negative ELBO for the VAE, sparsity, PSNR before and after denoising)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    rng = torch.Generator(device=device).manual_seed(seed)
+    mse, bce, recons = [], [], []
+    extras: dict[str, float] = {}
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].to(device)
+        rb = model.reconstruct(xb)
+        mse.append(mse_per_item(rb, xb).cpu())
+        if model.kind == "image":
+            bce.append(bce_per_image(rb, xb).cpu())
+            if sum(len(r) for r in recons) < ssim_items:
+                recons.append(rb.cpu())
+        # the extras are batch means: weight each by its share of x
+        for name, value in model.extra_metrics(xb, rng).items():
+            extras[name] = extras.get(name, 0.0) + value * len(xb) / len(x)
+    result = {"mse": torch.cat(mse).mean().item()}
+    if model.kind == "image":
+        result["bce"] = torch.cat(bce).mean().item()
+        shown = torch.cat(recons)[:ssim_items]
+        result["psnr"] = psnr(shown, x[:len(shown)]).mean().item()
+        result["ssim"] = ssim(shown, x[:len(shown)]).mean().item()
+    result.update(extras)
+    model.train(was_training)
+    return result
+
+
+@torch.no_grad()
+def reconstruction_errors(model, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """Per-item MSE between x and the model's deterministic reconstruction, shape (N,), on the
+    CPU: the anomaly score of the one-class protocol."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    errors = [mse_per_item(model.reconstruct(xb), xb).cpu()
+              for xb in (x[i:i + batch_size].to(device) for i in range(0, len(x), batch_size))]
+    model.train(was_training)
+    return torch.cat(errors) if errors else torch.empty(0)

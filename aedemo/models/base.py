@@ -1,0 +1,133 @@
+"""What every autoencoder variant shares: its config, its output and its interface.
+
+An autoencoder maps x to a code z = encode(x) and back, x_hat = decode(z). Each variant
+owns its loss and returns it as named terms (``Output.terms``), so one trainer and one
+loss-curve figure serve all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def hparam(default: Any, *, low=None, high=None, choices: tuple = (), log: bool = False,
+           help: str = "") -> Any:
+    """A config field that carries the range the UI sliders and the CLI flags read."""
+    return field(default=default, metadata={"low": low, "high": high, "choices": choices,
+                                            "log": log, "help": help})
+
+
+@dataclass(frozen=True)
+class AEConfig:
+    """Hyperparameters shared by every variant; variants subclass this and add their own."""
+
+    latent_dim: int = hparam(16, low=2, high=128, help="Bottleneck size k")
+
+    @classmethod
+    def params(cls) -> list[dataclasses.Field]:
+        return list(dataclasses.fields(cls))
+
+    @classmethod
+    def own_params(cls) -> list[dataclasses.Field]:
+        """The fields this variant adds to the base config (noise, l1, beta...)."""
+        base = {f.name for f in dataclasses.fields(AEConfig)}
+        return [f for f in dataclasses.fields(cls) if f.name not in base]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> AEConfig:
+        """Build a config, refusing unknown names and values outside the declared ranges."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)}; "
+                             f"this variant takes {sorted(known)}")
+        clean = {}
+        for name, value in values.items():
+            meta = known[name].metadata
+            default = known[name].default
+            if meta.get("choices"):
+                if value not in meta["choices"]:
+                    raise ValueError(f"{name} must be one of {list(meta['choices'])}, "
+                                     f"not {value!r}")
+            else:
+                value = type(default)(value)
+                low, high = meta.get("low"), meta.get("high")
+                if low is not None and value < low or high is not None and value > high:
+                    raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+            clean[name] = value
+        return cls(**clean)
+
+
+@dataclass
+class Output:
+    """What ``forward`` returns. ``loss`` is what the optimiser minimises; ``terms`` are its
+    named parts as a student reads them (per image, averaged over the batch)."""
+
+    recon: torch.Tensor        # same shape as the input, values in [0, 1] for images
+    code: torch.Tensor         # (B, k)
+    loss: torch.Tensor         # scalar
+    terms: dict[str, torch.Tensor]
+
+
+class Autoencoder(nn.Module):
+    """Base class. ``kind`` says which data a variant trains on: "image" or "sequence"."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = "image"
+    Config: ClassVar[type[AEConfig]] = AEConfig
+    summary: ClassVar[str] = ""
+
+    def __init__(self, config: AEConfig):
+        super().__init__()
+        self.config = config
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (B, k)
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:  # (B, k) -> (B, ...)
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, *, rng: torch.Generator | None = None) -> Output:
+        z = self.encode(x)
+        recon = self.decode(z)
+        bce = image_bce(recon, x)
+        return Output(recon=recon, code=z, loss=bce, terms={"recon": bce})
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Deterministic reconstruction for display and metrics (the VAE uses its mean)."""
+        return self.decode(self.encode(x))
+
+    @torch.no_grad()
+    def extra_metrics(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, float]:
+        """Test metrics that only this variant has (KL for the VAE, sparsity...)."""
+        return {}
+
+    def architecture(self) -> list[tuple[str, str]]:
+        """(layer name, output size) pairs for the diagram on the Home page."""
+        return []
+
+
+def image_bce(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy summed over the pixels of an image, averaged over the batch,
+    the scale used by Kingma & Welling (2014) and the pytorch/examples VAE."""
+    return F.binary_cross_entropy(recon, target, reduction="sum") / target.shape[0]
+
+
+def image_bce_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """As image_bce, from the decoder's pre-sigmoid output: numerically safer and faster,
+    because the sigmoid and the log are fused."""
+    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / target.shape[0]

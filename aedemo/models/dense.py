@@ -1,0 +1,59 @@
+"""The classic fully connected autoencoder: 784-256-64-k and its mirror image, sigmoid output
+(Hinton & Salakhutdinov, "Reducing the dimensionality of data with neural networks", 2006)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from aedemo.data import IMAGE_SHAPE
+from aedemo.models import register
+from aedemo.models.base import AEConfig, Autoencoder, Output, image_bce_with_logits
+
+HIDDEN = (256, 64)
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    """Linear layers with ReLU between them and nothing after the last one."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+@register("dense")
+class DenseAE(Autoencoder):
+    summary = "Fully connected encoder and decoder: the classic autoencoder."
+    Config = AEConfig
+
+    def __init__(self, config: AEConfig):
+        super().__init__(config)
+        pixels = math.prod(IMAGE_SHAPE)
+        self.encoder = mlp([pixels, *HIDDEN, config.latent_dim])
+        self.decoder = mlp([config.latent_dim, *reversed(HIDDEN), pixels])  # logits
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x.flatten(1))                        # (B, 784) -> (B, k)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z).view(-1, *IMAGE_SHAPE)            # (B, k) -> (B, 1, 28, 28)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decode_logits(z))
+
+    def forward(self, x: torch.Tensor, *, rng: torch.Generator | None = None) -> Output:
+        z = self.encode(x)
+        logits = self.decode_logits(z)
+        bce = image_bce_with_logits(logits, x)
+        return Output(recon=torch.sigmoid(logits), code=z, loss=bce, terms={"recon": bce})
+
+    def architecture(self) -> list[tuple[str, str]]:
+        pixels = math.prod(IMAGE_SHAPE)
+        sizes = [pixels, *HIDDEN, self.latent_dim, *reversed(HIDDEN), pixels]
+        names = (["input"] + ["encoder"] * len(HIDDEN) + ["code"]
+                 + ["decoder"] * len(HIDDEN) + ["output"])
+        return [(n, str(s)) for n, s in zip(names, sizes)]

@@ -1,0 +1,30 @@
+"""Image corruptions for the denoising autoencoder and the Denoising page."""
+
+from __future__ import annotations
+
+import torch
+
+NOISE_KINDS = ("gaussian", "salt-pepper", "masking")
+
+
+def corrupt(x: torch.Tensor, kind: str, level: float,
+            rng: torch.Generator | None = None) -> torch.Tensor:
+    """Corrupt images in [0, 1]; the result stays in [0, 1].
+
+    gaussian: add N(0, level^2) to every pixel, then clip.
+    salt-pepper: a fraction ``level`` of pixels set to 0 or 1 at random.
+    masking: a fraction ``level`` of pixels set to 0 (the ink simply goes missing).
+    """
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"unknown noise kind {kind!r}; choose one of {', '.join(NOISE_KINDS)}")
+    if level <= 0:
+        return x.clone()
+    u = torch.rand(x.shape, generator=rng, device=x.device, dtype=x.dtype)
+    if kind == "gaussian":
+        noise = torch.randn(x.shape, generator=rng, device=x.device, dtype=x.dtype)
+        return (x + level * noise).clamp(0, 1)
+    hit = u < level
+    if kind == "masking":
+        return x.masked_fill(hit, 0.0)
+    salt = torch.rand(x.shape, generator=rng, device=x.device, dtype=x.dtype) < 0.5
+    return torch.where(hit, salt.to(x.dtype), x)

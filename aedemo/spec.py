@@ -1,0 +1,112 @@
+"""What to train: a variant, its hyperparameters, the data and the training settings. A spec's
+hash is the id of the model it produces, so an identical request finds the stored model.
+
+``train_spec`` is the one recipe the CLI, the job service and the zoo all use to turn a spec into
+a trained, evaluated model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from aedemo import data as datasets
+from aedemo.metrics import evaluate
+from aedemo.models import build, get_variant
+from aedemo.train import Callback, TrainConfig, fit, pick_device
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    variant: str
+    hparams: tuple[tuple[str, Any], ...]        # every hyperparameter, defaults filled in
+    dataset: str                                # the dataset actually used (after any fallback)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    normal: tuple[int, ...] = ()                # train on these classes only (one-class anomaly)
+
+    @classmethod
+    def create(cls, variant: str, hparams: dict[str, Any] | None = None, *,
+               dataset: str | None = None, train: TrainConfig | None = None,
+               normal: tuple[int, ...] = ()) -> ModelSpec:
+        """A spec with its hyperparameters checked and completed; ``dataset`` defaults to MNIST
+        for images (or its offline fallback) and to the generated series for sequences."""
+        variant_cls = get_variant(variant)
+        full = variant_cls.Config.from_dict(hparams or {}).to_dict()
+        if dataset is None:
+            dataset = datasets.SERIES if variant_cls.kind == "sequence" else "mnist"
+        if variant_cls.kind == "image":
+            dataset = datasets.load_images(dataset).source    # "mnist" offline -> "digits"
+        if normal and variant_cls.kind != "image":
+            raise ValueError("normal classes apply to image datasets only")
+        return cls(variant=variant, hparams=tuple(sorted(full.items())), dataset=dataset,
+                   train=train or TrainConfig(), normal=tuple(sorted(set(normal))))
+
+    @property
+    def kind(self) -> str:
+        return get_variant(self.variant).kind
+
+    @property
+    def latent_dim(self) -> int:
+        return dict(self.hparams)["latent_dim"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"variant": self.variant, "hparams": dict(self.hparams), "dataset": self.dataset,
+                "train": dataclasses.asdict(self.train), "normal": list(self.normal)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        return cls(variant=d["variant"], hparams=tuple(sorted(d["hparams"].items())),
+                   dataset=d["dataset"], train=TrainConfig(**d["train"]),
+                   normal=tuple(d.get("normal", ())))
+
+    @property
+    def key(self) -> str:
+        """12 hex digits of the SHA-256 of the canonical JSON: the stored model's id."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def describe(self) -> str:
+        extra = "".join(f", {k}={v}" for k, v in self.hparams if k != "latent_dim")
+        normal = f", normal={''.join(map(str, self.normal))}" if self.normal else ""
+        return (f"{self.variant} k={self.latent_dim}{extra} on {self.dataset}{normal}, "
+                f"{self.train.epochs} epochs")
+
+
+def training_data(spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_train, x_test) for a spec: the one-class protocol keeps only the normal classes for
+    training and the whole test set for testing."""
+    d = datasets.load_dataset(spec.dataset, spec.kind)
+    x_train = d.x_train
+    if spec.normal:
+        x_train = x_train[torch.isin(d.y_train, torch.tensor(spec.normal))]
+        if len(x_train) == 0:
+            raise datasets.DataError(f"no training images of class {spec.normal} in {spec.dataset}")
+    return x_train, d.x_test
+
+
+@dataclass
+class Trained:
+    model: Any
+    history: list[dict[str, Any]]
+    metrics: dict[str, float]
+    seconds: float
+
+
+def train_spec(spec: ModelSpec, *, callbacks: tuple[Callback, ...] = (),
+               stop: threading.Event | None = None) -> Trained:
+    """Build, train and evaluate the model a spec describes."""
+    start = time.perf_counter()
+    x_train, x_test = training_data(spec)
+    model = build(spec.variant, dict(spec.hparams), seed=spec.train.seed)
+    history = fit(model, x_train, x_test, spec.train, callbacks=callbacks, stop=stop,
+                  device=pick_device())
+    metrics = evaluate(model, x_test, seed=spec.train.seed)
+    return Trained(model=model, history=history, metrics=metrics,
+                   seconds=time.perf_counter() - start)

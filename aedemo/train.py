@@ -1,0 +1,168 @@
+"""One training loop for every variant.
+
+Nothing here knows which autoencoder it trains: the model's ``forward`` returns its own loss and
+named terms. The data stays in one tensor on the device and batches are slices of a shuffled
+index, so there is no per-sample Python work (the usual DataLoader + ToTensor pipeline spends most
+of its time there on a CPU).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from aedemo.models.base import hparam
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = hparam(5, low=1, high=100, help="Passes over the training set")
+    batch_size: int = hparam(256, low=16, high=2048, help="Images per gradient step")
+    lr: float = hparam(1e-3, low=1e-5, high=1.0, log=True, help="Adam learning rate")
+    seed: int = hparam(0, low=0, high=2**31 - 1, help="Seed for shuffling and noise")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss stopped being a finite number or exploded; the message says what to try."""
+
+
+class TrainingStopped(Exception):
+    """The stop event was set: the caller asked training to end early."""
+
+
+@dataclass
+class Progress:
+    """What callbacks see: where training is and what it has measured so far."""
+
+    epoch: int                       # 1-based, the epoch in progress
+    epochs: int
+    batch: int                       # 1-based, the batch just done
+    batches: int                     # per epoch
+    loss: float                      # the last batch's loss
+    history: list[dict[str, Any]] = field(default_factory=list)   # finished epochs
+    seconds: float = 0.0
+    model: Any = None                # the model being trained, for callbacks that look at it
+
+    @property
+    def fraction(self) -> float:
+        return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
+
+
+class Callback:
+    """Override what you need; both run on the training thread, so keep them quick."""
+
+    def on_batch(self, progress: Progress) -> None: ...
+
+    def on_epoch(self, progress: Progress) -> None: ...
+
+
+_threads_set = False
+
+
+def pick_device() -> torch.device:
+    """CUDA when present; otherwise the CPU with torch's threads set to the cores we may use."""
+    global _threads_set
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if not _threads_set:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        torch.set_num_threads(max(1, cores or 1))
+        _threads_set = True
+    return torch.device("cpu")
+
+
+# A loss this many times the untrained model's is treated as divergence even while finite:
+# with BCE on logits an exploded network saturates at huge but finite losses.
+EXPLODED = 20.0
+
+
+def _diverged(value: float, epoch: int, batch: int, lr: float) -> TrainingDiverged:
+    what = "not a number" if math.isnan(value) else f"{value:.3g}"
+    return TrainingDiverged(
+        f"Training diverged: the loss became {what} at epoch {epoch}, batch {batch}. "
+        f"The learning rate ({lr:g}) is probably too high, so each step overshoots and the "
+        f"weights blow up. Try a learning rate 10 times smaller ({lr / 10:g}); 0.001 is a safe "
+        f"default for Adam.")
+
+
+@torch.no_grad()
+def mean_terms(model, x: torch.Tensor, *, batch_size: int = 1024,
+               rng: torch.Generator | None = None) -> dict[str, float]:
+    """The loss and each named term averaged over x, in eval mode (no dropout, no corruption)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    totals: dict[str, float] = {}
+    for i in range(0, len(x), batch_size):
+        xb = x[i:i + batch_size].to(device, non_blocking=True)
+        out = model(xb, rng=rng)
+        weight = len(xb) / len(x)
+        for name, value in {"loss": out.loss, **out.terms}.items():
+            totals[name] = totals.get(name, 0.0) + value.item() * weight
+    model.train(was_training)
+    return totals
+
+
+def fit(model, x_train: torch.Tensor, x_test: torch.Tensor | None, cfg: TrainConfig, *,
+        callbacks: tuple[Callback, ...] = (), stop: threading.Event | None = None,
+        device: torch.device | None = None) -> list[dict[str, Any]]:
+    """Train ``model`` on x_train with Adam; return the history, one entry per epoch:
+    {"epoch", "seconds", "train": {"loss", <terms>}, "test": {...}}.
+
+    Raises TrainingStopped when ``stop`` is set (checked between batches) and TrainingDiverged
+    on a non-finite or exploding loss. The same seed gives the same weights.
+    """
+    device = device or pick_device()
+    model.to(device).train()
+    x_train = x_train.to(device)
+    x_test = x_test.to(device) if x_test is not None else None
+    shuffle_rng = torch.Generator().manual_seed(cfg.seed)              # index order, on the CPU
+    noise_rng = torch.Generator(device=device).manual_seed(cfg.seed + 1)   # corruption, sampling
+    # The fused kernel updates every parameter in one pass: about 20% faster per epoch on a
+    # 2-core CPU for the dense model than the default per-tensor loop.
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+    n = len(x_train)
+    batches = math.ceil(n / cfg.batch_size)
+    history: list[dict[str, Any]] = []
+    progress = Progress(epoch=1, epochs=cfg.epochs, batch=0, batches=batches, loss=math.nan,
+                        history=history, model=model)
+    start = time.perf_counter()
+    first_loss: float | None = None
+    for epoch in range(1, cfg.epochs + 1):
+        order = torch.randperm(n, generator=shuffle_rng).to(device)
+        sums: dict[str, torch.Tensor] = {}
+        for b in range(batches):
+            if stop is not None and stop.is_set():
+                raise TrainingStopped()
+            xb = x_train[order[b * cfg.batch_size:(b + 1) * cfg.batch_size]]
+            out = model(xb, rng=noise_rng)
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            optimizer.step()
+            loss = out.loss.item()
+            first_loss = loss if first_loss is None else first_loss
+            if not math.isfinite(loss) or loss > EXPLODED * max(first_loss, 1e-3):
+                raise _diverged(loss, epoch, b + 1, cfg.lr)
+            for name, value in {"loss": out.loss, **out.terms}.items():
+                sums[name] = sums.get(name, 0.0) + value.detach() * len(xb)
+            progress.epoch, progress.batch, progress.loss = epoch, b + 1, loss
+            progress.seconds = time.perf_counter() - start
+            for cb in callbacks:
+                cb.on_batch(progress)
+        entry = {"epoch": epoch,
+                 "train": {k: v.item() / n for k, v in sums.items()},
+                 "test": mean_terms(model, x_test, rng=noise_rng) if x_test is not None else {}}
+        if not all(math.isfinite(v) for v in entry["test"].values()):
+            raise _diverged(entry["test"]["loss"], epoch, batches, cfg.lr)
+        progress.seconds = entry["seconds"] = time.perf_counter() - start
+        history.append(entry)
+        for cb in callbacks:
+            cb.on_epoch(progress)
+    model.eval()
+    return history

@@ -1,0 +1,68 @@
+"""The default zoo: the models the app trains on first start so every page has something to show.
+
+Epochs are set for full MNIST (60,000 training images) so that on a 2-core CPU the first dense
+model is ready within 15 s and the whole zoo within 3 minutes (``bench/zoo.py`` measures both).
+A smaller dataset, such as the offline digits, gets proportionally more epochs, within limits, so
+its models see a comparable number of gradient steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aedemo import data as datasets
+from aedemo.spec import ModelSpec
+from aedemo.train import TrainConfig
+
+MNIST_TRAIN_SIZE = 60_000
+# A set this many times smaller than MNIST gets this many times more epochs, divided by 4: a small
+# set needs fewer steps to fit, and the digits fallback must still train in a minute or two.
+STEP_DISCOUNT = 4
+MAX_EPOCHS = 60
+
+BOTTLENECK_SWEEP = (2, 4, 8, 16, 32, 64)
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    variant: str
+    hparams: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 3        # on full MNIST
+
+
+# The order is the order they train in: the models the first pages show come first.
+ZOO: tuple[ZooEntry, ...] = (
+    ZooEntry("dense", {"latent_dim": 16}, epochs=3),
+    ZooEntry("dense", {"latent_dim": 2}, epochs=3),
+    ZooEntry("vae", {"latent_dim": 16}, epochs=4),
+    ZooEntry("denoising", {"latent_dim": 16}, epochs=3),
+    *(ZooEntry("dense", {"latent_dim": k}, epochs=3) for k in BOTTLENECK_SWEEP
+      if k not in (2, 16)),
+    ZooEntry("sparse", {"latent_dim": 64}, epochs=3),
+    ZooEntry("vae", {"latent_dim": 2}, epochs=4),
+    ZooEntry("conv", {"latent_dim": 16}, epochs=2),
+    ZooEntry("lstm", {}, epochs=15),
+)
+
+
+def scaled_epochs(mnist_epochs: int, n_train: int) -> int:
+    """Epochs for a training set of n_train images that give about as many gradient steps as
+    ``mnist_epochs`` on MNIST, discounted by STEP_DISCOUNT and capped at MAX_EPOCHS."""
+    factor = MNIST_TRAIN_SIZE / max(n_train, 1) / STEP_DISCOUNT
+    return int(min(MAX_EPOCHS, max(mnist_epochs, round(mnist_epochs * factor))))
+
+
+def zoo_specs(dataset: str = "mnist") -> list[ModelSpec]:
+    """The zoo's specs on ``dataset`` (after any offline fallback); the LSTM uses the series."""
+    images = datasets.load_images(dataset)
+    specs = []
+    for entry in ZOO:
+        if entry.variant == "lstm":
+            specs.append(ModelSpec.create("lstm", entry.hparams,
+                                          train=TrainConfig(epochs=entry.epochs)))
+            continue
+        epochs = scaled_epochs(entry.epochs, len(images.x_train))
+        specs.append(ModelSpec.create(entry.variant, entry.hparams, dataset=images.source,
+                                      train=TrainConfig(epochs=epochs)))
+    return specs
