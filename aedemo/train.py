@@ -127,6 +127,7 @@ def fit(model, x_train: torch.Tensor, x_test: torch.Tensor | None, cfg: TrainCon
     # The fused kernel updates every parameter in one pass: about 20% faster per epoch on a
     # 2-core CPU for the dense model than the default per-tensor loop.
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
+    clip = getattr(model, "max_grad_norm", None)      # a variant may ask for gradient clipping
     n = len(x_train)
     batches = math.ceil(n / cfg.batch_size)
     history: list[dict[str, Any]] = []
@@ -144,6 +145,8 @@ def fit(model, x_train: torch.Tensor, x_test: torch.Tensor | None, cfg: TrainCon
             out = model(xb, rng=noise_rng)
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
             loss = out.loss.item()
             first_loss = loss if first_loss is None else first_loss

@@ -42,7 +42,7 @@ ZOO: tuple[ZooEntry, ...] = (
     ZooEntry("sparse", {"latent_dim": 64}, epochs=3),
     ZooEntry("vae", {"latent_dim": 2}, epochs=4),
     ZooEntry("conv", {"latent_dim": 16}, epochs=2),
-    ZooEntry("lstm", {}, epochs=15),
+    ZooEntry("lstm", {}, epochs=20),
 )
 
 

@@ -85,6 +85,7 @@ class Autoencoder(nn.Module):
     kind: ClassVar[str] = "image"
     Config: ClassVar[type[AEConfig]] = AEConfig
     summary: ClassVar[str] = ""
+    max_grad_norm: ClassVar[float | None] = None    # gradient clipping, for recurrent variants
 
     def __init__(self, config: AEConfig):
         super().__init__()

@@ -1,0 +1,276 @@
+"""Training throughput: aedemo's trainer against the classic tutorial loop, on the CPU.
+
+Both loops train the same dense 784-256-64-32 autoencoder (``build('dense', {'latent_dim': 32})``)
+for one epoch over the same 60,000 MNIST images, batch size 256, Adam at lr 1e-3:
+
+(a) the classic tutorial loop: ``torchvision.datasets.MNIST(..., transform=ToTensor())`` read from
+    real IDX files, ``DataLoader(batch_size=256, shuffle=True, num_workers=0)``, a sigmoid output
+    and ``nn.BCELoss``, the default (for-each) Adam;
+(b) ``aedemo.train.fit`` with the images already one float tensor in memory (no test set, so
+    only training is timed).
+
+The 60,000 images are the real MNIST test split (10,000 images, from /work/shared/data/mnist)
+tiled six times; without that folder, scikit-learn's bundled digits stand in (said in the output).
+
+It prints samples per second for both loops, their ratio against the target (>= 3.5 on a 2-core
+CPU), and how much of this machine's float32 matmul throughput aedemo reaches: the model's
+training FLOPs per sample (3 x the forward pass's 2 x multiply-adds of its six Linear layers) times
+its samples per second, over the GFLOPS of a large square matmul measured in the same run.
+
+Run from the repository root:
+
+    PYTHONPATH=. .venv/bin/python bench/train_speed.py [--samples 60000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+from aedemo import data
+from aedemo.models import build
+from aedemo.train import TrainConfig, fit, pick_device
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MNIST_FOLDER = (REPO_ROOT / ".." / "shared" / "data" / "mnist").resolve()
+
+LATENT = 32
+BATCH = 256
+LR = 1e-3
+SEED = 0
+WARMUP_BATCHES = 5
+TARGET_RATIO = 3.5
+# The six Linear layers of the dense model: 784-256-64-32 and its mirror image.
+LAYER_SIZES = (784, 256, 64, LATENT, 64, 256, 784)
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr so that stdout carries only the figures (or the JSON)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- data --------------------------------------------------------------------------------------
+
+def source_images() -> tuple[np.ndarray, np.ndarray, str]:
+    """(uint8 images (N, 28, 28), uint8 labels, a description): all of the shared MNIST folder
+    (aedemo splits it 8000/2000; both halves are used here), else scikit-learn's digits."""
+    if MNIST_FOLDER.is_dir():
+        d, source = data.load_images(str(MNIST_FOLDER)), f"MNIST from {MNIST_FOLDER}"
+    else:
+        d, source = data.load_images("digits"), f"scikit-learn digits (no {MNIST_FOLDER})"
+    x = torch.cat([d.x_train, d.x_test]).squeeze(1)
+    y = torch.cat([d.y_train, d.y_test])
+    # Back to the bytes an IDX file holds (exact: the floats are k / 255), so that both loops
+    # start from the same pixels and the classic one reads them the way it does in tutorials.
+    return (x * 255).round().to(torch.uint8).numpy(), y.to(torch.uint8).numpy(), source
+
+
+def tile(array: np.ndarray, n: int) -> np.ndarray:
+    """The first n items of array repeated end to end."""
+    reps = math.ceil(n / len(array))
+    return np.concatenate([array] * reps)[:n]
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An uncompressed IDX file of unsigned bytes: magic (0, 0, 0x08, ndim), big-endian sizes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def write_torchvision_mnist(root: Path, x: np.ndarray, y: np.ndarray,
+                            x_test: np.ndarray, y_test: np.ndarray) -> None:
+    """Lay the images out as torchvision's MNIST expects under root: MNIST/raw/ with all four
+    uncompressed IDX files (it checks that each exists, with no checksum when not downloading)."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix, images, labels in (("train", x, y), ("t10k", x_test, y_test)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+
+
+# --- the two training loops --------------------------------------------------------------------
+
+def classic_epoch(dataset, max_batches: int | None = None) -> int:
+    """The tutorial loop over ``dataset`` with a fresh model; returns the samples it trained on."""
+    model = build("dense", {"latent_dim": LATENT}, seed=SEED)
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    criterion = nn.BCELoss()
+    loader = DataLoader(dataset, batch_size=BATCH, shuffle=True, num_workers=0,
+                        generator=torch.Generator().manual_seed(SEED))
+    seen = 0
+    for i, (x, _) in enumerate(loader):
+        if max_batches is not None and i == max_batches:
+            break
+        recon = model.decode(model.encode(x))        # decode ends in the sigmoid
+        loss = criterion(recon, x)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        seen += len(x)
+    return seen
+
+
+def aedemo_epoch(x: torch.Tensor) -> int:
+    """One epoch of aedemo's own trainer over x with a fresh model; returns the samples."""
+    model = build("dense", {"latent_dim": LATENT}, seed=SEED)
+    fit(model, x, None, TrainConfig(epochs=1, batch_size=BATCH, lr=LR, seed=SEED))
+    return len(x)
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes have spent busy since boot (Linux /proc/stat), else None."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def timed(run) -> dict:
+    """Time one call of ``run`` (which returns its sample count). Also measure the CPU time other
+    processes took meanwhile: on 2 cores a second busy process slows torch's threads several-fold,
+    so a figure taken under contention must say so rather than pass for the machine's speed."""
+    busy0, own0 = busy_cpu_seconds(), own_cpu_seconds()
+    start = time.perf_counter()
+    samples = run()
+    seconds = time.perf_counter() - start
+    busy1, own1 = busy_cpu_seconds(), own_cpu_seconds()
+    others = None if busy0 is None else max(0.0, (busy1 - busy0) - (own1 - own0))
+    return {"samples_per_s": samples / seconds, "seconds": seconds,
+            "other_cpu_s": others}
+
+
+# --- the machine's ceiling ---------------------------------------------------------------------
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best-of-``repeats`` float32 GFLOPS of an n x n matmul (2 n^3 FLOPs): the dense-math
+    ceiling any training loop on this CPU could reach."""
+    gen = torch.Generator().manual_seed(SEED)
+    a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
+    torch.mm(a, b)                                   # warm-up: thread pool and caches
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def training_flops_per_sample() -> int:
+    """Forward FLOPs (2 per multiply-add of each Linear layer) times 3 for forward + backward,
+    the usual estimate (the backward pass costs two matmuls per layer)."""
+    macs = sum(a * b for a, b in zip(LAYER_SIZES[:-1], LAYER_SIZES[1:]))
+    return 3 * 2 * macs
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+def measure(samples: int) -> dict:
+    # The same thread count for both loops: aedemo's choice (the cores this process may use).
+    pick_device()
+    images, labels, source = source_images()
+    x_u8, y_u8 = tile(images, samples), tile(labels, samples)
+    # What aedemo's data module would hold: float32 in [0, 1], shape (N, 1, 28, 28).
+    x_float = torch.from_numpy(x_u8).float().div_(255.0).unsqueeze(1).contiguous()
+
+    with tempfile.TemporaryDirectory(prefix="aedemo-bench-") as tmp:
+        write_torchvision_mnist(Path(tmp), x_u8, y_u8, images, labels)
+        dataset = datasets.MNIST(tmp, train=True, download=False,
+                                 transform=transforms.ToTensor())
+        # Warm-ups: a few batches each, so thread-pool start-up and first-call costs don't count.
+        log(f"warming up ({WARMUP_BATCHES} batches each)...")
+        classic_epoch(dataset, max_batches=WARMUP_BATCHES)
+        aedemo_epoch(x_float[:WARMUP_BATCHES * BATCH])
+        log(f"classic loop: one epoch of {samples} images...")
+        classic = timed(lambda: classic_epoch(dataset))
+    log(f"aedemo fit: one epoch of {samples} images...")
+    aedemo = timed(lambda: aedemo_epoch(x_float))
+    log("matmul peak...")
+    peak = matmul_gflops()
+
+    flops = training_flops_per_sample()
+    for loop in (classic, aedemo):
+        loop["gflops"] = loop["samples_per_s"] * flops / 1e9
+    ratio = aedemo["samples_per_s"] / classic["samples_per_s"]
+    return {
+        "data": source, "samples": samples, "batch_size": BATCH,
+        "classic": classic, "aedemo": aedemo,
+        "ratio": ratio, "target_ratio": TARGET_RATIO, "target_met": ratio >= TARGET_RATIO,
+        "train_flops_per_sample": flops, "matmul_peak_gflops": peak,
+        "aedemo_share_of_peak": aedemo["gflops"] / peak,
+        "torch_threads": torch.get_num_threads(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "torchvision": torchvision.__version__, "numpy": np.__version__},
+    }
+
+
+# Other processes' CPU use, in cores, above which the timings are flagged as contended.
+CONTENDED_CORES = 0.1
+
+
+def contention_note(loop: dict) -> str:
+    others = loop["other_cpu_s"]
+    if others is None:
+        return ""
+    cores = others / loop["seconds"]
+    flag = "  <- CONTENDED, rerun on an idle machine" if cores > CONTENDED_CORES else ""
+    return f"; other processes used {cores:.2f} cores meanwhile{flag}"
+
+
+def report(r: dict) -> str:
+    c, a = r["classic"], r["aedemo"]
+    verdict = "PASS" if r["target_met"] else "MISS"
+    v = r["versions"]
+    return "\n".join([
+        f"data: {r['samples']} images ({r['data']}), batch {r['batch_size']}, one epoch each",
+        f"classic DataLoader + ToTensor loop: {c['samples_per_s']:9.0f} samples/s "
+        f"({c['seconds']:.2f} s, {c['gflops']:.1f} GFLOPS{contention_note(c)})",
+        f"aedemo fit():                       {a['samples_per_s']:9.0f} samples/s "
+        f"({a['seconds']:.2f} s, {a['gflops']:.1f} GFLOPS{contention_note(a)})",
+        f"speed-up: {r['ratio']:.2f}x (target >= {r['target_ratio']} on a 2-core CPU): {verdict}",
+        f"training FLOPs per sample: {r['train_flops_per_sample'] / 1e6:.2f} M; "
+        f"matmul peak {r['matmul_peak_gflops']:.1f} GFLOPS; "
+        f"aedemo reaches {r['aedemo_share_of_peak']:.0%} of it",
+        f"torch threads: {r['torch_threads']} (usable CPUs: {r['cpus_usable']}); "
+        f"python {v['python']}, torch {v['torch']}, torchvision {v['torchvision']}, "
+        f"numpy {v['numpy']}",
+    ])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=60_000,
+                        help="training images per epoch (default 60000)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    args = parser.parse_args(argv)
+    if args.samples < (WARMUP_BATCHES + 1) * BATCH:
+        parser.error(f"--samples must be at least {(WARMUP_BATCHES + 1) * BATCH}")
+    result = measure(args.samples)
+    print(json.dumps(result) if args.json else report(result))
+
+
+if __name__ == "__main__":
+    main()

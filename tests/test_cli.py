@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "aedemo", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_train_json_then_list_evaluate_delete():
+    run = cli("train", "--variant", "vae", "--latent", "2", "--epochs", "1", "--dataset",
+              "digits", "--beta", "0.5", "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)                     # stdout is exactly one JSON object
+    assert result["variant"] == "vae" and result["latent_dim"] == 2
+    assert result["dataset"] == "digits" and result["epochs"] == 1
+    assert {"mse", "bce", "kl", "elbo"} <= result["test"].keys()
+
+    again = json.loads(cli("train", "--variant", "vae", "--latent", "2", "--epochs", "1",
+                           "--dataset", "digits", "--beta", "0.5", "--json").stdout)
+    assert again["id"] == result["id"] and again["reused"]
+
+    listed = json.loads(cli("list", "--json").stdout)
+    assert [r["id"] for r in listed] == [result["id"]]
+    evaluated = json.loads(cli("evaluate", result["id"], "--json").stdout)
+    assert evaluated["test"]["mse"] == pytest.approx(result["test"]["mse"], rel=1e-5)
+    assert cli("delete", result["id"]).returncode == 0
+    assert json.loads(cli("list", "--json").stdout) == []
+
+
+@pytest.mark.parametrize("variant, flag, keys", [
+    ("denoising", ["--noise-kind", "masking", "--noise-level", "0.3"],
+     {"psnr_noisy", "psnr_denoised"}),
+    ("sparse", ["--l1", "0.5"], {"sparsity"}),
+])
+def test_variant_metrics_in_json(variant, flag, keys):
+    run = cli("train", "--variant", variant, "--epochs", "1", "--dataset", "digits", *flag,
+              "--json")
+    assert run.returncode == 0, run.stderr
+    assert keys <= json.loads(run.stdout)["test"].keys()
+
+
+def test_mnist_offline_falls_back_with_one_line():
+    run = cli("train", "--variant", "dense", "--latent", "2", "--epochs", "1", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["dataset"] == "digits"
+    assert "Could not load mnist" in run.stderr and "digits" in run.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--variant", "nope"], "invalid choice"),
+    (["train", "--variant", "dense", "--dataset", "cifar"], "mnist, fashion-mnist, kmnist"),
+    (["train", "--variant", "dense", "--latent", "1000"], "latent_dim must be between"),
+    (["train", "--variant", "dense", "--beta", "2"], "--beta does not apply to the dense"),
+    (["train", "--variant", "dense", "--lr", "7"], "--lr must be between"),
+    (["anomaly", "--normal", "x", "--variant", "dense"], "--normal takes digits"),
+    (["delete", "123456789abc"], "no stored model"),
+    ([], "required"),
+])
+def test_bad_arguments_exit_2_with_a_message(args, message):
+    run = cli(*args)
+    assert run.returncode == 2
+    assert message in run.stderr
+
+
+def test_anomaly_one_class_auc_on_real_mnist(mnist_folder):
+    run = cli("anomaly", "--normal", "1", "--variant", "dense", "--latent", "8", "--epochs",
+              "10", "--dataset", str(mnist_folder), "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["normal"] == [1] and result["n_test"] == 2000
+    assert result["n_anomalous"] == 2000 - 209      # the ones in the seeded held-out fifth
+    # Ruff et al. 2018 report 0.997 for a conv AE on digit 1 with full MNIST; a small dense AE
+    # on 8,000 images reaches about 0.98, a broken score would sit near 0.5
+    assert result["auc"] > 0.9

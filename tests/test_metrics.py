@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from aedemo.metrics import evaluate, psnr, reconstruction_errors, roc, ssim
+from aedemo.models import build
+from aedemo.noise import corrupt
+
+
+def test_psnr_matches_its_definition():
+    a = torch.full((2, 1, 4, 4), 0.5)
+    b = a.clone()
+    b[0] += 0.1
+    b[1] += 0.2
+    expected = [10 * math.log10(1 / 0.01), 10 * math.log10(1 / 0.04)]
+    assert np.allclose(psnr(b, a).numpy(), expected, atol=1e-4)
+    assert psnr(a, a)[0] == 100.0
+
+
+def test_ssim_is_one_for_identical_images_and_lower_for_noise(digits):
+    x = digits.x_test[:4]
+    noisy = corrupt(x, "gaussian", 0.3, torch.Generator().manual_seed(0))
+    assert torch.allclose(ssim(x, x), torch.ones(4).double())
+    assert (ssim(noisy, x) < 0.9).all()
+
+
+def test_roc_auc_on_a_known_ranking():
+    auc, fpr, tpr, _ = roc([0.1, 0.2, 0.3, 0.9], [0, 0, 1, 1])
+    assert auc == 1.0 and fpr[0] == 0 and tpr[-1] == 1
+    assert roc([0.1, 0.9, 0.3, 0.2], [0, 0, 1, 1])[0] == 0.5
+
+
+def test_evaluate_reports_each_variants_extras(digits):
+    x = digits.x_test[:64]
+    expected = {"dense": set(), "vae": {"kl", "elbo", "active_units"}, "sparse": {"sparsity"},
+                "denoising": {"psnr_noisy", "psnr_denoised"}}
+    for variant, extras in expected.items():
+        metrics = evaluate(build(variant), x)
+        assert set(metrics) == {"mse", "bce", "psnr", "ssim"} | extras
+        assert all(math.isfinite(v) for v in metrics.values())
+
+
+def test_reconstruction_errors_are_per_item_mse(digits):
+    model = build("dense")
+    x = digits.x_test[:10]
+    errors = reconstruction_errors(model, x, batch_size=3)
+    expected = (model.reconstruct(x) - x).pow(2).mean(dim=(1, 2, 3))
+    torch.testing.assert_close(errors, expected)
+
+
+def test_noise_kinds_stay_in_range_and_hit_the_asked_fraction(digits):
+    x = digits.x_test[:200]
+    rng = torch.Generator().manual_seed(0)
+    for kind in ("gaussian", "salt-pepper", "masking"):
+        y = corrupt(x, kind, 0.3, rng)
+        assert y.min() >= 0 and y.max() <= 1 and not torch.equal(x, y)
+    masked = corrupt(torch.ones(1, 1, 100, 100), "masking", 0.3, rng)
+    assert abs((masked == 0).float().mean().item() - 0.3) < 0.02
