@@ -1,0 +1,153 @@
+"""Everything the app shares across browser sessions, in one object: the model store, the job
+manager, the default dataset and the first-start zoo, and caches of loaded models and of derived
+results (codes, projections) that are slow to compute.
+
+No Streamlit here: ``aedemo.ui`` creates one Service per server process with st.cache_resource.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aedemo import data as datasets
+from aedemo.jobs import SYSTEM, JobManager, JobSnapshot
+from aedemo.spec import ModelSpec
+from aedemo.store import ModelStore, StoredModel, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """From the environment, so a teacher can change them without editing code."""
+
+    dataset: str = "mnist"           # AEDEMO_DATASET: the dataset the app and its zoo use
+    workers: int = 1                 # AEDEMO_WORKERS: trainings at once (1 suits a 2-core CPU)
+    session_cap: int = 3             # AEDEMO_SESSION_CAP: waiting or running jobs per browser
+    zoo: bool = True                 # AEDEMO_ZOO=0 turns off the first-start zoo
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(dataset=os.environ.get("AEDEMO_DATASET", cls.dataset),
+                   workers=_env_int("AEDEMO_WORKERS", cls.workers),
+                   session_cap=_env_int("AEDEMO_SESSION_CAP", cls.session_cap),
+                   zoo=os.environ.get("AEDEMO_ZOO", "1") not in ("0", "false", "no"))
+
+
+class Memo:
+    """A small thread-safe LRU of derived results, computed at most once per key at a time."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[Any, threading.Lock] = {}
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:                       # twenty sessions asking at once compute it once
+            with self._lock:
+                if key in self._items:
+                    return self._items[key]
+            value = compute()
+            with self._lock:
+                self._items[key] = value
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+                self._key_locks.pop(key, None)
+            return value
+
+    def peek(self, key: Any) -> Any | None:
+        with self._lock:
+            return self._items.get(key)
+
+
+class Service:
+    def __init__(self, settings: Settings | None = None, store: ModelStore | None = None):
+        self.settings = settings or Settings.from_env()
+        self.store = store or ModelStore()
+        self.jobs = JobManager(self.store, workers=self.settings.workers,
+                               per_session_cap=self.settings.session_cap)
+        self.memo = Memo()
+        self._data: datasets.ImageData | None = None
+        self._data_error: str | None = None
+        self._ready = threading.Event()
+        self.zoo_specs: list[ModelSpec] = []
+        # Loading the dataset may try a download: do it off the page's path, with the zoo.
+        threading.Thread(target=self._start, name="aedemo-start", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            self._data = datasets.load_images(self.settings.dataset)
+            from aedemo.zoo import zoo_specs
+            self.zoo_specs = zoo_specs(self.settings.dataset)
+            if self.settings.zoo:
+                for spec in self.zoo_specs:
+                    self.jobs.submit(spec, SYSTEM)
+        except Exception as err:  # the app must still serve the models it has
+            log.exception("start-up failed")
+            self._data_error = f"Could not load the dataset {self.settings.dataset!r}: {err}"
+        finally:
+            self._ready.set()
+
+    # --- the dataset -------------------------------------------------------------------------
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    @property
+    def data(self) -> datasets.ImageData | None:
+        """The app's image dataset, or None while it is still loading."""
+        return self._data
+
+    @property
+    def data_error(self) -> str | None:
+        return self._data_error
+
+    # --- models ------------------------------------------------------------------------------
+
+    def models(self, *, variant: str | None = None, kind: str | None = None,
+               dataset: str | None = None, one_class: bool = False) -> list[StoredModel]:
+        """Usable stored models, newest first, filtered. One-class (anomaly) models are left
+        out unless asked for, since they only know some digits."""
+        found = []
+        for m in self.store.list():
+            if not m.ok:
+                continue
+            spec = m.spec
+            if (variant and spec.variant != variant) or (kind and spec.kind != kind):
+                continue
+            if dataset and spec.dataset != dataset:
+                continue
+            if bool(spec.normal) != one_class:
+                continue
+            found.append(m)
+        return found
+
+    def load_model(self, model_id: str):
+        """A stored model, loaded once and kept in memory while it is in use (read-only)."""
+        entry = self.store.get(model_id)
+        if entry is None or not entry.ok:
+            raise StoreError(entry.problem if entry else f"No stored model {model_id}.")
+        stamp = entry.meta.get("created")
+        return self.memo.get(("model", model_id, stamp), lambda: self.store.load(model_id)[0])
+
+    def submit(self, spec: ModelSpec, session: str) -> JobSnapshot:
+        return self.jobs.submit(spec, session)

@@ -1,0 +1,207 @@
+"""The only module in aedemo that imports streamlit: the shared service, session identity, the
+sidebar, and widgets that several pages use. Pages call these; nothing here trains on a rerun."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import streamlit as st
+import torch
+
+from aedemo import viz
+from aedemo.jobs import CANCELLED, DONE, FAILED, JobError, JobSnapshot
+from aedemo.service import Service
+from aedemo.store import StoredModel
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    path: str
+    title: str
+    icon: str
+    blurb: str
+
+
+# The app's pages in menu order; app.py builds st.navigation from this, Home links to each.
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo("pages/home.py", "Home", ":material/home:",
+             "What an autoencoder is, and the shape of the one you pick."),
+    PageInfo("pages/train.py", "Train", ":material/model_training:",
+             "Choose a variant and its settings, train it, watch the loss fall."),
+)
+
+
+@st.cache_resource(show_spinner=False)
+def service() -> Service:
+    """One Service per server process, shared by every browser session."""
+    return Service()
+
+
+def session_id() -> str:
+    """A random id for this browser session: who queued which job."""
+    if "aedemo_session" not in st.session_state:
+        st.session_state["aedemo_session"] = uuid.uuid4().hex[:10]
+    return st.session_state["aedemo_session"]
+
+
+# --- sidebar ---------------------------------------------------------------------------------
+
+def sidebar() -> None:
+    with st.sidebar:
+        _sidebar_status()
+
+
+def _job_line(job: JobSnapshot, me: str) -> str:
+    who = " (yours)" if job.owner == me else ""
+    if job.status == "running":
+        return f"▶ {job.spec.variant} k={job.spec.latent_dim}{who}: {job.fraction:.0%}"
+    return f"{job.position}. {job.spec.variant} k={job.spec.latent_dim}{who}"
+
+
+@st.fragment(run_every=2)
+def _sidebar_status() -> None:
+    svc = service()
+    data = svc.data
+    if svc.data_error:
+        st.error(svc.data_error)
+    elif data is None:
+        st.caption(f"Loading the {svc.settings.dataset} dataset…")
+    else:
+        st.caption(f"Dataset: **{data.source}** · {len(data.x_train):,} training and "
+                   f"{len(data.x_test):,} test images")
+        if data.notice:
+            st.warning(data.notice, icon=":material/wifi_off:")
+    active = svc.jobs.jobs(active_only=True)
+    st.caption(f"Training queue: {len(active)} job{'s' if len(active) != 1 else ''}"
+               if active else "Training queue: empty")
+    me = session_id()
+    for job in active[:6]:
+        st.caption(_job_line(job, me))
+    if len(active) > 6:
+        st.caption(f"… and {len(active) - 6} more")
+
+
+# --- widgets shared by pages -----------------------------------------------------------------
+
+def hparam_input(field: Any, key: str, label: str | None = None) -> Any:
+    """A widget for one config field, from the range or choices it declares."""
+    meta, default = field.metadata, field.default
+    label = label or field.name.replace("_", " ")
+    help_text = meta.get("help") or None
+    if meta.get("choices"):
+        options = list(meta["choices"])
+        return st.selectbox(label, options, index=options.index(default), key=key,
+                            help=help_text)
+    low, high = meta["low"], meta["high"]
+    if meta.get("log"):
+        options = log_options(low, high)
+        value = min(options, key=lambda v: abs(v - default))
+        return st.select_slider(label, options=options, value=value, key=key, help=help_text)
+    if isinstance(default, int):
+        return st.slider(label, int(low), int(high), int(default), key=key, help=help_text)
+    return st.slider(label, float(low), float(high), float(default), key=key, help=help_text)
+
+
+def log_options(low: float, high: float) -> list[float]:
+    """1-2-5 steps from low to high, for learning-rate style settings."""
+    values, decade = [], 10.0 ** np.floor(np.log10(low))
+    while decade <= high:
+        values += [m * decade for m in (1, 2, 5) if low <= m * decade <= high]
+        decade *= 10
+    return [float(f"{v:.6g}") for v in values]
+
+
+def model_label(m: StoredModel) -> str:
+    spec = m.spec
+    extra = "".join(f" {k}={v}" for k, v in spec.hparams if k != "latent_dim")
+    normal = f" normal={','.join(map(str, spec.normal))}" if spec.normal else ""
+    return (f"{spec.variant} · k={spec.latent_dim}{extra}{normal} · {spec.dataset} · "
+            f"{spec.train.epochs} ep · {m.id}")
+
+
+def show_images(images: torch.Tensor, captions: list[str] | None = None, *,
+                scale: int = 3) -> None:
+    """A row of 28x28 images with optional captions under each."""
+    st.image(viz.to_pixels(images, scale), caption=captions)
+
+
+def waiting_for_models(what: str) -> None:
+    """What a page shows while the models it needs are still training: progress, not blank."""
+    svc = service()
+    active = svc.jobs.jobs(active_only=True)
+    st.info(f"No {what} is ready yet. "
+            + (f"{len(active)} model(s) are training in the background; this page fills in as "
+               f"they finish." if active else "Train one on the Train page."),
+            icon=":material/hourglass_top:")
+    running = [j for j in active if j.status == "running"]
+    if running:
+        job = running[0]
+        st.progress(job.fraction, text=f"Training {job.spec.describe()}: {job.fraction:.0%}")
+
+
+# --- a job in progress -----------------------------------------------------------------------
+
+def job_panel(job_id: str) -> None:
+    """Progress, live loss curve, reconstruction strip and Cancel for one job; refreshes itself
+    every second while the job is active and reruns the page once when it ends."""
+    _job_panel(job_id)
+
+
+@st.fragment(run_every=1)
+def _job_panel(job_id: str) -> None:
+    svc = service()
+    job = svc.jobs.snapshot(job_id)
+    if job is None:
+        return
+    st.markdown(f"**{job.spec.describe()}**")
+    if job.status == "queued":
+        st.info(f"Waiting in the queue: position {job.position}.", icon=":material/schedule:")
+    elif job.status == "running":
+        eta = f", about {job.eta_seconds:.0f} s left" if job.eta_seconds is not None else ""
+        st.progress(job.fraction, text=f"Epoch {max(job.epoch, 1)} of {job.epochs}, batch "
+                                       f"{job.batch} of {job.batches}{eta}")
+    elif job.status == DONE:
+        st.success(("Already trained: reusing the stored model " if job.reused else
+                    "Done: stored as model ") + f"{job.model_id}.", icon=":material/check:")
+    elif job.status == FAILED:
+        st.error(job.error, icon=":material/error:")
+    elif job.status == CANCELLED:
+        st.warning("Cancelled: nothing was stored.", icon=":material/cancel:")
+    if job.active and job.owner == session_id():
+        if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/stop:"):
+            try:
+                svc.jobs.cancel(job.id, session_id())
+            except JobError as err:
+                st.error(str(err))
+    if job.history:
+        left, right = st.columns([3, 2])
+        left.plotly_chart(viz.loss_curve(job.history), key=f"loss-{job.id}")
+        if job.preview is not None and job.spec.kind == "image":
+            right.caption(f"Fixed test digits (top) and their reconstructions after epoch "
+                          f"{len(job.history)} (bottom)")
+            right.image(viz.image_grid(torch.cat([job.preview_inputs, job.preview]),
+                                       columns=len(job.preview)))
+        elif job.preview is not None:
+            right.plotly_chart(viz.series_figure(job.preview_inputs[:2], job.preview[:2]),
+                               key=f"series-{job.id}")
+    # When the job ends, rerun the whole page once so tables and pickers include the new model.
+    seen = st.session_state.setdefault("aedemo_seen_active", {})
+    if job.active:
+        seen[job.id] = True
+    elif seen.pop(job.id, False):
+        st.rerun(scope="app")
+
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def architecture(variant: str, latent_dim: int) -> list[tuple[str, str]]:
+    """The layer list of a variant at bottleneck k, from a model built on the meta device
+    (shapes only, no memory, no weights initialised)."""
+    from aedemo.models import get_variant
+
+    cls = get_variant(variant)
+    with torch.device("meta"):
+        return cls(cls.Config.from_dict({"latent_dim": latent_dim})).architecture()
