@@ -14,7 +14,7 @@ import torch
 from aedemo import viz
 from aedemo.jobs import CANCELLED, DONE, FAILED, JobError, JobSnapshot
 from aedemo.service import Service
-from aedemo.store import StoredModel
+from aedemo.store import StoredModel, StoreError
 
 
 @dataclass(frozen=True)
@@ -205,3 +205,59 @@ def architecture(variant: str, latent_dim: int) -> list[tuple[str, str]]:
     cls = get_variant(variant)
     with torch.device("meta"):
         return cls(cls.Config.from_dict({"latent_dim": latent_dim})).architecture()
+
+
+def code_for(variant: str, hparams: dict[str, Any], dataset: str, train: Any) -> None:
+    """The runnable PyTorch script equivalent to the chosen settings, with a download button."""
+    from aedemo.codegen import pytorch_script
+    from aedemo.spec import ModelSpec
+
+    try:
+        # the dataset name as chosen: the script itself falls back when it cannot download
+        spec = ModelSpec(variant=variant, hparams=tuple(sorted(hparams.items())),
+                         dataset=dataset, train=train)
+        script = pytorch_script(spec)
+    except ValueError as err:
+        st.error(str(err))
+        return
+    st.code(script, language="python")
+    st.download_button("Download the script", script, file_name=f"train_{variant}.py",
+                       mime="text/x-python", icon=":material/download:")
+
+
+def stored_models_table() -> None:
+    """Every stored model with its test metrics; delete or download one; unreadable files are
+    listed with the reason and can be deleted too."""
+    svc = service()
+    entries = svc.store.list()
+    if not entries:
+        st.caption(f"No models stored yet in {svc.store.dir}.")
+        return
+    rows = []
+    for m in entries:
+        if not m.ok:
+            rows.append({"id": m.id, "variant": "unreadable", "problem": m.problem})
+            continue
+        spec = m.spec
+        row = {"id": m.id, "variant": spec.variant, "k": spec.latent_dim,
+               "dataset": spec.dataset, "epochs": spec.train.epochs,
+               "created": m.meta.get("created", "")}
+        row.update({name: round(v, 4) for name, v in m.metrics.items()})
+        rows.append(row)
+    st.dataframe(rows, hide_index=True, key="stored-models")
+    labels = {m.id: (model_label(m) if m.ok else f"{m.id} (unreadable: {m.problem[:60]})")
+              for m in entries}
+    chosen = st.selectbox("Model", list(labels), format_func=labels.get, key="store-pick")
+    left, right = st.columns(2)
+    entry = next(m for m in entries if m.id == chosen)
+    if entry.ok:
+        right.download_button("Download weights (.safetensors)",
+                              lambda: svc.store.weights_bytes(chosen),
+                              file_name=f"aedemo-{chosen}.safetensors",
+                              icon=":material/download:", key="store-download")
+    if left.button("Delete", icon=":material/delete:", key="store-delete"):
+        try:
+            svc.store.delete(chosen)
+            st.rerun()
+        except StoreError as err:
+            st.error(str(err))

@@ -1,0 +1,73 @@
+import streamlit as st
+
+from aedemo import data as datasets
+from aedemo import ui
+from aedemo.jobs import JobError
+from aedemo.models import REGISTRY, variant_names
+from aedemo.spec import ModelSpec
+from aedemo.train import TrainConfig
+from aedemo.zoo import scaled_epochs
+
+st.title("Train")
+st.markdown(
+    "Pick a variant and its settings, then **Start**. Training runs in the background on the "
+    "server, one job at a time, so you can switch pages and come back; the model is stored when "
+    "it finishes and every page can use it. The loss curve shows the training loss (solid) and "
+    "the loss on test images the model never trained on (dashed): when the two part ways, the "
+    "model has started to memorise.")
+
+svc = ui.service()
+me = ui.session_id()
+train_fields = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
+
+with st.container(border=True):
+    left, mid, right = st.columns(3)
+    variant = left.selectbox("Variant", variant_names(),
+                             format_func=lambda n: f"{n}: {REGISTRY[n].summary}")
+    cls = REGISTRY[variant]
+    if cls.kind == "sequence":
+        dataset = left.selectbox("Dataset", [datasets.SERIES],
+                                 help="Generated noisy sine mixtures (see the Sequences page)")
+        n_train = 2000
+    else:
+        default_set = svc.data.source if svc.data else "mnist"
+        options = list(dict.fromkeys([default_set, *datasets.IMAGE_DATASETS]))
+        dataset = left.selectbox("Dataset", options,
+                                 help="Without a network, every download falls back to digits")
+        n_train = len(svc.data.x_train) if svc.data else 60_000
+    hparams = {f.name: ui.hparam_input(f, key=f"train-{variant}-{f.name}", label=(
+        "Bottleneck size k" if f.name == "latent_dim" else None)) for f in cls.Config.params()}
+    epochs_field = train_fields["epochs"]
+    epochs = mid.slider("Epochs", epochs_field.metadata["low"], epochs_field.metadata["high"],
+                        scaled_epochs(epochs_field.default, n_train), key="train-epochs",
+                        help="Passes over the training set; a small dataset needs more")
+    with mid:
+        lr = ui.hparam_input(train_fields["lr"], key="train-lr", label="Learning rate")
+    batch_sizes = [b for b in (16, 32, 64, 128, 256, 512, 1024, 2048)
+                   if train_fields["batch_size"].metadata["low"] <= b
+                   <= train_fields["batch_size"].metadata["high"]]
+    batch_size = right.select_slider("Batch size", batch_sizes,
+                                     value=train_fields["batch_size"].default, key="train-batch")
+    seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="train-seed")
+    start = st.button("Start training", type="primary", icon=":material/play_arrow:",
+                      key="train-start")
+
+train_cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
+                        seed=int(seed))
+if start:
+    try:
+        spec = ModelSpec.create(variant, hparams, dataset=dataset, train=train_cfg)
+        job = svc.submit(spec, me)
+        st.session_state["train-job"] = job.id
+    except (JobError, ValueError) as err:
+        st.error(str(err), icon=":material/error:")
+
+job_id = st.session_state.get("train-job")
+if job_id and svc.jobs.snapshot(job_id):
+    ui.job_panel(job_id)
+
+with st.expander("Show the code: the same training as a plain PyTorch script"):
+    ui.code_for(variant, hparams, dataset, train_cfg)
+
+st.subheader("Stored models")
+ui.stored_models_table()

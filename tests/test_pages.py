@@ -1,0 +1,128 @@
+"""Every page, run as the real script by Streamlit's AppTest, with an empty store and with a
+store of small models trained here. Only the outside boundary is fixed: no network (as on CI),
+the zoo switched off unless a test is about it."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from aedemo import ui
+from aedemo.spec import ModelSpec, train_spec
+from aedemo.store import ModelStore
+from aedemo.train import TrainConfig
+from conftest import REPO
+
+PAGES = [p.path for p in ui.PAGES]
+SMALL_ZOO = [("dense", {"latent_dim": 2}), ("dense", {"latent_dim": 16}),
+             ("vae", {"latent_dim": 2}), ("denoising", {}), ("sparse", {}), ("conv", {}),
+             ("lstm", {})]
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory):
+    """A store of one small model per zoo variant, trained once for the whole session."""
+    home = tmp_path_factory.mktemp("small-store")
+    store = ModelStore(home)
+    for variant, hparams in SMALL_ZOO:
+        spec = ModelSpec.create(variant, hparams,
+                                dataset="digits" if variant != "lstm" else None,
+                                train=TrainConfig(epochs=2))
+        store.save(spec, train_spec(spec))
+    return home
+
+
+@pytest.fixture
+def app(isolated_home, monkeypatch):
+    """A fresh AppTest with its own service (st.cache_resource is process-wide)."""
+    monkeypatch.setenv("AEDEMO_ZOO", "0")
+    monkeypatch.setenv("AEDEMO_DATASET", "digits")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def make(page: str | None = None) -> AppTest:
+        # the service loads its dataset in the background: let it finish so pages show data
+        assert ui.service().wait_ready(60)
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+        at.run()
+        if page:
+            at.switch_page(page)
+            at.run()
+        return at
+
+    yield make
+    ui.service().jobs.shutdown()
+    st.cache_resource.clear()
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_an_empty_store(app, page):
+    no_exception(app(page))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_stored_models(app, page, small_store, isolated_home):
+    shutil.copytree(small_store, isolated_home, dirs_exist_ok=True)
+    no_exception(app(page))
+
+
+def test_sidebar_shows_the_dataset(app):
+    at = app()
+    assert any("Dataset: **digits**" in c.value for c in at.sidebar.caption)
+
+
+def test_offline_fallback_banner(app, monkeypatch):
+    monkeypatch.setenv("AEDEMO_DATASET", "kmnist")      # not downloadable here, as on CI
+    at = app()
+    assert any("Could not load kmnist" in w.value for w in at.sidebar.warning)
+
+
+def test_home_diagram_follows_the_bottleneck_slider(app):
+    at = app("pages/home.py")
+    chart = at.get("plotly_chart")[0]
+    assert "784" in chart.proto.spec and "k = 16" in chart.proto.spec
+    at.slider(key="home-k").set_value(3).run()
+    assert "k = 3" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_starting_a_job_puts_it_in_the_queue(app):
+    at = app("pages/train.py")
+    at.selectbox[0].set_value("vae").run()
+    at.slider(key="train-vae-latent_dim").set_value(3)
+    at.slider(key="train-epochs").set_value(1)
+    at.button(key="train-start").click().run()
+    no_exception(at)
+    jobs = ui.service().jobs.jobs()
+    assert len(jobs) == 1 and jobs[0].spec.variant == "vae" and jobs[0].spec.latent_dim == 3
+    assert jobs[0].owner == at.session_state["aedemo_session"]
+    done = ui.service().jobs.wait(jobs[0].id, timeout=120)
+    assert done.status == "done"
+
+
+def test_divergence_is_shown_on_the_train_page(app):
+    at = app("pages/train.py")
+    at.select_slider(key="train-lr").set_value(1.0)
+    at.button(key="train-start").click().run()
+    job = ui.service().jobs.jobs()[0]
+    ui.service().jobs.wait(job.id, timeout=120)
+    at.run()
+    assert any("learning rate" in e.value for e in at.error)
+
+
+def test_unreadable_model_is_listed_with_a_delete_button(app, small_store, isolated_home):
+    shutil.copytree(small_store, isolated_home, dirs_exist_ok=True)
+    victim = next((isolated_home / "models").glob("*.safetensors"))
+    victim.write_bytes(b"garbage")
+    at = app("pages/train.py")
+    no_exception(at)
+    at.selectbox(key="store-pick").set_value(victim.stem).run()
+    at.button(key="store-delete").click().run()
+    no_exception(at)
+    assert victim.stem not in {m.id for m in ModelStore(isolated_home).list()}
