@@ -55,6 +55,7 @@ class Memo:
         self._items: OrderedDict[Any, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[Any, threading.Lock] = {}
+        self._pending: set[Any] = set()
 
     def get(self, key: Any, compute: Callable[[], Any]) -> Any:
         with self._lock:
@@ -77,6 +78,29 @@ class Memo:
     def peek(self, key: Any) -> Any | None:
         with self._lock:
             return self._items.get(key)
+
+    def background(self, key: Any, compute: Callable[[], Any]) -> Any | None:
+        """The value if it is ready; otherwise start computing it on a thread (once) and return
+        None, so a page can say "computing…" and show it on a later rerun (t-SNE, for one)."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            if key in self._pending:
+                return None
+            self._pending.add(key)
+
+        def run() -> None:
+            try:
+                self.get(key, compute)
+            except Exception:  # the page keeps saying "computing"; the log says why
+                log.exception("background computation %r failed", key)
+            finally:
+                with self._lock:
+                    self._pending.discard(key)
+
+        threading.Thread(target=run, name="aedemo-compute", daemon=True).start()
+        return None
 
 
 class Service:
