@@ -86,6 +86,8 @@ class Autoencoder(nn.Module):
     Config: ClassVar[type[AEConfig]] = AEConfig
     summary: ClassVar[str] = ""
     max_grad_norm: ClassVar[float | None] = None    # gradient clipping, for recurrent variants
+    # Training settings this variant learns best with, where they differ from TrainConfig's.
+    train_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: AEConfig):
         super().__init__()
@@ -121,6 +123,18 @@ class Autoencoder(nn.Module):
         """(layer name, output size) pairs for the diagram on the Home page."""
         return []
 
+    @classmethod
+    def model_code(cls, config: AEConfig) -> str:
+        """Standalone PyTorch source for this variant at ``config``, for students to take home:
+        a ``class Model(nn.Module)`` with the same layers as this class (so the same parameter
+        count and state_dict names) and a ``loss_fn(model, x)`` returning the training loss,
+        with the config's values written in as literals. It may use ``torch``, ``nn``, ``F`` and
+        ``math`` and nothing else; a variant with ``max_grad_norm`` also defines
+        ``MAX_GRAD_NORM``, which the generated training loop clips to."""
+        raise NotImplementedError(
+            f"variant {cls.name!r} ({cls.__name__}) has no model_code, so the Train page cannot "
+            f"show its code: add a model_code classmethod to its file")
+
 
 def image_bce(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy summed over the pixels of an image, averaged over the batch,
@@ -132,3 +146,23 @@ def image_bce_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.T
     """As image_bce, from the decoder's pre-sigmoid output: numerically safer and faster,
     because the sigmoid and the log are fused."""
     return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / target.shape[0]
+
+
+# The snippet form of image_bce_with_logits above, for the image variants' model_code.
+_IMAGE_BCE_CODE = '''\
+def image_bce(logits, x):
+    # Summed over each image's pixels, averaged over the batch: the scale of Kingma & Welling
+    # (2014). Taking logits fuses the sigmoid and the log, which is numerically safer.
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+'''
+
+_RECONSTRUCTION_LOSS_CODE = '''\
+def loss_fn(model, x):
+    return image_bce(model.decode_logits(model.encode(x)), x)
+'''
+
+
+def image_model_code(model: str, loss: str = _RECONSTRUCTION_LOSS_CODE) -> str:
+    """An image variant's model_code: its Model source, image_bce, then its loss_fn source
+    (by default the plain reconstruction loss of a Model with encode and decode_logits)."""
+    return "\n\n".join([model, _IMAGE_BCE_CODE, loss])

@@ -11,7 +11,14 @@ from torch import nn
 
 from aedemo.data import IMAGE_SHAPE
 from aedemo.models import register
-from aedemo.models.base import AEConfig, Autoencoder, Output, hparam, image_bce_with_logits
+from aedemo.models.base import (
+    AEConfig,
+    Autoencoder,
+    Output,
+    hparam,
+    image_bce_with_logits,
+    image_model_code,
+)
 
 CHANNELS = (16, 32)
 
@@ -68,3 +75,34 @@ class ConvAE(Autoencoder):
         return [("input", f"{c_in}x{h}x{w}"), ("conv", f"{c1}x{h // 2}x{w // 2}"),
                 ("conv", f"{c2}x{h // 4}x{w // 4}"), ("code", str(self.latent_dim)),
                 ("deconv", f"{c1}x{h // 2}x{w // 2}"), ("output", f"{c_in}x{h}x{w}")]
+
+    @classmethod
+    def model_code(cls, config: ConvConfig) -> str:
+        c_in, h, w = IMAGE_SHAPE
+        c1, c2 = CHANNELS
+        k = config.latent_dim
+        features = f"{c2}, {h // 4}, {w // 4}"
+        return image_model_code(f'''\
+class Model(nn.Module):
+    """Two stride-2 convolutions down to a code of {k} numbers, two transposed ones back up."""
+
+    def __init__(self):
+        super().__init__()
+        # stride 2 halves the size each time: {h} -> {h // 2} -> {h // 4}
+        self.conv1 = nn.Conv2d({c_in}, {c1}, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d({c1}, {c2}, 3, stride=2, padding=1)
+        self.to_code = nn.Linear({c2} * {h // 4} * {w // 4}, {k})
+        self.from_code = nn.Linear({k}, {c2} * {h // 4} * {w // 4})
+        # output_padding=1 makes each layer exactly double the size: {h // 4} -> {h // 2} -> {h}
+        self.deconv1 = nn.ConvTranspose2d({c2}, {c1}, 3, stride=2, padding=1, output_padding=1)
+        self.deconv2 = nn.ConvTranspose2d({c1}, {c_in}, 3, stride=2, padding=1, output_padding=1)
+
+    def encode(self, x):
+        h = torch.relu(self.conv2(torch.relu(self.conv1(x))))     # (B, {features})
+        return self.to_code(h.flatten(1))                           # (B, {k})
+
+    def decode_logits(self, z):
+        h = torch.relu(self.from_code(z)).view(-1, {features})
+        h = torch.relu(self.deconv1(h))                             # (B, {c1}, {h // 2}, {w // 2})
+        return self.deconv2(h)                                      # (B, {c_in}, {h}, {w})
+''')

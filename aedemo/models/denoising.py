@@ -11,9 +11,20 @@ import torch
 
 from aedemo.metrics import psnr
 from aedemo.models import register
-from aedemo.models.base import AEConfig, Output, hparam, image_bce_with_logits
+from aedemo.models.base import AEConfig, Output, hparam, image_bce_with_logits, image_model_code
 from aedemo.models.dense import DenseAE
 from aedemo.noise import NOISE_KINDS, corrupt
+
+# aedemo.noise.corrupt as one expression per kind, for model_code; {level} is filled in.
+_NOISE_CODE = {
+    "gaussian": ("(x + {level} * torch.randn_like(x)).clamp(0, 1)",
+                 "gaussian noise of sigma {level}, clipped to [0, 1]"),
+    "salt-pepper": ("torch.where(torch.rand_like(x) < {level}, "
+                    "(torch.rand_like(x) < 0.5).float(), x)",
+                    "{level:.0%} of the pixels set to 0 or 1 at random"),
+    "masking": ("x.masked_fill(torch.rand_like(x) < {level}, 0.0)",
+                "{level:.0%} of the pixels set to 0, as if the ink went missing"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,3 +54,16 @@ class DenoisingAE(DenseAE):
         noisy = self.corrupt(x, rng)
         return {"psnr_noisy": psnr(noisy, x).mean().item(),
                 "psnr_denoised": psnr(self.reconstruct(noisy), x).mean().item()}
+
+    @classmethod
+    def model_code(cls, config: DenoisingConfig) -> str:
+        expression, note = (text.format(level=config.noise_level)
+                            for text in _NOISE_CODE[config.noise_kind])
+        return image_model_code(cls._dense_model_code(config), f"""\
+def loss_fn(model, x):
+    # The network sees a corrupted image but is scored against the clean one, so it cannot
+    # just copy its input: it has to learn what clean images look like.
+    # The corruption: {note}.
+    noisy = {expression}
+    return image_bce(model.decode_logits(model.encode(noisy)), x)
+""")

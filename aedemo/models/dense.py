@@ -10,7 +10,13 @@ from torch import nn
 
 from aedemo.data import IMAGE_SHAPE
 from aedemo.models import register
-from aedemo.models.base import AEConfig, Autoencoder, Output, image_bce_with_logits
+from aedemo.models.base import (
+    AEConfig,
+    Autoencoder,
+    Output,
+    image_bce_with_logits,
+    image_model_code,
+)
 
 HIDDEN = (256, 64)
 
@@ -23,6 +29,17 @@ def mlp(sizes: list[int]) -> nn.Sequential:
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
+
+
+def mlp_code(sizes: list[int], *, tail: str = "") -> str:
+    """The source of ``mlp(sizes)``, one layer per line, for model_code; ``tail`` is one more
+    line after the last layer."""
+    lines = [f"nn.Linear({a}, {b}),{' nn.ReLU(),' if i < len(sizes) - 2 else ''}"
+             for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
+    if tail:
+        lines.append(tail)
+    body = "".join(f"\n            {line}" for line in lines)
+    return f"nn.Sequential({body}\n        )"
 
 
 @register("dense")
@@ -57,3 +74,33 @@ class DenseAE(Autoencoder):
         names = (["input"] + ["encoder"] * len(HIDDEN) + ["code"]
                  + ["decoder"] * len(HIDDEN) + ["output"])
         return [(n, str(s)) for n, s in zip(names, sizes)]
+
+    @classmethod
+    def model_code(cls, config: AEConfig) -> str:
+        return image_model_code(cls._dense_model_code(config))
+
+    @classmethod
+    def _dense_model_code(cls, config: AEConfig, *, code_tail: str = "") -> str:
+        """This network's Model source, which the denoising and sparse variants share;
+        ``code_tail`` is a line added after the encoder's last layer."""
+        pixels = math.prod(IMAGE_SHAPE)
+        k = config.latent_dim
+        shape = ", ".join(map(str, IMAGE_SHAPE))
+        sizes = "-".join(map(str, [pixels, *HIDDEN, k]))
+        encode = "return self.encoder(x.flatten(1))".ljust(44)
+        decode = f"return self.decoder(z).view(-1, {shape})".ljust(44)
+        return f'''\
+class Model(nn.Module):
+    """{sizes} and its mirror image; the decoder outputs logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = {mlp_code([pixels, *HIDDEN, k], tail=code_tail)}
+        self.decoder = {mlp_code([k, *reversed(HIDDEN), pixels])}
+
+    def encode(self, x):
+        {encode}# (B, {shape}) -> (B, {k})
+
+    def decode_logits(self, z):
+        {decode}# (B, {k}) -> (B, {shape})
+'''

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from aedemo.models import register
-from aedemo.models.base import AEConfig, Output, hparam, image_bce_with_logits
+from aedemo.models.base import AEConfig, Output, hparam, image_bce_with_logits, image_model_code
 from aedemo.models.dense import DenseAE
 
 # An activation this small counts as "off" when sparsity is reported.
@@ -39,6 +39,17 @@ class SparseAE(DenseAE):
         l1 = z.abs().sum(dim=1).mean()
         return Output(recon=torch.sigmoid(logits), code=z, loss=bce + self.config.l1 * l1,
                       terms={"recon": bce, "l1": l1})
+
+    @classmethod
+    def model_code(cls, config: SparseConfig) -> str:
+        model = cls._dense_model_code(
+            config, code_tail="nn.ReLU(),  # a ReLU code can be exactly zero, which L1 rewards")
+        return image_model_code(model, f"""\
+def loss_fn(model, x):
+    z = model.encode(x)                  # (B, {config.latent_dim}), all >= 0
+    # The L1 norm of the code, weighted by lambda: each image may use only a few units.
+    return image_bce(model.decode_logits(z), x) + {config.l1!r} * z.abs().sum(dim=1).mean()
+""")
 
     @torch.no_grad()
     def extra_metrics(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, float]:

@@ -16,8 +16,15 @@ from torch import nn
 
 from aedemo.data import IMAGE_SHAPE
 from aedemo.models import register
-from aedemo.models.base import AEConfig, Autoencoder, Output, hparam, image_bce_with_logits
-from aedemo.models.dense import mlp
+from aedemo.models.base import (
+    AEConfig,
+    Autoencoder,
+    Output,
+    hparam,
+    image_bce_with_logits,
+    image_model_code,
+)
+from aedemo.models.dense import mlp, mlp_code
 
 # One hidden layer of 400, as in the pytorch/examples VAE that the quality benchmark compares to.
 HIDDEN = 400
@@ -100,3 +107,41 @@ class VAE(Autoencoder):
         k = self.latent_dim
         return [("input", str(pixels)), ("encoder", str(HIDDEN)), ("code", f"{k} (mu, sigma)"),
                 ("decoder", str(HIDDEN)), ("output", str(pixels))]
+
+    @classmethod
+    def model_code(cls, config: VAEConfig) -> str:
+        pixels = math.prod(IMAGE_SHAPE)
+        k = config.latent_dim
+        shape = ", ".join(map(str, IMAGE_SHAPE))
+        model = f'''\
+class Model(nn.Module):
+    """{pixels}-{HIDDEN}-({k} means, {k} log-variances), decoder {k}-{HIDDEN}-{pixels} (logits)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear({pixels}, {HIDDEN}), nn.ReLU())
+        self.to_mu = nn.Linear({HIDDEN}, {k})
+        self.to_logvar = nn.Linear({HIDDEN}, {k})
+        self.decoder = {mlp_code([k, HIDDEN, pixels])}
+
+    def posterior(self, x):
+        """q(z|x) = N(mu, diag(exp(logvar)))."""
+        h = self.body(x.flatten(1))                  # (B, {HIDDEN})
+        return self.to_mu(h), self.to_logvar(h)      # (B, {k}) each
+
+    def decode_logits(self, z):
+        return self.decoder(z).view(-1, {shape})
+'''
+        loss = f"""\
+def loss_fn(model, x):
+    mu, logvar = model.posterior(x)
+    # The reparameterization z = mu + sigma * eps: the randomness is in eps alone, so
+    # gradients flow through mu and sigma.
+    z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+    recon = image_bce(model.decode_logits(z), x)
+    # KL(q(z|x) || N(0, I)) in closed form (Kingma & Welling 2014, Appendix B): it pulls the
+    # codes towards the prior, so decoding z ~ N(0, I) later gives plausible images.
+    kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum(dim=1).mean()
+    return recon + {config.beta!r} * kl  # beta weights the KL; beta = 1 is the negative ELBO
+"""
+        return image_model_code(model, loss)
