@@ -13,7 +13,7 @@ from typing import Any
 
 from aedemo import data as datasets
 from aedemo.models import REGISTRY, get_variant
-from aedemo.spec import ModelSpec, train_spec
+from aedemo.spec import ModelSpec, default_train, train_spec
 from aedemo.store import ModelStore, StoreError
 from aedemo.train import Callback, Progress, TrainConfig, TrainingDiverged
 
@@ -35,16 +35,20 @@ def _variant_params() -> dict[str, Any]:
     return fields
 
 
-def _add_model_args(p: argparse.ArgumentParser, *, epochs_default: int | None = None) -> None:
+def _add_model_args(p: argparse.ArgumentParser) -> None:
     train_fields = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
     p.add_argument("--variant", required=True, choices=list(REGISTRY), help="which autoencoder")
     p.add_argument("--latent", type=int, help="bottleneck size k (default: the variant's)")
-    p.add_argument("--epochs", type=int, default=epochs_default or train_fields["epochs"].default)
+    p.add_argument("--epochs", type=int, help="passes over the training set (default: "
+                                              "the variant's, else 5)")
     p.add_argument("--dataset", help=f"{', '.join(datasets.IMAGE_DATASETS)}, an IDX folder, or "
                                      f"for lstm '{datasets.SERIES}' or a CSV file (default: mnist "
                                      f"for images, {datasets.SERIES} for lstm)")
-    p.add_argument("--batch-size", type=int, default=train_fields["batch_size"].default)
-    p.add_argument("--lr", type=float, default=train_fields["lr"].default)
+    p.add_argument("--batch-size", type=int,
+                   help=f"default: the variant's, else {train_fields['batch_size'].default}")
+    p.add_argument("--lr", type=float,
+                   help=f"Adam's learning rate (default: the variant's, else "
+                        f"{train_fields['lr'].default})")
     p.add_argument("--seed", type=int, default=train_fields["seed"].default)
     for name, f in _variant_params().items():
         meta = f.metadata
@@ -70,7 +74,9 @@ def _spec_from_args(args: argparse.Namespace, *, normal: tuple[int, ...] = ()) -
         if name not in own:
             raise UsageError(f"{_flag(name)} does not apply to the {args.variant} variant")
         hparams[name] = value
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+             "seed": args.seed}
+    train = default_train(args.variant, **{k: v for k, v in given.items() if v is not None})
     for field_name, value in train.__dict__.items():
         meta = TrainConfig.__dataclass_fields__[field_name].metadata
         if not meta["low"] <= value <= meta["high"]:

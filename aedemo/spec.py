@@ -23,6 +23,11 @@ from aedemo.models import build, get_variant
 from aedemo.train import Callback, TrainConfig, fit, pick_device
 
 
+def default_train(variant: str, **overrides: Any) -> TrainConfig:
+    """TrainConfig's defaults, then the variant's own preferences, then ``overrides``."""
+    return TrainConfig(**{**get_variant(variant).train_defaults, **overrides})
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     variant: str
@@ -46,7 +51,7 @@ class ModelSpec:
         if normal and variant_cls.kind != "image":
             raise ValueError("normal classes apply to image datasets only")
         return cls(variant=variant, hparams=tuple(sorted(full.items())), dataset=dataset,
-                   train=train or TrainConfig(), normal=tuple(sorted(set(normal))))
+                   train=train or default_train(variant), normal=tuple(sorted(set(normal))))
 
     @property
     def kind(self) -> str:

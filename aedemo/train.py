@@ -70,10 +70,10 @@ def pick_device() -> torch.device:
     global _threads_set
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if not _threads_set:
+    if not _threads_set and "OMP_NUM_THREADS" not in os.environ:   # an explicit setting wins
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         torch.set_num_threads(max(1, cores or 1))
-        _threads_set = True
+    _threads_set = True
     return torch.device("cpu")
 
 
