@@ -3,13 +3,18 @@ reaches the network: a download that is attempted fails as it does on the CI mac
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import pytest
-import torch
+# The tests train tiny models on tiny batches, where a second thread costs more in hand-offs
+# than it gains, and beside a busy process it can make them many times slower. Set before torch
+# is imported, so the subprocesses the tests start (CLI, server) inherit it too.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from support import SHARED_MNIST  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

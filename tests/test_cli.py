@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from support import REPO
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

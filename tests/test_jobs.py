@@ -14,7 +14,7 @@ from aedemo.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobError, JobM
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
-from conftest import REPO
+from support import REPO
 
 
 def spec(k: int = 2, epochs: int = 1, lr: float = 1e-3) -> ModelSpec:
