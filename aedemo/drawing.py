@@ -1,0 +1,144 @@
+"""The Draw page's computations: a digit the user drew (already framed as MNIST by
+aedemo.preprocess) sent through the stored models, placed on a model's latent map, scored
+against the test set's reconstruction errors, and matched with its nearest training digits.
+
+Everything that runs over a whole dataset (the map, the test errors, the training codes) is
+computed once per model and kept in the service's memo; per drawing only one small forward pass
+per model runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.neighbors import NearestNeighbors
+
+from aedemo import explore
+from aedemo.anomaly import percentile_of
+from aedemo.metrics import mse_per_item, reconstruction_errors
+from aedemo.models import variant_names
+from aedemo.store import StoredModel
+
+PREFERRED_K = 16          # the zoo's common bottleneck: models at this k compare fairly
+UNUSUAL_PERCENTILE = 95   # above this share of test errors a drawing is called unusual
+NEAREST = 5
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    entry: StoredModel
+    image: torch.Tensor       # (1, 1, 28, 28)
+    mse: float
+
+    @property
+    def caption(self) -> str:
+        return f"{self.entry.spec.variant} k={self.entry.spec.latent_dim} · MSE {self.mse:.4f}"
+
+
+def one_per_variant(entries: Sequence[StoredModel],
+                    prefer_k: int = PREFERRED_K) -> list[StoredModel]:
+    """For each variant with a stored model, the one whose k is nearest ``prefer_k`` (the newest
+    on a tie, ``entries`` being newest first), in the registry's order."""
+    chosen = {}
+    for variant in variant_names():
+        mine = [m for m in entries if m.spec.variant == variant]
+        if mine:
+            chosen[variant] = min(mine, key=lambda m: abs(m.spec.latent_dim - prefer_k))
+    return list(chosen.values())
+
+
+def dense_sweep(entries: Sequence[StoredModel]) -> dict[int, StoredModel]:
+    """The stored dense models by bottleneck size k, the newest for each k, k ascending."""
+    by_k: dict[int, StoredModel] = {}
+    for m in entries:
+        if m.spec.variant == "dense":
+            by_k.setdefault(m.spec.latent_dim, m)
+    return dict(sorted(by_k.items()))
+
+
+@torch.no_grad()
+def reconstruct(model, x: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """x (1, 1, 28, 28) -> its deterministic reconstruction and the MSE between them."""
+    model.eval()
+    recon = model.reconstruct(x)
+    return recon, float(mse_per_item(recon, x)[0])
+
+
+def reconstruct_with_each(models: Sequence[tuple[StoredModel, object]],
+                          x: torch.Tensor) -> list[Reconstruction]:
+    """x through each (entry, loaded model) pair, in order."""
+    out = []
+    for entry, model in models:
+        recon, mse = reconstruct(model, x)
+        out.append(Reconstruction(entry, recon, mse))
+    return out
+
+
+def describe_percentile(percentile: float, unusual_above: float = UNUSUAL_PERCENTILE) -> str:
+    """A reconstruction error's percentile among the test set's, in plain words."""
+    if percentile < unusual_above:
+        return (f"**Looks like the training digits.** The model rebuilds it better than "
+                f"{100 - percentile:.0f}% of the test digits: its error is at the "
+                f"{percentile:.0f}th percentile, below the {unusual_above:.0f}th that would "
+                f"count as unusual.")
+    return (f"**Unusual.** Its reconstruction error is higher than that of {percentile:.0f}% of "
+            f"the test digits: the model has seen little like it. (A scribble, a letter, or a "
+            f"digit written very differently does this.)")
+
+
+@dataclass(frozen=True)
+class ModelViews:
+    """What one model needs, computed once, to place a drawing among the dataset."""
+
+    latent: explore.LatentMap            # test-set codes on a 2D map
+    test_errors: np.ndarray              # (N_test,) reconstruction MSE of every test image
+    neighbours: NearestNeighbors         # fitted on the training set's codes
+
+    def nearest(self, code: np.ndarray, n: int = NEAREST) -> tuple[np.ndarray, np.ndarray]:
+        """Indices into the training set of the ``n`` codes nearest ``code`` (1, k), and their
+        Euclidean distances, nearest first."""
+        distances, indices = self.neighbours.kneighbors(np.asarray(code).reshape(1, -1),
+                                                        n_neighbors=n)
+        return indices[0], distances[0]
+
+
+def model_views(model, data) -> ModelViews:
+    """The latent map (PCA, or the code's own axes when k = 2), the test errors and a nearest-
+    neighbour index of the training codes, for ``model`` on the image dataset ``data``."""
+    latent = explore.latent_map(model, data.x_test, data.y_test, method="pca")
+    errors = reconstruction_errors(model, data.x_test).numpy()
+    train_codes = explore.encode(model, data.x_train)
+    return ModelViews(latent=latent, test_errors=errors,
+                      neighbours=NearestNeighbors(n_neighbors=NEAREST).fit(train_codes))
+
+
+def views_for(svc, entry: StoredModel) -> ModelViews:
+    """``model_views`` for a stored model on the app's dataset, computed once per model."""
+    key = ("draw-views", entry.id, entry.meta.get("created"), svc.data.source)
+    return svc.memo.get(key, lambda: model_views(svc.load_model(entry.id), svc.data))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A drawing seen through one model."""
+
+    point: np.ndarray            # (1, 2) on the latent map
+    error: float
+    percentile: float            # share of test errors below the drawing's, in percent
+    neighbours: np.ndarray       # training-set indices, nearest first
+    distances: np.ndarray
+
+
+@torch.no_grad()
+def place(model, views: ModelViews, x: torch.Tensor, n: int = NEAREST) -> Placement:
+    """Where the drawing x (1, 1, 28, 28) lands for ``model``: on the map, among the test
+    errors, and among the training digits."""
+    code = explore.encode(model, x)                                # (1, k)
+    _, error = reconstruct(model, x)
+    indices, distances = views.nearest(code, n)
+    return Placement(point=views.latent.place(code), error=error,
+                     percentile=percentile_of(error, views.test_errors),
+                     neighbours=indices, distances=distances)

@@ -1,0 +1,209 @@
+"""A drawing or a photo of a digit, made to look like an MNIST digit, the way LeCun et al. made
+MNIST from NIST ("Gradient-based learning applied to document recognition", 1998, and the MNIST
+page): the digit's bounding box is scaled, keeping its aspect ratio, to fit a 20x20 box with
+anti-aliasing, then placed in a 28x28 frame so that its centre of mass sits at the frame's centre.
+
+A model trained on MNIST has only ever seen digits framed this way, so a digit drawn small in a
+corner of the canvas would otherwise look nothing like its training data.
+
+When the app runs on its offline fallback, scikit-learn's 8x8 digits, ``for_dataset`` re-makes a
+framed digit the way those were made (a 32x32 bitmap counted in 4x4 blocks, then blown up as
+aedemo.data.load_digits does): models trained on those blurred blocks see a sharp stroke as
+unusual however well it is drawn.
+
+Also ``load_upload``: an uploaded file's bytes -> an RGBA array, refusing what is not a PNG or
+JPEG, or is too big, before it is decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from aedemo.data import FALLBACK, DataError
+
+FRAME = 28               # MNIST's frame, in pixels
+BOX = 20                 # the longer side of the digit's box inside it
+# MNIST's centre of mass sits at pixel index 14 (row and column, 0-based): measured on its test
+# set, mean 14.00 with a spread of 0.29, which is what an integer shift to (14, 14) leaves.
+CENTRE = 14.0
+# Ink fainter than this, after the background is taken away, is noise (JPEG ringing, paper
+# texture), not stroke: it neither counts for the bounding box nor stays in the image.
+NOISE_FLOOR = 0.1
+# An image whose darkest ink is this close to its paper holds no digit; above it, the ink is
+# stretched so its strongest stroke is 1, as in MNIST (pencil on paper is grey, not black).
+MIN_CONTRAST = 0.15
+
+# scikit-learn's digits (UCI optdigits): 32x32 bitmaps, the ink counted in 4x4 blocks -> 8x8
+DIGITS_BITMAP = 32
+DIGITS_GRID = 8
+
+UPLOAD_MAX_BYTES = 5_000_000
+UPLOAD_MAX_PIXELS = 12_000_000     # a 12-megapixel phone photo is fine; 50 MP is refused
+UPLOAD_FORMATS = ("PNG", "JPEG")
+
+
+def ink(image: np.ndarray) -> np.ndarray:
+    """An image (H, W) grey, (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA, uint8 or float in
+    [0, 1] -> (H, W) float32 ink in [0, 1]: 1 is full stroke, 0 is background, whichever way
+    round the colours were."""
+    arr = np.asarray(image)
+    scale = 255.0 if arr.dtype == np.uint8 or (arr.size and arr.max() > 1.0) else 1.0
+    arr = arr.astype(np.float32) / scale
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 2:
+        grey, alpha = arr, None
+    elif arr.ndim == 3 and arr.shape[2] in (3, 4):
+        # ITU-R BT.601 luma, as PIL's convert("L")
+        grey = arr[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        alpha = arr[..., 3] if arr.shape[2] == 4 else None
+    else:
+        raise ValueError(f"expected an image of shape (H, W), (H, W, 3) or (H, W, 4), "
+                         f"got {arr.shape}")
+    if alpha is not None and alpha.min() < 1.0:
+        seen = grey[alpha > 0]
+        if seen.size == 0:
+            return np.zeros_like(grey)            # fully transparent: blank
+        if np.ptp(seen) < 0.1:
+            # one colour of ink on a transparent background (a canvas with no background
+            # colour, a transparent PNG): the shape is in the alpha channel alone
+            return alpha
+        grey = grey * alpha + (1.0 - alpha)       # several colours: as a viewer shows it, on white
+    # The background is what the border mostly shows: light paper means dark ink, so invert.
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background = float(np.median(border))
+    if background > 0.5:
+        grey, background = 1.0 - grey, 1.0 - background
+    # take the background's own level away so grey paper counts as no ink
+    return np.clip((grey - background) / max(1.0 - background, 1e-6), 0.0, 1.0)
+
+
+def to_mnist(image: np.ndarray) -> torch.Tensor | None:
+    """A canvas RGBA array or an uploaded image's array -> (1, 1, 28, 28) float32 in [0, 1],
+    framed as MNIST's digits are; None when there is no ink at all."""
+    strokes = ink(image)
+    peak = float(strokes.max()) if strokes.size else 0.0
+    if peak < MIN_CONTRAST:
+        return None
+    strokes = strokes / peak
+    strokes[strokes < NOISE_FLOOR] = 0.0
+    rows, cols = np.nonzero(strokes.any(axis=1))[0], np.nonzero(strokes.any(axis=0))[0]
+    if rows.size == 0:
+        return None
+    crop = strokes[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]                    # (h, w)
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))                   # PIL: (w, h)
+    # Lanczos on the float image: anti-aliased like MNIST's grey edges; it rings a little below
+    # 0 and above 1, hence the clip.
+    pil = Image.fromarray(np.ascontiguousarray(crop, dtype=np.float32))          # mode "F"
+    small = np.asarray(pil.resize(size, Image.Resampling.LANCZOS))
+    small = np.clip(small, 0.0, 1.0)
+    if small.sum() <= 0:
+        return None
+    sh, sw = small.shape
+    ys, xs = np.mgrid[0:sh, 0:sw]
+    cy, cx = (small * ys).sum() / small.sum(), (small * xs).sum() / small.sum()
+    # An integer shift, as MNIST's; clamped so a lopsided digit is never cut by the frame.
+    top = int(np.clip(round(CENTRE - cy), 0, FRAME - sh))
+    left = int(np.clip(round(CENTRE - cx), 0, FRAME - sw))
+    frame = np.zeros((FRAME, FRAME), dtype=np.float32)
+    frame[top:top + sh, left:left + sw] = small
+    return torch.from_numpy(frame).view(1, 1, FRAME, FRAME)
+
+
+def frame_8x8(grid: torch.Tensor) -> torch.Tensor:
+    """(B, 1, 8, 8) in [0, 1] -> (B, 1, 28, 28) exactly as aedemo.data.load_digits frames
+    scikit-learn's digits: resized to 20x20 with antialiasing and centred in the frame."""
+    big = F.interpolate(grid, size=(BOX, BOX), mode="bilinear", antialias=True,
+                        align_corners=False).clamp(0, 1)
+    pad = (FRAME - BOX) // 2
+    return F.pad(big, (pad, FRAME - BOX - pad, pad, FRAME - BOX - pad))
+
+
+def like_digits(x: torch.Tensor) -> torch.Tensor:
+    """MNIST-framed digits (B, 1, 28, 28) re-made as scikit-learn's 8x8 digits were: the ink's
+    box scaled, aspect kept, into a 32x32 bitmap and centred, each 4x4 block's mean ink one cell
+    of the 8x8 grid; then framed as the dataset is (``frame_8x8``). A blank image stays blank."""
+    grids = []
+    block = DIGITS_BITMAP // DIGITS_GRID
+    for img in x[:, 0].detach().cpu().numpy().astype(np.float32):
+        rows, cols = np.nonzero(img.any(axis=1))[0], np.nonzero(img.any(axis=0))[0]
+        bitmap = np.zeros((DIGITS_BITMAP, DIGITS_BITMAP), np.float32)
+        if rows.size:
+            crop = img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+            h, w = crop.shape
+            scale = DIGITS_BITMAP / max(h, w)
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            small = np.clip(np.asarray(Image.fromarray(np.ascontiguousarray(crop)).resize(
+                size, Image.Resampling.LANCZOS)), 0.0, 1.0)
+            top, left = (DIGITS_BITMAP - small.shape[0]) // 2, (DIGITS_BITMAP - small.shape[1]) // 2
+            bitmap[top:top + small.shape[0], left:left + small.shape[1]] = small
+        grids.append(bitmap.reshape(DIGITS_GRID, block, DIGITS_GRID, block).mean(axis=(1, 3)))
+    return frame_8x8(torch.from_numpy(np.stack(grids)).unsqueeze(1))
+
+
+def for_dataset(x: torch.Tensor, dataset: str) -> torch.Tensor:
+    """A framed drawing as the models of ``dataset`` saw their training images: unchanged for
+    MNIST and its kin, coarsened to 8x8 for the offline digits (``like_digits``)."""
+    return like_digits(x) if dataset == FALLBACK else x
+
+
+def load_upload(raw: bytes, *, max_bytes: int = UPLOAD_MAX_BYTES,
+                max_pixels: int = UPLOAD_MAX_PIXELS) -> np.ndarray:
+    """An uploaded file's bytes -> (H, W, 4) uint8 RGBA, upright as its EXIF says. Raises
+    DataError, with a message for the user, for an empty, too large, unreadable or damaged file,
+    a format other than PNG or JPEG, or too many pixels. The pixel count is read from the
+    header before anything is decoded, so a small file that unpacks into a huge image (a
+    decompression bomb) costs nothing."""
+    if len(raw) == 0:
+        raise DataError("The file is empty.")
+    if len(raw) > max_bytes:
+        raise DataError(f"The file is {len(raw) / 1e6:.1f} MB; the limit is "
+                        f"{max_bytes / 1e6:.0f} MB.")
+    with warnings.catch_warnings():
+        # PIL warns above Image.MAX_IMAGE_PIXELS and raises at twice that: both are refusals
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(raw))             # lazy: reads the header only
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DataError(_too_many_pixels_message(None, max_pixels)) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise DataError("This file is not an image that can be read; upload a PNG or "
+                            "JPEG.") from None
+        if img.format not in UPLOAD_FORMATS:
+            raise DataError(f"This is a {img.format or 'non-PNG/JPEG'} image; upload a PNG or "
+                            f"JPEG.")
+        width, height = img.size
+        if width * height > max_pixels:
+            raise DataError(_too_many_pixels_message((width, height), max_pixels))
+        if width == 0 or height == 0:
+            raise DataError("The image has no pixels.")
+        try:
+            img = ImageOps.exif_transpose(img)            # phone photos are stored sideways
+            return np.asarray(img.convert("RGBA"))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DataError(_too_many_pixels_message((width, height), max_pixels)) from None
+        except (OSError, SyntaxError, ValueError) as err:
+            raise DataError(f"The image is damaged or cut short and cannot be decoded "
+                            f"({str(err)[:80]}).") from None
+
+
+def _too_many_pixels_message(size: tuple[int, int] | None, max_pixels: int) -> str:
+    limit = f"the limit is {max_pixels / 1e6:.0f} megapixels; a digit needs far fewer"
+    if size is None:
+        return f"The image has too many pixels; {limit}."
+    w, h = size
+    return f"The image is {w} x {h} pixels ({w * h / 1e6:.1f} megapixels); {limit}."
+
+
+def upload_to_mnist(raw: bytes, **limits) -> torch.Tensor | None:
+    """An uploaded file -> an MNIST-framed digit, or None when the image holds no ink; raises
+    DataError as load_upload does."""
+    return to_mnist(load_upload(raw, **limits))

@@ -1,0 +1,71 @@
+"""Anomaly detection charts: reconstruction errors of normal against anomalous items, and the ROC
+curve with the point the chosen threshold gives."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from aedemo.viz.style import PALETTE, layout
+
+BINS = 60
+
+
+def error_histogram(scores: np.ndarray, is_anomaly: np.ndarray | None = None, *,
+                    threshold: float | None = None, marks: dict[str, float] | None = None,
+                    names: Sequence[str] = ("normal", "anomalous"), title: str = "",
+                    x_title: str = "reconstruction error (MSE)") -> go.Figure:
+    """Overlaid histograms of ``scores``, one per group, each as a share of its own group (the
+    normal digits are often a tenth of the test set, and counts would hide them). ``threshold``
+    draws a dashed line; ``marks`` adds named vertical lines, such as the user's drawing."""
+    scores = np.asarray(scores, dtype=float)
+    groups = ([(names[0], np.ones(len(scores), bool))] if is_anomaly is None else
+              [(names[0], ~np.asarray(is_anomaly, bool)), (names[1], np.asarray(is_anomaly, bool))])
+    # The range ends at three times the normal group's 99th percentile (or at a line beyond
+    # it): that is where the threshold is chosen, and a few huge errors (a level shift in a
+    # series) would otherwise squeeze everything else into the first bars. Larger errors are
+    # counted in the last bar.
+    largest = float(scores.max()) if scores.size else 1.0
+    typical = 3 * float(np.percentile(scores[groups[0][1]], 99)) if groups[0][1].any() else largest
+    top = max(min(largest, typical), *(marks or {}).values(), threshold or 0.0)
+    if largest > top:
+        x_title += "; the last bar holds all larger ones"
+    size = top / BINS if top > 0 else 1.0
+    fig = go.Figure()
+    for i, (name, mask) in enumerate(groups):
+        if not mask.any():
+            continue
+        fig.add_trace(go.Histogram(x=np.minimum(scores[mask], top), name=name, opacity=0.6,
+                                   histnorm="percent", marker_color=PALETTE[2 if i == 0 else 1],
+                                   xbins=dict(start=0.0, end=top + size, size=size)))
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(range=[0, top * 1.08])       # a line at the largest value stays visible
+    if threshold is not None:
+        fig.add_vline(x=threshold, line=dict(color="black", dash="dash", width=2),
+                      annotation_text="threshold", annotation_position="top right")
+    for name, value in (marks or {}).items():
+        fig.add_vline(x=value, line=dict(color=PALETTE[3], width=3),
+                      annotation_text=name, annotation_position="top left",
+                      annotation_font_color=PALETTE[3])
+    return layout(fig, title, x_title, "share of the group (%)")
+
+
+def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, *,
+               point: tuple[float, float] | None = None, title: str = "") -> go.Figure:
+    """The ROC curve with its AUC in the legend, chance as a dotted diagonal, and ``point``
+    (false alarm rate, recall) for the current threshold."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (AUC 0.5)",
+                             line=dict(color="grey", dash="dot")))
+    fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"ROC, AUC {auc:.3f}",
+                             line=dict(color=PALETTE[0], width=3)))
+    if point is not None:
+        fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers",
+                                 name="at the threshold",
+                                 marker=dict(size=13, color="black", symbol="x")))
+    fig.update_xaxes(range=[-0.01, 1.01])
+    fig.update_yaxes(range=[-0.01, 1.01])
+    return layout(fig, title, "false alarm rate (normal flagged)",
+                  "recall (anomalies flagged)")
