@@ -1,0 +1,206 @@
+"""Autoencoders against their baselines, for the Reconstructions and Denoising pages.
+
+Rate-distortion: the test error of a code of k numbers falls as k grows, for PCA (the optimal
+*linear* code, Baldi & Hornik 1989) and for every trained autoencoder variant (Hinton &
+Salakhutdinov 2006 show the non-linear code beating PCA at the same k).
+
+Denoising: a denoising autoencoder (Vincent et al. 2008) against the plain autoencoder, which
+never saw noise, and against a 3x3 median filter, the classical non-learned denoiser; each
+scored by PSNR and SSIM against the clean image.
+
+Everything here takes plain tensors and models and returns numbers or tensors; the pages cache
+the results in the service's memo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.ndimage import median_filter
+
+from aedemo.metrics import mse_per_item, psnr, reconstruction_errors, ssim
+from aedemo.noise import corrupt
+from aedemo.projection import fit_pca
+
+# PCA is fitted once with this many components; a k-component PCA is its first k components
+# (principal components are nested), so one fit serves every k on the bottleneck slider.
+PCA_MAX_K = 128
+# PSNR against noise level: six levels per kind, from barely visible to most of the image gone.
+# The Denoising page's level control offers these same levels, so its table and chart agree.
+NOISE_LEVELS = {"gaussian": (0.1, 0.2, 0.3, 0.4, 0.5, 0.7),
+                "salt-pepper": (0.05, 0.1, 0.2, 0.3, 0.4, 0.5),
+                "masking": (0.1, 0.2, 0.3, 0.4, 0.5, 0.7)}
+# Test images the denoising averages are taken over: enough for two-digit precision, and SSIM
+# (one skimage call per image) stays well under a second.
+SCORE_ITEMS = 500
+NOISY, MEDIAN = "noisy input", "median filter"
+
+
+# --- PCA, the linear baseline ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PCABaseline:
+    """The top principal components of a training set, truncated to any k on demand."""
+
+    mean: np.ndarray          # (D,)
+    components: np.ndarray    # (K, D), orthonormal rows, by decreasing variance
+    explained_variance: np.ndarray   # (K,)
+
+    @property
+    def max_k(self) -> int:
+        return len(self.components)
+
+    def reconstruct(self, x: torch.Tensor, k: int, *, clip: bool = True) -> torch.Tensor:
+        """Project x (N, ...) onto the first k components and back; clipped to the pixel range
+        as an image is shown (``clip=False`` gives the textbook linear reconstruction)."""
+        if not 1 <= k <= self.max_k:
+            raise ValueError(f"k must be between 1 and {self.max_k}, not {k}")
+        v = self.components[:k]                                   # (k, D)
+        centred = x.flatten(1).numpy().astype(np.float64) - self.mean
+        back = centred @ v.T @ v + self.mean                      # (N, D)
+        out = torch.from_numpy(back).float().view_as(x)
+        return out.clamp(0, 1) if clip else out
+
+    def mse(self, x: torch.Tensor, k: int, *, clip: bool = True) -> float:
+        """Mean squared error per pixel of the k-component reconstruction of x."""
+        return mse_per_item(self.reconstruct(x, k, clip=clip), x).mean().item()
+
+
+def fit_pca_baseline(x_train: torch.Tensor, max_k: int = PCA_MAX_K, seed: int = 0) -> PCABaseline:
+    """Fit PCA once with as many components as any k will need (at most the data's rank)."""
+    n, d = len(x_train), x_train[0].numel()
+    pca = fit_pca(x_train, min(max_k, n, d), seed=seed)
+    return PCABaseline(pca.mean_.astype(np.float64), pca.components_.astype(np.float64),
+                       pca.explained_variance_.copy())
+
+
+# --- rate-distortion -------------------------------------------------------------------------
+
+def model_sweep(models: Iterable) -> dict[str, list[tuple[int, float, str]]]:
+    """Stored models -> {variant: [(k, test MSE, model id), ...] sorted by k}, from the MSE each
+    model's JSON recorded when it was trained. ``models`` come newest first (as the store lists
+    them): when several models share a variant and k, the newest one speaks for them."""
+    sweep: dict[str, dict[int, tuple[int, float, str]]] = {}
+    for m in models:
+        mse = m.metrics.get("mse")
+        if mse is None or not np.isfinite(mse):
+            continue
+        spec = m.spec
+        sweep.setdefault(spec.variant, {}).setdefault(spec.latent_dim,
+                                                      (spec.latent_dim, float(mse), m.id))
+    return {variant: sorted(points.values()) for variant, points in sweep.items()}
+
+
+def pca_curve(baseline: PCABaseline, x_test: torch.Tensor,
+              ks: Iterable[int]) -> list[tuple[int, float]]:
+    """[(k, test MSE of PCA with k components, clipped as shown)] for each k the baseline can
+    give. The test set is projected once onto all the components it needs; each k then keeps
+    the first k coordinates, which is the same as projecting onto k components."""
+    ks = [k for k in sorted(set(ks)) if 1 <= k <= baseline.max_k]
+    if not ks:
+        return []
+    flat = x_test.flatten(1).numpy()
+    mean = baseline.mean.astype(np.float32)
+    v = baseline.components[:ks[-1]].astype(np.float32)             # (K, D)
+    coords = (flat - mean) @ v.T                                     # (N, K)
+    curve = []
+    for k in ks:
+        back = np.clip(coords[:, :k] @ v[:k] + mean, 0, 1)           # (N, D)
+        curve.append((k, float(np.mean((back - flat) ** 2, dtype=np.float64))))
+    return curve
+
+
+# --- reconstructions -------------------------------------------------------------------------
+
+@torch.no_grad()
+def reconstruct(model, x: torch.Tensor) -> torch.Tensor:
+    """The model's deterministic reconstruction of x, on the CPU."""
+    model.eval()
+    device = next(model.parameters()).device
+    return model.reconstruct(x.to(device)).cpu()
+
+
+def pick_examples(labels: torch.Tensor, classes: Iterable[int], n: int, seed: int) -> np.ndarray:
+    """n test indices drawn at random (by ``seed``) from the given classes, in drawn order."""
+    wanted = torch.isin(labels, torch.tensor(sorted(set(classes)), dtype=labels.dtype))
+    pool = np.flatnonzero(wanted.numpy())
+    rng = np.random.default_rng(seed)
+    return rng.permutation(pool)[:n]
+
+
+def hardest(model, x: torch.Tensor, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The n items of x the model reconstructs worst: (indices, their MSE), worst first."""
+    errors = reconstruction_errors(model, x).numpy()
+    order = np.argsort(-errors, kind="stable")[:n]
+    return order, errors[order]
+
+
+# --- denoising -------------------------------------------------------------------------------
+
+def median_denoise(x: torch.Tensor, size: int = 3) -> torch.Tensor:
+    """A size x size median filter on each image of (B, 1, H, W) separately; the borders
+    reflect, scipy's default, so edge pixels are not pulled towards black."""
+    out = median_filter(x.numpy(), size=(1, 1, size, size))
+    return torch.from_numpy(out)
+
+
+@dataclass(frozen=True)
+class Denoised:
+    """Clean images, their corrupted copies and every method's output, with scores per image."""
+
+    clean: torch.Tensor                  # (N, 1, 28, 28)
+    outputs: dict[str, torch.Tensor]     # method -> (N, 1, 28, 28), NOISY first
+    psnr: dict[str, np.ndarray]          # method -> (N,) dB against the clean image
+    ssim: dict[str, np.ndarray]          # method -> (N,)
+
+
+def denoise_all(models: Mapping[str, object], noisy: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each model's reconstruction of the noisy images, then the median filter's."""
+    outputs = {name: reconstruct(model, noisy) for name, model in models.items()}
+    outputs[MEDIAN] = median_denoise(noisy)
+    return outputs
+
+
+def compare_denoisers(models: Mapping[str, object], clean: torch.Tensor, kind: str, level: float,
+                      *, seed: int = 0) -> Denoised:
+    """Corrupt ``clean`` (seeded), then clean it with every model and the median filter."""
+    noisy = corrupt(clean, kind, level, torch.Generator().manual_seed(seed))
+    outputs = {NOISY: noisy, **denoise_all(models, noisy)}
+    scores = {name: psnr(out, clean).numpy() for name, out in outputs.items()}
+    ssims = {name: ssim(out, clean).numpy() for name, out in outputs.items()}
+    return Denoised(clean, outputs, scores, ssims)
+
+
+@dataclass(frozen=True)
+class LevelScores:
+    """Mean PSNR and SSIM of every method at each noise level of one kind."""
+
+    kind: str
+    levels: list[float]
+    psnr: dict[str, list[float]]      # method -> mean dB per level, NOISY first
+    ssim: dict[str, list[float]]      # method -> mean SSIM per level
+
+    def table(self, level: float) -> list[dict[str, float | str]]:
+        """One row per method at ``level`` (one of ``levels``)."""
+        i = min(range(len(self.levels)), key=lambda j: abs(self.levels[j] - level))
+        return [{"method": name, "PSNR (dB)": round(self.psnr[name][i], 2),
+                 "SSIM": round(self.ssim[name][i], 3)} for name in self.psnr]
+
+
+def score_levels(models: Mapping[str, object], clean: torch.Tensor, kind: str,
+                 levels: Iterable[float] | None = None, *, seed: int = 0) -> LevelScores:
+    """Corrupt ``clean`` at each level (the same seed each time) and score the noisy input,
+    each model and the median filter: the numbers behind the PSNR-against-level chart and the
+    averages table."""
+    levels = list(NOISE_LEVELS[kind] if levels is None else levels)
+    psnrs: dict[str, list[float]] = {}
+    ssims: dict[str, list[float]] = {}
+    for level in levels:
+        result = compare_denoisers(models, clean, kind, level, seed=seed)
+        for name in result.outputs:
+            psnrs.setdefault(name, []).append(float(result.psnr[name].mean()))
+            ssims.setdefault(name, []).append(float(result.ssim[name].mean()))
+    return LevelScores(kind, levels, psnrs, ssims)

@@ -1,0 +1,39 @@
+"""The rate-distortion chart of the Reconstructions page: test error against bottleneck size k,
+for PCA and each autoencoder variant, on a log k axis (each step doubles the code)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import plotly.graph_objects as go
+
+from aedemo.viz.style import PALETTE, layout
+
+PCA_NAME = "PCA (linear)"
+
+
+def rate_distortion_figure(pca: Sequence[tuple[int, float]],
+                           variants: Mapping[str, Sequence[tuple]], *,
+                           marked_k: int | None = None,
+                           title: str = "Test error against bottleneck size") -> go.Figure:
+    """``pca``: [(k, MSE)]; ``variants``: {variant: [(k, MSE, ...)]}, one trace each. A dotted
+    vertical line marks the k on the slider. Fewer numbers in the code (left) means more
+    compression and more error."""
+    fig = go.Figure()
+    if pca:
+        ks, mse = zip(*pca)
+        fig.add_trace(go.Scatter(x=list(ks), y=list(mse), name=PCA_NAME, mode="lines+markers",
+                                 line=dict(color="black", dash="dash"),
+                                 hovertemplate="PCA k=%{x}: MSE %{y:.4f}<extra></extra>"))
+    for i, (variant, points) in enumerate(sorted(variants.items())):
+        ks = [p[0] for p in points]
+        mse = [p[1] for p in points]
+        fig.add_trace(go.Scatter(x=ks, y=mse, name=variant, mode="lines+markers",
+                                 marker=dict(size=9), line=dict(color=PALETTE[i % len(PALETTE)]),
+                                 hovertemplate=f"{variant} k=%{{x}}: MSE %{{y:.4f}}"
+                                               "<extra></extra>"))
+    if marked_k is not None:
+        fig.add_vline(x=marked_k, line=dict(color="#999", dash="dot"))
+    all_k = sorted({p[0] for p in pca} | {p[0] for pts in variants.values() for p in pts})
+    fig.update_xaxes(type="log", tickvals=all_k, ticktext=[str(k) for k in all_k])
+    return layout(fig, title, "bottleneck size k (log scale)", "test MSE per pixel", height=380)

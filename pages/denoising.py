@@ -1,0 +1,114 @@
+import streamlit as st
+
+from aedemo import compare, ui, viz
+from aedemo.noise import NOISE_KINDS
+from aedemo.viz import denoising as denoising_viz
+
+SHOWN = 5
+SCALE = 5           # 140-pixel digits: wider than their PSNR/SSIM captions, so all columns match
+DENOISING, PLAIN = "denoising AE", "plain AE"
+
+st.title("Denoising")
+st.markdown(
+    "A **denoising autoencoder** is shown a corrupted digit and trained to output the clean "
+    "one (Vincent et al., 2008). It cannot just copy its input, so it has to learn what digits "
+    "look like, and it uses that to fill in what the noise hid. Compare it with a **plain "
+    "autoencoder** of the same size that never saw noise, and with a **3x3 median filter**, the "
+    "classical fix that knows nothing about digits. Each output is scored against the clean "
+    "image: **PSNR** (in dB, higher is closer) and **SSIM** (structural similarity, 1 is "
+    "identical).")
+
+svc = ui.service()
+data = svc.data
+denoisers = svc.models(variant="denoising", dataset=data.source) if data else []
+
+
+@st.fragment(run_every=3)
+def fill_in_when_ready() -> None:
+    """The waiting message promises that the page fills in: rerun it once the dataset has
+    loaded, and again once a model exists."""
+    if svc.data is not data or (
+            data is not None and svc.models(variant="denoising", dataset=data.source)):
+        st.rerun(scope="app")
+
+
+if not denoisers:
+    if data is None:
+        st.info("Loading the dataset…", icon=":material/hourglass_top:")
+    else:
+        ui.waiting_for_models("denoising autoencoder")
+    fill_in_when_ready()
+    st.stop()
+
+
+def stamp(m) -> tuple | None:
+    """A stored model's identity for caches: its id and when its files were written."""
+    return (m.id, m.meta.get("created")) if m is not None else None
+
+
+cols = st.columns([3, 2, 2, 1])
+with cols[0]:
+    entry = ui.pick_model(denoisers, key="den-model", label="Denoising autoencoder")
+trained = dict(entry.spec.hparams)
+kind = cols[1].selectbox("Noise", NOISE_KINDS, index=NOISE_KINDS.index(trained["noise_kind"]),
+                         key="den-kind")
+levels = list(compare.NOISE_LEVELS[kind])
+start = (min(levels, key=lambda v: abs(v - trained["noise_level"]))
+         if kind == trained["noise_kind"] else levels[len(levels) // 2])
+# one slider per kind: each kind has its own levels (a sigma, or a fraction of pixels)
+level = cols[2].select_slider("Noise level", levels, value=start, key=f"den-level-{kind}",
+                              help="Gaussian: the noise's sigma. Salt-and-pepper and masking: "
+                                   "the fraction of pixels hit.")
+seed = int(cols[3].number_input("Seed", 0, 10**6, 0, key="den-seed"))
+st.caption(f"This model was trained on {trained['noise_kind']} noise at level "
+           f"{trained['noise_level']:g}; try the other kinds to see how far that carries.")
+
+k = entry.spec.latent_dim
+plain_models = svc.models(variant="dense", dataset=data.source)
+plain_entry = min(plain_models, key=lambda m: abs(m.spec.latent_dim - k), default=None)
+models = {DENOISING: svc.load_model(entry.id)}
+if plain_entry is not None:
+    models[PLAIN] = svc.load_model(plain_entry.id)
+else:
+    st.caption("No plain dense autoencoder is stored yet, so that column is left out.")
+
+# --- a few digits, every method --------------------------------------------------------------
+shown = compare.pick_examples(data.y_test, range(len(data.classes)), SHOWN, seed)
+result = compare.compare_denoisers(models, data.x_test[shown], kind, level, seed=seed)
+titles = {"clean": "Clean", compare.NOISY: "Noisy input", DENOISING: f"Denoising AE (k = {k})",
+          compare.MEDIAN: "Median filter 3x3"}
+if plain_entry is not None:
+    titles[PLAIN] = f"Plain AE (k = {plain_entry.spec.latent_dim})"
+order = ["clean", compare.NOISY, DENOISING, *([PLAIN] if PLAIN in models else []),
+         compare.MEDIAN]
+for col, name in zip(st.columns(len(order)), order):
+    col.markdown(f"**{titles[name]}**")
+for i in range(len(shown)):
+    for col, name in zip(st.columns(len(order)), order):
+        if name == "clean":
+            col.image(viz.to_pixels(result.clean[i:i + 1], SCALE)[0],
+                      caption=f"digit {data.classes[int(data.y_test[shown[i]])]}",
+                      output_format="PNG")
+        else:
+            col.image(viz.to_pixels(result.outputs[name][i:i + 1], SCALE)[0],
+                      caption=f"PSNR {result.psnr[name][i]:.1f} dB · SSIM "
+                              f"{result.ssim[name][i]:.2f}", output_format="PNG")
+
+# --- averages and the level sweep -----------------------------------------------------------
+items = min(compare.SCORE_ITEMS, len(data.x_test))
+# once per pair of models and kind of noise, for every session: about a second on a laptop
+with st.spinner(f"Scoring {items} test digits at {len(levels)} noise levels…"):
+    scores = svc.memo.get(("den-scores", stamp(entry), stamp(plain_entry), kind, items),
+                          lambda: compare.score_levels(models, data.x_test[:items], kind))
+table_col, chart_col = st.columns([2, 3])
+with table_col:
+    st.markdown(f"**Averages over {items} test digits**, {kind} noise at level {level:g}")
+    st.dataframe(scores.table(level), hide_index=True, key="den-table")
+    st.caption("A denoiser helps where it scores above the noisy input. An autoencoder "
+               "can only draw what its small code holds, so on light noise it may score below "
+               "the input itself. The median filter shines on light salt-and-pepper noise, "
+               "whose isolated outliers it simply drops.")
+chart_col.plotly_chart(denoising_viz.psnr_by_level_figure(scores.levels, scores.psnr, kind=kind,
+                                                         marked_level=level,
+                                                         baseline=compare.NOISY),
+                       key="den-chart")

@@ -1,0 +1,129 @@
+import streamlit as st
+
+from aedemo import compare, ui
+from aedemo.metrics import mse_per_item
+from aedemo.viz import reconstruction as reconstruction_viz
+
+SHOWN = 10          # digits per row: enough to see a pattern, few enough to stay legible
+HARDEST = 10
+DEFAULT_MODEL = ("dense", 16)
+
+st.title("Reconstructions")
+st.markdown(
+    "An autoencoder's output is its best redrawing of the input from the **k numbers** of its "
+    "code. Compare the originals (top) with what comes back (below), and the error of each, "
+    "the mean squared difference per pixel (MSE). Then move the **bottleneck**: a smaller code "
+    "is more compression and costs more error. **PCA** is the best any *linear* code of k "
+    "numbers can do; a non-linear autoencoder should beat it at the same k.")
+
+svc = ui.service()
+data = svc.data
+models = svc.models(kind="image", dataset=data.source) if data else []
+
+
+@st.fragment(run_every=3)
+def fill_in_when_ready() -> None:
+    """The waiting message promises that the page fills in: rerun it once the dataset has
+    loaded, and again once a model exists."""
+    if svc.data is not data or (data is not None and svc.models(kind="image", dataset=data.source)):
+        st.rerun(scope="app")
+
+
+if not models:
+    if data is None:
+        st.info("Loading the dataset…", icon=":material/hourglass_top:")
+    else:
+        ui.waiting_for_models("image model")
+    fill_in_when_ready()
+    st.stop()
+# The first choice is the zoo's first model, a clear and typical case; then newest first.
+models.sort(key=lambda m: (m.spec.variant, m.spec.latent_dim) != DEFAULT_MODEL)
+
+
+def stamp(m) -> tuple:
+    """A stored model's identity for caches: its id and when its files were written."""
+    return m.id, m.meta.get("created")
+
+
+def reseed() -> None:
+    st.session_state["rec-seed"] = int(st.session_state.get("rec-seed", 0)) + 1
+
+
+def image_rows(rows: list[tuple[str, object, list[str]]]) -> None:
+    for label, images, captions in rows:
+        st.caption(label)
+        ui.show_images(images, captions)
+
+
+all_classes = list(range(len(data.classes)))
+left, mid, right = st.columns([3, 3, 1])
+with left:
+    entry = ui.pick_model(models, key="rec-model")
+classes = mid.multiselect("Digits to show", all_classes, default=all_classes,
+                          format_func=lambda c: data.classes[c], key="rec-classes")
+seed = right.number_input("Seed", 0, 10**6, 0, key="rec-seed")
+right.button("Reshuffle", on_click=reseed, icon=":material/shuffle:", key="rec-shuffle")
+
+model = svc.load_model(entry.id)
+shown = compare.pick_examples(data.y_test, classes or all_classes, SHOWN, int(seed))
+originals = data.x_test[shown]
+labels = [data.classes[int(y)] for y in data.y_test[shown]]
+recon = compare.reconstruct(model, originals)
+errors = mse_per_item(recon, originals)
+if not classes:
+    st.caption("No digit picked: showing all of them.")
+image_rows([("Originals", originals, labels),
+            (f"Reconstructed by {entry.spec.variant} with k = {entry.spec.latent_dim}: mean "
+             f"MSE {errors.mean():.4f}", recon, [f"MSE {e:.4f}" for e in errors])])
+
+# --- the bottleneck --------------------------------------------------------------------------
+st.subheader("The bottleneck: autoencoder against PCA")
+dense = compare.model_sweep(svc.models(variant="dense", dataset=data.source)).get("dense", [])
+pca = svc.memo.get(("pca-baseline", data.source, len(data.x_train)),
+                   lambda: compare.fit_pca_baseline(data.x_train))
+k = None
+if not dense:
+    ui.waiting_for_models("dense autoencoder")
+else:
+    ks = [k for k, _, _ in dense]
+    default_k = entry.spec.latent_dim if entry.spec.latent_dim in ks else ks[len(ks) // 2]
+    k = st.select_slider("Bottleneck size k (the stored dense models)", ks, value=default_k,
+                         key="rec-k")
+    dense_id = next(model_id for kk, _, model_id in dense if kk == k)
+    dense_recon = compare.reconstruct(svc.load_model(dense_id), originals)
+    dense_err = mse_per_item(dense_recon, originals)
+    pca_recon = pca.reconstruct(originals, min(k, pca.max_k))
+    pca_err = mse_per_item(pca_recon, originals)
+    image_rows([("Originals", originals, labels),
+                (f"Dense autoencoder, k = {k}: mean MSE {dense_err.mean():.4f}", dense_recon,
+                 [f"MSE {e:.4f}" for e in dense_err]),
+                (f"PCA, k = {k}: mean MSE {pca_err.mean():.4f}", pca_recon,
+                 [f"MSE {e:.4f}" for e in pca_err])])
+
+# --- rate-distortion -------------------------------------------------------------------------
+sweep = compare.model_sweep(models)
+stored_ks = {p[0] for points in sweep.values() for p in points}
+pca_ks = tuple(sorted(stored_ks | {1, 2, 4, 8, 16, 32, 64, 128}))
+pca_points = svc.memo.get(("pca-curve", data.source, len(data.x_train), pca_ks),
+                          lambda: compare.pca_curve(pca, data.x_test, pca_ks))
+st.plotly_chart(reconstruction_viz.rate_distortion_figure(
+    pca_points, sweep, marked_k=k), key="rec-rate-distortion")
+st.caption("Each marker is a stored model's error on the whole test set; the dashed line is "
+           "PCA at every k. Left is more compression, up is more error.")
+if data.source == "digits":
+    st.caption("These digits are 8x8 images enlarged to 28x28, a linear map, so they span only "
+               "64 dimensions: PCA does unusually well on them and rebuilds them exactly with 64 "
+               "components. MNIST's digits are no such linear picture, and PCA has no such "
+               "advantage there.")
+
+# --- hardest examples ------------------------------------------------------------------------
+st.subheader("The hardest test digits for this model")
+hard_idx, hard_err = svc.memo.get(("rec-hardest", *stamp(entry), HARDEST),
+                                  lambda: compare.hardest(model, data.x_test, HARDEST))
+hard = data.x_test[hard_idx]
+image_rows([("Originals with the highest reconstruction error",
+             hard, [data.classes[int(y)] for y in data.y_test[hard_idx]]),
+            ("Their reconstructions", compare.reconstruct(model, hard),
+             [f"MSE {e:.4f}" for e in hard_err])])
+st.caption("Unusual shapes, thick strokes and digits that look like another class are where "
+           "the code runs out of room.")
