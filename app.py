@@ -7,6 +7,6 @@ from aedemo import ui
 
 st.set_page_config(page_title="aedemo: autoencoders", page_icon=":material/compress:",
                    layout="wide")
-navigation = st.navigation([st.Page(p.path, title=p.title, icon=p.icon) for p in ui.PAGES])
+navigation = ui.navigation()
 ui.sidebar()
 navigation.run()

@@ -31,7 +31,42 @@ PAGES: tuple[PageInfo, ...] = (
              "What an autoencoder is, and the shape of the one you pick."),
     PageInfo("pages/train.py", "Train", ":material/model_training:",
              "Choose a variant and its settings, train it, watch the loss fall."),
+    PageInfo("pages/reconstructions.py", "Reconstructions", ":material/compare:",
+             "Originals against reconstructions, the bottleneck slider, PCA at the same k."),
+    PageInfo("pages/latent_space.py", "Latent space", ":material/scatter_plot:",
+             "The test set's codes on a 2D map, and the decoded plane for k = 2."),
+    PageInfo("pages/generate.py", "Generate", ":material/auto_awesome:",
+             "New digits from the VAE's N(0, I) prior, interpolation, the role of beta."),
+    PageInfo("pages/denoising.py", "Denoising", ":material/blur_off:",
+             "Corrupted digits cleaned by the denoising autoencoder, scored by PSNR and SSIM."),
+    PageInfo("pages/insights.py", "Sparse and conv", ":material/grid_view:",
+             "What a sparse code and convolution filters look like inside."),
+    PageInfo("pages/draw.py", "Draw", ":material/draw:",
+             "Draw a digit and watch every model reconstruct it."),
+    PageInfo("pages/anomaly.py", "Anomaly detection", ":material/troubleshoot:",
+             "Train on some digits; the others stand out by their reconstruction error."),
+    PageInfo("pages/sequences.py", "Sequences", ":material/show_chart:",
+             "The LSTM autoencoder flags unusual time series."),
 )
+
+
+def leave_legacy_pages_mode() -> None:
+    """A fresh server treats a folder named pages/ as a legacy multipage app until
+    st.navigation has run once: its very first run lists the files (with "app" among them) and
+    runs a requested page without app.py, so no sidebar. Switch that mode off and rerun once,
+    so even the first visitor gets app.py's navigation. Called when this module is first
+    imported inside a script run (app.py and every page import it) and by navigation()."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def navigation():
+    """st.navigation over PAGES, for app.py."""
+    leave_legacy_pages_mode()
+    return st.navigation([st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES])
 
 
 @st.cache_resource(show_spinner=False)
@@ -86,9 +121,10 @@ def _sidebar_status() -> None:
 
 # --- widgets shared by pages -----------------------------------------------------------------
 
-def hparam_input(field: Any, key: str, label: str | None = None) -> Any:
+def hparam_input(field: Any, key: str, label: str | None = None, default: Any = None) -> Any:
     """A widget for one config field, from the range or choices it declares."""
-    meta, default = field.metadata, field.default
+    meta = field.metadata
+    default = field.default if default is None else default
     label = label or field.name.replace("_", " ")
     help_text = meta.get("help") or None
     if meta.get("choices"):
@@ -126,6 +162,11 @@ def show_images(images: torch.Tensor, captions: list[str] | None = None, *,
                 scale: int = 3) -> None:
     """A row of 28x28 images with optional captions under each."""
     st.image(viz.to_pixels(images, scale), caption=captions)
+
+
+def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> StoredModel:
+    """A selectbox over stored models, newest first."""
+    return st.selectbox(label, models, format_func=model_label, key=key)
 
 
 def waiting_for_models(what: str) -> None:
@@ -261,3 +302,6 @@ def stored_models_table() -> None:
             st.rerun()
         except StoreError as err:
             st.error(str(err))
+
+
+leave_legacy_pages_mode()

@@ -4,7 +4,7 @@ from aedemo import data as datasets
 from aedemo import ui
 from aedemo.jobs import JobError
 from aedemo.models import REGISTRY, variant_names
-from aedemo.spec import ModelSpec
+from aedemo.spec import ModelSpec, default_train
 from aedemo.train import TrainConfig
 from aedemo.zoo import scaled_epochs
 
@@ -28,7 +28,6 @@ with st.container(border=True):
     if cls.kind == "sequence":
         dataset = left.selectbox("Dataset", [datasets.SERIES],
                                  help="Generated noisy sine mixtures (see the Sequences page)")
-        n_train = 2000
     else:
         default_set = svc.data.source if svc.data else "mnist"
         options = list(dict.fromkeys([default_set, *datasets.IMAGE_DATASETS]))
@@ -37,17 +36,21 @@ with st.container(border=True):
         n_train = len(svc.data.x_train) if svc.data else 60_000
     hparams = {f.name: ui.hparam_input(f, key=f"train-{variant}-{f.name}", label=(
         "Bottleneck size k" if f.name == "latent_dim" else None)) for f in cls.Config.params()}
+    suggested = default_train(variant)          # the variant's own preferences, if any
+    if cls.kind == "image":                     # the offline digits set needs more epochs
+        suggested = default_train(variant, epochs=scaled_epochs(suggested.epochs, n_train))
     epochs_field = train_fields["epochs"]
     epochs = mid.slider("Epochs", epochs_field.metadata["low"], epochs_field.metadata["high"],
-                        scaled_epochs(epochs_field.default, n_train), key="train-epochs",
+                        suggested.epochs, key=f"train-epochs-{variant}",
                         help="Passes over the training set; a small dataset needs more")
     with mid:
-        lr = ui.hparam_input(train_fields["lr"], key="train-lr", label="Learning rate")
+        lr = ui.hparam_input(train_fields["lr"], key=f"train-lr-{variant}",
+                             label="Learning rate", default=suggested.lr)
     batch_sizes = [b for b in (16, 32, 64, 128, 256, 512, 1024, 2048)
                    if train_fields["batch_size"].metadata["low"] <= b
                    <= train_fields["batch_size"].metadata["high"]]
-    batch_size = right.select_slider("Batch size", batch_sizes,
-                                     value=train_fields["batch_size"].default, key="train-batch")
+    batch_size = right.select_slider("Batch size", batch_sizes, value=suggested.batch_size,
+                                     key=f"train-batch-{variant}")
     seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="train-seed")
     start = st.button("Start training", type="primary", icon=":material/play_arrow:",
                       key="train-start")

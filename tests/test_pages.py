@@ -14,7 +14,7 @@ from aedemo import ui
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
-from conftest import REPO
+from support import REPO
 
 PAGES = [p.path for p in ui.PAGES]
 SMALL_ZOO = [("dense", {"latent_dim": 2}), ("dense", {"latent_dim": 16}),
@@ -96,7 +96,7 @@ def test_starting_a_job_puts_it_in_the_queue(app):
     at = app("pages/train.py")
     at.selectbox[0].set_value("vae").run()
     at.slider(key="train-vae-latent_dim").set_value(3)
-    at.slider(key="train-epochs").set_value(1)
+    at.slider(key="train-epochs-vae").set_value(1)
     at.button(key="train-start").click().run()
     no_exception(at)
     jobs = ui.service().jobs.jobs()
@@ -108,7 +108,7 @@ def test_starting_a_job_puts_it_in_the_queue(app):
 
 def test_divergence_is_shown_on_the_train_page(app):
     at = app("pages/train.py")
-    at.select_slider(key="train-lr").set_value(1.0)
+    at.select_slider(key="train-lr-dense").set_value(1.0)
     at.button(key="train-start").click().run()
     job = ui.service().jobs.jobs()[0]
     ui.service().jobs.wait(job.id, timeout=120)
