@@ -50,7 +50,7 @@ class Settings:
 class Memo:
     """A small thread-safe LRU of derived results, computed at most once per key at a time."""
 
-    def __init__(self, size: int = 64):
+    def __init__(self, size: int = 256):
         self.size = size
         self._items: OrderedDict[Any, Any] = OrderedDict()
         self._lock = threading.Lock()

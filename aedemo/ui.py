@@ -161,12 +161,46 @@ def model_label(m: StoredModel) -> str:
 def show_images(images: torch.Tensor, captions: list[str] | None = None, *,
                 scale: int = 3) -> None:
     """A row of 28x28 images with optional captions under each."""
-    st.image(viz.to_pixels(images, scale), caption=captions)
+    # PNG: Streamlit's default JPEG blurs the edges of a 28x28 digit
+    st.image(viz.to_pixels(images, scale), caption=captions, output_format="PNG")
 
 
 def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> StoredModel:
     """A selectbox over stored models, newest first."""
     return st.selectbox(label, models, format_func=model_label, key=key)
+
+
+def cache_key(m: StoredModel | None) -> tuple | None:
+    """A stored model's identity for caches: its id and when its files were written."""
+    return (m.id, m.meta.get("created")) if m is not None else None
+
+
+def models_or_wait(what: str, **filters: Any) -> tuple[Any, list[StoredModel]]:
+    """The app's dataset and its stored models that match ``filters`` (see Service.models).
+    When there are none yet, show what is coming instead (the dataset loading, or the training
+    progress), refresh the page by itself once it arrives, and stop the page here."""
+    svc = service()
+    data = svc.data
+    models = svc.models(dataset=data.source, **filters) if data else []
+    if not models:
+        if data is None:
+            st.info("Loading the dataset…", icon=":material/hourglass_top:")
+        else:
+            waiting_for_models(what)
+        refresh_when_ready(data is not None, filters)
+        st.stop()
+    return data, models
+
+
+@st.fragment(run_every=3)
+def refresh_when_ready(had_data: bool, *queries: dict[str, Any]) -> None:
+    """Rerun the whole page once the dataset has loaded (if it had not) or once any of the
+    model ``queries`` finds a stored model: the waiting message promised the page fills in."""
+    svc = service()
+    data = svc.data
+    if data is not None and (not had_data or any(svc.models(dataset=data.source, **q)
+                                                 for q in queries)):
+        st.rerun(scope="app")
 
 
 def waiting_for_models(what: str) -> None:

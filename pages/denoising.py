@@ -19,31 +19,8 @@ st.markdown(
     "identical).")
 
 svc = ui.service()
-data = svc.data
-denoisers = svc.models(variant="denoising", dataset=data.source) if data else []
+data, denoisers = ui.models_or_wait("denoising autoencoder", variant="denoising")
 
-
-@st.fragment(run_every=3)
-def fill_in_when_ready() -> None:
-    """The waiting message promises that the page fills in: rerun it once the dataset has
-    loaded, and again once a model exists."""
-    if svc.data is not data or (
-            data is not None and svc.models(variant="denoising", dataset=data.source)):
-        st.rerun(scope="app")
-
-
-if not denoisers:
-    if data is None:
-        st.info("Loading the dataset…", icon=":material/hourglass_top:")
-    else:
-        ui.waiting_for_models("denoising autoencoder")
-    fill_in_when_ready()
-    st.stop()
-
-
-def stamp(m) -> tuple | None:
-    """A stored model's identity for caches: its id and when its files were written."""
-    return (m.id, m.meta.get("created")) if m is not None else None
 
 
 cols = st.columns([3, 2, 2, 1])
@@ -98,7 +75,8 @@ for i in range(len(shown)):
 items = min(compare.SCORE_ITEMS, len(data.x_test))
 # once per pair of models and kind of noise, for every session: about a second on a laptop
 with st.spinner(f"Scoring {items} test digits at {len(levels)} noise levels…"):
-    scores = svc.memo.get(("den-scores", stamp(entry), stamp(plain_entry), kind, items),
+    scores = svc.memo.get(("den-scores", ui.cache_key(entry), ui.cache_key(plain_entry), kind,
+                           items),
                           lambda: compare.score_levels(models, data.x_test[:items], kind))
 table_col, chart_col = st.columns([2, 3])
 with table_col:

@@ -16,31 +16,8 @@ st.markdown(
     "above 1 they reach the edges (varied, sometimes broken ones).")
 
 svc = ui.service()
-data = svc.data
-vaes = svc.models(variant="vae", dataset=data.source) if data else []
+data, vaes = ui.models_or_wait("variational autoencoder (VAE)", variant="vae")
 
-
-@st.fragment(run_every=3)
-def fill_in_when_ready() -> None:
-    """The waiting message promises that the page fills in: rerun it once the dataset has
-    loaded, and again once a VAE exists."""
-    if svc.data is not data or (
-            data is not None and svc.models(variant="vae", dataset=data.source)):
-        st.rerun(scope="app")
-
-
-if not vaes:
-    if data is None:
-        st.info("Loading the dataset…", icon=":material/hourglass_top:")
-    else:
-        ui.waiting_for_models("variational autoencoder (VAE)")
-    fill_in_when_ready()
-    st.stop()
-
-
-def stamp(m) -> tuple:
-    """A stored model's identity for caches: its id and when its files were written."""
-    return m.id, m.meta.get("created")
 
 
 left, mid, right = st.columns([3, 1, 2])
@@ -114,7 +91,7 @@ flat = entry if k == 2 else next((m for m in vaes if m.spec.latent_dim == 2), No
 if flat is None:
     st.caption("Train a VAE with k = 2 to see its whole code plane decoded here.")
 else:
-    grid = svc.memo.get(("gen-grid", *stamp(flat), GRID),
+    grid = svc.memo.get(("gen-grid", *ui.cache_key(flat), GRID),
                         lambda: generation.manifold_grid(svc.load_model(flat.id), GRID))
     grid_col, text_col = st.columns(2)
     grid_col.image(viz.image_grid(grid.images, columns=grid.n, scale=2, pad=0),
@@ -132,7 +109,7 @@ history = entry.meta.get("history", [])
 st.plotly_chart(generation_viz.loss_terms_figure(generation.loss_terms(history, "train"),
                                                  generation.loss_terms(history, "test"),
                                                  beta=beta), key="gen-loss")
-kl = svc.memo.get(("gen-kl", *stamp(entry)),
+kl = svc.memo.get(("gen-kl", *ui.cache_key(entry)),
                   lambda: generation.kl_per_dimension(vae, data.x_test))
 active = int((kl > ACTIVE_KL).sum())
 chart_col, metric_col = st.columns([3, 1])

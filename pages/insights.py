@@ -18,36 +18,22 @@ st.markdown(
 
 svc = ui.service()
 data = svc.data
-sparse_models = svc.models(variant="sparse", dataset=data.source) if data else []
-conv_models = svc.models(variant="conv", dataset=data.source) if data else []
-
-
-@st.fragment(run_every=3)
-def fill_in_when_ready() -> None:
-    """The waiting messages promise that the page fills in: rerun it once the dataset has
-    loaded, and again once a missing model exists."""
-    if svc.data is not data or (data is not None and any(
-            not found and svc.models(variant=variant, dataset=data.source)
-            for variant, found in (("sparse", sparse_models), ("conv", conv_models)))):
-        st.rerun(scope="app")
-
-
 if data is None:
     st.info("Loading the dataset…", icon=":material/hourglass_top:")
-    fill_in_when_ready()
+    ui.refresh_when_ready(False)
     st.stop()
-if not sparse_models or not conv_models:
-    fill_in_when_ready()
+sparse_models = svc.models(variant="sparse", dataset=data.source)
+conv_models = svc.models(variant="conv", dataset=data.source)
+missing = [{"variant": v} for v, found in (("sparse", sparse_models), ("conv", conv_models))
+           if not found]
+if missing:                           # each half of the page says what it is waiting for
+    ui.refresh_when_ready(True, *missing)
 
-
-def stamp(m) -> tuple:
-    """A stored model's identity for caches: its id and when its files were written."""
-    return m.id, m.meta.get("created")
 
 
 def codes_of(entry) -> inspect_models.CodeStats:
     items = min(CODE_ITEMS, len(data.x_test))
-    return svc.memo.get(("ins-codes", *stamp(entry), items),
+    return svc.memo.get(("ins-codes", *ui.cache_key(entry), items),
                         lambda: inspect_models.code_stats(svc.load_model(entry.id),
                                                           data.x_test[:items]))
 
@@ -85,7 +71,7 @@ else:
                    "code off. Train with a smaller L1 weight.")
     else:
         scale = sparse_stats.activation_scale()
-        atoms = svc.memo.get(("ins-atoms", *stamp(entry)),
+        atoms = svc.memo.get(("ins-atoms", *ui.cache_key(entry)),
                              lambda: inspect_models.atoms(svc.load_model(entry.id), scale))
         empty = inspect_models.empty_code_image(svc.load_model(entry.id))
         rate = sparse_stats.firing_rate()

@@ -22,33 +22,11 @@ st.markdown(
     "digits and their reconstructions.")
 
 svc = ui.service()
-data = svc.data
-models = svc.models(kind="image", dataset=data.source) if data else []
-
-
-@st.fragment(run_every=3)
-def fill_in_when_ready() -> None:
-    """The waiting message promises that the page fills in: rerun it once the dataset has
-    loaded, and again once a model exists."""
-    if svc.data is not data or (data is not None and svc.models(kind="image", dataset=data.source)):
-        st.rerun(scope="app")
-
-
-if not models:
-    if data is None:
-        st.info("Loading the dataset…", icon=":material/hourglass_top:")
-    else:
-        ui.waiting_for_models("image model")
-    fill_in_when_ready()
-    st.stop()
+data, models = ui.models_or_wait("image model", kind="image")
 # The first choice has a 2D code, a VAE's if there is one: its map is the code itself, and its
 # decoded plane is shown beside it. Newest first after that.
 models.sort(key=lambda m: (m.spec.latent_dim != 2, m.spec.variant != "vae"))
 
-
-def stamp(m) -> tuple:
-    """A stored model's identity for caches: its id and when its files were written."""
-    return m.id, m.meta.get("created")
 
 
 left, right = st.columns([3, 2])
@@ -68,10 +46,10 @@ def map_for(how: str) -> explore.LatentMap:
     return explore.latent_map(model, data.x_test, data.y_test, method=how, items=MAP_POINTS)
 
 
-pca_key = ("latent-map", *stamp(entry), "pca", MAP_POINTS)
+pca_key = ("latent-map", *ui.cache_key(entry), "pca", MAP_POINTS)
 shown = svc.memo.get(pca_key, lambda: map_for("pca"))
 if method == "tsne":
-    tsne_key = ("latent-map", *stamp(entry), "tsne", MAP_POINTS)
+    tsne_key = ("latent-map", *ui.cache_key(entry), "tsne", MAP_POINTS)
     # t-SNE takes seconds to a minute: it runs on a thread, never on this page's rerun path.
     tsne = svc.memo.background(tsne_key, lambda: map_for("tsne"))
     if tsne is None:
@@ -91,7 +69,7 @@ axes = {"code": ("z1", "z2"), "pca": ("PC 1 of the codes", "PC 2 of the codes"),
         "tsne": ("t-SNE 1", "t-SNE 2")}[shown.method]
 title = (f"{entry.spec.variant}, k = {k}: {len(shown.indices)} test codes"
          + ("" if shown.method == "code" else f", {METHODS[shown.method]} view"))
-figure = svc.memo.get(("latent-figure", *stamp(entry), shown.method, MAP_POINTS),
+figure = svc.memo.get(("latent-figure", *ui.cache_key(entry), shown.method, MAP_POINTS),
                       lambda: latent_scatter(shown.points, shown.labels, data.classes,
                                              images=data.x_test, indices=shown.indices,
                                              title=title, axis_names=axes))
@@ -103,7 +81,7 @@ with map_col:
 
 if grid_col is not None:
     is_vae = entry.spec.variant == "vae"
-    grid = svc.memo.get(("latent-grid", *stamp(entry), GRID),
+    grid = svc.memo.get(("latent-grid", *ui.cache_key(entry), GRID),
                         lambda: generation.manifold_grid(
                             model, GRID, codes=None if is_vae else shown.codes))
     with grid_col:

@@ -17,32 +17,10 @@ st.markdown(
     "numbers can do; a non-linear autoencoder should beat it at the same k.")
 
 svc = ui.service()
-data = svc.data
-models = svc.models(kind="image", dataset=data.source) if data else []
-
-
-@st.fragment(run_every=3)
-def fill_in_when_ready() -> None:
-    """The waiting message promises that the page fills in: rerun it once the dataset has
-    loaded, and again once a model exists."""
-    if svc.data is not data or (data is not None and svc.models(kind="image", dataset=data.source)):
-        st.rerun(scope="app")
-
-
-if not models:
-    if data is None:
-        st.info("Loading the dataset…", icon=":material/hourglass_top:")
-    else:
-        ui.waiting_for_models("image model")
-    fill_in_when_ready()
-    st.stop()
+data, models = ui.models_or_wait("image model", kind="image")
 # The first choice is the zoo's first model, a clear and typical case; then newest first.
 models.sort(key=lambda m: (m.spec.variant, m.spec.latent_dim) != DEFAULT_MODEL)
 
-
-def stamp(m) -> tuple:
-    """A stored model's identity for caches: its id and when its files were written."""
-    return m.id, m.meta.get("created")
 
 
 def reseed() -> None:
@@ -118,7 +96,7 @@ if data.source == "digits":
 
 # --- hardest examples ------------------------------------------------------------------------
 st.subheader("The hardest test digits for this model")
-hard_idx, hard_err = svc.memo.get(("rec-hardest", *stamp(entry), HARDEST),
+hard_idx, hard_err = svc.memo.get(("rec-hardest", *ui.cache_key(entry), HARDEST),
                                   lambda: compare.hardest(model, data.x_test, HARDEST))
 hard = data.x_test[hard_idx]
 image_rows([("Originals with the highest reconstruction error",
