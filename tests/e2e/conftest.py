@@ -1,0 +1,52 @@
+"""End-to-end fixtures: a real `streamlit run app.py` server on a free port with a fresh, empty
+AEDEMO_HOME, and a real Chromium driven by Playwright. Chromium is installed when missing:
+Debian's package where apt-get can run as root, else Playwright's own download. Every failing
+test leaves a screenshot in artifacts/e2e/."""
+
+from __future__ import annotations
+
+import pytest
+
+from e2e_support import ARTIFACTS, CHROMIUM_FLAGS, Server, find_chromium
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server per test module, started on an empty store so the first-start zoo runs;
+    stopped after the module so its training does not slow the rest of the suite."""
+    srv = Server(tmp_path_factory.mktemp("e2e-home"))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = find_chromium()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
