@@ -113,3 +113,8 @@ def gallery(model, dataset: str, indices) -> torch.Tensor:
     model.eval()
     originals = datasets.load_images(dataset).x_test[torch.as_tensor(np.asarray(indices))]
     return torch.cat([originals, model.reconstruct(originals).cpu()])
+
+
+def count_of_classes(labels: torch.Tensor, classes) -> int:
+    """How many of ``labels`` belong to ``classes``: the size of a one-class training set."""
+    return int(torch.isin(labels, torch.as_tensor(list(classes), dtype=labels.dtype)).sum())

@@ -158,7 +158,7 @@ def model_label(m: StoredModel) -> str:
             f"{spec.train.epochs} ep · {m.id}")
 
 
-def show_images(images: torch.Tensor, captions: list[str] | None = None, *,
+def show_images(images: torch.Tensor | list[torch.Tensor], captions: list[str] | None = None, *,
                 scale: int = 3) -> None:
     """A row of 28x28 images with optional captions under each."""
     # PNG: Streamlit's default JPEG blurs the edges of a 28x28 digit

@@ -1,6 +1,5 @@
 import pandas as pd
 import streamlit as st
-import torch
 
 from aedemo import anomaly, preprocess, ui, viz
 from aedemo.jobs import JobError
@@ -44,7 +43,7 @@ with st.container(border=True):
     k_field = next(f for f in REGISTRY[variant].Config.params() if f.name == "latent_dim")
     k = right.slider("Bottleneck size k", k_field.metadata["low"], k_field.metadata["high"],
                      min(k_field.default, 16), key="anomaly-k")
-    n_normal = int(torch.isin(data.y_train, torch.tensor(digits, dtype=torch.long)).sum())
+    n_normal = anomaly.count_of_classes(data.y_train, digits)
     epochs = scaled_epochs(DETECTOR_EPOCHS, n_normal)
     st.caption(f"{n_normal:,} training images of the normal digit(s), {epochs} epochs. "
                "Training runs in the background; you can leave the page and come back.")

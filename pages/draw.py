@@ -1,11 +1,17 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import streamlit as st
-import torch
 from streamlit_drawable_canvas import st_canvas
 
 from aedemo import drawing, preprocess, ui, viz
 from aedemo.data import DataError
 from aedemo.viz.anomaly import error_histogram
 from aedemo.viz.latent import latent_scatter
+
+if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its threading first
+    import torch
 
 DRAWING = "aedemo_drawing"             # the latest input, (1, 1, 28, 28): the Anomaly page reads it
 STROKES = "aedemo_drawing_strokes"     # the canvas' own JSON, to redraw it on coming back
@@ -23,12 +29,12 @@ st.markdown(
 svc = ui.service()
 
 
-def image_row(images: torch.Tensor, captions: list[str], scale: int = 4) -> None:
+def image_row(images: list[torch.Tensor], captions: list[str], scale: int = 4) -> None:
     """Images side by side in equal columns, each with its caption under it (st.image with a
     list sizes each picture by its caption's width). Only this page needs it, so it is here
     rather than in aedemo.ui."""
-    for column, pixels, caption in zip(st.columns(len(images)), viz.to_pixels(images, scale),
-                                       captions):
+    pictures = viz.to_pixels(images, scale)
+    for column, pixels, caption in zip(st.columns(len(pictures)), pictures, captions):
         column.image(pixels)
         column.caption(caption)
 
@@ -102,7 +108,7 @@ with right:
         if seen is x:
             ui.show_images(x, scale=8)
         else:
-            ui.show_images(torch.cat([x, seen]), ["framed as MNIST", "as the models see it"],
+            ui.show_images([x, seen], ["framed as MNIST", "as the models see it"],
                            scale=6)
             st.caption("Offline, the models learned scikit-learn's 8 x 8 digits blown up to "
                        "28 x 28, so your drawing is coarsened the same way first. Sharp, thin "
@@ -128,7 +134,7 @@ shown = drawing.one_per_variant(entries)
 recons = drawing.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], seen)
 st.caption("One stored model per variant, with the mean squared error between your input and "
            "its copy: lower is a closer copy.")
-image_row(torch.cat([r.image for r in recons]), [r.caption for r in recons])
+image_row([r.image for r in recons], [r.caption for r in recons])
 
 sweep = drawing.dense_sweep(entries)
 if len(sweep) > 1:
@@ -140,7 +146,7 @@ if len(sweep) > 1:
     (r,) = drawing.reconstruct_with_each([(sweep[k], svc.load_model(sweep[k].id))], seen)
     left, _ = st.columns([2, 3])
     with left:
-        image_row(torch.cat([seen, r.image]), ["your input", r.caption])
+        image_row([seen, r.image], ["your input", r.caption])
     st.caption("With k = 2 the model can keep only the rough shape of the nearest typical "
                "digit; the larger k, the more of your own strokes survive the bottleneck.")
 
@@ -177,6 +183,6 @@ with score_col:
 st.markdown("**The nearest training digits in this model's code space**")
 left, _ = st.columns([4, 1])
 with left:
-    image_row(svc.data.x_train[torch.as_tensor(where.neighbours)],
+    image_row([svc.data.x_train[list(where.neighbours)]],
               [f"a {svc.data.classes[int(svc.data.y_train[i])]} · distance {d:.2f}"
                for i, d in zip(where.neighbours, where.distances)], scale=3)

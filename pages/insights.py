@@ -1,5 +1,4 @@
 import streamlit as st
-import torch
 
 from aedemo import inspect_models, ui, viz
 from aedemo.models.sparse import NEAR_ZERO
@@ -75,7 +74,7 @@ else:
                              lambda: inspect_models.atoms(svc.load_model(entry.id), scale))
         empty = inspect_models.empty_code_image(svc.load_model(entry.id))
         rate = sparse_stats.firing_rate()
-        pictures = viz.to_pixels(torch.cat([empty, atoms[live]]), 3)
+        pictures = viz.to_pixels([empty, atoms[live]], 3)
         st.image(pictures, output_format="PNG",
                  caption=["empty code"] + [f"unit {j + 1}: {rate[j]:.0%}" if rate[j] >= 0.01
                                            else f"unit {j + 1}: <1%" for j in live])

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 
-def to_pixels(images: torch.Tensor, scale: int = 3) -> list[np.ndarray]:
-    """(B, 1, H, W) in [0, 1] -> B uint8 arrays of (H*scale, W*scale), upscaled by repeating
-    pixels so a 28x28 digit stays crisp instead of being blurred by the browser."""
+def to_pixels(images: torch.Tensor | Sequence[torch.Tensor], scale: int = 3) -> list[np.ndarray]:
+    """(B, 1, H, W) in [0, 1], or a list of such batches shown in a row, -> B uint8 arrays of
+    (H*scale, W*scale), upscaled by repeating pixels so a 28x28 digit stays crisp instead of
+    being blurred by the browser."""
+    if not isinstance(images, torch.Tensor):
+        images = torch.cat(list(images))
     arr = (images.detach().cpu().clamp(0, 1).numpy()[:, 0] * 255).round().astype(np.uint8)
     return [np.kron(a, np.ones((scale, scale), dtype=np.uint8)) for a in arr]
 
