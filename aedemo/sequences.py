@@ -20,8 +20,7 @@ from aedemo import data as datasets
 from aedemo.metrics import roc
 from aedemo.spec import ModelSpec
 from aedemo.store import StoredModel
-from aedemo.train import TrainConfig
-from aedemo.zoo import ZOO
+from aedemo.zoo import ZOO, entry_spec
 
 UPLOAD_MAX_ROWS = 1000       # an LSTM reads step by step: keep an upload's scoring to seconds
 UPLOAD_MAX_LENGTH = 2048
@@ -29,8 +28,7 @@ UPLOAD_MAX_LENGTH = 2048
 
 def default_lstm_spec() -> ModelSpec:
     """The zoo's LSTM, so asking for it joins the zoo's job if that one is already queued."""
-    entry = next(e for e in ZOO if e.variant == "lstm")
-    return ModelSpec.create("lstm", entry.hparams, train=TrainConfig(epochs=entry.epochs))
+    return entry_spec(next(e for e in ZOO if e.variant == "lstm"), None)
 
 
 def usable_models(entries: list[StoredModel]) -> list[StoredModel]:

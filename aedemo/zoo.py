@@ -14,12 +14,15 @@ from typing import Any
 from aedemo import data as datasets
 from aedemo.models import get_variant
 from aedemo.spec import ModelSpec, default_train
+from aedemo.train import TrainConfig
 
 MNIST_TRAIN_SIZE = 60_000
 # A set this many times smaller than MNIST gets this many times more epochs, divided by 4: a small
 # set needs fewer steps to fit, and the digits fallback must still train in a minute or two.
 STEP_DISCOUNT = 4
 MAX_EPOCHS = 60
+SMALL_SET = 10_000        # below this many training images, use smaller batches
+SMALL_BATCH = 64
 
 BOTTLENECK_SWEEP = (2, 4, 8, 16, 32, 64)
 
@@ -58,18 +61,35 @@ def scaled_epochs(mnist_epochs: int, n_train: int) -> int:
     return int(min(MAX_EPOCHS, max(mnist_epochs, round(mnist_epochs * factor))))
 
 
+def suggested_train(variant: str, n_train: int | None = None, *, mnist_epochs: int | None = None,
+                    lr: float | None = None) -> TrainConfig:
+    """Training settings for ``variant`` on an image set of ``n_train`` images: the variant's
+    own defaults, MNIST's epochs scaled to the set's size, and on a set smaller than SMALL_SET
+    batches of SMALL_BATCH. On the 1,438 offline digits that last step matters most: at 256 a
+    dense epoch is 6 steps and the model stalls at the mean digit (test MSE 0.0069 after 52
+    epochs); at 64 it reaches 0.0028, and the conv model 0.0021 instead of 0.0171."""
+    base = default_train(variant)
+    overrides: dict = {"epochs": mnist_epochs or base.epochs}
+    if lr is not None:
+        overrides["lr"] = lr
+    if n_train is not None and get_variant(variant).kind == "image":
+        overrides["epochs"] = scaled_epochs(overrides["epochs"], n_train)
+        if n_train < SMALL_SET:
+            overrides["batch_size"] = SMALL_BATCH
+    return default_train(variant, **overrides)
+
+
+def entry_spec(entry: ZooEntry, images: datasets.ImageData | None) -> ModelSpec:
+    """The spec of one zoo entry on the app's image set (sequence variants use the series)."""
+    if get_variant(entry.variant).kind == "sequence":
+        train = suggested_train(entry.variant, mnist_epochs=entry.epochs, lr=entry.lr)
+        return ModelSpec.create(entry.variant, entry.hparams, train=train)
+    train = suggested_train(entry.variant, len(images.x_train), mnist_epochs=entry.epochs,
+                            lr=entry.lr)
+    return ModelSpec.create(entry.variant, entry.hparams, dataset=images.source, train=train)
+
+
 def zoo_specs(dataset: str = "mnist") -> list[ModelSpec]:
     """The zoo's specs on ``dataset`` (after any offline fallback); the LSTM uses the series."""
     images = datasets.load_images(dataset)
-    specs = []
-    for entry in ZOO:
-        overrides = {"lr": entry.lr} if entry.lr else {}
-        if get_variant(entry.variant).kind == "sequence":
-            train = default_train(entry.variant, epochs=entry.epochs, **overrides)
-            specs.append(ModelSpec.create(entry.variant, entry.hparams, train=train))
-            continue
-        epochs = scaled_epochs(entry.epochs, len(images.x_train))
-        train = default_train(entry.variant, epochs=epochs, **overrides)
-        specs.append(ModelSpec.create(entry.variant, entry.hparams, dataset=images.source,
-                                      train=train))
-    return specs
+    return [entry_spec(entry, images) for entry in ZOO]

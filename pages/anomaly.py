@@ -5,9 +5,8 @@ from aedemo import anomaly, preprocess, ui, viz
 from aedemo.jobs import JobError
 from aedemo.models import REGISTRY, variant_names
 from aedemo.spec import ModelSpec
-from aedemo.train import TrainConfig
 from aedemo.viz.anomaly import error_histogram, roc_figure
-from aedemo.zoo import scaled_epochs
+from aedemo.zoo import suggested_train
 
 DETECTOR_EPOCHS = 3         # on a full MNIST class (about 6,000 images); more for fewer
 
@@ -44,14 +43,14 @@ with st.container(border=True):
     k = right.slider("Bottleneck size k", k_field.metadata["low"], k_field.metadata["high"],
                      min(k_field.default, 16), key="anomaly-k")
     n_normal = anomaly.count_of_classes(data.y_train, digits)
-    epochs = scaled_epochs(DETECTOR_EPOCHS, n_normal)
-    st.caption(f"{n_normal:,} training images of the normal digit(s), {epochs} epochs. "
+    train = suggested_train(variant, n_normal, mnist_epochs=DETECTOR_EPOCHS)
+    st.caption(f"{n_normal:,} training images of the normal digit(s), {train.epochs} epochs. "
                "Training runs in the background; you can leave the page and come back.")
     if st.button("Train detector", type="primary", icon=":material/play_arrow:",
                  key="anomaly-train", disabled=not digits):
         try:
             spec = ModelSpec.create(variant, {"latent_dim": k}, dataset=data.source,
-                                    train=TrainConfig(epochs=epochs), normal=tuple(digits))
+                                    train=train, normal=tuple(digits))
             job = svc.submit(spec, me)
             st.session_state["anomaly-job"] = job.id
         except (JobError, ValueError) as err:

@@ -4,9 +4,9 @@ from aedemo import data as datasets
 from aedemo import ui
 from aedemo.jobs import JobError
 from aedemo.models import REGISTRY, variant_names
-from aedemo.spec import ModelSpec, default_train
+from aedemo.spec import ModelSpec
 from aedemo.train import TrainConfig
-from aedemo.zoo import scaled_epochs
+from aedemo.zoo import suggested_train
 
 st.title("Train")
 st.markdown(
@@ -36,9 +36,9 @@ with st.container(border=True):
         n_train = len(svc.data.x_train) if svc.data else 60_000
     hparams = {f.name: ui.hparam_input(f, key=f"train-{variant}-{f.name}", label=(
         "Bottleneck size k" if f.name == "latent_dim" else None)) for f in cls.Config.params()}
-    suggested = default_train(variant)          # the variant's own preferences, if any
-    if cls.kind == "image":                     # the offline digits set needs more epochs
-        suggested = default_train(variant, epochs=scaled_epochs(suggested.epochs, n_train))
+    # the variant's own preferences; a small set like the offline digits needs more epochs
+    # and smaller batches
+    suggested = suggested_train(variant, n_train if cls.kind == "image" else None)
     epochs_field = train_fields["epochs"]
     epochs = mid.slider("Epochs", epochs_field.metadata["low"], epochs_field.metadata["high"],
                         suggested.epochs, key=f"train-epochs-{variant}",

@@ -1,0 +1,60 @@
+"""Retakes the README's screenshots from a real server and a real Chromium.
+
+    AEDEMO_HOME=/tmp/aedemo-shots .venv/bin/python -m aedemo pretrain
+    AEDEMO_HOME=/tmp/aedemo-shots .venv/bin/python docs/take_screenshots.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "e2e"))
+
+from e2e_support import CHROMIUM_FLAGS, Server, find_chromium, open_page, wait_idle  # noqa: E402
+
+OUT = REPO / "docs" / "screenshots"
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    server = Server(Path(os.environ["AEDEMO_HOME"]))
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for path, name in (("", "home"), ("reconstructions", "reconstructions"),
+                               ("latent_space", "latent_space"), ("generate", "generate"),
+                               ("denoising", "denoising"), ("anomaly", "anomaly")):
+                open_page(page, server, path)
+                page.wait_for_timeout(1500)
+                page.screenshot(path=str(OUT / f"{name}.png"))
+            open_page(page, server, "draw")
+            box = page.locator(CANVAS).bounding_box()
+            page.mouse.move(box["x"] + 70, box["y"] + 60)
+            page.mouse.down()
+            page.mouse.move(box["x"] + 210, box["y"] + 60, steps=8)
+            page.mouse.move(box["x"] + 120, box["y"] + 240, steps=12)
+            page.mouse.up()
+            page.get_by_text("Every variant's reconstruction").wait_for(timeout=60_000)
+            wait_idle(page)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(OUT / "draw.png"), full_page=True)
+            open_page(page, server, "train")
+            page.get_by_role("button", name="Start training").click()
+            page.wait_for_function("() => document.querySelector('.js-plotly-plot')",
+                                   timeout=120_000)
+            page.wait_for_timeout(4000)
+            page.screenshot(path=str(OUT / "train.png"))
+            browser.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
