@@ -12,6 +12,10 @@ Targets on a 2-core CPU: the first dense model within 15 s, the whole zoo within
 
 from __future__ import annotations
 
+# aedemo first: it sets OpenMP's spinning before torch loads, as the app does
+import aedemo  # noqa: F401, I001
+
+# isort: split
 import argparse
 import json
 import shutil
