@@ -12,6 +12,13 @@ Targets on a 2-core CPU: the first dense model within 15 s, the whole zoo within
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the repository goes on sys.path, then aedemo loads before torch)
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
 # aedemo first: it sets OpenMP's spinning before torch loads, as the app does
 import aedemo  # noqa: F401, I001
 
@@ -20,22 +27,17 @@ import argparse
 import json
 import shutil
 import struct
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from aedemo.data import read_idx  # noqa: E402
-from aedemo.jobs import DONE, SYSTEM, JobManager  # noqa: E402
-from aedemo.store import ModelStore  # noqa: E402
-from aedemo.train import pick_device  # noqa: E402
-from aedemo.zoo import zoo_specs  # noqa: E402
+from aedemo.data import read_idx
+from aedemo.jobs import DONE, SYSTEM, JobManager
+from aedemo.store import ModelStore
+from aedemo.train import pick_device
+from aedemo.zoo import zoo_specs
 
 FIRST_DENSE_TARGET_S = 15.0
 WHOLE_ZOO_TARGET_S = 180.0
