@@ -67,6 +67,9 @@ _load_lock = threading.Lock()
 def load_images(name: str) -> ImageData:
     """The image dataset ``name`` (a name from IMAGE_DATASETS or an IDX folder), loaded once per
     process. A failed download falls back to the bundled digits with a notice, never raises."""
+    if name not in IMAGE_DATASETS and Path(name).expanduser().is_dir():
+        # one name per folder, whatever the working directory: it is part of a model's id
+        name = str(Path(name).expanduser().resolve())
     with _load_lock:   # one load at a time, so twenty sessions starting at once load it once
         if name not in _loaded:
             _loaded[name] = _load_images_uncached(name)

@@ -19,11 +19,10 @@ def corrupt(x: torch.Tensor, kind: str, level: float,
         raise ValueError(f"unknown noise kind {kind!r}; choose one of {', '.join(NOISE_KINDS)}")
     if level <= 0:
         return x.clone()
-    u = torch.rand(x.shape, generator=rng, device=x.device, dtype=x.dtype)
     if kind == "gaussian":
         noise = torch.randn(x.shape, generator=rng, device=x.device, dtype=x.dtype)
         return (x + level * noise).clamp(0, 1)
-    hit = u < level
+    hit = torch.rand(x.shape, generator=rng, device=x.device, dtype=x.dtype) < level
     if kind == "masking":
         return x.masked_fill(hit, 0.0)
     salt = torch.rand(x.shape, generator=rng, device=x.device, dtype=x.dtype) < 0.5

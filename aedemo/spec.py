@@ -80,8 +80,9 @@ class ModelSpec:
     def describe(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in self.hparams if k != "latent_dim")
         normal = f", normal={''.join(map(str, self.normal))}" if self.normal else ""
+        epochs = self.train.epochs
         return (f"{self.variant} k={self.latent_dim}{extra} on {self.dataset}{normal}, "
-                f"{self.train.epochs} epochs")
+                f"{epochs} epoch{'s' if epochs != 1 else ''}")
 
 
 def training_data(spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:

@@ -36,6 +36,8 @@ P95_TARGET_S = 1.0
 MEMORY_TARGET_MB = 1536
 ACTION_TIMEOUT_MS = 15_000
 RAMP_UP_S = 1.5           # between two sessions opening the page
+# Fabric.js stacks three canvases; strokes go to the upper one (see tests/e2e)
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
 
 # The reconstruction images' URLs change when Streamlit sends new pictures.
 RECON_SOURCES = """() => Array.from(document.querySelectorAll('[data-testid="stImage"] img'))
@@ -68,6 +70,7 @@ async def wait_for_change(page, before: str) -> None:
 
 async def draw_stroke(page, canvas, rng: random.Random) -> str:
     """A random downward stroke; returns the reconstructions shown before the mouse-up."""
+    await canvas.wait_for()               # Clear puts a new canvas in place of the old one
     box = await canvas.bounding_box()
     x0, y0 = box["x"] + box["width"] * rng.uniform(0.3, 0.7), box["y"] + box["height"] * 0.2
     await page.mouse.move(x0, y0)
@@ -88,7 +91,7 @@ async def session(browser, url: str, seconds: float, seed: int, latencies: list,
     page = await context.new_page()
     try:
         await page.goto(f"{url}/draw")
-        canvas = page.locator(".canvas-root canvas").last
+        canvas = page.locator(CANVAS)
         await canvas.wait_for(timeout=180_000)
         end = time.monotonic() + seconds
         while time.monotonic() < end:
