@@ -72,6 +72,8 @@ async def draw_stroke(page, canvas, rng: random.Random) -> str:
     """A random downward stroke; returns the reconstructions shown before the mouse-up."""
     await canvas.wait_for()               # Clear puts a new canvas in place of the old one
     box = await canvas.bounding_box()
+    if box is None:
+        raise RuntimeError("the canvas was being replaced")
     x0, y0 = box["x"] + box["width"] * rng.uniform(0.3, 0.7), box["y"] + box["height"] * 0.2
     await page.mouse.move(x0, y0)
     await page.mouse.down()
@@ -91,11 +93,16 @@ async def session(browser, url: str, seconds: float, seed: int, latencies: list,
     page = await context.new_page()
     try:
         await page.goto(f"{url}/draw")
-        canvas = page.locator(CANVAS)
+        canvas = page.locator(CANVAS).last    # after Clear, the new canvas is the last one
         await canvas.wait_for(timeout=180_000)
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            before = await draw_stroke(page, canvas, rng)
+            try:
+                before = await draw_stroke(page, canvas, rng)
+            except RuntimeError as err:       # counted, and the session goes on
+                errors.append(f"draw: {err}")
+                await asyncio.sleep(0.5)
+                continue
             start = time.perf_counter()
             try:
                 await wait_for_change(page, before)
