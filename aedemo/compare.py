@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scipy.ndimage import median_filter
 
-from aedemo.metrics import mse_per_item, psnr, reconstruction_errors, ssim
+from aedemo.metrics import mse_per_item, psnr, reconstruct, reconstruction_errors, ssim
 from aedemo.noise import corrupt
 from aedemo.projection import fit_pca
 
@@ -114,14 +114,6 @@ def pca_curve(baseline: PCABaseline, x_test: torch.Tensor,
 
 
 # --- reconstructions -------------------------------------------------------------------------
-
-@torch.no_grad()
-def reconstruct(model, x: torch.Tensor) -> torch.Tensor:
-    """The model's deterministic reconstruction of x, on the CPU."""
-    model.eval()
-    device = next(model.parameters()).device
-    return model.reconstruct(x.to(device)).cpu()
-
 
 def pick_examples(labels: torch.Tensor, classes: Iterable[int], n: int, seed: int) -> np.ndarray:
     """n test indices drawn at random (by ``seed``) from the given classes, in drawn order."""

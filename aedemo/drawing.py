@@ -18,7 +18,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from aedemo import explore
 from aedemo.anomaly import percentile_of
-from aedemo.metrics import mse_per_item, reconstruction_errors
+from aedemo.metrics import mse_per_item, reconstruct, reconstruction_errors
 from aedemo.models import variant_names
 from aedemo.store import StoredModel
 
@@ -59,21 +59,13 @@ def dense_sweep(entries: Sequence[StoredModel]) -> dict[int, StoredModel]:
     return dict(sorted(by_k.items()))
 
 
-@torch.no_grad()
-def reconstruct(model, x: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """x (1, 1, 28, 28) -> its deterministic reconstruction and the MSE between them."""
-    model.eval()
-    recon = model.reconstruct(x)
-    return recon, float(mse_per_item(recon, x)[0])
-
-
 def reconstruct_with_each(models: Sequence[tuple[StoredModel, object]],
                           x: torch.Tensor) -> list[Reconstruction]:
     """x through each (entry, loaded model) pair, in order."""
     out = []
     for entry, model in models:
-        recon, mse = reconstruct(model, x)
-        out.append(Reconstruction(entry, recon, mse))
+        recon = reconstruct(model, x)
+        out.append(Reconstruction(entry, recon, float(mse_per_item(recon, x)[0])))
     return out
 
 
@@ -137,7 +129,7 @@ def place(model, views: ModelViews, x: torch.Tensor, n: int = NEAREST) -> Placem
     """Where the drawing x (1, 1, 28, 28) lands for ``model``: on the map, among the test
     errors, and among the training digits."""
     code = explore.encode(model, x)                                # (1, k)
-    _, error = reconstruct(model, x)
+    error = float(reconstruction_errors(model, x)[0])
     indices, distances = views.nearest(code, n)
     return Placement(point=views.latent.place(code), error=error,
                      percentile=percentile_of(error, views.test_errors),

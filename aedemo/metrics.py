@@ -84,13 +84,19 @@ def evaluate(model, x: torch.Tensor, *, batch_size: int = 1000, seed: int = 0,
 
 
 @torch.no_grad()
-def reconstruction_errors(model, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
-    """Per-item MSE between x and the model's deterministic reconstruction, shape (N,), on the
-    CPU: the anomaly score of the one-class protocol."""
+def reconstruct(model, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """The model's deterministic reconstruction of x, batch by batch on its device, returned on
+    the CPU; the model's train/eval mode is left as it was."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    errors = [mse_per_item(model.reconstruct(xb), xb).cpu()
-              for xb in (x[i:i + batch_size].to(device) for i in range(0, len(x), batch_size))]
+    parts = [model.reconstruct(x[i:i + batch_size].to(device)).cpu()
+             for i in range(0, len(x), batch_size)]
     model.train(was_training)
-    return torch.cat(errors) if errors else torch.empty(0)
+    return torch.cat(parts) if parts else torch.empty_like(x)
+
+
+def reconstruction_errors(model, x: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """Per-item MSE between x and the model's deterministic reconstruction, shape (N,), on the
+    CPU: the anomaly score of the one-class protocol."""
+    return mse_per_item(reconstruct(model, x, batch_size=batch_size), x)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from aedemo import data as datasets
-from aedemo.metrics import roc
+from aedemo.metrics import reconstruct, roc
 from aedemo.spec import ModelSpec
 from aedemo.store import StoredModel
 from aedemo.zoo import ZOO, entry_spec
@@ -34,16 +34,6 @@ def default_lstm_spec() -> ModelSpec:
 def usable_models(entries: list[StoredModel]) -> list[StoredModel]:
     """Stored sequence models trained on the generated series (the test set the page makes)."""
     return [m for m in entries if m.spec.kind == "sequence" and m.spec.dataset == datasets.SERIES]
-
-
-@torch.no_grad()
-def reconstruct(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """(N, T, 1) -> the model's reconstructions, in batches, on the CPU."""
-    model.eval()
-    device = next(model.parameters()).device
-    parts = [model.reconstruct(x[i:i + batch_size].to(device)).cpu()
-             for i in range(0, len(x), batch_size)]
-    return torch.cat(parts) if parts else torch.empty_like(x)
 
 
 @dataclass(frozen=True)

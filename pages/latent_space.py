@@ -1,7 +1,7 @@
 import numpy as np
 import streamlit as st
 
-from aedemo import compare, explore, generation, ui, viz
+from aedemo import explore, generation, metrics, ui, viz
 from aedemo.viz.latent import latent_scatter
 
 # Test images on the map. Each point carries its digit as a text picture for the hover label,
@@ -108,7 +108,7 @@ if picked:
     originals = data.x_test[chosen]
     st.caption("The selected test digits (number: label), and below, their reconstructions")
     ui.show_images(originals, [f"#{i}: {data.classes[int(data.y_test[i])]}" for i in chosen])
-    ui.show_images(compare.reconstruct(model, originals))
+    ui.show_images(metrics.reconstruct(model, originals))
     if len(picked) > SELECTED_SHOWN:
         st.caption(f"The first {SELECTED_SHOWN} of {len(picked)} are shown.")
 else:

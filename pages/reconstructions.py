@@ -1,6 +1,6 @@
 import streamlit as st
 
-from aedemo import compare, ui
+from aedemo import compare, metrics, ui
 from aedemo.metrics import mse_per_item
 from aedemo.viz import reconstruction as reconstruction_viz
 
@@ -46,7 +46,7 @@ model = svc.load_model(entry.id)
 shown = compare.pick_examples(data.y_test, classes or all_classes, SHOWN, int(seed))
 originals = data.x_test[shown]
 labels = [data.classes[int(y)] for y in data.y_test[shown]]
-recon = compare.reconstruct(model, originals)
+recon = metrics.reconstruct(model, originals)
 errors = mse_per_item(recon, originals)
 if not classes:
     st.caption("No digit picked: showing all of them.")
@@ -68,7 +68,7 @@ else:
     k = st.select_slider("Bottleneck size k (the stored dense models)", ks, value=default_k,
                          key="rec-k")
     dense_id = next(model_id for kk, _, model_id in dense if kk == k)
-    dense_recon = compare.reconstruct(svc.load_model(dense_id), originals)
+    dense_recon = metrics.reconstruct(svc.load_model(dense_id), originals)
     dense_err = mse_per_item(dense_recon, originals)
     pca_recon = pca.reconstruct(originals, min(k, pca.max_k))
     pca_err = mse_per_item(pca_recon, originals)
@@ -101,7 +101,7 @@ hard_idx, hard_err = svc.memo.get(("rec-hardest", *ui.cache_key(entry), HARDEST)
 hard = data.x_test[hard_idx]
 image_rows([("Originals with the highest reconstruction error",
              hard, [data.classes[int(y)] for y in data.y_test[hard_idx]]),
-            ("Their reconstructions", compare.reconstruct(model, hard),
+            ("Their reconstructions", metrics.reconstruct(model, hard),
              [f"MSE {e:.4f}" for e in hard_err])])
 st.caption("Unusual shapes, thick strokes and digits that look like another class are where "
            "the code runs out of room.")
