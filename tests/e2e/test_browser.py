@@ -15,11 +15,10 @@ ZOO_TIMEOUT_MS = 300_000
 PAGE_PATHS = ["" if i == 0 else Path(p.path).stem for i, p in enumerate(ui.PAGES)]
 
 
-def chart_points(page, index: int = 0) -> int:
-    """Points in the first trace of the index-th plotly chart on the page."""
-    return page.evaluate(
-        "(i) => { const p = document.querySelectorAll('.js-plotly-plot')[i];"
-        " return p && p._fullData && p._fullData.length ? p._fullData[0].x.length : 0 }", index)
+# Points in the first trace of the first plotly chart, 0 while the chart is being redrawn (a
+# fragment rerun briefly removes it from the page).
+FIRST_CHART_POINTS = """() => { const p = document.querySelector('.js-plotly-plot');
+    return p && p._fullData && p._fullData.length ? p._fullData[0].x.length : 0 }"""
 
 
 def test_first_start_shows_zoo_progress_then_reconstructions(page, server):
@@ -55,14 +54,9 @@ def test_training_run_shows_the_loss_falling_and_cancel_stops_it(page, server):
     wait_idle(page)
     page.get_by_role("button", name="Start training").click()
     # wait for the zoo ahead of it, then for the chart to gain points epoch by epoch
-    page.wait_for_function(
-        "() => { const p = document.querySelector('.js-plotly-plot');"
-        " return p && p._fullData && p._fullData.length && p._fullData[0].x.length >= 2 }",
-        timeout=ZOO_TIMEOUT_MS)
-    before = chart_points(page)
-    page.wait_for_function(
-        f"() => document.querySelector('.js-plotly-plot')._fullData[0].x.length > {before}",
-        timeout=60_000)
+    page.wait_for_function(f"() => ({FIRST_CHART_POINTS})() >= 2", timeout=ZOO_TIMEOUT_MS)
+    before = max(2, page.evaluate(FIRST_CHART_POINTS))    # 0 if caught mid-redraw
+    page.wait_for_function(f"() => ({FIRST_CHART_POINTS})() > {before}", timeout=60_000)
     page.get_by_role("button", name="Cancel").click()
     page.get_by_text("Cancelled: nothing was stored.").wait_for(timeout=30_000)
     no_exception(page)
