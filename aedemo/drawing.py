@@ -107,10 +107,16 @@ def model_views(model, data) -> ModelViews:
                       neighbours=NearestNeighbors(n_neighbors=NEAREST).fit(train_codes))
 
 
+def views_key(svc, entry: StoredModel) -> tuple:
+    """What identifies a stored model's views on the app's dataset (a model retrained under the
+    same id has a new creation time)."""
+    return entry.id, entry.meta.get("created"), svc.data.source
+
+
 def views_for(svc, entry: StoredModel) -> ModelViews:
     """``model_views`` for a stored model on the app's dataset, computed once per model."""
-    key = ("draw-views", entry.id, entry.meta.get("created"), svc.data.source)
-    return svc.memo.get(key, lambda: model_views(svc.load_model(entry.id), svc.data))
+    return svc.memo.get(("draw-views", *views_key(svc, entry)),
+                        lambda: model_views(svc.load_model(entry.id), svc.data))
 
 
 @dataclass(frozen=True)

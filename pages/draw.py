@@ -7,14 +7,15 @@ from streamlit_drawable_canvas import st_canvas
 
 from aedemo import drawing, preprocess, ui, viz
 from aedemo.data import DataError
-from aedemo.viz.anomaly import error_histogram
-from aedemo.viz.latent import latent_scatter
+from aedemo.viz.anomaly import error_histogram, with_marks
+from aedemo.viz.latent import latent_scatter, with_stars
+from aedemo.viz.style import frozen
 
 if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its threading first
     import torch
 
 DRAWING = "aedemo_drawing"             # the latest input, (1, 1, 28, 28): the Anomaly page reads it
-STROKES = "aedemo_drawing_strokes"     # the canvas' own JSON, to redraw it on coming back
+SWEEP_K = "draw-k-chosen"              # the sweep's k, kept while the slider is off the page
 
 st.title("Draw")
 st.markdown(
@@ -39,31 +40,21 @@ def image_row(images: list[torch.Tensor], captions: list[str], scale: int = 4) -
         column.caption(caption)
 
 
-def clear() -> None:
-    st.session_state["draw-clear"] = st.session_state.get("draw-clear", 0) + 1
-    for key in (DRAWING, STROKES):
-        st.session_state.pop(key, None)
-
-
 def from_canvas() -> tuple[torch.Tensor | None, str]:
-    """The canvas framed as MNIST, and a line saying where it came from. Coming back to the
-    page redraws the saved strokes, and the saved input stands for them until the next stroke
-    (the canvas sends its picture only when it is drawn on)."""
-    key = f"draw-canvas-{st.session_state.get('draw-clear', 0)}"
-    if key not in st.session_state:                 # a new canvas: redraw the last strokes
-        st.session_state["draw-initial"] = st.session_state.get(STROKES)
+    """The canvas framed as MNIST, and a line saying where it came from. The canvas sends its
+    picture only when it is drawn on, so coming back to the page shows the saved input until
+    the next stroke.
+
+    Clearing is the canvas' own bin button, which empties it in the browser at once and then
+    sends the blank. A Clear button in Python would have to replace the canvas on a rerun, and
+    under a classroom's load a stroke begun before that rerun arrived was wiped with it."""
     result = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
                        height=280, width=280, drawing_mode="freedraw",
-                       initial_drawing=st.session_state.get("draw-initial"),
-                       return_image_data=True, key=key)
-    st.button("Clear", on_click=clear, icon=":material/delete:", key="draw-clear-button")
+                       return_image_data=True, key="draw-canvas")
     if result.image_data is None:
         saved = st.session_state.get(DRAWING)
         return saved, "Your last input; draw to replace it." if saved is not None else ""
-    x = preprocess.to_mnist(result.image_data)
-    if x is not None:
-        st.session_state[STROKES] = result.json_data
-    return x, ""
+    return preprocess.to_mnist(result.image_data), ""
 
 
 def from_upload() -> tuple[torch.Tensor | None, str]:
@@ -94,8 +85,6 @@ with left:
     x, note = from_canvas() if drawn else from_upload()
 if x is not None:
     st.session_state[DRAWING] = x
-    if not drawn:
-        st.session_state.pop(STROKES, None)          # the canvas' old strokes are not it now
 elif drawn:
     st.session_state.pop(DRAWING, None)              # a blank canvas: no drawing any more
 seen = x                                          # what the models are given
@@ -115,7 +104,8 @@ with right:
                        "strokes still look unusual to them; with MNIST they would not.")
     elif note != "error":
         st.info("Draw a digit on the black square, in white, as large or small as you like. "
-                "**Clear** starts again." if drawn else
+                "The bin above the canvas clears it; the arrows undo and redo a stroke." if drawn
+                else
                 "Upload a photo or scan of one digit; it is cropped and framed like the canvas.",
                 icon=":material/draw:")
 
@@ -129,6 +119,73 @@ if not entries:
 if x is None:
     st.stop()
 
+
+
+# The two sections below are fragments: moving the slider or choosing another model reruns only
+# its own section, not the whole page (under a classroom's load most actions are these).
+@st.fragment
+def bottleneck_sweep(seen: torch.Tensor, sweep: dict) -> None:
+    st.subheader("A narrower or wider bottleneck")
+    ks = list(sweep)
+    # Streamlit forgets a widget's value on a run that does not show it (a cleared canvas
+    # stops the page above), so the chosen k is kept under a key of its own and is the
+    # slider's starting value when it comes back
+    kept = st.session_state.get(SWEEP_K)
+    k = st.select_slider("Bottleneck size k of the dense autoencoder", ks, key="draw-k",
+                         value=kept if kept in ks else (
+                             drawing.PREFERRED_K if drawing.PREFERRED_K in ks else ks[0]))
+    st.session_state[SWEEP_K] = k
+    (r,) = drawing.reconstruct_with_each([(sweep[k], svc.load_model(sweep[k].id))], seen)
+    left, _ = st.columns([2, 3])
+    with left:
+        image_row([seen, r.image], ["your input", r.caption])
+    st.caption("With k = 2 the model can keep only the rough shape of the nearest typical "
+               "digit; the larger k, the more of your own strokes survive the bottleneck.")
+
+
+@st.fragment
+def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
+    st.subheader("Your drawing among the dataset")
+    labels = {m.id: ui.model_label(m) for m in shown}
+    chosen = st.selectbox("Seen through", list(labels), format_func=labels.get,
+                          key="draw-model")
+    entry = next(m for m in shown if m.id == chosen)
+    model = svc.load_model(entry.id)
+    with st.spinner("Encoding the dataset with this model (once per model)…"):
+        views = drawing.views_for(svc, entry)
+    where = drawing.place(model, views, seen)
+    # the test set's map and error histogram are the same for every drawing: built once per
+    # model and kept, then only the drawing's star and line are added
+    latent = views.latent
+    axes = ("z1", "z2") if latent.method == "code" else ("PC 1", "PC 2")
+    maps = svc.memo.get(("draw-figures", *drawing.views_key(svc, entry)), lambda: (
+        frozen(latent_scatter(latent.points, latent.labels, svc.data.classes,
+                              indices=latent.indices, title="Test digits' codes, and yours",
+                              axis_names=axes)),
+        frozen(error_histogram(views.test_errors, names=("test digits",),
+                               title="Your error among the test digits'"))))
+
+    map_col, score_col = st.columns([3, 2])
+    with map_col:
+        how = ("its two code numbers" if latent.method == "code" else
+               "their first two principal components")
+        st.plotly_chart(with_stars(maps[0], {"your drawing": where.point}), key="draw-map")
+        st.caption(f"Each dot is a test digit's code, placed by {how}; the star is your "
+                   "drawing. Hide a digit by clicking it in the legend.")
+    with score_col:
+        st.metric("Reconstruction error (MSE)", f"{where.error:.4f}",
+                  help="Mean squared difference between your input and the model's copy")
+        st.markdown(drawing.describe_percentile(where.percentile))
+        st.plotly_chart(with_marks(maps[1], {"your drawing": where.error}), key="draw-errors")
+
+    st.markdown("**The nearest training digits in this model's code space**")
+    left, _ = st.columns([4, 1])
+    with left:
+        image_row([svc.data.x_train[list(where.neighbours)]],
+                  [f"a {svc.data.classes[int(svc.data.y_train[i])]} · distance {d:.2f}"
+                   for i, d in zip(where.neighbours, where.distances)], scale=3)
+
+
 st.subheader("Every variant's reconstruction")
 shown = drawing.one_per_variant(entries)
 recons = drawing.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], seen)
@@ -138,51 +195,5 @@ image_row([r.image for r in recons], [r.caption for r in recons])
 
 sweep = drawing.dense_sweep(entries)
 if len(sweep) > 1:
-    st.subheader("A narrower or wider bottleneck")
-    ks = list(sweep)
-    k = st.select_slider("Bottleneck size k of the dense autoencoder", ks,
-                         value=drawing.PREFERRED_K if drawing.PREFERRED_K in ks else ks[0],
-                         key="draw-k")
-    (r,) = drawing.reconstruct_with_each([(sweep[k], svc.load_model(sweep[k].id))], seen)
-    left, _ = st.columns([2, 3])
-    with left:
-        image_row([seen, r.image], ["your input", r.caption])
-    st.caption("With k = 2 the model can keep only the rough shape of the nearest typical "
-               "digit; the larger k, the more of your own strokes survive the bottleneck.")
-
-st.subheader("Your drawing among the dataset")
-labels = {m.id: ui.model_label(m) for m in shown}
-chosen = st.selectbox("Seen through", list(labels), format_func=labels.get, key="draw-model")
-entry = next(m for m in shown if m.id == chosen)
-model = svc.load_model(entry.id)
-with st.spinner("Encoding the dataset with this model (once per model)…"):
-    views = drawing.views_for(svc, entry)
-where = drawing.place(model, views, seen)
-
-map_col, score_col = st.columns([3, 2])
-with map_col:
-    latent = views.latent
-    axes = ("z1", "z2") if latent.method == "code" else ("PC 1", "PC 2")
-    how = ("its two code numbers" if latent.method == "code" else
-           "their first two principal components")
-    st.plotly_chart(latent_scatter(latent.points, latent.labels, svc.data.classes,
-                                   indices=latent.indices, marked={"your drawing": where.point},
-                                   title="Test digits' codes, and yours",
-                                   axis_names=axes), key="draw-map")
-    st.caption(f"Each dot is a test digit's code, placed by {how}; the star is your drawing. "
-               "Hide a digit by clicking it in the legend.")
-with score_col:
-    st.metric("Reconstruction error (MSE)", f"{where.error:.4f}",
-              help="Mean squared difference between your input and the model's copy")
-    st.markdown(drawing.describe_percentile(where.percentile))
-    st.plotly_chart(error_histogram(views.test_errors, names=("test digits",),
-                                    marks={"your drawing": where.error},
-                                    title="Your error among the test digits'"),
-                    key="draw-errors")
-
-st.markdown("**The nearest training digits in this model's code space**")
-left, _ = st.columns([4, 1])
-with left:
-    image_row([svc.data.x_train[list(where.neighbours)]],
-              [f"a {svc.data.classes[int(svc.data.y_train[i])]} · distance {d:.2f}"
-               for i, d in zip(where.neighbours, where.distances)], scale=3)
+    bottleneck_sweep(seen, sweep)
+among_the_dataset(seen, shown)

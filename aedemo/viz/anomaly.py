@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from aedemo.viz.style import PALETTE, layout
+from aedemo.viz.style import PALETTE, layout, thawed, vline
 
 BINS = 60
 
@@ -42,14 +42,32 @@ def error_histogram(scores: np.ndarray, is_anomaly: np.ndarray | None = None, *,
                                    xbins=dict(start=0.0, end=top + size, size=size)))
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(range=[0, top * 1.08])       # a line at the largest value stays visible
+    lines = [mark_line(name, value) for name, value in (marks or {}).items()]
     if threshold is not None:
-        fig.add_vline(x=threshold, line=dict(color="black", dash="dash", width=2),
-                      annotation_text="threshold", annotation_position="top right")
-    for name, value in (marks or {}).items():
-        fig.add_vline(x=value, line=dict(color=PALETTE[3], width=3),
-                      annotation_text=name, annotation_position="top left",
-                      annotation_font_color=PALETTE[3])
+        lines.insert(0, vline(threshold, "threshold", "black", width=2, dash="dash",
+                              position="right"))
+    fig.update_layout(shapes=[shape for shape, _ in lines],
+                      annotations=[note for _, note in lines])
     return layout(fig, title, x_title, "share of the group (%)")
+
+
+def mark_line(name: str, value: float) -> tuple[dict, dict]:
+    """The line that marks one named error, such as the user's drawing."""
+    return vline(value, name, PALETTE[3])
+
+
+def with_marks(base: dict, marks: dict[str, float]) -> go.Figure:
+    """A frozen ``error_histogram`` (aedemo.viz.style.frozen) with named lines added, the axis
+    widened to show a line beyond it: for a histogram marked again on every stroke."""
+    lines = [mark_line(name, value) for name, value in marks.items()]
+    xaxis = dict(base["layout"].get("xaxis", {}))
+    low, high = xaxis.get("range", (0.0, 0.0))
+    xaxis["range"] = [low, max(high, *(v * 1.08 for v in marks.values()))]
+    return thawed(base["data"], {**base["layout"], "xaxis": xaxis,
+                                 "shapes": [*base["layout"].get("shapes", ()),
+                                            *(shape for shape, _ in lines)],
+                                 "annotations": [*base["layout"].get("annotations", ()),
+                                                 *(note for _, note in lines)]})
 
 
 def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, *,

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from aedemo.viz.style import PALETTE, layout
+from aedemo.viz.style import PALETTE, layout, thawed
 
 # Darkest to brightest ink, one character per grey level band.
 SHADES = " ░▒▓█"
@@ -46,11 +46,23 @@ def latent_scatter(points: np.ndarray, labels: np.ndarray, class_names: Sequence
             hovertemplate=("%{text}<br>" if hover else "") + "test image %{customdata}"
                           "<extra>%{fullData.name}</extra>"))
     for name, xy in (marked or {}).items():
-        xy = np.asarray(xy).reshape(-1, 2)
-        fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers+text", name=name,
-                                 text=[name] * len(xy), textposition="top center",
-                                 marker=dict(size=18, symbol="star", color="black",
-                                             line=dict(color="white", width=1))))
+        fig.add_trace(star(name, xy))
     fig.update_layout(hoverlabel=dict(font_family="monospace", font_size=9),
                       dragmode="lasso")
     return layout(fig, title, *axis_names, height=520)
+
+
+def star(name: str, xy: np.ndarray) -> go.Scatter:
+    """A named black star at each point of ``xy`` (n, 2), drawn over the class scatter."""
+    xy = np.asarray(xy).reshape(-1, 2)
+    return go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers+text", name=name,
+                      text=[name] * len(xy), textposition="top center",
+                      marker=dict(size=18, symbol="star", color="black",
+                                  line=dict(color="white", width=1)))
+
+
+def with_stars(base: dict, marked: dict[str, np.ndarray]) -> go.Figure:
+    """A frozen ``latent_scatter`` (aedemo.viz.style.frozen) with named stars on top: the same
+    figure as ``latent_scatter(..., marked=marked)``, for a map drawn again on every stroke."""
+    return thawed([*base["data"], *(star(n, xy).to_plotly_json() for n, xy in marked.items())],
+                  base["layout"])

@@ -89,6 +89,31 @@ def test_drawing_a_digit_shows_every_models_reconstruction(page, server):
     assert "dense k=16 · MSE" in text and "vae k=16 · MSE" in text
 
 
+def test_clearing_the_canvas_keeps_the_chosen_bottleneck(page, server):
+    """Clear is the canvas' own bin button (it empties the canvas in the browser, so a stroke
+    begun right after it is kept); the next drawing comes back at the k the student chose."""
+    open_page(page, server, "draw")
+    page.locator(CANVAS).wait_for()
+    draw_seven(page)
+    sweep = page.locator('[data-testid="stSlider"]', has_text="Bottleneck size k")
+    sweep.wait_for(timeout=ZOO_TIMEOUT_MS)
+    wait_idle(page)
+    thumb = sweep.get_by_role("slider")
+    start = thumb.get_attribute("aria-valuetext")
+    thumb.focus()
+    thumb.press("ArrowLeft")
+    chosen = thumb.get_attribute("aria-valuetext")
+    assert chosen != start
+    page.get_by_text(f"dense k={chosen} · MSE").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_text("Every variant's reconstruction").wait_for(state="detached", timeout=30_000)
+    wait_idle(page)
+    draw_seven(page)
+    page.get_by_text(f"dense k={chosen} · MSE").wait_for(timeout=30_000)
+    assert sweep.get_by_role("slider").get_attribute("aria-valuetext") == chosen
+    no_exception(page)
+
+
 def test_moving_the_bottleneck_slider_changes_the_images(page, server):
     open_page(page, server, "reconstructions")
     slider = page.locator('[data-testid="stSlider"]', has_text="Bottleneck size k")

@@ -1,0 +1,71 @@
+"""Figures marked again on every stroke (the Draw page's map and error histogram) are built
+once, kept as plain data and marked without plotly validating them again. The reference is
+the same figure built the slow way, with the marks, by the validated builders."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.io as pio
+import pytest
+
+from aedemo.viz.anomaly import error_histogram, with_marks
+from aedemo.viz.latent import latent_scatter, with_stars
+from aedemo.viz.style import frozen
+
+CLASSES = [str(i) for i in range(10)]
+
+
+@pytest.fixture
+def codes():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(300, 2)), rng.integers(0, 10, 300)
+
+
+def as_sent(fig) -> dict:
+    """What st.plotly_chart sends the browser."""
+    return pio.from_json(pio.to_json(fig, validate=False)).to_dict()
+
+
+def test_a_starred_map_from_the_kept_one_is_the_same_figure(codes):
+    points, labels = codes
+    star = {"your drawing": np.array([[0.5, -1.0]])}
+    slow = latent_scatter(points, labels, CLASSES, marked=star, title="t")
+    fast = with_stars(frozen(latent_scatter(points, labels, CLASSES, title="t")), star)
+    assert as_sent(fast) == as_sent(slow)
+
+
+def test_the_kept_map_is_not_changed_by_marking_it(codes):
+    points, labels = codes
+    base = frozen(latent_scatter(points, labels, CLASSES))
+    traces = len(base["data"])
+    with_stars(base, {"a": np.zeros((1, 2))})
+    with_stars(base, {"b": np.ones((1, 2))})
+    assert len(base["data"]) == traces
+
+
+def test_a_marked_histogram_from_the_kept_one_is_the_same_figure():
+    errors = np.random.default_rng(1).gamma(2.0, 0.01, 500)
+    mark = {"your drawing": float(np.percentile(errors, 50))}     # inside the drawn range
+    slow = error_histogram(errors, names=("test digits",), marks=mark, title="t")
+    base = frozen(error_histogram(errors, names=("test digits",), title="t"))
+    fast = with_marks(base, mark)
+    assert as_sent(fast) == as_sent(slow)
+    assert "shapes" not in base["layout"] or not base["layout"]["shapes"]
+
+
+def test_a_mark_beyond_the_histogram_widens_its_axis():
+    errors = np.random.default_rng(2).gamma(2.0, 0.01, 500)
+    base = frozen(error_histogram(errors, names=("test digits",)))
+    far = 10 * float(errors.max())
+    fig = with_marks(base, {"scribble": far}).to_dict()
+    low, high = fig["layout"]["xaxis"]["range"]
+    assert low == 0 and high > far
+    (shape,) = fig["layout"]["shapes"]
+    assert shape["x0"] == shape["x1"] == far
+
+
+def test_threshold_and_marks_are_labelled_lines():
+    errors = np.linspace(0, 1, 100)
+    fig = error_histogram(errors, threshold=0.5, marks={"your drawing": 0.25}).to_dict()
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["threshold", "your drawing"]
+    assert [s["x0"] for s in fig["layout"]["shapes"]] == [0.5, 0.25]
