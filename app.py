@@ -9,4 +9,4 @@ st.set_page_config(page_title="aedemo: autoencoders", page_icon=":material/compr
                    layout="wide")
 navigation = ui.navigation()
 ui.sidebar()
-navigation.run()
+ui.run_page(navigation)

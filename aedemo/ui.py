@@ -3,6 +3,8 @@ sidebar, and widgets that several pages use. Pages call these; nothing here trai
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +69,24 @@ def navigation():
     """st.navigation over PAGES, for app.py."""
     leave_legacy_pages_mode()
     return st.navigation([st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES])
+
+
+RUN_LOG = os.environ.get("AEDEMO_RUN_LOG")     # bench/classroom.py sets it: see run_page
+
+
+def run_page(page) -> None:
+    """Run the page st.navigation chose. With AEDEMO_RUN_LOG naming a file, append each full
+    run's page and seconds to it: the classroom bench reads it to tell the server's own time
+    from the browsers', which share the machine with it there."""
+    if not RUN_LOG:
+        page.run()
+        return
+    start = time.perf_counter()
+    try:
+        page.run()
+    finally:                       # st.stop() and st.rerun() end a run by raising
+        with open(RUN_LOG, "a") as log:
+            log.write(f"{page.url_path or 'home'} {time.perf_counter() - start:.4f}\n")
 
 
 @st.cache_resource(show_spinner=False)

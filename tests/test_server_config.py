@@ -24,3 +24,37 @@ def test_no_full_garbage_collection_after_every_rerun(repo_config):
     # in bench/classroom.py, not asserted here)
     assert config.get_option("runner.postScriptGC") is False
 
+
+
+class FakePage:
+    """What st.navigation returns, as far as ui.run_page uses it."""
+
+    def __init__(self, url_path: str, error: Exception | None = None):
+        self.url_path, self.error, self.ran = url_path, error, False
+
+    def run(self) -> None:
+        self.ran = True
+        if self.error:
+            raise self.error
+
+
+def test_the_run_log_gets_one_line_per_full_run_even_when_a_page_stops(tmp_path, monkeypatch):
+    from aedemo import ui
+
+    log = tmp_path / "runs.log"
+    monkeypatch.setattr(ui, "RUN_LOG", str(log))
+    ui.run_page(FakePage("draw"))
+    with pytest.raises(KeyboardInterrupt):         # as st.stop() ends a run: by raising
+        ui.run_page(FakePage("", KeyboardInterrupt()))
+    lines = [line.split() for line in log.read_text().splitlines()]
+    assert [page for page, _ in lines] == ["draw", "home"]
+    assert all(float(seconds) >= 0 for _, seconds in lines)
+
+
+def test_without_a_run_log_pages_just_run(monkeypatch, tmp_path):
+    from aedemo import ui
+
+    monkeypatch.setattr(ui, "RUN_LOG", None)
+    page = FakePage("draw")
+    ui.run_page(page)
+    assert page.ran and not list(tmp_path.iterdir())
