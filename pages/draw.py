@@ -51,6 +51,8 @@ def from_canvas() -> tuple[torch.Tensor | None, str]:
     result = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
                        height=280, width=280, drawing_mode="freedraw",
                        return_image_data=True, key="draw-canvas")
+    st.caption("**Clear**: the bin :material/delete: above the canvas. The arrows undo and redo "
+               "a stroke.")
     if result.image_data is None:
         saved = st.session_state.get(DRAWING)
         return saved, "Your last input; draw to replace it." if saved is not None else ""
@@ -103,9 +105,8 @@ with right:
                        "28 x 28, so your drawing is coarsened the same way first. Sharp, thin "
                        "strokes still look unusual to them; with MNIST they would not.")
     elif note != "error":
-        st.info("Draw a digit on the black square, in white, as large or small as you like. "
-                "The bin above the canvas clears it; the arrows undo and redo a stroke." if drawn
-                else
+        st.info("Draw a digit on the black square, in white, as large or small as you like; "
+                "the models answer after every stroke." if drawn else
                 "Upload a photo or scan of one digit; it is cropped and framed like the canvas.",
                 icon=":material/draw:")
 
