@@ -121,7 +121,6 @@ if x is None:
     st.stop()
 
 
-
 # The two sections below are fragments: moving the slider or choosing another model reruns only
 # its own section, not the whole page (under a classroom's load most actions are these).
 @st.fragment

@@ -51,6 +51,8 @@ def test_a_marked_histogram_from_the_kept_one_is_the_same_figure():
     fast = with_marks(base, mark)
     assert as_sent(fast) == as_sent(slow)
     assert "shapes" not in base["layout"] or not base["layout"]["shapes"]
+    unmarked = error_histogram(errors, names=("test digits",), title="t")
+    assert as_sent(with_marks(base, {})) == as_sent(unmarked)
 
 
 def test_a_mark_beyond_the_histogram_widens_its_axis():

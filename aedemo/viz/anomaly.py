@@ -62,7 +62,7 @@ def with_marks(base: dict, marks: dict[str, float]) -> go.Figure:
     lines = [mark_line(name, value) for name, value in marks.items()]
     xaxis = dict(base["layout"].get("xaxis", {}))
     low, high = xaxis.get("range", (0.0, 0.0))
-    xaxis["range"] = [low, max(high, *(v * 1.08 for v in marks.values()))]
+    xaxis["range"] = [low, max([high, *(v * 1.08 for v in marks.values())])]
     return thawed(base["data"], {**base["layout"], "xaxis": xaxis,
                                  "shapes": [*base["layout"].get("shapes", ()),
                                             *(shape for shape, _ in lines)],
