@@ -36,9 +36,16 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "e2e"))
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "e2e")]
 
-from e2e_support import CHROMIUM_FLAGS, Server, find_chromium  # noqa: E402
+from e2e_support import (  # noqa: E402
+    CHROMIUM_FLAGS,
+    Server,
+    cpu_seconds,
+    find_chromium,
+    process_tree,
+    resident_mb,
+)
 
 P95_TARGET_S = 1.0
 MEMORY_TARGET_MB = 1536
@@ -70,37 +77,6 @@ ANY_NEW = f"""([before, n]) => {{ const now = ({RECONSTRUCTIONS})();
     return now.length >= n && now.some((src, i) => src !== before[i]); }}"""
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
-def process_tree(pid: int) -> list[int]:
-    """A process and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        tree.append(p)
-        todo += children.get(p, [])
-    return tree
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process and its descendants so far, the ones that have
-    ended too (a closed tab's renderer is counted in the parent that waited for it)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for p in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(f) for f in fields[11:15])     # utime, stime, cutime, cstime
-    return total / tick
-
-
 def lower_priority(server_pid: int, nice: int) -> None:
     """Give the browsers (this script's descendants other than the server) a lower CPU
     priority. Tabs opened later are forked from these processes and inherit it. The browsers
@@ -112,19 +88,6 @@ def lower_priority(server_pid: int, nice: int) -> None:
                 os.setpriority(os.PRIO_PROCESS, pid, nice)
             except OSError:
                 pass
-
-
-def resident_mb(pid: int) -> float:
-    """Resident memory of a process and its descendants, from /proc."""
-    total = 0
-    for p in process_tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
 
 
 async def wait_for(page, condition: str, before: list[str], n: int) -> None:

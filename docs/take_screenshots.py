@@ -13,7 +13,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "e2e"))
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "e2e")]
 
 from e2e_support import CHROMIUM_FLAGS, Server, find_chromium, open_page, wait_idle  # noqa: E402
 

@@ -11,7 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from support import REPO, app_command
+
 ARTIFACTS = REPO / "artifacts" / "e2e"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -48,12 +49,12 @@ class Server:
         self.log = ARTIFACTS / f"server-{self.port}.log"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "AEDEMO_HOME": str(home), "AEDEMO_DATA_DIR": str(home / "data"),
-               "PYTHONUNBUFFERED": "1", **(extra_env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(self.port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-            cwd=REPO, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT)
+               "STREAMLIT_SERVER_PORT": str(self.port), "PYTHONUNBUFFERED": "1",
+               **(extra_env or {})}
+        # the README's own command: a flag only the tests pass would hide what users get
+        # (--server.fileWatcherType none once hid a server that burned a core per open tab)
+        self.proc = subprocess.Popen(app_command(), cwd=REPO, env=env,
+                                     stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         self.wait_healthy()
 
     def wait_healthy(self) -> None:
@@ -75,6 +76,52 @@ class Server:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+# --- processes, from /proc ---------------------------------------------------------------------
+
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo += children.get(p, [])
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its descendants so far, the ones that have
+    ended too (a closed tab's renderer is counted in the parent that waited for it)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])     # utime, stime, cutime, cstime
+    return total / tick
+
+
+def resident_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants, from /proc."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
 
 
 def open_page(page, server: Server, path: str = "") -> None:
