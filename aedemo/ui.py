@@ -127,8 +127,10 @@ def _sidebar_status() -> None:
     else:
         st.caption(f"Dataset: **{data.source}** · {len(data.x_train):,} training and "
                    f"{len(data.x_test):,} test images")
-        if data.notice:
+        if data.notice:          # what stands in for the dataset asked for, and why
             st.warning(data.notice, icon=":material/wifi_off:")
+        elif data.about:
+            st.caption(f"From {data.about}.")
     active = svc.jobs.jobs(active_only=True)
     st.caption(f"Training queue: {len(active)} job{'s' if len(active) != 1 else ''}"
                if active else "Training queue: empty")

@@ -1,6 +1,7 @@
 import streamlit as st
 
 from aedemo import compare, metrics, ui
+from aedemo import data as datasets
 from aedemo.metrics import mse_per_item
 from aedemo.viz import reconstruction as reconstruction_viz
 
@@ -88,7 +89,7 @@ st.plotly_chart(reconstruction_viz.rate_distortion_figure(
     pca_points, sweep, marked_k=k), key="rec-rate-distortion")
 st.caption("Each marker is a stored model's error on the whole test set; the dashed line is "
            "PCA at every k. Left is more compression, up is more error.")
-if data.source == "digits":
+if data.source == datasets.SKLEARN_DIGITS:
     st.caption("These digits are 8x8 images enlarged to 28x28, a linear map, so they span only "
                "64 dimensions: PCA does unusually well on them and rebuilds them exactly with 64 "
                "components. MNIST's digits are no such linear picture, and PCA has no such "

