@@ -1,12 +1,56 @@
-"""aedemo's entry point: `streamlit run app.py`. Routes to the pages in pages/ with
-st.navigation and draws the sidebar every page shares."""
+"""aedemo's entry point: `streamlit run app.py`.
+
+Streamlit reads this file in two ways. As the app's script (``__name__ == "__main__"``, every
+rerun of every session) it routes with st.navigation to the pages in pages/ and draws the
+sidebar they share. As the server's module (imported once by ``streamlit run``, which finds the
+st.App at the bottom) it gives the server one start-up step, ``_start_up``.
+"""
 
 import streamlit as st
 
-from aedemo import ui
+from aedemo import menu
 
-st.set_page_config(page_title="aedemo: autoencoders", page_icon=":material/compress:",
-                   layout="wide")
-navigation = ui.navigation()
-ui.sidebar()
-ui.run_page(navigation)
+if __name__ == "__main__":
+    st.set_page_config(page_title="aedemo: autoencoders", page_icon=":material/compress:",
+                       layout="wide")
+    page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon) for p in menu.PAGES])
+    menu.navigation_ran.set()
+    starting = st.empty()
+    if not menu.app_loaded.is_set():
+        # A fresh server spends a few seconds importing PyTorch and the models: meanwhile every
+        # visitor gets the menu above, the page's title and a word on what is happening.
+        with starting.container():
+            st.title(page.title)
+            st.info("Starting: the server is loading PyTorch and the models. This page fills "
+                    "in by itself in a few seconds.", icon=":material/hourglass_top:")
+    from aedemo import ui
+
+    menu.app_loaded.set()
+    starting.empty()
+    ui.sidebar()
+    ui.run_page(page)
+else:
+    import asyncio
+    from contextlib import asynccontextmanager
+
+    NAVIGATION_WAIT_S = 30
+
+    @asynccontextmanager
+    async def _start_up(app):
+        """Before any browser is let in, run the app once in a session of its own (what
+        Streamlit's script health check does) and wait until it has run st.navigation. Until a
+        session has, Streamlit takes pages/ for a legacy multipage app: its menu lists the file
+        names and it runs a page without this frame. The same run goes on to import PyTorch and
+        start the service, so a server started before class loads its dataset and trains its
+        zoo before the first student arrives."""
+        from streamlit.runtime import Runtime
+
+        first_run = asyncio.ensure_future(Runtime.instance().does_script_run_without_error())
+        for _ in range(int(NAVIGATION_WAIT_S / 0.05)):
+            if menu.navigation_ran.is_set() or first_run.done():
+                break
+            await asyncio.sleep(0.05)
+        yield
+        first_run.cancel()
+
+    app = st.App(__file__, lifespan=_start_up)

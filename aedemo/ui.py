@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,59 +16,6 @@ from aedemo import viz
 from aedemo.jobs import CANCELLED, DONE, FAILED, JobError, JobSnapshot
 from aedemo.service import Service
 from aedemo.store import StoredModel, StoreError
-
-
-@dataclass(frozen=True)
-class PageInfo:
-    path: str
-    title: str
-    icon: str
-    blurb: str
-
-
-# The app's pages in menu order; app.py builds st.navigation from this, Home links to each.
-PAGES: tuple[PageInfo, ...] = (
-    PageInfo("pages/home.py", "Home", ":material/home:",
-             "What an autoencoder is, and the shape of the one you pick."),
-    PageInfo("pages/train.py", "Train", ":material/model_training:",
-             "Choose a variant and its settings, train it, watch the loss fall."),
-    PageInfo("pages/reconstructions.py", "Reconstructions", ":material/compare:",
-             "Originals against reconstructions, the bottleneck slider, PCA at the same k."),
-    PageInfo("pages/latent_space.py", "Latent space", ":material/scatter_plot:",
-             "The test set's codes on a 2D map, and the decoded plane for k = 2."),
-    PageInfo("pages/generate.py", "Generate", ":material/auto_awesome:",
-             "New digits from the VAE's N(0, I) prior, interpolation, the role of beta."),
-    PageInfo("pages/denoising.py", "Denoising", ":material/blur_off:",
-             "Corrupted digits cleaned by the denoising autoencoder, scored by PSNR and SSIM."),
-    PageInfo("pages/insights.py", "Sparse and conv", ":material/grid_view:",
-             "What a sparse code and convolution filters look like inside."),
-    PageInfo("pages/draw.py", "Draw", ":material/draw:",
-             "Draw a digit and watch every model reconstruct it."),
-    PageInfo("pages/anomaly.py", "Anomaly detection", ":material/troubleshoot:",
-             "Train on some digits; the others stand out by their reconstruction error."),
-    PageInfo("pages/sequences.py", "Sequences", ":material/show_chart:",
-             "The LSTM autoencoder flags unusual time series."),
-)
-
-
-def leave_legacy_pages_mode() -> None:
-    """A fresh server treats a folder named pages/ as a legacy multipage app until
-    st.navigation has run once: its very first run lists the files (with "app" among them) and
-    runs a requested page without app.py, so no sidebar. Switch that mode off and rerun once,
-    so even the first visitor gets app.py's navigation. Called when this module is first
-    imported inside a script run (app.py and every page import it) and by navigation()."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-def navigation():
-    """st.navigation over PAGES, for app.py."""
-    leave_legacy_pages_mode()
-    return st.navigation([st.Page(p.path, title=p.title, icon=p.icon) for p in PAGES])
-
 
 RUN_LOG = os.environ.get("AEDEMO_RUN_LOG")     # bench/classroom.py sets it: see run_page
 
@@ -359,5 +305,3 @@ def stored_models_table() -> None:
         except StoreError as err:
             st.error(str(err))
 
-
-leave_legacy_pages_mode()

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from aedemo import ui, viz
+from aedemo import menu, ui, viz
 from aedemo.models import REGISTRY, variant_names
 
 st.title("Autoencoders, hands on")
@@ -27,5 +27,5 @@ with right:
                     key="architecture")
 
 st.subheader("The pages")
-for page in ui.PAGES[1:]:
+for page in menu.PAGES[1:]:
     st.page_link(page.path, label=f"**{page.title}**: {page.blurb}", icon=page.icon)

@@ -10,13 +10,13 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from aedemo import ui
+from aedemo import menu, ui
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
 from support import REPO
 
-PAGES = [p.path for p in ui.PAGES]
+PAGES = [p.path for p in menu.PAGES]
 SMALL_ZOO = [("dense", {"latent_dim": 2}), ("dense", {"latent_dim": 16}),
              ("vae", {"latent_dim": 2}), ("denoising", {}), ("sparse", {}), ("conv", {}),
              ("lstm", {})]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from aedemo import ui
+from aedemo import menu
 from e2e_support import no_exception, open_page, wait_idle
 
 ZOO_TIMEOUT_MS = 300_000
-PAGE_PATHS = ["" if i == 0 else Path(p.path).stem for i, p in enumerate(ui.PAGES)]
+PAGE_PATHS = ["" if i == 0 else Path(p.path).stem for i, p in enumerate(menu.PAGES)]
 
 
 # Points in the first trace of the first plotly chart, 0 while the chart is being redrawn (a

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from e2e_support import Server, cpu_seconds, open_page
+from e2e_support import Server, cpu_seconds, open_page, wait_idle
 
 IDLE_SECONDS = 10
 IDLE_CPU_SHARE = 0.10          # of one core
@@ -32,3 +32,55 @@ def test_an_open_tab_costs_the_idle_server_almost_no_cpu(page, idle_server):
     page.wait_for_timeout(IDLE_SECONDS * 1000)
     share = (cpu_seconds(pid) - before) / (time.monotonic() - start)
     assert share < IDLE_CPU_SHARE, f"the idle server used {share:.0%} of a core"
+
+
+# Recorded in each tab from its first moment: every text the sidebar's menu has shown, whether
+# an exception was ever on the page, and when the first title appeared.
+WATCH_THE_PAGE = """
+window.__seen = {menus: [], exception: null, titleMs: null};
+const start = performance.now();
+new MutationObserver(() => {
+    const seen = window.__seen;
+    const menu = document.querySelector('[data-testid="stSidebarNav"]');
+    if (menu && !seen.menus.includes(menu.innerText)) seen.menus.push(menu.innerText);
+    const error = document.querySelector('[data-testid="stException"]');
+    if (error && !seen.exception) seen.exception = error.innerText;
+    if (seen.titleMs === null && document.querySelector('h1')) {
+        seen.titleMs = performance.now() - start;
+    }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+FIRST_VISITS = {"": "Autoencoders, hands on", "draw": "Draw", "reconstructions": "Reconstructions",
+                "latent_space": "Latent space", "train": "Train", "anomaly": "Anomaly detection"}
+
+
+def test_the_first_visitors_of_a_fresh_server_get_the_apps_menu_and_a_title(browser,
+                                                                             tmp_path):
+    """Tabs that arrive together in the first seconds of a fresh server: each sees the app's
+    own menu (never Streamlit's list of the files in pages/, which has "app" in it), its own
+    page's title, and never an exception. (How soon is for a bench: 2 cores open six tabs.)"""
+    server = Server(tmp_path / "home")
+    tabs = []
+    try:
+        for path in FIRST_VISITS:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.add_init_script(WATCH_THE_PAGE)
+            tab = context.new_page()
+            tab.goto(f"{server.url}/{path}", wait_until="commit")
+            tabs.append((path, context, tab))
+        for path, _, tab in tabs:
+            tab.locator("h1", has_text=FIRST_VISITS[path]).wait_for(timeout=60_000)
+            menu = tab.locator('[data-testid="stSidebarNav"]')
+            menu.get_by_text("Latent space").wait_for(timeout=60_000)
+        for _, _, tab in tabs:                   # let them all finish their first runs
+            wait_idle(tab, timeout=60)
+        for path, _, tab in tabs:
+            seen = tab.evaluate("window.__seen")
+            print(f"/{path}: first title after {seen['titleMs'] / 1000:.1f} s")
+            for menu in seen["menus"]:
+                assert "Latent space" in menu and "app" not in menu.split(), (path, menu)
+            assert seen["exception"] is None, (path, seen["exception"])
+    finally:
+        for _, context, _ in tabs:
+            context.close()
+        server.stop()
