@@ -24,6 +24,9 @@ from aedemo.store import StoredModel
 
 PREFERRED_K = 16          # the zoo's common bottleneck: models at this k compare fairly
 UNUSUAL_PERCENTILE = 95   # above this share of test errors a drawing is called unusual
+# A copy with less than this share of the drawing's ink is faint: the model could not say what
+# it saw and drew a dim average, whose error is low only because the drawing has little ink.
+FAINT_INK = 0.5
 NEAREST = 5
 
 
@@ -69,16 +72,28 @@ def reconstruct_with_each(models: Sequence[tuple[StoredModel, object]],
     return out
 
 
-def describe_percentile(percentile: float, unusual_above: float = UNUSUAL_PERCENTILE) -> str:
-    """A reconstruction error's percentile among the test set's, in plain words."""
-    if percentile < unusual_above:
-        return (f"**Looks like the training digits.** The model rebuilds it better than "
-                f"{100 - percentile:.0f}% of the test digits: its error is at the "
-                f"{percentile:.0f}th percentile, below the {unusual_above:.0f}th that would "
-                f"count as unusual.")
-    return (f"**Unusual.** Its reconstruction error is higher than that of {percentile:.0f}% of "
-            f"the test digits: the model has seen little like it. (A scribble, a letter, or a "
-            f"digit written very differently does this.)")
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st, 22nd, 93rd."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def describe_percentile(percentile: float, ink_kept: float = 1.0,
+                        unusual_above: float = UNUSUAL_PERCENTILE) -> str:
+    """The verdict on a drawing, in plain words: its reconstruction error's percentile among
+    the test set's, and whether the copy kept the drawing's ink (``ink_kept``, a share)."""
+    rank = ordinal(int(round(percentile)))
+    if percentile >= unusual_above:
+        return (f"**Unusual.** Its reconstruction error is higher than that of "
+                f"{percentile:.0f}% of the test digits: the model has seen little like it. (A "
+                f"scribble, a letter, or a digit written very differently does this.)")
+    if ink_kept < FAINT_INK:
+        return (f"**A faint copy.** The model gives back only {ink_kept:.0%} of your "
+                f"drawing's ink: it could not tell what this is and drew a dim guess. The error "
+                f"({rank} percentile) is low only because there is little ink to miss.")
+    return (f"**Looks like the training digits.** The model rebuilds it better than "
+            f"{100 - percentile:.0f}% of the test digits: its error is at the {rank} "
+            f"percentile, below the {ordinal(int(unusual_above))} that would count as unusual.")
 
 
 @dataclass(frozen=True)
@@ -126,6 +141,7 @@ class Placement:
     point: np.ndarray            # (1, 2) on the latent map
     error: float
     percentile: float            # share of test errors below the drawing's, in percent
+    ink_kept: float              # the copy's ink as a share of the drawing's
     neighbours: np.ndarray       # training-set indices, nearest first
     distances: np.ndarray
 
@@ -135,8 +151,10 @@ def place(model, views: ModelViews, x: torch.Tensor, n: int = NEAREST) -> Placem
     """Where the drawing x (1, 1, 28, 28) lands for ``model``: on the map, among the test
     errors, and among the training digits."""
     code = explore.encode(model, x)                                # (1, k)
-    error = float(reconstruction_errors(model, x)[0])
+    recon = reconstruct(model, x)
+    error = float(mse_per_item(recon, x)[0])
     indices, distances = views.nearest(code, n)
     return Placement(point=views.latent.place(code), error=error,
                      percentile=percentile_of(error, views.test_errors),
+                     ink_kept=float(recon.sum() / x.sum().clamp_min(1e-6)),
                      neighbours=indices, distances=distances)

@@ -278,7 +278,7 @@ class JobManager:
                                     stop=job.stop)
             if job.stop.is_set():
                 raise TrainingStopped()
-            model_id = self.store.save(job.spec, trained).id
+            model_id = self.store.save(job.spec, trained, owner=job.owner).id
             status = DONE
         except TrainingStopped:
             status = CANCELLED

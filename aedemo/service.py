@@ -2,11 +2,16 @@
 manager, the default dataset and the first-start zoo, and caches of loaded models and of derived
 results (codes, projections) that are slow to compute.
 
+What a page shows by default belongs to the lesson, not to whoever trained last: the models the
+teacher pinned, then the first-start zoo's, then (for each student) their own, then everyone
+else's (``Provenance``). Nothing a student trains changes what another student sees by default.
+
 No Streamlit here: ``aedemo.ui`` creates one Service per server process with st.cache_resource.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import threading
@@ -45,6 +50,27 @@ class Settings:
                    workers=_env_int("AEDEMO_WORKERS", cls.workers),
                    session_cap=_env_int("AEDEMO_SESSION_CAP", cls.session_cap),
                    zoo=os.environ.get("AEDEMO_ZOO", "1") not in ("0", "false", "no"))
+
+
+class Provenance(enum.IntEnum):
+    """Where a stored model comes from, as seen by one student; the order is the pages' order
+    of preference."""
+
+    PINNED = 0          # the teacher pinned it to the showcase
+    ZOO = 1             # the first-start zoo: the lesson's own models
+    TEACHER = 2         # not a student's: from the command line, or an earlier zoo
+    YOURS = 3           # trained at this student's request
+    OTHERS = 4          # another student's
+
+    @property
+    def showcase(self) -> bool:
+        return self <= Provenance.ZOO
+
+    @property
+    def label(self) -> str:
+        return {Provenance.PINNED: "pinned by the teacher", Provenance.ZOO: "the class's zoo",
+                Provenance.TEACHER: "the teacher's", Provenance.YOURS: "yours",
+                Provenance.OTHERS: "a classmate's"}[self]
 
 
 class Memo:
@@ -147,10 +173,33 @@ class Service:
 
     # --- models ------------------------------------------------------------------------------
 
+    def provenance(self, entry: StoredModel, viewer: str | None = None) -> Provenance:
+        """Where ``entry`` comes from, for the student ``viewer`` (a session id)."""
+        return self._provenance_for(viewer)(entry)
+
+    def _provenance_for(self, viewer: str | None) -> Callable[[StoredModel], Provenance]:
+        """provenance() for many models: the pins and the zoo's ids read once."""
+        pinned, zoo = self.store.pinned(), {spec.key for spec in self.zoo_specs}
+
+        def provenance(m: StoredModel) -> Provenance:
+            if m.id in pinned:
+                return Provenance.PINNED
+            if m.id in zoo:
+                return Provenance.ZOO
+            if m.owner in (None, SYSTEM):
+                return Provenance.TEACHER
+            return Provenance.YOURS if m.owner == viewer else Provenance.OTHERS
+
+        return provenance
+
     def models(self, *, variant: str | None = None, kind: str | None = None,
-               dataset: str | None = None, one_class: bool = False) -> list[StoredModel]:
-        """Usable stored models, newest first, filtered. One-class (anomaly) models are left
-        out unless asked for, since they only know some digits."""
+               dataset: str | None = None, one_class: bool = False, viewer: str | None = None,
+               prefer: Callable[[StoredModel], Any] | None = None) -> list[StoredModel]:
+        """Usable stored models, filtered, in the pages' order of preference: by provenance
+        for the student ``viewer`` (the teacher's pins, the zoo, the teacher's other models,
+        the viewer's own, then other students'), then by the page's own ``prefer`` key, then
+        newest first. One-class (anomaly) models are left out unless asked for, since they
+        only know some digits."""
         found = []
         for m in self.store.list():
             if not m.ok:
@@ -163,7 +212,9 @@ class Service:
             if bool(spec.normal) != one_class:
                 continue
             found.append(m)
-        return found
+        provenance = self._provenance_for(viewer)
+        # a stable sort: newest first (the store's order) within equal keys
+        return sorted(found, key=lambda m: (provenance(m), prefer(m) if prefer else 0))
 
     def load_model(self, model_id: str):
         """A stored model, loaded once and kept in memory while it is in use (read-only)."""

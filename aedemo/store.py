@@ -4,12 +4,16 @@
 Every file is written to a temporary name and renamed into place, the JSON last: a model exists
 only once its JSON does, so a process killed mid-save leaves nothing half-listed. A file that is
 corrupt, truncated or no longer matches its variant is listed with the problem, never raised.
+
+Beside the models, ``showcase.json`` lists the models the teacher has pinned: the ones the pages
+show by default, before the first-start zoo's.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import tempfile
 import threading
@@ -26,6 +30,8 @@ from safetensors.torch import save as save_safetensors
 
 from aedemo.models import build, get_variant
 from aedemo.spec import ModelSpec, Trained
+
+log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
@@ -63,6 +69,11 @@ class StoredModel:
     @property
     def metrics(self) -> dict[str, float]:
         return (self.meta or {}).get("metrics", {})
+
+    @property
+    def owner(self) -> str | None:
+        """Who asked for it: a browser session's id, the zoo's owner, or None (the CLI)."""
+        return (self.meta or {}).get("owner")
 
 
 def _versions() -> dict[str, str]:
@@ -113,11 +124,12 @@ class ModelStore:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def save(self, spec: ModelSpec, trained: Trained) -> StoredModel:
+    def save(self, spec: ModelSpec, trained: Trained, owner: str | None = None) -> StoredModel:
         model_id = spec.key
         weights, meta_path = self._paths(model_id)
-        meta = {"id": model_id, "spec": spec.to_dict(), "metrics": trained.metrics,
-                "history": trained.history, "seconds": round(trained.seconds, 2),
+        meta = {"id": model_id, "spec": spec.to_dict(), "owner": owner,
+                "metrics": trained.metrics, "history": trained.history,
+                "seconds": round(trained.seconds, 2),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "versions": _versions()}
         state = {k: v.detach().cpu().contiguous() for k, v in trained.model.state_dict().items()}
@@ -137,6 +149,39 @@ class ModelStore:
         except OSError as err:
             raise _explain_os_error(err, self.root) from None
         self._checked.pop(model_id, None)
+        if model_id in self.pinned():
+            self.set_pinned(model_id, False)
+
+    # --- the showcase: models the teacher pinned -------------------------------------------
+
+    @property
+    def _showcase_path(self) -> Path:
+        return self.root / "showcase.json"
+
+    def pinned(self) -> frozenset[str]:
+        """The ids of the pinned models. Never raises: an unreadable file pins nothing."""
+        try:
+            ids = json.loads(self._showcase_path.read_text()).get("pinned", [])
+        except FileNotFoundError:
+            return frozenset()
+        except (OSError, ValueError, AttributeError) as err:
+            log.warning("ignoring %s: %s", self._showcase_path, err)
+            return frozenset()
+        return frozenset(i for i in ids if isinstance(i, str)) if isinstance(ids, list) else (
+            frozenset())
+
+    def set_pinned(self, model_id: str, pinned: bool = True) -> None:
+        """Pin a stored model to the showcase, or take it off."""
+        if pinned and self.get(model_id) is None:
+            raise StoreError(f"No stored model {model_id}.")
+        ids = set(self.pinned())
+        ids = ids | {model_id} if pinned else ids - {model_id}
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            _write_atomically(self._showcase_path,
+                              json.dumps({"pinned": sorted(ids)}, indent=1).encode())
+        except OSError as err:
+            raise _explain_os_error(err, self.root) from None
 
     # --- reading ---------------------------------------------------------------------------
 

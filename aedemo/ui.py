@@ -14,7 +14,7 @@ import torch
 
 from aedemo import viz
 from aedemo.jobs import CANCELLED, DONE, FAILED, JobError, JobSnapshot
-from aedemo.service import Service
+from aedemo.service import Provenance, Service
 from aedemo.store import StoredModel, StoreError
 
 RUN_LOG = os.environ.get("AEDEMO_RUN_LOG")     # bench/classroom.py sets it: see run_page
@@ -119,11 +119,27 @@ def log_options(low: float, high: float) -> list[float]:
 
 
 def model_label(m: StoredModel) -> str:
+    """One line per stored model for the pickers: what it is and whose it is."""
     spec = m.spec
     extra = "".join(f" {k}={v}" for k, v in spec.hparams if k != "latent_dim")
     normal = f" normal={','.join(map(str, spec.normal))}" if spec.normal else ""
-    return (f"{spec.variant} · k={spec.latent_dim}{extra}{normal} · {spec.dataset} · "
+    whose = service().provenance(m, session_id()).label
+    return (f"{spec.variant} · k={spec.latent_dim}{extra}{normal} · {whose} · {spec.dataset} · "
             f"{spec.train.epochs} ep · {m.id}")
+
+
+def models(*, others: bool = True, **filters: Any) -> list[StoredModel]:
+    """The stored models on the app's dataset that match ``filters`` (see Service.models), in
+    this student's order: the teacher's pins, the zoo, their own, then everyone else's, which
+    ``others=False`` leaves out (for sweeps and comparisons, which stay the lesson's)."""
+    svc = service()
+    if svc.data is None:
+        return []
+    me = session_id()
+    found = svc.models(dataset=filters.pop("dataset", svc.data.source), viewer=me, **filters)
+    if others:
+        return found
+    return [m for m in found if svc.provenance(m, me) is not Provenance.OTHERS]
 
 
 def show_images(images: torch.Tensor | list[torch.Tensor], captions: list[str] | None = None, *,
@@ -134,7 +150,8 @@ def show_images(images: torch.Tensor | list[torch.Tensor], captions: list[str] |
 
 
 def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> StoredModel:
-    """A selectbox over stored models, newest first."""
+    """A selectbox over stored models in the order given: the first, the lesson's own model,
+    is the default."""
     return st.selectbox(label, models, format_func=model_label, key=key)
 
 
@@ -149,15 +166,15 @@ def models_or_wait(what: str, **filters: Any) -> tuple[Any, list[StoredModel]]:
     progress), refresh the page by itself once it arrives, and stop the page here."""
     svc = service()
     data = svc.data
-    models = svc.models(dataset=data.source, **filters) if data else []
-    if not models:
+    found = models(**filters)
+    if not found:
         if data is None:
             st.info("Loading the dataset…", icon=":material/hourglass_top:")
         else:
             waiting_for_models(what)
-        refresh_when_ready(data is not None, filters)
+        refresh_when_ready(data is not None, {k: v for k, v in filters.items() if k != "prefer"})
         st.stop()
-    return data, models
+    return data, found
 
 
 @st.fragment(run_every=3)

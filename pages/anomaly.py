@@ -4,11 +4,8 @@ import streamlit as st
 from aedemo import anomaly, preprocess, ui, viz
 from aedemo.jobs import JobError
 from aedemo.models import REGISTRY, variant_names
-from aedemo.spec import ModelSpec
 from aedemo.viz.anomaly import error_histogram, roc_figure
-from aedemo.zoo import suggested_train
-
-DETECTOR_EPOCHS = 3         # on a full MNIST class (about 6,000 images); more for fewer
+from aedemo.zoo import DETECTOR, detector_spec
 
 st.title("Anomaly detection")
 st.markdown(
@@ -25,6 +22,7 @@ svc = ui.service()
 me = ui.session_id()
 if svc.data is None:
     st.info("Loading the dataset…", icon=":material/hourglass_top:")
+    ui.refresh_when_ready(False)
     st.stop()
 data = svc.data
 image_variants = [n for n in variant_names() if REGISTRY[n].kind == "image"]
@@ -32,25 +30,28 @@ image_variants = [n for n in variant_names() if REGISTRY[n].kind == "image"]
 with st.container(border=True):
     st.markdown("**Train a detector**")
     left, mid, right = st.columns(3)
-    digits = left.multiselect("Normal digit(s)", list(range(len(data.classes))), default=[0],
+    digits = left.multiselect("Normal digit(s)", list(range(len(data.classes))),
+                              default=list(DETECTOR["normal"]),
                               format_func=lambda c: data.classes[c], key="anomaly-digits",
                               help="The model trains on these only; every other class is an "
                                    "anomaly")
     variant = mid.selectbox("Variant", image_variants, key="anomaly-variant",
+                            index=image_variants.index(DETECTOR["variant"]),
                             help="\n".join(f"- **{n}**: {REGISTRY[n].summary}"
                                            for n in image_variants))
     k_field = next(f for f in REGISTRY[variant].Config.params() if f.name == "latent_dim")
     k = right.slider("Bottleneck size k", k_field.metadata["low"], k_field.metadata["high"],
-                     min(k_field.default, 16), key="anomaly-k")
+                     DETECTOR["latent_dim"], key="anomaly-k")
     n_normal = anomaly.count_of_classes(data.y_train, digits)
-    train = suggested_train(variant, n_normal, mnist_epochs=DETECTOR_EPOCHS)
-    st.caption(f"{n_normal:,} training images of the normal digit(s), {train.epochs} epochs. "
-               "Training runs in the background; you can leave the page and come back.")
+    # the defaults are the zoo's own detector: training them again finds it stored at once
+    spec = detector_spec(data, tuple(digits), variant, k) if digits else None
+    if spec is not None:
+        st.caption(f"{n_normal:,} training images of the normal digit(s), "
+                   f"{spec.train.epochs} epochs. Training runs in the background; you can "
+                   f"leave the page and come back.")
     if st.button("Train detector", type="primary", icon=":material/play_arrow:",
                  key="anomaly-train", disabled=not digits):
         try:
-            spec = ModelSpec.create(variant, {"latent_dim": k}, dataset=data.source,
-                                    train=train, normal=tuple(digits))
             job = svc.submit(spec, me)
             st.session_state["anomaly-job"] = job.id
         except (JobError, ValueError) as err:
@@ -67,7 +68,7 @@ if job is not None:
         st.session_state["anomaly-shown-job"] = job_id
         st.session_state["anomaly-model"] = job.model_id
 
-detectors = svc.models(kind="image", one_class=True)
+detectors = ui.models(kind="image", one_class=True)
 if not detectors:
     st.info("Your detector appears here when its training ends." if job and job.active else
             "No detector is stored yet: pick the normal digit(s) above and **Train detector**.",

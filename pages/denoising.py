@@ -41,7 +41,7 @@ st.caption(f"This model was trained on {trained['noise_kind']} noise at level "
            f"{trained['noise_level']:g}; try the other kinds to see how far that carries.")
 
 k = entry.spec.latent_dim
-plain_models = svc.models(variant="dense", dataset=data.source)
+plain_models = ui.models(variant="dense", others=False)
 plain_entry = min(plain_models, key=lambda m: abs(m.spec.latent_dim - k), default=None)
 models = {DENOISING: svc.load_model(entry.id)}
 if plain_entry is not None:

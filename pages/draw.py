@@ -7,6 +7,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from aedemo import drawing, preprocess, ui, viz
 from aedemo.data import DataError
+from aedemo.service import Provenance
 from aedemo.viz.anomaly import error_histogram, with_marks
 from aedemo.viz.latent import latent_scatter, with_stars
 from aedemo.viz.style import frozen
@@ -89,9 +90,10 @@ if x is not None:
     st.session_state[DRAWING] = x
 elif drawn:
     st.session_state.pop(DRAWING, None)              # a blank canvas: no drawing any more
+data = svc.data
 seen = x                                          # what the models are given
-if x is not None and svc.data is not None:
-    seen = preprocess.for_dataset(x, svc.data.source)
+if x is not None and data is not None:
+    seen = preprocess.for_dataset(x, data.source)
 with right:
     if x is not None:
         st.caption(("What the models see: your" if seen is x else "Your") + " input framed as "
@@ -101,24 +103,26 @@ with right:
         else:
             ui.show_images([x, seen], ["framed as MNIST", "as the models see it"],
                            scale=6)
-            st.caption("Offline, the models learned scikit-learn's 8 x 8 digits blown up to "
-                       "28 x 28, so your drawing is coarsened the same way first. Sharp, thin "
-                       "strokes still look unusual to them; with MNIST they would not.")
+            st.caption("Offline without MNIST, the models learned scikit-learn's 8 x 8 digits "
+                       "blown up to 28 x 28, so your drawing is coarsened the same way first. "
+                       "Sharp, thin strokes still look unusual to them; with MNIST they would "
+                       "not.")
     elif note != "error":
         st.info("Draw a digit on the black square, in white, as large or small as you like; "
                 "the models answer after every stroke." if drawn else
                 "Upload a photo or scan of one digit; it is cropped and framed like the canvas.",
                 icon=":material/draw:")
 
-if svc.data is None:
-    st.info("Loading the dataset…", icon=":material/hourglass_top:")
-    st.stop()
-entries = svc.models(kind="image", dataset=svc.data.source)
-if not entries:
-    ui.waiting_for_models("image model")
-    st.stop()
+# Until the dataset and a first model are there, say what is coming; the page fills in by
+# itself when they arrive, with the drawing still on the canvas.
+data, entries = ui.models_or_wait("image model", kind="image")
 if x is None:
     st.stop()
+me = ui.session_id()
+# The lesson's models (the teacher's pins, then the zoo) speak first, the same for everyone;
+# a student's own models come after them, marked as theirs.
+lesson = [m for m in entries if svc.provenance(m, me).showcase] or entries
+yours = [m for m in entries if svc.provenance(m, me) is Provenance.YOURS]
 
 
 # The two sections below are fragments: moving the slider or choosing another model reruns only
@@ -175,7 +179,7 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
     with score_col:
         st.metric("Reconstruction error (MSE)", f"{where.error:.4f}",
                   help="Mean squared difference between your input and the model's copy")
-        st.markdown(drawing.describe_percentile(where.percentile))
+        st.markdown(drawing.describe_percentile(where.percentile, where.ink_kept))
         st.plotly_chart(with_marks(maps[1], {"your drawing": where.error}), key="draw-errors")
 
     st.markdown("**The nearest training digits in this model's code space**")
@@ -187,13 +191,17 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
 
 
 st.subheader("Every variant's reconstruction")
-shown = drawing.one_per_variant(entries)
+shown = drawing.one_per_variant(lesson)
 recons = drawing.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], seen)
-st.caption("One stored model per variant, with the mean squared error between your input and "
-           "its copy: lower is a closer copy.")
+st.caption("One model per variant, with the mean squared error between your input and its "
+           "copy: lower is a closer copy.")
 image_row([r.image for r in recons], [r.caption for r in recons])
+if yours:
+    st.markdown("**Your own models**")
+    mine = drawing.reconstruct_with_each([(m, svc.load_model(m.id)) for m in yours[:6]], seen)
+    image_row([r.image for r in mine], [f"yours: {r.caption}" for r in mine])
 
-sweep = drawing.dense_sweep(entries)
+sweep = drawing.dense_sweep(lesson)
 if len(sweep) > 1:
     bottleneck_sweep(seen, sweep)
-among_the_dataset(seen, shown)
+among_the_dataset(seen, shown + [m for m in yours if m not in shown])

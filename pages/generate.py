@@ -30,9 +30,10 @@ vae = svc.load_model(entry.id)
 k = entry.spec.latent_dim
 beta = dict(entry.spec.hparams).get("beta", 1.0)
 
-# The plain autoencoder to compare with: the same k if one is stored, else the nearest.
-dense_models = svc.models(variant="dense", dataset=data.source)
-dense_entry = min(dense_models, key=lambda m: abs(m.spec.latent_dim - k), default=None)
+# The plain autoencoder to compare with: the same k if one is stored, else the nearest (the
+# lesson's before the student's own on a tie).
+dense_entry = min(ui.models(variant="dense", others=False),
+                  key=lambda m: abs(m.spec.latent_dim - k), default=None)
 dense = svc.load_model(dense_entry.id) if dense_entry else None
 
 # --- samples from the prior ------------------------------------------------------------------

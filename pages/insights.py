@@ -21,8 +21,8 @@ if data is None:
     st.info("Loading the dataset…", icon=":material/hourglass_top:")
     ui.refresh_when_ready(False)
     st.stop()
-sparse_models = svc.models(variant="sparse", dataset=data.source)
-conv_models = svc.models(variant="conv", dataset=data.source)
+sparse_models = ui.models(variant="sparse")
+conv_models = ui.models(variant="conv")
 missing = [{"variant": v} for v, found in (("sparse", sparse_models), ("conv", conv_models))
            if not found]
 if missing:                           # each half of the page says what it is waiting for
@@ -44,7 +44,7 @@ if not sparse_models:
 else:
     entry = ui.pick_model(sparse_models, key="ins-sparse", label="Sparse autoencoder")
     k = entry.spec.latent_dim
-    dense_models = svc.models(variant="dense", dataset=data.source)
+    dense_models = ui.models(variant="dense", others=False)
     dense_entry = min(dense_models, key=lambda m: abs(m.spec.latent_dim - k), default=None)
     sparse_stats = codes_of(entry)
     values = {}

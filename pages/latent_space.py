@@ -22,10 +22,10 @@ st.markdown(
     "digits and their reconstructions.")
 
 svc = ui.service()
-data, models = ui.models_or_wait("image model", kind="image")
 # The first choice has a 2D code, a VAE's if there is one: its map is the code itself, and its
-# decoded plane is shown beside it. Newest first after that.
-models.sort(key=lambda m: (m.spec.latent_dim != 2, m.spec.variant != "vae"))
+# decoded plane is shown beside it.
+data, models = ui.models_or_wait(
+    "image model", kind="image", prefer=lambda m: (m.spec.latent_dim != 2, m.spec.variant != "vae"))
 
 
 

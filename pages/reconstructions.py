@@ -18,9 +18,10 @@ st.markdown(
     "numbers can do; a non-linear autoencoder should beat it at the same k.")
 
 svc = ui.service()
-data, models = ui.models_or_wait("image model", kind="image")
-# The first choice is the zoo's first model, a clear and typical case; then newest first.
-models.sort(key=lambda m: (m.spec.variant, m.spec.latent_dim) != DEFAULT_MODEL)
+# The first choice is the lesson's dense k = 16, a clear and typical case.
+data, models = ui.models_or_wait(
+    "image model", kind="image",
+    prefer=lambda m: (m.spec.variant, m.spec.latent_dim) != DEFAULT_MODEL)
 
 
 
@@ -57,7 +58,7 @@ image_rows([("Originals", originals, labels),
 
 # --- the bottleneck --------------------------------------------------------------------------
 st.subheader("The bottleneck: autoencoder against PCA")
-dense = compare.model_sweep(svc.models(variant="dense", dataset=data.source)).get("dense", [])
+dense = compare.model_sweep(ui.models(variant="dense", others=False)).get("dense", [])
 pca = svc.memo.get(("pca-baseline", data.source, len(data.x_train)),
                    lambda: compare.fit_pca_baseline(data.x_train))
 k = None
@@ -80,7 +81,7 @@ else:
                  [f"MSE {e:.4f}" for e in pca_err])])
 
 # --- rate-distortion -------------------------------------------------------------------------
-sweep = compare.model_sweep(models)
+sweep = compare.model_sweep(ui.models(kind="image", others=False))
 stored_ks = {p[0] for points in sweep.values() for p in points}
 pca_ks = tuple(sorted(stored_ks | {1, 2, 4, 8, 16, 32, 64, 128}))
 pca_points = svc.memo.get(("pca-curve", data.source, len(data.x_train), pca_ks),

@@ -18,7 +18,7 @@ st.markdown(
     "series is its anomaly score; the error at each step shows where.")
 
 svc = ui.service()
-models = sequences.usable_models(svc.models(kind="sequence"))
+models = sequences.usable_models(ui.models(kind="sequence", dataset=None))
 if not models:
     ui.waiting_for_models("LSTM model")
     if st.button("Train the LSTM model", icon=":material/play_arrow:", key="seq-train"):

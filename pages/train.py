@@ -32,7 +32,12 @@ with st.container(border=True):
         default_set = svc.data.source if svc.data else "mnist"
         options = list(dict.fromkeys([default_set, *datasets.IMAGE_DATASETS]))
         dataset = left.selectbox("Dataset", options,
-                                 help="Without a network, every download falls back to digits")
+                                 help="MNIST, Fashion-MNIST and KMNIST are downloaded; "
+                                      "mnist-5k and digits ship with the installed packages")
+        if svc.data and svc.data.notice and dataset not in datasets.DIGIT_SETS:
+            left.warning(f"No network here, and {dataset} has no offline copy: training on it "
+                         f"will fail. {svc.data.source} holds real MNIST digits.",
+                         icon=":material/wifi_off:")
         n_train = len(svc.data.x_train) if svc.data else 60_000
     hparams = {f.name: ui.hparam_input(f, key=f"train-{variant}-{f.name}", label=(
         "Bottleneck size k" if f.name == "latent_dim" else None)) for f in cls.Config.params()}

@@ -12,9 +12,11 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
+import streamlit as st  # noqa: E402
 import torch  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from support import SHARED_MNIST  # noqa: E402
+from support import REPO, SHARED_MNIST  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -43,3 +45,29 @@ def mnist_folder() -> Path:
 @pytest.fixture
 def batch(digits) -> torch.Tensor:
     return digits.x_train[:32]
+
+
+@pytest.fixture
+def app(isolated_home, monkeypatch):
+    """A fresh AppTest of app.py with its own service (st.cache_resource is process-wide):
+    ``app()`` runs Home, ``app("pages/x.py")`` switches to a page. No zoo, the small digits."""
+    from aedemo import ui
+
+    monkeypatch.setenv("AEDEMO_ZOO", "0")
+    monkeypatch.setenv("AEDEMO_DATASET", "digits")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def make(page: str | None = None):
+        # the service loads its dataset in the background: let it finish so pages show data
+        assert ui.service().wait_ready(60)
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+        at.run()
+        if page:
+            at.switch_page(page)
+            at.run()
+        return at
+
+    yield make
+    ui.service().jobs.shutdown()
+    st.cache_resource.clear()

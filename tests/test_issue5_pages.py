@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
-from test_pages import app, no_exception  # noqa: F401  (app: the AppTest fixture)
+from test_pages import no_exception
 
 from aedemo import anomaly, drawing, preprocess, sequences, ui
 from aedemo import data as datasets
@@ -139,6 +139,24 @@ def test_drawing_views_against_brute_force(issue5_store, digits):
 def test_describe_percentile_in_plain_words():
     assert "Looks like the training digits" in drawing.describe_percentile(40)
     assert "Unusual" in drawing.describe_percentile(99)
+
+
+@pytest.mark.parametrize("n, word", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"),
+                                     (11, "11th"), (12, "12th"), (13, "13th"), (21, "21st"),
+                                     (22, "22nd"), (93, "93rd"), (100, "100th"), (111, "111th")])
+def test_ordinals(n, word):
+    assert drawing.ordinal(n) == word
+
+
+def test_the_verdict_says_93rd_not_93th():
+    verdict = drawing.describe_percentile(92.6)
+    assert "93rd percentile" in verdict and "95th" in verdict and "93th" not in verdict
+
+
+def test_a_faint_copy_is_not_called_a_good_one():
+    verdict = drawing.describe_percentile(30, ink_kept=0.3)
+    assert "faint" in verdict and "Looks like the training digits" not in verdict
+    assert "Unusual" in drawing.describe_percentile(99, ink_kept=0.3)
 
 
 def test_sequence_scores_against_references(issue5_store):

