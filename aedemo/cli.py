@@ -1,4 +1,4 @@
-"""Command line: ``python -m aedemo {train,list,evaluate,delete,anomaly,pretrain}``.
+"""Command line: ``python -m aedemo {train,list,evaluate,delete,pin,unpin,anomaly,pretrain}``.
 
 Variant-specific flags (``--noise-kind``, ``--l1``, ``--beta``...) are generated from the
 registry's configs, so a new variant's hyperparameters appear here without editing this file.
@@ -152,8 +152,9 @@ def cmd_train(args, store: ModelStore) -> int:
 
 def cmd_list(args, store: ModelStore) -> int:
     rows = []
+    pinned = store.pinned()
     for m in store.list():
-        row = {"id": m.id, "ok": m.ok, "problem": m.problem}
+        row = {"id": m.id, "ok": m.ok, "problem": m.problem, "pinned": m.id in pinned}
         if m.meta:
             row.update(_summary(m.meta))
             row["created"] = m.meta.get("created")
@@ -166,7 +167,7 @@ def cmd_list(args, store: ModelStore) -> int:
         if r["ok"]:
             print(f"{r['id']}  {r['variant']:<10} k={r['latent_dim']:<4} {r['dataset']:<10} "
                   f"{r['epochs']:>3} ep  mse={r['test'].get('mse', float('nan')):.5f}  "
-                  f"{r['created']}")
+                  f"{r['created']}" + ("  pinned" if r["pinned"] else ""))
         else:
             print(f"{r['id']}  UNREADABLE: {r['problem']}")
     return 0
@@ -188,6 +189,15 @@ def cmd_delete(args, store: ModelStore) -> int:
         raise UsageError(f"no stored model {args.id}")
     store.delete(args.id)
     print(f"deleted {args.id}")
+    return 0
+
+
+def cmd_pin(args, store: ModelStore) -> int:
+    """Pin a model to the showcase: every page shows it by default, before the zoo's."""
+    if store.get(args.id) is None:
+        raise UsageError(f"no stored model {args.id}")
+    store.set_pinned(args.id, args.command == "pin")
+    print(f"{args.command}ned {args.id}")
     return 0
 
 
@@ -250,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("delete", help="delete a stored model")
     p.add_argument("id")
+    p = sub.add_parser("pin", help="show a stored model by default on every page, before the "
+                                   "zoo's (the teacher's showcase)")
+    p.add_argument("id")
+    p = sub.add_parser("unpin", help="take a model off the showcase")
+    p.add_argument("id")
     p = sub.add_parser("anomaly", help="one-class anomaly detection AUC (Ruff et al. 2018)")
     p.add_argument("--normal", required=True, help="the normal digit(s), e.g. 3 or 0,1")
     _add_model_args(p)
@@ -260,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"train": cmd_train, "list": cmd_list, "evaluate": cmd_evaluate,
-            "delete": cmd_delete, "anomaly": cmd_anomaly, "pretrain": cmd_pretrain}
+            "delete": cmd_delete, "pin": cmd_pin, "unpin": cmd_pin, "anomaly": cmd_anomaly,
+            "pretrain": cmd_pretrain}
 
 
 def main(argv: list[str] | None = None) -> int:

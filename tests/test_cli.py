@@ -28,7 +28,12 @@ def test_train_json_then_list_evaluate_delete():
     assert again["id"] == result["id"] and again["reused"]
 
     listed = json.loads(cli("list", "--json").stdout)
-    assert [r["id"] for r in listed] == [result["id"]]
+    assert [r["id"] for r in listed] == [result["id"]] and not listed[0]["pinned"]
+    assert cli("pin", result["id"]).returncode == 0            # the teacher's showcase
+    assert json.loads(cli("list", "--json").stdout)[0]["pinned"]
+    assert cli("unpin", result["id"]).returncode == 0
+    assert not json.loads(cli("list", "--json").stdout)[0]["pinned"]
+    assert cli("pin", "0123456789ab").returncode == 2
     evaluated = json.loads(cli("evaluate", result["id"], "--json").stdout)
     assert evaluated["test"]["mse"] == pytest.approx(result["test"]["mse"], rel=1e-5)
     assert cli("delete", result["id"]).returncode == 0
