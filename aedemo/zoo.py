@@ -48,7 +48,7 @@ class ZooEntry:
 FAST_LR = 3e-3
 DETECTOR_EPOCHS = 3       # a one-class detector, on a full MNIST class (about 6,000 images)
 DETECTOR = {"variant": "dense", "latent_dim": 16, "normal": (0,)}   # the Anomaly page's defaults
-SPARSE_L1 = 1.0
+SPARSE_L1 = 0.7        # see aedemo.models.sparse: most units alive, each a stroke
 
 
 def detector_entry(variant: str, latent_dim: int, normal: tuple[int, ...]) -> ZooEntry:

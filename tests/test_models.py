@@ -7,6 +7,7 @@ import torch
 
 from aedemo.data import make_series
 from aedemo.models import REGISTRY, build, variant_names
+from aedemo.models.sparse import ATOM_L1, ATOM_LENGTH
 from aedemo.models.vae import gaussian_kl
 
 VARIANTS = variant_names()
@@ -126,5 +127,10 @@ def test_denoising_corrupts_only_in_training(digits):
 def test_sparse_reports_l1_and_sparsity(digits):
     model = build("sparse", {"l1": 2.0})
     out = model(digits.x_train[:8])
-    torch.testing.assert_close(out.loss, out.terms["recon"] + 2.0 * out.terms["l1"])
+    torch.testing.assert_close(out.loss, out.terms["recon"] + 2.0 * out.terms["l1"]
+                               + ATOM_L1 * out.terms["atoms"])
+    # every atom only adds ink, and all have the same length (the L1 cannot be dodged)
+    atoms = model.atoms()
+    assert (atoms >= 0).all()
+    torch.testing.assert_close(atoms.norm(dim=0), torch.full((64,), ATOM_LENGTH))
     assert 0.0 <= model.extra_metrics(digits.x_train[:8], torch.Generator())["sparsity"] <= 1.0
