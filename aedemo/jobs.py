@@ -24,7 +24,7 @@ import torch
 from aedemo import data as datasets
 from aedemo.spec import ModelSpec, Trained, train_spec
 from aedemo.store import ModelStore, StoreError
-from aedemo.train import Callback, Progress, TrainingDiverged, TrainingStopped
+from aedemo.train import Callback, LossTrace, Progress, TrainingDiverged, TrainingStopped
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class JobSnapshot:
     fraction: float
     eta_seconds: float | None
     history: tuple[dict[str, Any], ...]
+    batch_losses: tuple[tuple[float, float], ...]    # (epochs, training loss), for a live chart
     preview: torch.Tensor | None         # reconstructions of the fixed preview items, last epoch
     preview_inputs: torch.Tensor | None
     error: str | None
@@ -82,6 +83,7 @@ class _Job:
     seconds: float = 0.0
     fraction: float = 0.0
     history: tuple = ()
+    trace: LossTrace = field(default_factory=LossTrace)
     preview: torch.Tensor | None = None
     preview_inputs: torch.Tensor | None = None
     error: str | None = None
@@ -111,6 +113,7 @@ class _Reporter(Callback):
             j = self.job
             j.epoch, j.batch, j.batches, j.seconds, j.fraction = (
                 p.epoch, p.batch, p.batches, p.seconds, p.fraction)
+            j.trace.add(p.epoch - 1 + p.batch / p.batches, p.loss)
 
     def on_epoch(self, p: Progress) -> None:
         device = next(p.model.parameters()).device
@@ -241,7 +244,8 @@ class JobManager:
             id=job.id, spec=job.spec, status=job.status, owner=job.owner, position=position,
             epoch=job.epoch, epochs=job.spec.train.epochs, batch=job.batch, batches=job.batches,
             fraction=1.0 if job.status == DONE else job.fraction, eta_seconds=eta,
-            history=job.history, preview=job.preview, preview_inputs=job.preview_inputs,
+            history=job.history, batch_losses=job.trace.points(), preview=job.preview,
+            preview_inputs=job.preview_inputs,
             error=job.error, model_id=job.model_id, reused=job.reused, submitted=job.submitted,
             finished=job.finished)
 

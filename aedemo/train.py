@@ -54,6 +54,40 @@ class Progress:
         return ((self.epoch - 1) * self.batches + self.batch) / (self.epochs * self.batches)
 
 
+class LossTrace:
+    """The training loss after every batch, kept at a bounded size for a live chart: once it
+    holds ``size`` points, neighbours are merged in pairs into their means, so a 100-epoch run
+    keeps its whole shape in at most ``size`` points, and a 3-epoch one every batch."""
+
+    def __init__(self, size: int = 1024):
+        self.size = size
+        self._stride = 1                     # batches per kept point
+        self._points: list[tuple[float, float]] = []
+        self._pending: list[tuple[float, float]] = []
+
+    def add(self, epochs: float, loss: float) -> None:
+        """One batch's loss, at ``epochs`` (fractional: 2.5 is half-way through epoch 3)."""
+        self._pending.append((epochs, loss))
+        if len(self._pending) < self._stride:
+            return
+        self._points.append(_mean_point(self._pending))
+        self._pending = []
+        if len(self._points) >= self.size:
+            pairs = zip(self._points[0::2], self._points[1::2])
+            self._points = [_mean_point(pair) for pair in pairs]
+            self._stride *= 2
+
+    def points(self) -> tuple[tuple[float, float], ...]:
+        """(epochs, loss) pairs, oldest first, the batches not yet merged included."""
+        tail = [_mean_point(self._pending)] if self._pending else []
+        return tuple(self._points + tail)
+
+
+def _mean_point(points) -> tuple[float, float]:
+    points = list(points)
+    return (sum(x for x, _ in points) / len(points), sum(y for _, y in points) / len(points))
+
+
 class Callback:
     """Override what you need; both run on the training thread, so keep them quick."""
 

@@ -12,9 +12,10 @@ st.title("Train")
 st.markdown(
     "Pick a variant and its settings, then **Start**. Training runs in the background on the "
     "server, one job at a time, so you can switch pages and come back; the model is stored when "
-    "it finishes and every page can use it. The loss curve shows the training loss (solid) and "
-    "the loss on test images the model never trained on (dashed): when the two part ways, the "
-    "model has started to memorise.")
+    "it finishes and every page can use it. The loss curve shows the training loss after every "
+    "batch (blue, smoothed over the faint raw line) and, after every epoch, the loss on test "
+    "images the model never trained on (orange points): when the two part ways, the model has "
+    "started to memorise.")
 
 svc = ui.service()
 me = ui.session_id()

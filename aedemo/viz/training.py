@@ -11,28 +11,46 @@ import plotly.graph_objects as go
 
 from aedemo.viz.style import PALETTE, layout
 
-TRAIN_DASH, TEST_DASH = "solid", "dash"
+TRAIN_COLOUR, TEST_COLOUR = PALETTE[0], PALETTE[4]       # blue and orange, apart for everyone
+SMOOTHING = 0.9          # the smoothed line's exponential moving average, as TensorBoard's
 
 
-def loss_curve(history: Sequence[dict[str, Any]], title: str = "Loss per epoch") -> go.Figure:
-    """One line per named term and split: train solid, test dashed. "loss" is drawn only when
-    it differs from the single term "recon" (for plain autoencoders they are the same)."""
+def smoothed(values: Sequence[float], weight: float = SMOOTHING) -> list[float]:
+    """An exponential moving average with its start-up bias taken out (the first values are
+    not pulled towards zero), as TensorBoard smooths a training curve."""
+    out, average = [], 0.0
+    for i, v in enumerate(values, start=1):
+        average = weight * average + (1 - weight) * v
+        out.append(average / (1 - weight ** i))
+    return out
+
+
+def loss_curve(history: Sequence[dict[str, Any]],
+               batch_losses: Sequence[tuple[float, float]] = (),
+               title: str = "Loss as it trains") -> go.Figure:
+    """The training loss after every batch, faint, with its smoothed line over it, and the test
+    loss after every epoch as points: a 3-epoch run already has a curve to watch. The x axis
+    counts epochs, so 2.5 is half-way through the third."""
     fig = go.Figure()
-    names: list[str] = []
-    for entry in history:
-        for name in entry["train"]:
-            if name not in names:
-                names.append(name)
-    if names == ["loss", "recon"]:
-        names = ["recon"]
-    epochs = [e["epoch"] for e in history]
-    for i, name in enumerate(names):
-        for split, dash in (("train", TRAIN_DASH), ("test", TEST_DASH)):
-            ys = [e[split].get(name) for e in history]
-            if all(v is None for v in ys):
-                continue
-            fig.add_trace(go.Scatter(x=epochs, y=ys, mode="lines+markers", name=f"{split} {name}",
-                                     line=dict(color=PALETTE[i % len(PALETTE)], dash=dash)))
+    if batch_losses:
+        x, y = zip(*batch_losses)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="train, each batch",
+                                 line=dict(color=TRAIN_COLOUR, width=1), opacity=0.3,
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=x, y=smoothed(y), mode="lines", name="train, smoothed",
+                                 line=dict(color=TRAIN_COLOUR, width=3)))
+    else:          # a stored model's history: the training loss per epoch
+        fig.add_trace(go.Scatter(x=[e["epoch"] for e in history],
+                                 y=[e["train"].get("loss") for e in history],
+                                 mode="lines+markers", name="train",
+                                 line=dict(color=TRAIN_COLOUR, width=3)))
+    tested = [e for e in history if e.get("test")]
+    if tested:
+        fig.add_trace(go.Scatter(x=[e["epoch"] for e in tested],
+                                 y=[e["test"]["loss"] for e in tested], mode="lines+markers",
+                                 name="test, after each epoch",
+                                 line=dict(color=TEST_COLOUR, width=2, dash="dot"),
+                                 marker=dict(size=10, color=TEST_COLOUR)))
     return layout(fig, title, "epoch", "loss per item")
 
 
