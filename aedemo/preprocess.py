@@ -12,11 +12,14 @@ aedemo.data.load_digits does): models trained on those blurred blocks see a shar
 unusual however well it is drawn.
 
 Also ``load_upload``: an uploaded file's bytes -> an RGBA array, refusing what is not a PNG or
-JPEG, or is too big, before it is decoded.
+JPEG, or is too big, before it is decoded; and ``pad_to_mnist`` for the Draw page's drawing
+pad, whose PNG comes from the browser and gets the same checks.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import warnings
 
@@ -207,3 +210,21 @@ def upload_to_mnist(raw: bytes, **limits) -> torch.Tensor | None:
     """An uploaded file -> an MNIST-framed digit, or None when the image holds no ink; raises
     DataError as load_upload does."""
     return to_mnist(load_upload(raw, **limits))
+
+
+PNG_DATA_URL = "data:image/png;base64,"
+PAD_MAX_CHARS = 2_000_000      # a 280 x 280 drawing is some 10 kB; anything this big is not one
+
+
+def pad_to_mnist(data_url: str) -> torch.Tensor | None:
+    """The drawing pad's picture (a PNG as a data URL, straight from the browser) -> an
+    MNIST-framed digit, or None when it holds no ink. Raises DataError for anything that is not
+    a small PNG: the browser is on the other side of the network and may send anything."""
+    if (not isinstance(data_url, str) or not data_url.startswith(PNG_DATA_URL)
+            or len(data_url) > PAD_MAX_CHARS):
+        raise DataError("The drawing could not be read; clear the pad and draw again.")
+    try:
+        raw = base64.b64decode(data_url[len(PNG_DATA_URL):], validate=True)
+    except (binascii.Error, ValueError):
+        raise DataError("The drawing could not be read; clear the pad and draw again.") from None
+    return to_mnist(load_upload(raw))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from aedemo.jobs import CANCELLED, DONE, FAILED, JobError, JobSnapshot
 from aedemo.service import Provenance, Service
 from aedemo.store import StoredModel, StoreError
 
+ASSETS = Path(__file__).parent / "assets"
 RUN_LOG = os.environ.get("AEDEMO_RUN_LOG")     # bench/classroom.py sets it: see run_page
 
 
@@ -58,11 +60,28 @@ def sidebar() -> None:
 def _job_line(job: JobSnapshot, me: str) -> str:
     who = " (yours)" if job.owner == me else ""
     if job.status == "running":
-        return f"▶ {job.spec.variant} k={job.spec.latent_dim}{who}: {job.fraction:.0%}"
+        return f"▶ {job.spec.variant} k={job.spec.latent_dim}{who}: {progress_text(job)}"
     return f"{job.position}. {job.spec.variant} k={job.spec.latent_dim}{who}"
 
 
-@st.fragment(run_every=2)
+def progress_text(job: JobSnapshot, *, detail: bool = False) -> str:
+    """A running job's progress in the words both the sidebar and the job panel use, from the
+    same fraction, so the two never disagree; "starting" until its first batch is done."""
+    if job.batches == 0:
+        return "starting (loading the data, building the model)"
+    text = f"{job.fraction:.0%}"
+    if detail:
+        text += f": epoch {job.epoch} of {job.epochs}, batch {job.batch} of {job.batches}"
+        if job.eta_seconds is not None:
+            text += f", about {job.eta_seconds:.0f} s left"
+    return text
+
+
+# The sidebar and the job panel refresh at the same pace, so the figures they show move together.
+PROGRESS_EVERY_S = 1
+
+
+@st.fragment(run_every=PROGRESS_EVERY_S)
 def _sidebar_status() -> None:
     svc = service()
     data = svc.data
@@ -107,6 +126,26 @@ def hparam_input(field: Any, key: str, label: str | None = None, default: Any = 
     if isinstance(default, int):
         return st.slider(label, int(low), int(high), int(default), key=key, help=help_text)
     return st.slider(label, float(low), float(high), float(default), key=key, help=help_text)
+
+
+# The Draw page's pad, a Components v2 component of our own (aedemo/assets/drawing_pad.*): a
+# real browser canvas that scales with its column, takes a mouse, a pen or a finger, and keeps
+# Clear and Undo visible and finger-sized. Registered once per process, as Streamlit asks.
+_drawing_pad = st.components.v2.component(
+    "aedemo.drawing_pad", html='<div class="pad-root"></div>',
+    js=(ASSETS / "drawing_pad.js").read_text(), css=(ASSETS / "drawing_pad.css").read_text())
+PAD_STROKE = 18        # pen width in the pad's 280 pixels: about MNIST's once framed to 20 x 20
+
+
+def drawing_pad(key: str, strokes: list | None = None) -> dict | None:
+    """The drawing pad: None until it has sent something in this session, then
+    {"png": a PNG data URL or None when blank, "strokes": [[x0, y0, x1, y1, ...], ...]}.
+    ``strokes`` is what a pad mounted afresh shows (the last drawing, coming back to the
+    page); a pad already on the screen keeps its own."""
+    result = _drawing_pad(data={"strokeWidth": PAD_STROKE, "strokes": strokes or []}, key=key,
+                          default={"drawing": None}, on_drawing_change=lambda: None,
+                          width="stretch", height="content")
+    return result.get("drawing")
 
 
 def log_options(low: float, high: float) -> list[float]:
@@ -199,7 +238,7 @@ def waiting_for_models(what: str) -> None:
     running = [j for j in active if j.status == "running"]
     if running:
         job = running[0]
-        st.progress(job.fraction, text=f"Training {job.spec.describe()}: {job.fraction:.0%}")
+        st.progress(job.fraction, text=f"Training {job.spec.describe()}: {progress_text(job)}")
 
 
 # --- a job in progress -----------------------------------------------------------------------
@@ -210,7 +249,7 @@ def job_panel(job_id: str) -> None:
     _job_panel(job_id)
 
 
-@st.fragment(run_every=1)
+@st.fragment(run_every=PROGRESS_EVERY_S)
 def _job_panel(job_id: str) -> None:
     svc = service()
     job = svc.jobs.snapshot(job_id)
@@ -220,9 +259,7 @@ def _job_panel(job_id: str) -> None:
     if job.status == "queued":
         st.info(f"Waiting in the queue: position {job.position}.", icon=":material/schedule:")
     elif job.status == "running":
-        eta = f", about {job.eta_seconds:.0f} s left" if job.eta_seconds is not None else ""
-        st.progress(job.fraction, text=f"Epoch {max(job.epoch, 1)} of {job.epochs}, batch "
-                                       f"{job.batch} of {job.batches}{eta}")
+        st.progress(job.fraction, text=f"Training: {progress_text(job, detail=True)}")
     elif job.status == DONE:
         st.success(("Already trained: reusing the stored model " if job.reused else
                     "Done: stored as model ") + f"{job.model_id}.", icon=":material/check:")
@@ -236,9 +273,9 @@ def _job_panel(job_id: str) -> None:
                 svc.jobs.cancel(job.id, session_id())
             except JobError as err:
                 st.error(str(err))
-    if job.history:
+    if job.batch_losses or job.history:
         left, right = st.columns([3, 2])
-        left.plotly_chart(viz.loss_curve(job.history), key=f"loss-{job.id}")
+        left.plotly_chart(viz.loss_curve(job.history, job.batch_losses), key=f"loss-{job.id}")
         if job.preview is not None and job.spec.kind == "image":
             right.caption(f"Fixed test digits (top) and their reconstructions after epoch "
                           f"{len(job.history)} (bottom)")
@@ -311,10 +348,20 @@ def stored_models_table() -> None:
     left, right = st.columns(2)
     entry = next(m for m in entries if m.id == chosen)
     if entry.ok:
-        right.download_button("Download weights (.safetensors)",
-                              lambda: svc.store.weights_bytes(chosen),
-                              file_name=f"aedemo-{chosen}.safetensors",
-                              icon=":material/download:", key="store-download")
+        # The bytes themselves, not a function that reads them on the click: Streamlit names a
+        # deferred download afresh on every run and forgets the old name at the end of the
+        # next one, so a click as a job ended (the page reruns then) asked for a file that was
+        # gone. Bytes are named by their content and served by plain HTTP, whatever reruns.
+        # The click needs no rerun either ("ignore").
+        try:
+            weights = svc.store.weights_bytes(chosen)
+        except StoreError as err:
+            right.error(str(err), icon=":material/error:")
+        else:
+            right.download_button("Download weights (.safetensors)", weights,
+                                  file_name=f"aedemo-{chosen}.safetensors",
+                                  mime="application/octet-stream", on_click="ignore",
+                                  icon=":material/download:", key="store-download")
     if left.button("Delete", icon=":material/delete:", key="store-delete"):
         try:
             svc.store.delete(chosen)

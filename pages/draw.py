@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from aedemo import drawing, preprocess, ui, viz
 from aedemo.data import DataError
@@ -16,6 +15,7 @@ if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its
     import torch
 
 DRAWING = "aedemo_drawing"             # the latest input, (1, 1, 28, 28): the Anomaly page reads it
+STROKES = "draw-strokes"               # the pad's strokes, for a pad mounted afresh
 SWEEP_K = "draw-k-chosen"              # the sweep's k, kept while the slider is off the page
 
 st.title("Draw")
@@ -31,33 +31,43 @@ st.markdown(
 svc = ui.service()
 
 
-def image_row(images: list[torch.Tensor], captions: list[str], scale: int = 4) -> None:
-    """Images side by side in equal columns, each with its caption under it (st.image with a
-    list sizes each picture by its caption's width). Only this page needs it, so it is here
-    rather than in aedemo.ui."""
+def image_row(images: list[torch.Tensor], captions: list[str], scale: int = 8,
+              per_row: int | None = None) -> None:
+    """Images side by side in equal columns, each with its caption under it, ``per_row`` to a
+    row (all in one row by default). They fill their columns, so they grow on a projector, and
+    the columns never stack, so on a phone they stay beside the drawing. Only this page needs
+    it, so it is here rather than in aedemo.ui."""
     pictures = viz.to_pixels(images, scale)
-    for column, pixels, caption in zip(st.columns(len(pictures)), pictures, captions):
-        column.image(pixels)
-        column.caption(caption)
+    per_row = per_row or len(pictures)
+    for start in range(0, len(pictures), per_row):
+        row = st.columns(per_row, wrap=False)
+        for column, pixels, caption in zip(row, pictures[start:start + per_row],
+                                           captions[start:start + per_row]):
+            column.image(pixels, width="stretch", output_format="PNG")
+            column.caption(caption)
 
 
-def from_canvas() -> tuple[torch.Tensor | None, str]:
-    """The canvas framed as MNIST, and a line saying where it came from. The canvas sends its
-    picture only when it is drawn on, so coming back to the page shows the saved input until
-    the next stroke.
+def from_pad() -> tuple[torch.Tensor | None, str]:
+    """The drawing pad's digit framed as MNIST, and a line saying where it came from. Until
+    the pad sends something in this session (coming back to the page), it shows the last
+    drawing and the page uses the saved input.
 
-    Clearing is the canvas' own bin button, which empties it in the browser at once and then
-    sends the blank. A Clear button in Python would have to replace the canvas on a rerun, and
-    under a classroom's load a stroke begun before that rerun arrived was wiped with it."""
-    result = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000",
-                       height=280, width=280, drawing_mode="freedraw",
-                       return_image_data=True, key="draw-canvas")
-    st.caption("**Clear**: the bin :material/delete: above the canvas. The arrows undo and redo "
-               "a stroke.")
-    if result.image_data is None:
+    Clear and Undo are the pad's own buttons: they act in the browser at once and then send
+    the result. A Clear button in Python would have to replace the pad on a rerun, and under a
+    classroom's load a stroke begun before that rerun arrived was wiped with it."""
+    sent = ui.drawing_pad("draw-pad", st.session_state.get(STROKES))
+    if sent is None:
         saved = st.session_state.get(DRAWING)
         return saved, "Your last input; draw to replace it." if saved is not None else ""
-    return preprocess.to_mnist(result.image_data), ""
+    strokes = sent.get("strokes")
+    st.session_state[STROKES] = strokes if isinstance(strokes, list) else None
+    if not sent.get("png"):
+        return None, ""                                     # cleared
+    try:
+        return preprocess.pad_to_mnist(sent["png"]), ""
+    except DataError as err:
+        st.error(str(err), icon=":material/error:")
+        return None, "error"
 
 
 def from_upload() -> tuple[torch.Tensor | None, str]:
@@ -79,50 +89,50 @@ def from_upload() -> tuple[torch.Tensor | None, str]:
     return x, f"From {upload.name}."
 
 
-left, right = st.columns([1, 1])
+# The pad and what the models make of it side by side, on a phone too (the columns never stack)
+left, right = st.columns([1, 1], wrap=False)
 with left:
-    source = st.radio("Input", ["Draw on the canvas", "Upload an image"], horizontal=True,
+    source = st.radio("Input", ["Draw on the pad", "Upload an image"], horizontal=True,
                       key="draw-source", label_visibility="collapsed")
-    drawn = source == "Draw on the canvas"
-    st.space("small")                    # room for the canvas' toolbar, which sits above it
-    x, note = from_canvas() if drawn else from_upload()
+    drawn = source == "Draw on the pad"
+    x, note = from_pad() if drawn else from_upload()
 if x is not None:
     st.session_state[DRAWING] = x
 elif drawn:
-    st.session_state.pop(DRAWING, None)              # a blank canvas: no drawing any more
-data = svc.data
-seen = x                                          # what the models are given
-if x is not None and data is not None:
-    seen = preprocess.for_dataset(x, data.source)
+    st.session_state.pop(DRAWING, None)              # a blank pad: no drawing any more
 with right:
-    if x is not None:
-        st.caption(("What the models see: your" if seen is x else "Your") + " input framed as "
-                   "an MNIST digit, 28 x 28 pixels. " + note)
-        if seen is x:
-            ui.show_images(x, scale=8)
-        else:
-            ui.show_images([x, seen], ["framed as MNIST", "as the models see it"],
-                           scale=6)
-            st.caption("Offline without MNIST, the models learned scikit-learn's 8 x 8 digits "
-                       "blown up to 28 x 28, so your drawing is coarsened the same way first. "
-                       "Sharp, thin strokes still look unusual to them; with MNIST they would "
-                       "not.")
-    elif note != "error":
+    if x is None and note != "error":
         st.info("Draw a digit on the black square, in white, as large or small as you like; "
                 "the models answer after every stroke." if drawn else
-                "Upload a photo or scan of one digit; it is cropped and framed like the canvas.",
+                "Upload a photo or scan of one digit; it is cropped and framed like the pad.",
                 icon=":material/draw:")
-
-# Until the dataset and a first model are there, say what is coming; the page fills in by
-# itself when they arrive, with the drawing still on the canvas.
-data, entries = ui.models_or_wait("image model", kind="image")
-if x is None:
-    st.stop()
-me = ui.session_id()
-# The lesson's models (the teacher's pins, then the zoo) speak first, the same for everyone;
-# a student's own models come after them, marked as theirs.
-lesson = [m for m in entries if svc.provenance(m, me).showcase] or entries
-yours = [m for m in entries if svc.provenance(m, me) is Provenance.YOURS]
+    # Until the dataset and a first model are there, say what is coming; the page fills in
+    # by itself when they arrive, with the drawing still on the pad.
+    data, entries = ui.models_or_wait("image model", kind="image")
+    if x is None:
+        st.stop()
+    seen = preprocess.for_dataset(x, data.source)      # what the models are given
+    me = ui.session_id()
+    # The lesson's models (the teacher's pins, then the zoo) speak first, the same for
+    # everyone; a student's own models come after them, marked as theirs.
+    lesson = [m for m in entries if svc.provenance(m, me).showcase] or entries
+    yours = [m for m in entries if svc.provenance(m, me) is Provenance.YOURS]
+    shown = drawing.one_per_variant(lesson)
+    recons = drawing.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], seen)
+    st.markdown("**Every variant's reconstruction**")
+    if note:
+        st.caption(note)
+    inputs, labels = [x], ["your input, framed as MNIST"]
+    if seen is not x:
+        inputs, labels = [x, seen], ["your input, framed as MNIST", "as the models see it"]
+    image_row(inputs + [r.image for r in recons], labels + [r.caption for r in recons],
+              per_row=3)
+    st.caption("One model per variant, with the mean squared error between your input and "
+               "its copy: lower is a closer copy.")
+    if seen is not x:
+        st.caption("Offline without MNIST, the models learned scikit-learn's 8 x 8 digits "
+                   "blown up to 28 x 28, so your drawing is coarsened the same way first. "
+                   "Sharp, thin strokes still look unusual to them; with MNIST they would not.")
 
 
 # The two sections below are fragments: moving the slider or choosing another model reruns only
@@ -190,16 +200,12 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
                    for i, d in zip(where.neighbours, where.distances)], scale=3)
 
 
-st.subheader("Every variant's reconstruction")
-shown = drawing.one_per_variant(lesson)
-recons = drawing.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], seen)
-st.caption("One model per variant, with the mean squared error between your input and its "
-           "copy: lower is a closer copy.")
-image_row([r.image for r in recons], [r.caption for r in recons])
 if yours:
-    st.markdown("**Your own models**")
+    st.subheader("Your own models")
     mine = drawing.reconstruct_with_each([(m, svc.load_model(m.id)) for m in yours[:6]], seen)
-    image_row([r.image for r in mine], [f"yours: {r.caption}" for r in mine])
+    left, _ = st.columns([2, 1])
+    with left:
+        image_row([r.image for r in mine], [f"yours: {r.caption}" for r in mine])
 
 sweep = drawing.dense_sweep(lesson)
 if len(sweep) > 1:

@@ -140,6 +140,22 @@ def wait_idle(page, timeout: float = 30.0) -> None:
         timeout=timeout * 1000)
 
 
+# The Draw page's drawing pad (aedemo/assets/drawing_pad.js); Playwright's CSS selectors reach
+# into the component's shadow root.
+PAD = "canvas.pad-canvas"
+
+
+def draw_seven(page, pad: str = PAD) -> None:
+    """A '7' in mouse strokes: the top bar, then the diagonal, as a student would draw it."""
+    box = page.locator(pad).bounding_box()
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x + 0.25 * w, y + 0.2 * h)
+    page.mouse.down()
+    page.mouse.move(x + 0.75 * w, y + 0.2 * h, steps=8)
+    page.mouse.move(x + 0.45 * w, y + 0.85 * h, steps=12)
+    page.mouse.up()
+
+
 def no_exception(page) -> None:
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()

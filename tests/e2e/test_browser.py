@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aedemo import menu
-from e2e_support import no_exception, open_page, wait_idle
+from e2e_support import PAD, draw_seven, no_exception, open_page, wait_idle
 
 ZOO_TIMEOUT_MS = 300_000
 PAGE_PATHS = ["" if i == 0 else Path(p.path).stem for i, p in enumerate(menu.PAGES)]
@@ -64,25 +64,13 @@ def test_training_run_shows_the_loss_falling_and_cancel_stops_it(page, server):
     no_exception(page)
 
 
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
 IMAGE_SOURCES = """() => Array.from(document.querySelectorAll('[data-testid="stImage"] img'))
                         .map(i => i.src).join('|')"""
 
 
-def draw_seven(page) -> None:
-    """A '7' in mouse strokes: the top bar, then the diagonal, as a student would draw it."""
-    box = page.locator(CANVAS).bounding_box()
-    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x + 0.25 * w, y + 0.2 * h)
-    page.mouse.down()
-    page.mouse.move(x + 0.75 * w, y + 0.2 * h, steps=8)
-    page.mouse.move(x + 0.45 * w, y + 0.85 * h, steps=12)
-    page.mouse.up()
-
-
 def test_drawing_a_digit_shows_every_models_reconstruction(page, server):
     open_page(page, server, "draw")
-    page.locator(CANVAS).wait_for()
+    page.locator(PAD).wait_for()
     draw_seven(page)
     page.get_by_text("Every variant's reconstruction").wait_for(timeout=60_000)
     wait_idle(page)
@@ -92,10 +80,10 @@ def test_drawing_a_digit_shows_every_models_reconstruction(page, server):
 
 
 def test_clearing_the_canvas_keeps_the_chosen_bottleneck(page, server):
-    """Clear is the canvas' own bin button (it empties the canvas in the browser, so a stroke
-    begun right after it is kept); the next drawing comes back at the k the student chose."""
+    """Clear is the pad's own button (it empties the pad in the browser, so a stroke begun
+    right after it is kept); the next drawing comes back at the k the student chose."""
     open_page(page, server, "draw")
-    page.locator(CANVAS).wait_for()
+    page.locator(PAD).wait_for()
     draw_seven(page)
     sweep = page.locator('[data-testid="stSlider"]', has_text="Bottleneck size k")
     sweep.wait_for(timeout=ZOO_TIMEOUT_MS)
@@ -107,7 +95,7 @@ def test_clearing_the_canvas_keeps_the_chosen_bottleneck(page, server):
     chosen = thumb.get_attribute("aria-valuetext")
     assert chosen != start
     page.get_by_text(f"dense k={chosen} · MSE").wait_for(timeout=30_000)
-    page.get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_role("button", name="Clear").click()
     page.get_by_text("Every variant's reconstruction").wait_for(state="detached", timeout=30_000)
     wait_idle(page)
     draw_seven(page)
