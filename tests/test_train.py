@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from aedemo.models import build
-from aedemo.train import Callback, TrainConfig, TrainingDiverged, TrainingStopped, fit
+from aedemo.train import (
+    Callback,
+    LossTrace,
+    TrainConfig,
+    TrainingDiverged,
+    TrainingStopped,
+    fit,
+)
 
 
 def test_history_has_train_and_test_terms_per_epoch(digits):
@@ -71,3 +78,45 @@ def test_callbacks_see_every_batch_and_epoch(digits):
         callbacks=(Record(),))
     assert events == [("batch", 1, 1, 0.25), ("batch", 1, 2, 0.5), ("epoch", 1, 1),
                       ("batch", 2, 1, 0.75), ("batch", 2, 2, 1.0), ("epoch", 2, 2)]
+
+
+def test_a_short_run_keeps_every_batchs_loss():
+    trace = LossTrace(size=1024)
+    for i in range(30):
+        trace.add(i / 10, float(i))
+    assert trace.points() == tuple((i / 10, float(i)) for i in range(30))
+
+
+def test_a_long_run_keeps_its_shape_in_a_bounded_trace():
+    """The reference is the plain mean over equal bins of the whole run."""
+    trace = LossTrace(size=64)
+    losses = [100.0 / (1 + i / 50) for i in range(10_000)]
+    for i, loss in enumerate(losses):
+        trace.add(i / 100, loss)
+    points = trace.points()
+    assert len(points) <= 64
+    xs, ys = zip(*points)
+    assert list(xs) == sorted(xs) and xs[0] < 3 and xs[-1] > 97          # the whole run
+    stride = round(10_000 / (len(points) - 1))                         # batches per point
+    assert ys[0] == pytest.approx(sum(losses[:stride]) / stride)
+    assert max(ys) <= losses[0] and min(ys) >= losses[-1]
+
+
+def test_the_live_chart_gets_every_batch_of_a_short_job(digits):
+    """What a student sees of a 3-epoch run: many points, not three dots."""
+    from aedemo.jobs import _Reporter
+
+    class Job:
+        trace = LossTrace()
+        epoch = batch = batches = 0
+        seconds = fraction = 0.0
+
+    class Manager:
+        _lock = threading.Lock()
+
+    job = Job()
+    model = build("dense", {"latent_dim": 4})
+    fit(model, digits.x_train[:640], None, TrainConfig(epochs=3, batch_size=64),
+        callbacks=(_Reporter(Manager(), job, digits.x_test[:2]),))
+    points = job.trace.points()
+    assert len(points) == 30 and points[-1][0] == pytest.approx(3.0)
