@@ -40,6 +40,7 @@ sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "e2e")]
 
 from e2e_support import (  # noqa: E402
     CHROMIUM_FLAGS,
+    PAD,
     Server,
     cpu_seconds,
     find_chromium,
@@ -58,17 +59,18 @@ RAMP_UP_S = 1.5           # between two sessions opening the page
 STROKES_PER_DIGIT = 2     # each mouse-up sends the drawing, so each is an action timed
 LOOK_S = 3.0              # a student looks at each result for about this long (--look)
 BROWSER_NICE = 10         # the browsers yield the CPU to the server (--browser-nice)
-# Fabric.js stacks three canvases; strokes go to the upper one (see tests/e2e)
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
-CLEAR = "Reset canvas & history"    # the canvas toolbar's bin button
+CLEAR = "Clear"                     # the drawing pad's own button
 
-# The reconstructions on the Draw page, in order: every image in a column whose caption names a
-# model and its error ("dense k=16 · MSE 0.0123"), the per-variant row then the bottleneck sweep.
-# An image's URL changes when Streamlit sends a new picture.
-RECONSTRUCTIONS = """() => Array.from(document.querySelectorAll('[data-testid="stColumn"]'))
-    .filter(c => !c.querySelector('[data-testid="stColumn"]')
-                 && /k=\\d+ · MSE/.test(c.innerText) && c.querySelector('img'))
-    .map(c => c.querySelector('img').src)"""
+# The reconstructions on the Draw page, in order: the picture above every caption that names a
+# model and its error ("dense k=16 · MSE 0.0123"), the per-variant grid then the bottleneck
+# sweep. An image's URL changes when Streamlit sends a new picture.
+RECONSTRUCTIONS = """() => Array.from(
+        document.querySelectorAll('[data-testid="stCaptionContainer"]'))
+    .filter(c => /k=\\d+ · MSE/.test(c.innerText))
+    .map(c => { let cell = c.parentElement;
+                while (cell && !cell.querySelector('img')) cell = cell.parentElement;
+                return cell ? cell.querySelector('img').src : null; })
+    .filter(src => src)"""
 # true once every reconstruction differs from those in ``before`` and there are at least ``n``
 ALL_NEW = f"""([before, n]) => {{ const now = ({RECONSTRUCTIONS})();
     return now.length >= n && now.every((src, i) => src !== before[i]); }}"""
@@ -138,7 +140,7 @@ async def timed(kind: str, action, start: float, latencies: list, errors: list) 
 
 async def session(browser, url: str, seconds: float, look: float, seed: int, latencies: list,
                   errors: list):
-    """One student: open the Draw page, then until the time is up clear the canvas with its
+    """One student: open the Draw page, then until the time is up clear the pad with its
     bin button, draw a digit in two strokes, move the bottleneck slider one step, and look at
     the result after each action for about ``look`` seconds (0.5 to 1.5 times it). Times run
     from mouse-up or key press to the moment every reconstruction that should change has
@@ -151,7 +153,7 @@ async def session(browser, url: str, seconds: float, look: float, seed: int, lat
     try:
         start = time.perf_counter()
         await page.goto(f"{url}/draw", timeout=120_000)
-        canvas = page.locator(CANVAS)
+        canvas = page.locator(PAD)
         clear = page.get_by_role("button", name=CLEAR)
         await canvas.wait_for(timeout=120_000)
         latencies.append(("open", time.perf_counter() - start))

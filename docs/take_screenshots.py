@@ -15,10 +15,17 @@ from playwright.sync_api import sync_playwright
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "e2e")]
 
-from e2e_support import CHROMIUM_FLAGS, Server, find_chromium, open_page, wait_idle  # noqa: E402
+from e2e_support import (  # noqa: E402
+    CHROMIUM_FLAGS,
+    PAD,
+    Server,
+    draw_seven,
+    find_chromium,
+    open_page,
+    wait_idle,
+)
 
 OUT = REPO / "docs" / "screenshots"
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
 
 
 def main() -> None:
@@ -35,12 +42,8 @@ def main() -> None:
                 page.wait_for_timeout(1500)
                 page.screenshot(path=str(OUT / f"{name}.png"))
             open_page(page, server, "draw")
-            box = page.locator(CANVAS).bounding_box()
-            page.mouse.move(box["x"] + 70, box["y"] + 60)
-            page.mouse.down()
-            page.mouse.move(box["x"] + 210, box["y"] + 60, steps=8)
-            page.mouse.move(box["x"] + 120, box["y"] + 240, steps=12)
-            page.mouse.up()
+            page.locator(PAD).wait_for()
+            draw_seven(page)
             page.get_by_text("Every variant's reconstruction").wait_for(timeout=60_000)
             wait_idle(page)
             page.wait_for_timeout(1500)

@@ -33,18 +33,16 @@ svc = ui.service()
 
 def image_row(images: list[torch.Tensor], captions: list[str], scale: int = 8,
               per_row: int | None = None) -> None:
-    """Images side by side in equal columns, each with its caption under it, ``per_row`` to a
-    row (all in one row by default). They fill their columns, so they grow on a projector, and
-    the columns never stack, so on a phone they stay beside the drawing. Only this page needs
-    it, so it is here rather than in aedemo.ui."""
+    """Images side by side in a grid, each with its caption under it, ``per_row`` to a row
+    (all in one row by default). They fill their cells, so they grow on a projector, and the
+    grid keeps its columns however narrow, so on a phone they stay beside the drawing. Only
+    this page needs it, so it is here rather than in aedemo.ui."""
     pictures = viz.to_pixels(images, scale)
-    per_row = per_row or len(pictures)
-    for start in range(0, len(pictures), per_row):
-        row = st.columns(per_row, wrap=False)
-        for column, pixels, caption in zip(row, pictures[start:start + per_row],
-                                           captions[start:start + per_row]):
-            column.image(pixels, width="stretch", output_format="PNG")
-            column.caption(caption)
+    grid = st.grid(per_row or len(pictures), wrap=False, min_column_width=40, gap="xsmall")
+    for pixels, caption in zip(pictures, captions):
+        with grid.cell():
+            st.image(pixels, width="stretch", output_format="PNG")
+            st.caption(caption)
 
 
 def from_pad() -> tuple[torch.Tensor | None, str]:
