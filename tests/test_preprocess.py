@@ -211,3 +211,27 @@ def test_a_50_megapixel_image_is_refused_before_decoding(monkeypatch):
     with pytest.raises(DataError, match="megapixels"):
         load_upload(png_header_only(7072, 7072))
     assert not decoded
+
+
+def test_the_pads_png_is_framed_like_an_upload():
+    import base64
+
+    canvas = np.zeros((CANVAS, CANVAS), np.uint8)
+    canvas[60:220, 130:150] = 255                              # a 1
+    buf = io.BytesIO()
+    Image.fromarray(canvas).save(buf, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    torch.testing.assert_close(preprocess.pad_to_mnist(url), preprocess.to_mnist(canvas))
+    blank = io.BytesIO()
+    Image.fromarray(np.zeros((CANVAS, CANVAS), np.uint8)).save(blank, format="PNG")
+    assert preprocess.pad_to_mnist(
+        "data:image/png;base64," + base64.b64encode(blank.getvalue()).decode()) is None
+
+
+@pytest.mark.parametrize("sent", [None, 42, "", "data:image/jpeg;base64,AAAA",
+                                  "data:image/png;base64,not base64!",
+                                  "data:image/png;base64,AAAA",                # not a PNG
+                                  "data:image/png;base64," + "A" * 3_000_000])  # too big
+def test_whatever_the_browser_sends_for_the_pad_gets_a_plain_message(sent):
+    with pytest.raises(DataError, match="could not be read|not an image"):
+        preprocess.pad_to_mnist(sent)
