@@ -181,11 +181,24 @@ def models(*, others: bool = True, **filters: Any) -> list[StoredModel]:
     return [m for m in found if svc.provenance(m, me) is not Provenance.OTHERS]
 
 
+ROW = 10          # digits in a full row: a short row keeps the cells of a full one
+
+
 def show_images(images: torch.Tensor | list[torch.Tensor], captions: list[str] | None = None, *,
-                scale: int = 3) -> None:
-    """A row of 28x28 images with optional captions under each."""
-    # PNG: Streamlit's default JPEG blurs the edges of a 28x28 digit
-    st.image(viz.to_pixels(images, scale), caption=captions, output_format="PNG")
+                scale: int = 8, per_row: int | None = None) -> None:
+    """28x28 images side by side in a grid, ``per_row`` to a row (at least ROW cells, so two
+    digits are not drawn half a page wide), each with its caption under it. Each fills its
+    cell, so the digits grow with the window on a projector, and the grid keeps its columns
+    however narrow, so on a phone a row stays a row."""
+    pictures = viz.to_pixels(images, scale)
+    grid = st.grid(per_row or max(len(pictures), ROW), wrap=False, min_column_width=28,
+                   gap="xsmall")
+    for i, pixels in enumerate(pictures):
+        with grid.cell():
+            # PNG: Streamlit's default JPEG blurs the edges of a 28x28 digit
+            st.image(pixels, width="stretch", output_format="PNG")
+            if captions:
+                st.caption(captions[i])
 
 
 def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> StoredModel:

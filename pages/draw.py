@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from aedemo import drawing, preprocess, ui, viz
+from aedemo import drawing, preprocess, ui
 from aedemo.data import DataError
 from aedemo.service import Provenance
 from aedemo.viz.anomaly import error_histogram, with_marks
@@ -29,20 +29,6 @@ st.markdown(
     "the unusual.")
 
 svc = ui.service()
-
-
-def image_row(images: list[torch.Tensor], captions: list[str], scale: int = 8,
-              per_row: int | None = None) -> None:
-    """Images side by side in a grid, each with its caption under it, ``per_row`` to a row
-    (all in one row by default). They fill their cells, so they grow on a projector, and the
-    grid keeps its columns however narrow, so on a phone they stay beside the drawing. Only
-    this page needs it, so it is here rather than in aedemo.ui."""
-    pictures = viz.to_pixels(images, scale)
-    grid = st.grid(per_row or len(pictures), wrap=False, min_column_width=40, gap="xsmall")
-    for pixels, caption in zip(pictures, captions):
-        with grid.cell():
-            st.image(pixels, width="stretch", output_format="PNG")
-            st.caption(caption)
 
 
 def from_pad() -> tuple[torch.Tensor | None, str]:
@@ -123,8 +109,8 @@ with right:
     inputs, labels = [x], ["your input, framed as MNIST"]
     if seen is not x:
         inputs, labels = [x, seen], ["your input, framed as MNIST", "as the models see it"]
-    image_row(inputs + [r.image for r in recons], labels + [r.caption for r in recons],
-              per_row=3)
+    ui.show_images(inputs + [r.image for r in recons], labels + [r.caption for r in recons],
+                   per_row=3)
     st.caption("One model per variant, with the mean squared error between your input and "
                "its copy: lower is a closer copy.")
     if seen is not x:
@@ -150,7 +136,7 @@ def bottleneck_sweep(seen: torch.Tensor, sweep: dict) -> None:
     (r,) = drawing.reconstruct_with_each([(sweep[k], svc.load_model(sweep[k].id))], seen)
     left, _ = st.columns([2, 3])
     with left:
-        image_row([seen, r.image], ["your input", r.caption])
+        ui.show_images([seen, r.image], ["your input", r.caption], per_row=2)
     st.caption("With k = 2 the model can keep only the rough shape of the nearest typical "
                "digit; the larger k, the more of your own strokes survive the bottleneck.")
 
@@ -193,9 +179,9 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
     st.markdown("**The nearest training digits in this model's code space**")
     left, _ = st.columns([4, 1])
     with left:
-        image_row([svc.data.x_train[list(where.neighbours)]],
-                  [f"a {svc.data.classes[int(svc.data.y_train[i])]} · distance {d:.2f}"
-                   for i, d in zip(where.neighbours, where.distances)], scale=3)
+        ui.show_images([svc.data.x_train[list(where.neighbours)]],
+                       [f"a {svc.data.classes[int(svc.data.y_train[i])]} · distance {d:.2f}"
+                        for i, d in zip(where.neighbours, where.distances)], per_row=5)
 
 
 if yours:
@@ -203,7 +189,8 @@ if yours:
     mine = drawing.reconstruct_with_each([(m, svc.load_model(m.id)) for m in yours[:6]], seen)
     left, _ = st.columns([2, 1])
     with left:
-        image_row([r.image for r in mine], [f"yours: {r.caption}" for r in mine])
+        ui.show_images([r.image for r in mine], [f"yours: {r.caption}" for r in mine],
+                       per_row=6)
 
 sweep = drawing.dense_sweep(lesson)
 if len(sweep) > 1:

@@ -95,7 +95,17 @@ def model_id(variant: str, k: int) -> str:
 
 
 def image_captions(at: AppTest) -> list[str]:
-    return [c for img in at.get("image") for c in (i.caption for i in img.proto.imgs)]
+    """The captions of the page's pictures: those st.image carries, and the st.caption under
+    each digit of a ui.show_images grid."""
+    return ([c for img in at.get("image") for c in (i.caption for i in img.proto.imgs)]
+            + [c.value for c in at.caption])
+
+
+def first_row(at: AppTest, n: int = 10) -> tuple[list[str], list[str]]:
+    """The first row of digits the page shows: their captions and their pictures' URLs."""
+    captions = [c.value for c in at.caption]
+    start = captions.index("Originals") + 1
+    return captions[start:start + n], [img.proto.imgs[0].url for img in at.get("image")[:n]]
 
 
 @pytest.mark.parametrize("page", MY_PAGES)
@@ -147,13 +157,12 @@ def test_picking_digits_and_reshuffling(explore):
     at = explore("pages/reconstructions.py")
     at.multiselect(key="rec-classes").set_value([3]).run()
     no_exception(at)
-    first = at.get("image")[0].proto.imgs
-    assert [i.caption for i in first] == ["3"] * len(first)
-    before = [i.url for i in first]
+    labels, before = first_row(at)
+    assert labels == ["3"] * 10
     at.button(key="rec-shuffle").click().run()
     assert at.number_input(key="rec-seed").value == 1
-    assert [i.caption for i in at.get("image")[0].proto.imgs] == ["3"] * len(first)
-    assert [i.url for i in at.get("image")[0].proto.imgs] != before
+    labels, after = first_row(at)
+    assert labels == ["3"] * 10 and after != before
 
 
 def test_latent_map_has_one_point_per_test_image(explore):
