@@ -94,6 +94,26 @@ def model_sweep(models: Iterable) -> dict[str, list[tuple[int, float, str]]]:
     return {variant: sorted(points.values()) for variant, points in sweep.items()}
 
 
+# A next k whose error is not at least this much lower than the k before counts as no better.
+FLAT = 0.02
+
+
+def where_pca_wins(dense: list[tuple[int, float, str]], pca: list[tuple[int, float]]) -> list[int]:
+    """The ks at which PCA's test error is below the autoencoder's (from model_sweep's points
+    and pca_curve's), smallest first."""
+    pca_at = dict(pca)
+    return [k for k, mse, _ in dense if k in pca_at and pca_at[k] < mse]
+
+
+def where_the_curve_flattens(dense: list[tuple[int, float, str]]) -> int | None:
+    """The first k of the sweep whose error is not clearly below the previous k's (by FLAT),
+    or None while every wider code still helps."""
+    for (_, before, _), (k, mse, _) in zip(dense, dense[1:]):
+        if mse > before * (1 - FLAT):
+            return k
+    return None
+
+
 def pca_curve(baseline: PCABaseline, x_test: torch.Tensor,
               ks: Iterable[int]) -> list[tuple[int, float]]:
     """[(k, test MSE of PCA with k components, clipped as shown)] for each k the baseline can

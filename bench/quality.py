@@ -31,17 +31,21 @@ Run from the repository root (about 2 minutes on 2 CPU cores; ``--quick``, a smo
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the repository goes on sys.path, then aedemo loads before torch)
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 # aedemo first: importing it sets GOMP_SPINCOUNT before torch loads, so training here runs as
 # in the app and is not slowed many-fold when another process shares the cores.
-import aedemo  # noqa: F401
+import aedemo  # noqa: F401, I001
 
 # isort: split
 import argparse
 import math
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch

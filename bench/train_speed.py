@@ -21,14 +21,20 @@ Both loops run in this one process under the OpenMP spinning that importing aede
 (GOMP_SPINCOUNT=10000 unless the environment sets it); it is printed with the figures. Run from
 the repository root:
 
-    PYTHONPATH=. .venv/bin/python bench/train_speed.py [--samples 60000] [--json]
+    .venv/bin/python bench/train_speed.py [--samples 60000] [--json]
 """
 
 from __future__ import annotations
 
+# ruff: noqa: E402  (the repository goes on sys.path, then aedemo loads before torch)
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 # aedemo first: importing it sets GOMP_SPINCOUNT (unless the environment already does), which
 # OpenMP reads once, when torch loads. So both loops run under the setting the app ships with.
-import aedemo
+import aedemo  # noqa: F401, I001
 
 # isort: split
 import argparse
@@ -36,10 +42,8 @@ import json
 import math
 import os
 import platform
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch

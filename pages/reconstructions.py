@@ -90,6 +90,18 @@ st.plotly_chart(reconstruction_viz.rate_distortion_figure(
     pca_points, sweep, marked_k=k), key="rec-rate-distortion")
 st.caption("Each marker is a stored model's error on the whole test set; the dashed line is "
            "PCA at every k. Left is more compression, up is more error.")
+# What this sweep shows, in words, where it departs from the textbook picture
+n_train = f"{len(data.x_train):,}"
+flat_from = compare.where_the_curve_flattens(dense)
+pca_wins = compare.where_pca_wins(dense, pca_points)
+if flat_from is not None:
+    st.caption(f"From k = {flat_from} on, the autoencoder's error hardly falls any more: with "
+               f"{n_train} training digits, a wider code has little left to learn.")
+if pca_wins:
+    st.caption(f"At k = {', '.join(map(str, pca_wins))}, PCA does better than the stored "
+               f"autoencoder: trained on {n_train} digits it cannot yet make use of so large a "
+               f"code, while PCA needs no training. (Hinton and Salakhutdinov's, trained on "
+               f"60,000, beat PCA at k = 30.)")
 if data.source == datasets.SKLEARN_DIGITS:
     st.caption("These digits are 8x8 images enlarged to 28x28, a linear map, so they span only "
                "64 dimensions: PCA does unusually well on them and rebuilds them exactly with 64 "

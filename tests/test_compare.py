@@ -160,3 +160,11 @@ def test_psnr_by_level_figure():
     assert [t.name for t in fig.data] == ["noisy input", "median filter"]
     assert fig.data[0].line.dash == "dash" and fig.data[1].line.dash == "solid"
     assert fig.layout.xaxis.title.text == "noise sigma"
+
+
+def test_the_sweep_says_where_it_flattens_and_where_pca_wins():
+    dense = [(2, 0.040, "a"), (4, 0.030, "b"), (32, 0.0143, "c"), (64, 0.0143, "d")]
+    assert compare.where_the_curve_flattens(dense) == 64
+    assert compare.where_the_curve_flattens(dense[:3]) is None
+    pca = [(1, 0.07), (2, 0.056), (4, 0.048), (32, 0.0159), (64, 0.0082)]
+    assert compare.where_pca_wins(dense, pca) == [64]
