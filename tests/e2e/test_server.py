@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from e2e_support import Server, cpu_seconds, open_page, wait_idle
+from e2e_support import PAD, Server, cpu_seconds, draw_seven, no_exception, open_page, wait_idle
 
 IDLE_SECONDS = 10
 IDLE_CPU_SHARE = 0.10          # of one core
@@ -83,4 +83,20 @@ def test_the_first_visitors_of_a_fresh_server_get_the_apps_menu_and_a_title(brow
     finally:
         for _, context, _ in tabs:
             context.close()
+        server.stop()
+
+
+def test_a_drawing_made_before_any_model_is_ready_fills_in_by_itself(page, tmp_path):
+    """A student draws in the first seconds of a fresh server: the page says the models are
+    training, and the reconstructions of that same drawing appear when the first model lands,
+    with no further stroke (it once kept "No image model is ready yet" until the next one)."""
+    server = Server(tmp_path / "home")
+    try:
+        open_page(page, server, "draw")
+        page.locator(PAD).wait_for()
+        draw_seven(page)
+        page.get_by_text("is ready yet").first.wait_for(timeout=30_000)
+        page.get_by_text("dense k=16 · MSE").first.wait_for(timeout=300_000)
+        no_exception(page)
+    finally:
         server.stop()
