@@ -145,9 +145,12 @@ class Service:
 
     def _start(self) -> None:
         try:
-            self._data = datasets.load_images(self.settings.dataset)
+            images = datasets.load_images(self.settings.dataset)
             from aedemo.zoo import zoo_specs
+            # the zoo's ids before the dataset is published: a page that finds the data also
+            # knows which models are the zoo's, and labels and orders them as the lesson's
             self.zoo_specs = zoo_specs(self.settings.dataset)
+            self._data = images
             if self.settings.zoo:
                 for spec in self.zoo_specs:
                     self.jobs.submit(spec, SYSTEM)

@@ -37,14 +37,15 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for path, name in (("", "home"), ("reconstructions", "reconstructions"),
                                ("latent_space", "latent_space"), ("generate", "generate"),
-                               ("denoising", "denoising"), ("anomaly", "anomaly")):
+                               ("denoising", "denoising"), ("insights", "insights"),
+                               ("anomaly", "anomaly")):
                 open_page(page, server, path)
                 page.wait_for_timeout(1500)
                 page.screenshot(path=str(OUT / f"{name}.png"))
             open_page(page, server, "draw")
             page.locator(PAD).wait_for()
             draw_seven(page)
-            page.get_by_text("Every variant's reconstruction").wait_for(timeout=60_000)
+            page.get_by_text("dense k=16 · MSE").first.wait_for(timeout=60_000)
             wait_idle(page)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(OUT / "draw.png"), full_page=True)
@@ -54,6 +55,15 @@ def main() -> None:
                                    timeout=120_000)
             page.wait_for_timeout(4000)
             page.screenshot(path=str(OUT / "train.png"))
+            phone = browser.new_page(viewport={"width": 390, "height": 844},
+                                     device_scale_factor=2)
+            open_page(phone, server, "draw")
+            phone.locator(PAD).scroll_into_view_if_needed()
+            draw_seven(phone)
+            phone.get_by_text("dense k=16 · MSE").first.wait_for(timeout=60_000)
+            wait_idle(phone)
+            phone.wait_for_timeout(1500)
+            phone.screenshot(path=str(OUT / "draw_phone.png"))
             browser.close()
     finally:
         server.stop()

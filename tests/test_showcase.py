@@ -142,3 +142,29 @@ def test_the_draw_page_shows_the_zoos_model_and_the_students_own_apart(
     own = run("pages/draw.py", "student-a")
     captions = [c.value for c in own.caption]
     assert caption_of(zoo_id) in captions and f"yours: {caption_of(mine)}" in captions
+
+
+def test_the_dataset_is_published_only_once_the_zoos_ids_are_known(isolated_home, monkeypatch):
+    """A page that finds the data must also know which models are the zoo's, or it labels
+    them "the teacher's" and orders them as such for a moment on a fresh server."""
+    import threading
+
+    from aedemo import zoo
+
+    monkeypatch.setenv("AEDEMO_ZOO", "0")
+    monkeypatch.setenv("AEDEMO_DATASET", "digits")
+    computing, release = threading.Event(), threading.Event()
+    real = zoo.zoo_specs
+
+    def slow(name):
+        computing.set()
+        release.wait(30)
+        return real(name)
+
+    monkeypatch.setattr(zoo, "zoo_specs", slow)
+    service = Service()
+    assert computing.wait(30)
+    assert service.data is None
+    release.set()
+    assert service.wait_ready(60) and service.data is not None and service.zoo_specs
+    service.jobs.shutdown()
