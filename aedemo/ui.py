@@ -233,10 +233,7 @@ def models_or_wait(what: str, **filters: Any) -> tuple[Any, list[StoredModel]]:
 def refresh_when_ready(had_data: bool, *queries: dict[str, Any]) -> None:
     """Rerun the whole page once the dataset has loaded (if it had not) or once any of the
     model ``queries`` finds a stored model: the waiting message promised the page fills in."""
-    svc = service()
-    data = svc.data
-    if data is not None and (not had_data or any(svc.models(dataset=data.source, **q)
-                                                 for q in queries)):
+    if service().data is not None and (not had_data or any(models(**q) for q in queries)):
         st.rerun(scope="app")
 
 

@@ -71,8 +71,9 @@ if job is not None:
 detectors = ui.models(kind="image", one_class=True)
 if not detectors:
     st.info("Your detector appears here when its training ends." if job and job.active else
-            "No detector is stored yet: pick the normal digit(s) above and **Train detector**.",
-            icon=":material/troubleshoot:")
+            "No detector is stored yet: the zoo's is on its way, or pick the normal digit(s) "
+            "above and **Train detector**.", icon=":material/troubleshoot:")
+    ui.refresh_when_ready(True, {"kind": "image", "one_class": True})
     st.stop()
 
 st.subheader("How well it separates")

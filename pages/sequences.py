@@ -21,6 +21,7 @@ svc = ui.service()
 models = sequences.usable_models(ui.models(kind="sequence", dataset=None))
 if not models:
     ui.waiting_for_models("LSTM model")
+    ui.refresh_when_ready(True, {"kind": "sequence", "dataset": datasets.SERIES})
     if st.button("Train the LSTM model", icon=":material/play_arrow:", key="seq-train"):
         try:
             st.session_state["seq-job"] = svc.submit(sequences.default_lstm_spec(),
