@@ -28,6 +28,17 @@ from e2e_support import (  # noqa: E402
 OUT = REPO / "docs" / "screenshots"
 
 
+def draw_and_shoot(page, server, name: str) -> None:
+    """The Draw page with a 7 on the pad and every reconstruction beside it."""
+    open_page(page, server, "draw")
+    page.locator(PAD).scroll_into_view_if_needed()
+    draw_seven(page)
+    page.get_by_text("dense k=16 · MSE").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(OUT / f"{name}.png"))
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     server = Server(Path(os.environ["AEDEMO_HOME"]))
@@ -42,13 +53,7 @@ def main() -> None:
                 open_page(page, server, path)
                 page.wait_for_timeout(1500)
                 page.screenshot(path=str(OUT / f"{name}.png"))
-            open_page(page, server, "draw")
-            page.locator(PAD).wait_for()
-            draw_seven(page)
-            page.get_by_text("dense k=16 · MSE").first.wait_for(timeout=60_000)
-            wait_idle(page)
-            page.wait_for_timeout(1500)
-            page.screenshot(path=str(OUT / "draw.png"), full_page=True)
+            draw_and_shoot(page, server, "draw")
             open_page(page, server, "train")
             page.get_by_role("button", name="Start training").click()
             page.wait_for_function("() => document.querySelector('.js-plotly-plot')",
@@ -57,13 +62,7 @@ def main() -> None:
             page.screenshot(path=str(OUT / "train.png"))
             phone = browser.new_page(viewport={"width": 390, "height": 844},
                                      device_scale_factor=2)
-            open_page(phone, server, "draw")
-            phone.locator(PAD).scroll_into_view_if_needed()
-            draw_seven(phone)
-            phone.get_by_text("dense k=16 · MSE").first.wait_for(timeout=60_000)
-            wait_idle(phone)
-            phone.wait_for_timeout(1500)
-            phone.screenshot(path=str(OUT / "draw_phone.png"))
+            draw_and_shoot(phone, server, "draw_phone")
             browser.close()
     finally:
         server.stop()

@@ -19,6 +19,7 @@ PAGE_PATHS = ["" if i == 0 else Path(p.path).stem for i, p in enumerate(menu.PAG
 # fragment rerun briefly removes it from the page).
 FIRST_CHART_POINTS = """() => { const p = document.querySelector('.js-plotly-plot');
     return p && p._fullData && p._fullData.length ? p._fullData[0].x.length : 0 }"""
+FIRST_CHART_NAME = """() => document.querySelector('.js-plotly-plot')._fullData[0].name"""
 
 
 def test_first_start_shows_zoo_progress_then_reconstructions(page, server):
@@ -55,9 +56,11 @@ def test_training_run_shows_the_loss_falling_and_cancel_stops_it(page, server):
     epochs.press("End")                 # the most epochs: long enough to watch and cancel
     wait_idle(page)
     page.get_by_role("button", name="Start training").click()
-    # wait for the zoo ahead of it, then for the chart to gain points epoch by epoch
-    page.wait_for_function(f"() => ({FIRST_CHART_POINTS})() >= 2", timeout=ZOO_TIMEOUT_MS)
-    before = max(2, page.evaluate(FIRST_CHART_POINTS))    # 0 if caught mid-redraw
+    # wait for the zoo ahead of it, then for the chart to gain points batch by batch: within
+    # its first epoch a run already has a curve (it once drew a point per epoch)
+    page.wait_for_function(f"() => ({FIRST_CHART_POINTS})() >= 20", timeout=ZOO_TIMEOUT_MS)
+    assert page.evaluate(FIRST_CHART_NAME) == "train, each batch"
+    before = max(20, page.evaluate(FIRST_CHART_POINTS))   # 0 if caught mid-redraw
     page.wait_for_function(f"() => ({FIRST_CHART_POINTS})() > {before}", timeout=60_000)
     page.get_by_role("button", name="Cancel").click()
     page.get_by_text("Cancelled: nothing was stored.").wait_for(timeout=30_000)

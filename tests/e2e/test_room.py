@@ -1,5 +1,6 @@
 """Made for a room: the Draw page on a projector, a laptop and a phone with a finger, its Clear
-always there, and weights that download even as a training run ends."""
+always there, and weights that download even as a training run ends. (The live loss chart's
+many points are checked in test_browser's training run.)"""
 
 from __future__ import annotations
 
@@ -164,24 +165,3 @@ def test_weights_download_even_when_the_click_meets_a_rerun(browser, server_with
         no_exception(tab)
     finally:
         context.close()
-
-
-def test_the_live_loss_chart_has_many_points_within_the_first_epoch(page, server):
-    """A run shows its loss falling batch by batch, not two or three dots per run."""
-    open_page(page, server, "train")
-    page.get_by_label("Variant").click()
-    page.get_by_role("option", name="conv").click()
-    wait_idle(page)
-    epochs = page.locator('[data-testid="stSlider"]', has_text="Epochs").get_by_role("slider")
-    epochs.focus()
-    epochs.press("End")
-    wait_idle(page)
-    page.get_by_role("button", name="Start training").click()
-    page.wait_for_function("""() => { const p = document.querySelector('.js-plotly-plot');
-        return p && p._fullData && p._fullData.some(t => t.name === 'train, each batch'
-                                                     && t.x.length >= 20) }""",
-                           timeout=ZOO_TIMEOUT_MS)
-    page.get_by_role("button", name="Cancel").click()
-    page.get_by_text("Cancelled: nothing was stored.").wait_for(timeout=30_000)
-    no_exception(page)
-
