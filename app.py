@@ -42,7 +42,8 @@ else:
         session has, Streamlit takes pages/ for a legacy multipage app: its menu lists the file
         names and it runs a page without this frame. The same run goes on to import PyTorch and
         start the service, so a server started before class loads its dataset and trains its
-        zoo before the first student arrives."""
+        zoo before the first student arrives. When the server stops, so do its training workers:
+        each puts the job it was running back at the head of the queue."""
         from streamlit.runtime import Runtime
 
         first_run = asyncio.ensure_future(Runtime.instance().does_script_run_without_error())
@@ -52,5 +53,8 @@ else:
             await asyncio.sleep(0.05)
         yield
         first_run.cancel()
+        from aedemo import workers
+
+        await asyncio.to_thread(workers.stop_all)
 
     app = st.App(__file__, lifespan=_start_up)

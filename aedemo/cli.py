@@ -1,4 +1,5 @@
-"""Command line: ``python -m aedemo {train,list,evaluate,delete,pin,unpin,anomaly,pretrain}``.
+"""Command line: ``python -m aedemo {train,list,evaluate,delete,pin,unpin,anomaly,pretrain,
+worker}``.
 
 Variant-specific flags (``--noise-kind``, ``--l1``, ``--beta``...) are generated from the
 registry's configs, so a new variant's hyperparameters appear here without editing this file.
@@ -248,6 +249,12 @@ def cmd_pretrain(args, store: ModelStore) -> int:
     return 0
 
 
+def cmd_worker(args, store: ModelStore) -> int:
+    from aedemo.workers import run_worker
+
+    return run_worker(args.parent_pid)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m aedemo", description="Autoencoder demo")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -268,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("anomaly", help="one-class anomaly detection AUC (Ruff et al. 2018)")
     p.add_argument("--normal", required=True, help="the normal digit(s), e.g. 3 or 0,1")
     _add_model_args(p)
+    p = sub.add_parser("worker", help="take training jobs from the app's queue and train them "
+                                      "(AEDEMO_HOME, or AEDEMO_REDIS_URL for a shared queue)")
+    p.add_argument("--parent-pid", type=int, default=None,
+                   help="stop when this process (the app server that started it) ends")
     p = sub.add_parser("pretrain", help="train the default model zoo the app starts with")
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--json", action="store_true")
@@ -276,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"train": cmd_train, "list": cmd_list, "evaluate": cmd_evaluate,
             "delete": cmd_delete, "pin": cmd_pin, "unpin": cmd_pin, "anomaly": cmd_anomaly,
-            "pretrain": cmd_pretrain}
+            "pretrain": cmd_pretrain, "worker": cmd_worker}
 
 
 def main(argv: list[str] | None = None) -> int:

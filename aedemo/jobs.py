@@ -1,51 +1,106 @@
-"""The background training service: one per server process, shared by every browser session.
+"""Training jobs through the queue (aedemo.taskqueue): the app submits, watches and cancels them;
+worker processes (aedemo.workers) run them. The web server never runs a training step.
 
-Plain threads and a lock, nothing from Streamlit (Streamlit's docs on threading, option 1: worker
-threads write into a lock-guarded object and the page polls ``snapshot()``). A bounded number of
-workers takes jobs from a FIFO queue; a session may have only ``per_session_cap`` jobs waiting or
-running; a request identical to a queued or running job attaches to it, and one identical to a
-stored model is answered at once. A failure ends its own job and nothing else.
+One record per job on the shared board (``job:<id>``), written under the board's lock by
+whoever changes it: the app server that submits or cancels it, the worker that runs or
+finishes it. Beside it the worker keeps the job's progress (``job:<id>:progress``: epoch,
+batch, the live loss trace, the finished epochs) and its preview reconstructions
+(``job:<id>:preview``), and the app sets ``job:<id>:cancel`` to stop it, which the worker
+reads after every batch. ``active:<spec key>`` points to the one active job for a spec, so two
+requests for the same settings share a job, across app servers too.
+
+A session may have ``per_session_cap`` jobs waiting or running; a request identical to a
+stored model is answered at once. A failure ends its own job and nothing else: a worker that
+dies mid-job (killed, out of memory) fails that job with a plain reason, and the queue goes on
+with a fresh worker. A job cut short by a restart goes back to the head of the queue.
 """
 
 from __future__ import annotations
 
-import itertools
+import enum
 import logging
 import threading
 import time
 import traceback
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import uuid
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from aedemo import data as datasets
-from aedemo.spec import ModelSpec, Trained, train_spec
+from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore, StoreError
+from aedemo.taskqueue import Board, QueueUnavailable
 from aedemo.train import Callback, LossTrace, Progress, TrainingDiverged, TrainingStopped
 
 log = logging.getLogger(__name__)
 
-QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+
+class Status(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        return self in (Status.QUEUED, Status.RUNNING)
+
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = Status
 ACTIVE = (QUEUED, RUNNING)
 SYSTEM = "zoo"           # the owner of the first-start zoo's jobs, which no cap limits
 PREVIEW_COUNT = 10       # fixed test items whose reconstructions show training progress
-FINISHED_KEPT = 200      # finished jobs remembered for their pages, oldest forgotten first
+FINISHED_KEPT = 200      # jobs remembered for their pages, the oldest finished forgotten first
+PROGRESS_EVERY_S = 0.5   # how often a worker writes a running job's progress
+HEARTBEAT_EVERY_S = 1.0  # how often a worker says it is alive
+HEARTBEAT_STALE_S = 8.0  # a worker silent this long has died
+SNAPSHOT_TTL_S = 0.5     # every session polls every second: read the board once for them all
+INTERRUPTED = "interrupted by a restart of the server; it trains again from the start"
+WORKER_DIED = ("The training worker stopped in the middle of this job (it was killed, or ran "
+               "out of memory), so nothing was stored. The queue goes on with a fresh worker; "
+               "start the job again, perhaps with a smaller batch or bottleneck.")
 
 
 class JobError(RuntimeError):
-    """A request the service refuses (queue cap, unknown job); the message is for the user."""
+    """A request the service refuses (queue cap, unknown job, queue down); the message is for
+    the user."""
+
+
+def record_key(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+def progress_key(job_id: str) -> str:
+    return f"job:{job_id}:progress"
+
+
+def preview_key(job_id: str) -> str:
+    return f"job:{job_id}:preview"
+
+
+def cancel_key(job_id: str) -> str:
+    return f"job:{job_id}:cancel"
+
+
+def worker_key(worker_id: str) -> str:
+    return f"worker:{worker_id}"
+
+
+INDEX_KEY = "jobs"                 # job ids in submission order
+WORKERS_KEY = "workers"            # the ids of every worker that has said hello
 
 
 @dataclass(frozen=True)
 class JobSnapshot:
-    """A consistent copy of a job's state for a page to read without holding any lock."""
+    """A consistent copy of a job's state for a page to read."""
 
     id: str
     spec: ModelSpec
-    status: str
+    status: Status
     owner: str
     position: int | None                 # 1-based place in the queue while queued
     epoch: int
@@ -63,33 +118,11 @@ class JobSnapshot:
     reused: bool
     submitted: float
     finished: float | None
+    note: str | None = None              # e.g. that a restart interrupted it
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE
-
-
-@dataclass
-class _Job:
-    id: str
-    spec: ModelSpec
-    owner: str
-    submitted: float = field(default_factory=time.time)
-    status: str = QUEUED
-    stop: threading.Event = field(default_factory=threading.Event)
-    epoch: int = 0
-    batch: int = 0
-    batches: int = 0
-    seconds: float = 0.0
-    fraction: float = 0.0
-    history: tuple = ()
-    trace: LossTrace = field(default_factory=LossTrace)
-    preview: torch.Tensor | None = None
-    preview_inputs: torch.Tensor | None = None
-    error: str | None = None
-    model_id: str | None = None
-    reused: bool = False
-    finished: float | None = None
+        return self.status.active
 
 
 def preview_items(spec: ModelSpec) -> torch.Tensor:
@@ -102,194 +135,370 @@ def preview_items(spec: ModelSpec) -> torch.Tensor:
     return d.x_test[firsts[:PREVIEW_COUNT]]
 
 
-class _Reporter(Callback):
-    """Copies the trainer's progress into the job, under the manager's lock."""
-
-    def __init__(self, manager: JobManager, job: _Job, inputs: torch.Tensor):
-        self.manager, self.job, self.inputs = manager, job, inputs
-
-    def on_batch(self, p: Progress) -> None:
-        with self.manager._lock:
-            j = self.job
-            j.epoch, j.batch, j.batches, j.seconds, j.fraction = (
-                p.epoch, p.batch, p.batches, p.seconds, p.fraction)
-            j.trace.add(p.epoch - 1 + p.batch / p.batches, p.loss)
-
-    def on_epoch(self, p: Progress) -> None:
-        device = next(p.model.parameters()).device
-        recon = p.model.reconstruct(self.inputs.to(device)).cpu()
-        with self.manager._lock:
-            self.job.history = tuple(p.history)
-            self.job.preview = recon
+def _tensor(value: dict | None) -> torch.Tensor | None:
+    if not value:
+        return None
+    return torch.tensor(value["values"], dtype=torch.float32).view(value["shape"])
 
 
-Trainer = Callable[..., Trained]
+def _plain(t: torch.Tensor) -> dict:
+    t = t.detach().cpu().float()
+    return {"shape": list(t.shape), "values": [round(v, 4) for v in t.flatten().tolist()]}
 
 
-class JobManager:
-    def __init__(self, store: ModelStore, *, workers: int = 1, per_session_cap: int = 3,
-                 trainer: Trainer = train_spec):
-        if workers < 1:
-            raise ValueError("workers must be at least 1")
+# --- the app's side ----------------------------------------------------------------------------
+
+class JobQueue:
+    """What an app server does with jobs: submit, watch, cancel. Workers run them."""
+
+    def __init__(self, store: ModelStore, huey, *, per_session_cap: int = 3):
         self.store = store
-        self.workers = workers
+        self.huey = huey
+        self.board = Board(huey)
+        self.task = register_task(huey)            # for enqueueing; it runs in the workers
         self.per_session_cap = per_session_cap
-        self._trainer = trainer
-        self._lock = threading.Lock()
-        self._wakeup = threading.Condition(self._lock)
-        self._jobs: dict[str, _Job] = {}
-        self._queue: deque[_Job] = deque()
-        self._threads: list[threading.Thread] = []
-        self._ids = itertools.count(1)
-        self._closed = False
+        self._cache: dict[Any, tuple[float, Any]] = {}
+        self._cache_lock = threading.Lock()
 
     # --- requests from sessions ------------------------------------------------------------
 
     def submit(self, spec: ModelSpec, owner: str) -> JobSnapshot:
         """Queue a training job for ``spec`` on behalf of session ``owner``. An identical
-        active job is returned instead of a new one; a stored model ends the request at once."""
+        active job is returned instead of a new one; a stored model ends the request at
+        once."""
         stored = self.store.find(spec)
-        with self._lock:
-            if self._closed:
-                raise JobError("The training service is shutting down.")
-            for job in self._jobs.values():
-                if job.status in ACTIVE and job.spec == spec:
-                    return self._snapshot(job)
-            job = _Job(id=f"job{next(self._ids)}", spec=spec, owner=owner)
+        with self._queue_errors(), self.board.lock():
+            active_id = self.board.get(f"active:{spec.key}")
+            active = self.board.get(record_key(active_id)) if active_id else None
+            if active is not None and Status(active["status"]).active:
+                return self._snapshot(active)
+            job = {"id": f"job-{uuid.uuid4().hex[:12]}", "spec": spec.to_dict(), "owner": owner,
+                   "status": QUEUED, "submitted": time.time(), "finished": None,
+                   "error": None, "model_id": None, "reused": False, "note": None,
+                   "worker": None}
             if stored is not None:
-                job.status, job.model_id, job.reused = DONE, stored.id, True
-                job.finished = time.time()
+                job.update(status=DONE, model_id=stored.id, reused=True, finished=time.time())
                 self._remember(job)
                 return self._snapshot(job)
-            mine = sum(1 for j in self._jobs.values() if j.owner == owner and j.status in ACTIVE)
-            if owner != SYSTEM and mine >= self.per_session_cap:
-                raise JobError(f"You already have {mine} training jobs waiting or running; the "
-                               f"limit is {self.per_session_cap} per browser so everyone gets a "
-                               f"turn. Cancel one or wait for it to finish.")
+            if owner != SYSTEM:
+                problem = self.store.unwritable()
+                if problem:
+                    raise JobError(problem)
+                mine = [r for r in self._records() if r["owner"] == owner
+                        and Status(r["status"]).active]
+                if len(mine) >= self.per_session_cap:
+                    raise JobError(
+                        f"You already have {len(mine)} training jobs waiting or running; the "
+                        f"limit is {self.per_session_cap} per browser so everyone gets a turn. "
+                        f"Cancel one or wait for it to finish.")
             self._remember(job)
-            self._queue.append(job)
-            self._start_workers()
-            self._wakeup.notify()
-            return self._snapshot(job)
+            self.board.put(f"active:{spec.key}", job["id"])
+            # the Huey task's id is the job's, so that cancelling can revoke it by that id
+            self.huey.enqueue(self.task.s(job["id"], id=job["id"]))
+        self._forget_cache()
+        return self._snapshot(job)
 
     def cancel(self, job_id: str, owner: str) -> JobSnapshot:
-        """Cancel a queued or running job; only the session that queued it may. A cancelled
-        job stores nothing."""
-        with self._lock:
-            job = self._jobs.get(job_id)
+        """Cancel a queued or running job; only the session that queued it may. A queued job is
+        taken off the queue; a running one stops after the batch in progress. A cancelled job
+        stores nothing."""
+        with self._queue_errors():
+            job = self.board.get(record_key(job_id))
             if job is None:
                 raise JobError(f"There is no job {job_id}.")
-            if job.owner != owner:
+            if job["owner"] != owner:
                 raise JobError("Only the browser that started this job can cancel it.")
-            if job.status == QUEUED:
-                self._queue.remove(job)
-                job.status, job.finished = CANCELLED, time.time()
-                self._wakeup.notify_all()
-            elif job.status == RUNNING:
-                job.stop.set()        # the worker ends it between two batches
-            return self._snapshot(job)
+            with self.board.lock():
+                job = self.board.get(record_key(job_id))
+                if job["status"] == QUEUED:
+                    self.huey.revoke_by_id(job_id)        # never started, then
+                    _finish(self.board, job, CANCELLED)
+                elif job["status"] == RUNNING:
+                    self.board.put(cancel_key(job_id), True)
+        self._forget_cache()
+        return self._snapshot(job)
 
     def snapshot(self, job_id: str) -> JobSnapshot | None:
-        with self._lock:
-            job = self._jobs.get(job_id)
+        with self._queue_errors():
+            self._cached("reaped", self._reap_silent_workers)
+            job = self._cached(("job", job_id), lambda: self.board.get(record_key(job_id)))
             return self._snapshot(job) if job else None
 
     def jobs(self, owner: str | None = None, *, active_only: bool = False) -> list[JobSnapshot]:
         """Jobs in submission order, optionally one session's or only waiting/running ones."""
-        with self._lock:
-            return [self._snapshot(j) for j in self._jobs.values()
-                    if (owner is None or j.owner == owner)
-                    and (not active_only or j.status in ACTIVE)]
+        with self._queue_errors():
+            self._cached("reaped", self._reap_silent_workers)
+            records = self._cached("records", self._records)
+            return [self._snapshot(j) for j in records
+                    if (owner is None or j["owner"] == owner)
+                    and (not active_only or Status(j["status"]).active)]
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot:
         """Block until the job has finished (for the CLI and the tests, never for a page)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._lock:
-            while self._jobs[job_id].status in ACTIVE:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    break
-                self._wakeup.wait(timeout=left if left is not None else 1.0)
-            return self._snapshot(self._jobs[job_id])
-
-    def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop the running jobs and the workers (tests; the app runs until the process ends)."""
-        with self._lock:
-            self._closed = True
-            for job in self._queue:
-                job.status, job.finished = CANCELLED, time.time()
-            self._queue.clear()
-            for job in self._jobs.values():
-                job.stop.set()
-            self._wakeup.notify_all()
-        for t in self._threads:
-            t.join(timeout)
-
-    # --- inside (call with the lock held) ---------------------------------------------------
-
-    def _remember(self, job: _Job) -> None:
-        self._jobs[job.id] = job
-        finished = [j for j in self._jobs.values() if j.status not in ACTIVE]
-        for old in finished[:max(0, len(finished) - FINISHED_KEPT)]:
-            del self._jobs[old.id]
-
-    def _snapshot(self, job: _Job) -> JobSnapshot:
-        position = None
-        if job.status == QUEUED:
-            position = next(i for i, j in enumerate(self._queue, 1) if j is job)
-        eta = None
-        if job.status == RUNNING and job.fraction > 0:
-            eta = job.seconds * (1 - job.fraction) / job.fraction
-        return JobSnapshot(
-            id=job.id, spec=job.spec, status=job.status, owner=job.owner, position=position,
-            epoch=job.epoch, epochs=job.spec.train.epochs, batch=job.batch, batches=job.batches,
-            fraction=1.0 if job.status == DONE else job.fraction, eta_seconds=eta,
-            history=job.history, batch_losses=job.trace.points(), preview=job.preview,
-            preview_inputs=job.preview_inputs,
-            error=job.error, model_id=job.model_id, reused=job.reused, submitted=job.submitted,
-            finished=job.finished)
-
-    def _start_workers(self) -> None:
-        # Started on the first submit, never per page rerun: the manager itself is created once.
-        while len(self._threads) < self.workers:
-            t = threading.Thread(target=self._work, name=f"aedemo-worker-{len(self._threads)}",
-                                 daemon=True)
-            self._threads.append(t)
-            t.start()
-
-    def _work(self) -> None:
         while True:
-            with self._lock:
-                while not self._queue and not self._closed:
-                    self._wakeup.wait()
-                if self._closed:
-                    return
-                job = self._queue.popleft()
-                job.status = RUNNING
-            self._run(job)
-            with self._lock:
-                job.finished = time.time()
-                self._wakeup.notify_all()
+            self._forget_cache()
+            snap = self.snapshot(job_id)
+            if snap is None or not snap.active or (deadline and time.monotonic() > deadline):
+                return snap
+            time.sleep(0.1)
 
-    def _run(self, job: _Job) -> None:
-        """Train, store, and record the outcome; whatever goes wrong stays inside this job."""
-        status, error, model_id = FAILED, None, None
+    # --- the workers, as the app sees them -------------------------------------------------
+
+    def live_workers(self) -> list[dict]:
+        """The workers that said they were alive in the last HEARTBEAT_STALE_S seconds."""
+        with self._queue_errors():
+            beats = self._cached("workers", self._heartbeats)
+        return [b for b in beats.values() if time.time() - b["at"] < HEARTBEAT_STALE_S]
+
+    def _heartbeats(self) -> dict[str, dict]:
+        ids = self.board.get(WORKERS_KEY) or []
+        return self.board.get_many([worker_key(w) for w in ids])
+
+    def problem(self) -> str | None:
+        """What keeps jobs from running, for the sidebar and the Train page: the queue out of
+        reach, or no worker to take the jobs."""
         try:
-            inputs = preview_items(job.spec)
-            with self._lock:
-                job.preview_inputs = inputs
-            trained = self._trainer(job.spec, callbacks=(_Reporter(self, job, inputs),),
-                                    stop=job.stop)
-            if job.stop.is_set():
-                raise TrainingStopped()
-            model_id = self.store.save(job.spec, trained, owner=job.owner).id
-            status = DONE
-        except TrainingStopped:
-            status = CANCELLED
-        except (TrainingDiverged, StoreError, datasets.DataError) as err:
-            error = str(err)
-        except Exception as err:  # a bug must not take the worker, or other jobs, down with it
-            log.error("job %s failed:\n%s", job.id, traceback.format_exc())
-            error = f"Training failed unexpectedly: {type(err).__name__}: {err}"
-        with self._lock:
-            job.status, job.error, job.model_id = status, error, model_id
+            if not self.live_workers():
+                return ("No training worker is running, so jobs wait in the queue. Start one "
+                        "on this machine or another with `python -m aedemo worker`.")
+        except JobError as err:
+            return str(err)
+        return None
+
+    def worker_died(self, worker_id: str) -> None:
+        """A worker process ended without finishing its job: fail the job, plainly."""
+        with self._queue_errors(), self.board.lock():
+            for job in self._records():
+                if job["status"] == RUNNING and job.get("worker") == worker_id:
+                    _finish(self.board, job, FAILED, error=WORKER_DIED)
+        self._forget_cache()
+
+    def recover(self) -> list[str]:
+        """At start-up: jobs left running by a server that stopped, whose worker is gone, go
+        back to the head of the queue, marked as interrupted. The ids of those jobs."""
+        alive = {b["id"] for b in self.live_workers()}
+        moved = []
+        with self._queue_errors(), self.board.lock():
+            for job in self._records():
+                if job["status"] == RUNNING and job.get("worker") not in alive:
+                    _requeue(self.board, self.huey, self.task, job)
+                    moved.append(job["id"])
+        self._forget_cache()
+        return moved
+
+    # --- inside ----------------------------------------------------------------------------
+
+    def _records(self) -> list[dict]:
+        ids = self.board.get(INDEX_KEY) or []
+        found = self.board.get_many([record_key(i) for i in ids])
+        return [found[record_key(i)] for i in ids if record_key(i) in found]
+
+    def _reap_silent_workers(self) -> bool:
+        """Fail the running jobs whose worker has fallen silent: a worker on another machine
+        that died, which no supervisor of ours saw end."""
+        running = [j for j in self._records() if j["status"] == RUNNING and j.get("worker")]
+        if not running:
+            return False
+        alive = {b["id"] for b in self._heartbeats().values()
+                 if time.time() - b["at"] < HEARTBEAT_STALE_S}
+        silent = [j["id"] for j in running if j["worker"] not in alive]
+        if silent:
+            with self.board.lock():
+                for job_id in silent:
+                    job = self.board.get(record_key(job_id))
+                    if job["status"] == RUNNING and job.get("worker") not in alive:
+                        _finish(self.board, job, FAILED, error=WORKER_DIED)
+            self._forget_cache()
+        return bool(silent)
+
+    def _remember(self, job: dict) -> None:
+        """Store a new job's record and add it to the index, forgetting the oldest finished
+        jobs beyond FINISHED_KEPT (with their progress)."""
+        self.board.put(record_key(job["id"]), job)
+        ids = [*(self.board.get(INDEX_KEY) or []), job["id"]]
+        if len(ids) > FINISHED_KEPT:
+            records = self.board.get_many([record_key(i) for i in ids])
+            finished = [i for i in ids if record_key(i) in records
+                        and not Status(records[record_key(i)]["status"]).active]
+            for old in finished[:len(ids) - FINISHED_KEPT]:
+                ids.remove(old)
+                for key in (record_key(old), progress_key(old), preview_key(old)):
+                    self.board.delete(key)
+        self.board.put(INDEX_KEY, ids)
+
+    def _snapshot(self, job: dict) -> JobSnapshot:
+        status = Status(job["status"])
+        progress = preview = {}
+        if status is not QUEUED or job.get("note"):
+            progress = self._cached(("progress", job["id"], status),
+                                    lambda: self.board.get(progress_key(job["id"]))) or {}
+            preview = self._cached(("preview", job["id"], status),
+                                   lambda: self.board.get(preview_key(job["id"]))) or {}
+        position = None
+        if status is QUEUED:
+            order = self._cached("order", self.board.queued_ids)
+            position = order.index(job["id"]) + 1 if job["id"] in order else None
+        spec = ModelSpec.from_dict(job["spec"])
+        fraction = 1.0 if status is DONE else progress.get("fraction", 0.0)
+        seconds = progress.get("seconds", 0.0)
+        eta = (seconds * (1 - fraction) / fraction
+               if status is RUNNING and fraction > 0 else None)
+        return JobSnapshot(
+            id=job["id"], spec=spec, status=status, owner=job["owner"], position=position,
+            epoch=progress.get("epoch", 0), epochs=spec.train.epochs,
+            batch=progress.get("batch", 0), batches=progress.get("batches", 0),
+            fraction=fraction, eta_seconds=eta, history=tuple(progress.get("history", ())),
+            batch_losses=tuple(tuple(p) for p in progress.get("trace", ())),
+            preview=_tensor(preview.get("recon")), preview_inputs=_tensor(preview.get("inputs")),
+            error=job.get("error"), model_id=job.get("model_id"), reused=job.get("reused", False),
+            submitted=job["submitted"], finished=job.get("finished"), note=job.get("note"))
+
+    def _cached(self, key: Any, read):
+        """``read()``, shared by every session for SNAPSHOT_TTL_S: thirty browsers polling every
+        second read the board twice a second, not thirty times."""
+        now = time.monotonic()
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit and now - hit[0] < SNAPSHOT_TTL_S:
+                return hit[1]
+        value = read()
+        with self._cache_lock:
+            self._cache[key] = (now, value)
+            if len(self._cache) > 4096:
+                self._cache.clear()
+        return value
+
+    def _forget_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+    class _QueueErrors:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, kind, err, tb):
+            if isinstance(err, QueueUnavailable):
+                raise JobError(str(err)) from None
+            return False
+
+    def _queue_errors(self):
+        """The queue out of reach becomes a JobError with its message, never a traceback."""
+        return self._QueueErrors()
+
+
+# --- the workers' side -------------------------------------------------------------------------
+
+TASK_NAME = "aedemo.train"
+_context: dict[str, Any] = {}      # the worker process's store, id and stop event (set_worker)
+
+
+_tasks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def register_task(huey):
+    """The one task, registered on ``huey`` under one name in the app and the workers (once
+    per Huey instance): train the job with this id. The app only enqueues it; a worker runs
+    it."""
+    if huey not in _tasks:
+        _tasks[huey] = huey.task(name=TASK_NAME)(train_job)
+    return _tasks[huey]
+
+
+def set_worker(huey, store: ModelStore, worker_id: str, stopping: threading.Event) -> None:
+    """Make this process a worker of ``huey``: the task registered, where it stores models, its
+    id in heartbeats and job records, and the event that its shutdown sets."""
+    _context.update(huey=huey, task=register_task(huey), board=Board(huey), store=store,
+                    worker_id=worker_id, stopping=stopping)
+
+
+def train_job(job_id: str) -> None:
+    """Huey's task: run one job in this worker, start to finish; whatever goes wrong stays
+    inside this job."""
+    board, store = _context["board"], _context["store"]
+    with board.lock():
+        job = board.get(record_key(job_id))
+        if job is None or job["status"] != QUEUED:
+            return                                # cancelled while it waited
+        job.update(status=RUNNING, worker=_context["worker_id"], started=time.time())
+        board.put(record_key(job_id), job)
+    spec = ModelSpec.from_dict(job["spec"])
+    stop = threading.Event()
+    status, error, model_id = FAILED, None, None
+    try:
+        inputs = preview_items(spec)
+        reporter = _Reporter(board, job_id, inputs, stop, _context["stopping"])
+        trained = train_spec(spec, callbacks=(reporter,), stop=stop)
+        if stop.is_set():
+            raise TrainingStopped()
+        model_id = store.save(spec, trained, owner=job["owner"]).id
+        status = DONE
+    except TrainingStopped:
+        status = CANCELLED
+    except (TrainingDiverged, StoreError, datasets.DataError) as err:
+        error = str(err)
+    except Exception as err:  # a bug must not take the worker, or other jobs, down with it
+        log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+        error = f"Training failed unexpectedly: {type(err).__name__}: {err}"
+    with board.lock():
+        job = board.get(record_key(job_id))
+        if status is CANCELLED and _context["stopping"].is_set() and not board.get(
+                cancel_key(job_id)):
+            _requeue(board, _context["huey"], _context["task"], job)
+        else:
+            _finish(board, job, status, error=error, model_id=model_id)
+
+
+def _finish(board: Board, job: dict, status: Status, *, error: str | None = None,
+            model_id: str | None = None) -> None:
+    """Record a job's end (call with the board's lock held): its status, and the spec free for
+    a new job."""
+    job.update(status=status, error=error, model_id=model_id, finished=time.time())
+    board.put(record_key(job["id"]), job)
+    board.delete(cancel_key(job["id"]))
+    spec_key = ModelSpec.from_dict(job["spec"]).key
+    if board.get(f"active:{spec_key}") == job["id"]:
+        board.delete(f"active:{spec_key}")
+
+
+def _requeue(board: Board, huey, task, job: dict) -> None:
+    """Put an interrupted job back at the head of the queue (call with the lock held)."""
+    job.update(status=QUEUED, worker=None, note=INTERRUPTED)
+    board.put(record_key(job["id"]), job)
+    board.delete(progress_key(job["id"]))
+    board.delete(preview_key(job["id"]))
+    huey.enqueue(task.s(job["id"], id=job["id"], priority=10))
+
+
+class _Reporter(Callback):
+    """Writes a running job's progress to the board at most every PROGRESS_EVERY_S (and after
+    every epoch, with the preview), and stops training after the batch in progress once the
+    job is cancelled or the worker is shutting down."""
+
+    def __init__(self, board: Board, job_id: str, inputs: torch.Tensor,
+                 stop: threading.Event, stopping: threading.Event):
+        self.board, self.job_id, self.inputs = board, job_id, inputs
+        self.stop, self.stopping = stop, stopping
+        self.trace = LossTrace()
+        self.written = 0.0
+
+    def _write(self, p: Progress) -> None:
+        self.board.put(progress_key(self.job_id), {
+            "epoch": p.epoch, "batch": p.batch, "batches": p.batches, "seconds": p.seconds,
+            "fraction": p.fraction, "trace": self.trace.points(), "history": p.history})
+        self.written = time.monotonic()
+
+    def on_batch(self, p: Progress) -> None:
+        self.trace.add(p.epoch - 1 + p.batch / p.batches, p.loss)
+        # one small read per batch: a cancel takes effect before the next batch
+        if self.stopping.is_set() or self.board.get(cancel_key(self.job_id)):
+            self.stop.set()
+        if time.monotonic() - self.written >= PROGRESS_EVERY_S or p.batch == 1:
+            self._write(p)
+
+    def on_epoch(self, p: Progress) -> None:
+        device = next(p.model.parameters()).device
+        recon = p.model.reconstruct(self.inputs.to(device)).cpu()
+        self.board.put(preview_key(self.job_id),
+                       {"inputs": _plain(self.inputs), "recon": _plain(recon)})
+        self._write(p)

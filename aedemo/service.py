@@ -21,16 +21,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from aedemo import data as datasets
-from aedemo.jobs import SYSTEM, JobManager, JobSnapshot
+from aedemo import taskqueue
+from aedemo.jobs import SYSTEM, JobError, JobQueue, JobSnapshot
 from aedemo.spec import ModelSpec
 from aedemo.store import ModelStore, StoredModel, StoreError
+from aedemo.workers import LocalWorkers
 
 log = logging.getLogger(__name__)
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int, least: int = 1) -> int:
     try:
-        return max(1, int(os.environ.get(name, default)))
+        return max(least, int(os.environ.get(name, default)))
     except ValueError:
         return default
 
@@ -40,14 +42,19 @@ class Settings:
     """From the environment, so a teacher can change them without editing code."""
 
     dataset: str = "mnist"           # AEDEMO_DATASET: the dataset the app and its zoo use
-    workers: int = 1                 # AEDEMO_WORKERS: trainings at once (1 suits a 2-core CPU)
+    redis_url: str | None = None     # AEDEMO_REDIS_URL: the queue in Redis, shared by servers
+    workers: int = 1                 # AEDEMO_WORKERS: this server's own training workers
     session_cap: int = 3             # AEDEMO_SESSION_CAP: waiting or running jobs per browser
     zoo: bool = True                 # AEDEMO_ZOO=0 turns off the first-start zoo
 
     @classmethod
     def from_env(cls) -> Settings:
-        return cls(dataset=os.environ.get("AEDEMO_DATASET", cls.dataset),
-                   workers=_env_int("AEDEMO_WORKERS", cls.workers),
+        redis_url = taskqueue.redis_url()
+        # With the queue in Redis, workers usually run elsewhere: none here unless asked for.
+        # Embedded, one on 2 cores: the server's pages need the other.
+        workers = _env_int("AEDEMO_WORKERS", 0 if redis_url else cls.workers, least=0)
+        return cls(dataset=os.environ.get("AEDEMO_DATASET", cls.dataset), redis_url=redis_url,
+                   workers=workers,
                    session_cap=_env_int("AEDEMO_SESSION_CAP", cls.session_cap),
                    zoo=os.environ.get("AEDEMO_ZOO", "1") not in ("0", "false", "no"))
 
@@ -133,8 +140,11 @@ class Service:
     def __init__(self, settings: Settings | None = None, store: ModelStore | None = None):
         self.settings = settings or Settings.from_env()
         self.store = store or ModelStore()
-        self.jobs = JobManager(self.store, workers=self.settings.workers,
-                               per_session_cap=self.settings.session_cap)
+        # the queue beside the store (or in Redis), and this server's own workers, which train
+        # in processes of their own: this process submits, watches and cancels, never trains
+        self.huey = taskqueue.connect(self.store.root, self.settings.redis_url)
+        self.jobs = JobQueue(self.store, self.huey, per_session_cap=self.settings.session_cap)
+        self.workers = LocalWorkers(self.settings.workers, on_death=self.jobs.worker_died)
         self.memo = Memo()
         self._data: datasets.ImageData | None = None
         self._data_error: str | None = None
@@ -145,6 +155,15 @@ class Service:
 
     def _start(self) -> None:
         try:
+            # a job left running by a server that stopped goes back to the head of the queue
+            # before the workers start taking jobs
+            try:
+                moved = self.jobs.recover()
+                if moved:
+                    log.warning("re-queued %d job(s) interrupted by a restart", len(moved))
+            except JobError as err:
+                log.warning("%s", err)
+            self.workers.start()
             images = datasets.load_images(self.settings.dataset)
             from aedemo.zoo import zoo_specs
             # the zoo's ids before the dataset is published: a page that finds the data also
@@ -153,7 +172,11 @@ class Service:
             self._data = images
             if self.settings.zoo:
                 for spec in self.zoo_specs:
-                    self.jobs.submit(spec, SYSTEM)
+                    try:
+                        self.jobs.submit(spec, SYSTEM)
+                    except JobError as err:          # the queue out of reach: say it once
+                        log.warning("the zoo was not queued: %s", err)
+                        break
         except Exception as err:  # the app must still serve the models it has
             log.exception("start-up failed")
             self._data_error = f"Could not load the dataset {self.settings.dataset!r}: {err}"
@@ -229,3 +252,16 @@ class Service:
 
     def submit(self, spec: ModelSpec, session: str) -> JobSnapshot:
         return self.jobs.submit(spec, session)
+
+    def queue_problem(self) -> str | None:
+        """What keeps jobs from running, in words (see JobQueue.problem); nothing while this
+        server's own workers are still starting."""
+        problem = self.jobs.problem()
+        if problem and problem.startswith("No training worker") and self.workers.starting():
+            return None
+        return problem
+
+    def shutdown(self) -> None:
+        """Stop this server's workers (the app's shutdown, and the tests)."""
+        self._ready.wait(60)
+        self.workers.stop()

@@ -15,6 +15,7 @@ import errno
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from aedemo.models import build, get_variant
 from aedemo.spec import ModelSpec, Trained
 
 log = logging.getLogger(__name__)
+
+FREE_SPACE_NEEDED = 50_000_000     # bytes: the largest model's weights, several times over
 
 
 class StoreError(RuntimeError):
@@ -86,14 +89,16 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _explain_os_error(err: OSError, root: Path) -> StoreError:
+def _explain_os_error(err: OSError, root: Path,
+                      outcome: str = "the model was not saved") -> StoreError:
     if err.errno == errno.ENOSPC:
         return StoreError(f"The model store at {root} is full (no space left on the disk), so "
-                          f"the model was not saved. Free some space or delete old models.")
+                          f"{outcome}. Free some space or delete old models.")
     if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return StoreError(f"The model store at {root} is read-only, so the model was not saved. "
-                          f"Set AEDEMO_HOME to a folder you can write to.")
-    return StoreError(f"Could not write to the model store at {root}: {err.strerror or err}.")
+        return StoreError(f"The model store at {root} is read-only, so {outcome}. Set "
+                          f"AEDEMO_HOME to a folder the server can write to.")
+    return StoreError(f"Could not write to the model store at {root} ({err.strerror or err}), "
+                      f"so {outcome}.")
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:
@@ -140,6 +145,20 @@ class ModelStore:
         except OSError as err:
             raise _explain_os_error(err, self.root) from None
         return StoredModel(model_id, meta)
+
+    def unwritable(self, room: int = FREE_SPACE_NEEDED) -> str | None:
+        """Why a model could not be saved here now (a read-only folder, a full disk), or None.
+        Asked before a job is queued, so a student hears it at once, not after training."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=self.dir)
+            os.close(fd)
+            os.unlink(probe)
+            if shutil.disk_usage(self.dir).free < room:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as err:
+            return str(_explain_os_error(err, self.root, "nothing can be trained now"))
+        return None
 
     def delete(self, model_id: str) -> None:
         weights, meta_path = self._paths(model_id)

@@ -61,7 +61,8 @@ def _job_line(job: JobSnapshot, me: str) -> str:
     who = " (yours)" if job.owner == me else ""
     if job.status == "running":
         return f"▶ {job.spec.variant} k={job.spec.latent_dim}{who}: {progress_text(job)}"
-    return f"{job.position}. {job.spec.variant} k={job.spec.latent_dim}{who}"
+    again = " (interrupted by a restart: first again)" if job.note else ""
+    return f"{job.position or '·'}. {job.spec.variant} k={job.spec.latent_dim}{who}{again}"
 
 
 def progress_text(job: JobSnapshot, *, detail: bool = False) -> str:
@@ -96,9 +97,16 @@ def _sidebar_status() -> None:
             st.warning(data.notice, icon=":material/wifi_off:")
         elif data.about:
             st.caption(f"From {data.about}.")
-    active = svc.jobs.jobs(active_only=True)
+    try:
+        active = svc.jobs.jobs(active_only=True)
+    except JobError as err:                    # the queue out of reach: say so, no traceback
+        st.error(str(err), icon=":material/cloud_off:")
+        return
     st.caption(f"Training queue: {len(active)} job{'s' if len(active) != 1 else ''}"
                if active else "Training queue: empty")
+    problem = svc.queue_problem()
+    if problem:
+        st.warning(problem, icon=":material/engineering:")
     me = session_id()
     for job in active[:6]:
         st.caption(_job_line(job, me))
@@ -262,12 +270,22 @@ def job_panel(job_id: str) -> None:
 @st.fragment(run_every=PROGRESS_EVERY_S)
 def _job_panel(job_id: str) -> None:
     svc = service()
-    job = svc.jobs.snapshot(job_id)
+    try:
+        job = svc.jobs.snapshot(job_id)
+    except JobError as err:
+        st.error(str(err), icon=":material/cloud_off:")
+        return
     if job is None:
         return
     st.markdown(f"**{job.spec.describe()}**")
+    if job.note:
+        st.warning(f"This job was {job.note}.", icon=":material/restart_alt:")
     if job.status == "queued":
-        st.info(f"Waiting in the queue: position {job.position}.", icon=":material/schedule:")
+        where = f"position {job.position}" if job.position else "about to start"
+        st.info(f"Waiting in the queue: {where}.", icon=":material/schedule:")
+        problem = svc.queue_problem()
+        if problem:
+            st.warning(problem, icon=":material/engineering:")
     elif job.status == "running":
         st.progress(job.fraction, text=f"Training: {progress_text(job, detail=True)}")
     elif job.status == DONE:

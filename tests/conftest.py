@@ -54,6 +54,8 @@ def app(isolated_home, monkeypatch):
     from aedemo import ui
 
     monkeypatch.setenv("AEDEMO_ZOO", "0")
+
+    monkeypatch.setenv("AEDEMO_WORKERS", "0")          # no training here: no worker process
     monkeypatch.setenv("AEDEMO_DATASET", "digits")
     st.cache_resource.clear()
     st.cache_data.clear()
@@ -69,5 +71,15 @@ def app(isolated_home, monkeypatch):
         return at
 
     yield make
-    ui.service().jobs.shutdown()
+    ui.service().shutdown()
     st.cache_resource.clear()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real Redis (Debian's redis-server) on a free port, for the shared-queue tests."""
+    from support import Redis
+
+    server = Redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

@@ -26,3 +26,68 @@ def app_command() -> list[str]:
     server is started exactly as a user starts it, with no flags of the tests' own. Only its
     port (STREAMLIT_SERVER_PORT) differs, so that tests can run side by side."""
     return shlex.split(readme_command("app-command").split("&&")[-1])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def redis_server_binary() -> str:
+    """Debian's redis-server, installed first when it is missing (as root, as on CI): the
+    test command installs everything its tests need."""
+    import os
+    import shutil
+    import subprocess
+
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-q", "redis-server"], check=True,
+                       capture_output=True, env=env)
+        found = shutil.which("redis-server")
+    if not found:
+        raise RuntimeError("redis-server is missing and cannot be installed here")
+    return found
+
+
+class Redis:
+    """A private redis-server on a free localhost port, nothing saved to disk."""
+
+    def __init__(self, folder: Path):
+        import subprocess
+        import time
+
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc = subprocess.Popen(
+            [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", str(folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+
+    def flush(self) -> None:
+        import redis
+
+        redis.Redis.from_url(self.url).flushall()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)

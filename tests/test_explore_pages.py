@@ -49,6 +49,7 @@ def page_app(isolated_home, monkeypatch):
     """As test_pages' ``app``, but running the page script itself rather than app.py's
     navigation, so these tests do not depend on every other page in the menu existing."""
     monkeypatch.setenv("AEDEMO_ZOO", "0")
+    monkeypatch.setenv("AEDEMO_WORKERS", "0")          # no training here: no worker process
     monkeypatch.setenv("AEDEMO_DATASET", "digits")
     st.cache_resource.clear()
     st.cache_data.clear()
@@ -60,7 +61,7 @@ def page_app(isolated_home, monkeypatch):
         return at
 
     yield make
-    ui.service().jobs.shutdown()
+    ui.service().shutdown()
     st.cache_resource.clear()
 
 

@@ -7,10 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
+import pytest
+
+from aedemo import jobs, taskqueue, workers
 from aedemo import store as store_module
-from aedemo.jobs import DONE, FAILED, JobManager
+from aedemo.jobs import DONE, FAILED, JobQueue
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import Callback, TrainConfig
@@ -22,7 +26,37 @@ def spec(k: int, epochs: int = 2) -> ModelSpec:
                             train=TrainConfig(epochs=epochs, batch_size=64))
 
 
-def test_a_job_that_raises_mid_epoch_fails_alone_and_the_queue_goes_on():
+@pytest.fixture
+def inline():
+    """A worker in this process, so a test can change what a job meets (a failing save, a
+    callback that raises): Huey dequeues and executes the real task, as a worker's consumer
+    does, with the worker's heartbeat."""
+    store = ModelStore()
+    huey = taskqueue.connect(store.root)
+    stopping = threading.Event()
+    me = f"inline:{os.getpid()}"
+    jobs.set_worker(huey, store, me, stopping)
+    threading.Thread(target=workers._heartbeat, args=(taskqueue.Board(huey), me, stopping, None),
+                     daemon=True).start()
+
+    def consume():
+        while not stopping.is_set():
+            task = huey.dequeue()
+            if task is None:
+                time.sleep(0.05)
+            else:
+                huey.execute(task)
+
+    threading.Thread(target=consume, daemon=True).start()
+    yield JobQueue(store, huey)
+    stopping.set()
+
+
+def wait(queue, job_id: str):
+    return queue.wait(job_id, timeout=120)
+
+
+def test_a_job_that_raises_mid_epoch_fails_alone_and_the_queue_goes_on(inline, monkeypatch):
     class Boom(Callback):
         def on_batch(self, p):
             if p.epoch == 2 and p.batch == 3:
@@ -32,35 +66,28 @@ def test_a_job_that_raises_mid_epoch_fails_alone_and_the_queue_goes_on():
         extra = (Boom(),) if s.latent_dim == 2 else ()
         return train_spec(s, callbacks=(*callbacks, *extra), stop=stop)
 
-    manager = JobManager(ModelStore(), trainer=trainer)
-    try:
-        bad, good = manager.submit(spec(2), "a"), manager.submit(spec(3), "b")
-        failed = manager.wait(bad.id, timeout=120)
-        assert failed.status == FAILED and "out of memory in the middle of epoch 2" in failed.error
-        assert manager.wait(good.id, timeout=120).status == DONE
-        assert [m.spec.latent_dim for m in manager.store.list()] == [3]
-    finally:
-        manager.shutdown()
+    monkeypatch.setattr(jobs, "train_spec", trainer)
+    bad, good = inline.submit(spec(2), "a"), inline.submit(spec(3), "b")
+    failed = wait(inline, bad.id)
+    assert failed.status == FAILED and "out of memory in the middle of epoch 2" in failed.error
+    assert wait(inline, good.id).status == DONE
+    assert [m.spec.latent_dim for m in inline.store.list()] == [3]
 
 
-def test_a_full_or_read_only_store_fails_the_job_with_a_message_and_keeps_serving(monkeypatch):
-    store = ModelStore()
+def test_a_store_that_fills_up_fails_the_job_with_a_message_and_keeps_serving(inline,
+                                                                              monkeypatch):
     kept = spec(4)
-    store.save(kept, train_spec(kept))
+    inline.store.save(kept, train_spec(kept))
 
     def full(path, payload):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(store_module, "_write_atomically", full)
-    manager = JobManager(store)
-    try:
-        job = manager.wait(manager.submit(spec(5), "a").id, timeout=120)
-        assert job.status == FAILED and "is full" in job.error
-    finally:
-        manager.shutdown()
-    listed = store.list()
+    job = wait(inline, inline.submit(spec(5), "a").id)
+    assert job.status == FAILED and "is full" in job.error
+    listed = inline.store.list()
     assert [m.id for m in listed] == [kept.key] and listed[0].ok
-    model, _ = store.load(kept.key)
+    model, _ = inline.store.load(kept.key)
     assert model is not None
 
 

@@ -212,7 +212,8 @@ def test_draw_page_empty_store_gives_a_hint(page):
     assert "No image model is ready yet" in texts(at, "info")
 
 
-def test_anomaly_page_train_detector_queues_a_one_class_job(page):
+def test_anomaly_page_train_detector_queues_a_one_class_job(page, monkeypatch):
+    monkeypatch.setenv("AEDEMO_WORKERS", "1")
     at = page(ANOMALY)
     no_exception(at)
     assert "No detector is stored yet" in texts(at, "info")

@@ -1,198 +1,298 @@
-"""The job service with a stand-in trainer where timing must be controlled, and with the real
-trainer where the outcome matters (storing, cancelling, failing)."""
+"""Training jobs through the real queue (Huey on SQLite in the test's AEDEMO_HOME) and real
+worker processes (`python -m aedemo worker`, started as the app starts them), or, where a test
+must reach inside the training, Huey's own execution of the same task in this process."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
-from aedemo.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobError, JobManager
-from aedemo.spec import ModelSpec, train_spec
+from aedemo import jobs, taskqueue, workers
+from aedemo.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobError, JobQueue
+from aedemo.spec import ModelSpec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
 from support import REPO
 
 
-def spec(k: int = 2, epochs: int = 1, lr: float = 1e-3) -> ModelSpec:
+def spec(k: int = 2, epochs: int = 1, lr: float = 1e-3, batch: int = 256) -> ModelSpec:
     return ModelSpec.create("dense", {"latent_dim": k}, dataset="digits",
-                            train=TrainConfig(epochs=epochs, lr=lr))
+                            train=TrainConfig(epochs=epochs, lr=lr, batch_size=batch))
 
 
-class GatedTrainer:
-    """Trains for real, but each job waits for its gate first, and records who ran when."""
+def slow(k: int) -> ModelSpec:
+    """A job that runs for minutes unless stopped: 100 epochs in batches of 16."""
+    return spec(k, epochs=100, batch=16)
 
-    def __init__(self):
-        self.gates: dict[int, threading.Event] = {}
-        self.running = 0
-        self.most_at_once = 0
-        self.order: list[int] = []
-        self.lock = threading.Lock()
 
-    def gate(self, k: int) -> threading.Event:
-        return self.gates.setdefault(k, threading.Event())
+def wait_for(predicate, timeout: float = 60.0, what: str = "the condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
-    def __call__(self, s, callbacks=(), stop=None):
-        with self.lock:
-            self.running += 1
-            self.most_at_once = max(self.most_at_once, self.running)
-            self.order.append(s.latent_dim)
+
+class Queue:
+    """An app server's view of the queue, with its own worker processes."""
+
+    def __init__(self, count: int = 1):
+        self.store = ModelStore()
+        self.queue = JobQueue(self.store, taskqueue.connect(self.store.root))
+        self.workers = workers.LocalWorkers(count, on_death=self.queue.worker_died).start()
+
+    def running(self, job_id: str, batches: int = 1):
+        """Wait until the job runs and has done ``batches`` batches; its snapshot."""
         try:
-            while not self.gate(s.latent_dim).wait(0.01):
-                if stop.is_set():
-                    break
-            return train_spec(s, callbacks=callbacks, stop=stop)
-        finally:
-            with self.lock:
-                self.running -= 1
+            return wait_for(lambda: (s := self.queue.snapshot(job_id)).status == RUNNING
+                            and s.batch >= batches and s, 180, f"{job_id} to run")
+        except AssertionError:
+            snap = self.queue.snapshot(job_id)
+            raise AssertionError(f"{job_id} never ran: {snap.status}, batch {snap.batch}, "
+                                 f"position {snap.position}; workers "
+                                 f"{[p.poll() for p in self.workers.procs]} alive "
+                                 f"{self.queue.live_workers()}") from None
+
+    def stop(self):
+        self.workers.stop()
 
 
 @pytest.fixture
-def manager():
-    managers = []
+def q():
+    made = []
 
-    def make(**kw):
-        m = JobManager(ModelStore(), **kw)
-        managers.append(m)
-        return m
+    def make(count: int = 1) -> Queue:
+        made.append(Queue(count))
+        return made[-1]
 
     yield make
-    for m in managers:
-        m.shutdown()
+    for queue in made:
+        queue.stop()
 
 
-def wait_for(predicate, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError("timed out")
-
-
-def test_a_job_trains_and_stores_its_model(manager):
-    m = manager()
-    job = m.submit(spec(epochs=2), "alice")
-    done = m.wait(job.id, timeout=120)
+def test_a_job_trains_in_a_worker_process_and_stores_its_model(q):
+    queue = q()
+    job = queue.queue.submit(spec(epochs=2), "alice")
+    done = queue.queue.wait(job.id, timeout=120)
     assert done.status == DONE and done.model_id == spec(epochs=2).key
-    assert len(done.history) == 2 and done.preview.shape == done.preview_inputs.shape
-    assert m.store.find(spec(epochs=2)) is not None
+    stored = queue.store.get(done.model_id)
+    assert stored.ok and stored.owner == "alice"
+    record = queue.queue.board.get(jobs.record_key(job.id))
+    assert record["worker"].endswith(f":{queue.workers.pids()[0]}")      # not this process
+    assert queue.workers.pids()[0] != os.getpid()
+    assert len(done.history) == 2 and done.batch_losses
 
 
-def test_queue_is_fifo_and_bounded_by_the_worker_count(manager):
-    trainer = GatedTrainer()
-    m = manager(workers=1, trainer=trainer, per_session_cap=10)
-    jobs = [m.submit(spec(k), "alice") for k in (2, 3, 4)]
-    wait_for(lambda: m.snapshot(jobs[0].id).status == RUNNING)
-    assert [m.snapshot(j.id).position for j in jobs] == [None, 1, 2]
-    for k in (2, 3, 4):
-        trainer.gate(k).set()
-    for j in jobs:
-        assert m.wait(j.id, timeout=120).status == DONE
-    assert trainer.order == [2, 3, 4] and trainer.most_at_once == 1
+def test_the_queue_runs_jobs_in_order_one_at_a_time_per_worker(q):
+    queue = q(1)
+    first = queue.queue.submit(slow(2), "a")
+    queue.running(first.id)
+    later = [queue.queue.submit(spec(k), who) for k, who in ((3, "b"), (4, "c"), (5, "d"))]
+    assert [queue.queue.snapshot(j.id).position for j in later] == [1, 2, 3]
+    statuses = [s.status for s in queue.queue.jobs()]
+    assert statuses.count(RUNNING) == 1 and statuses.count(QUEUED) == 3
+    queue.queue.cancel(first.id, "a")
+    finished = [queue.queue.wait(j.id, timeout=120) for j in later]
+    assert all(s.status == DONE for s in finished)
+    assert [s.finished for s in finished] == sorted(s.finished for s in finished)   # FIFO
 
 
-def test_two_workers_run_two_jobs_at_once(manager):
-    trainer = GatedTrainer()
-    m = manager(workers=2, trainer=trainer)
-    a, b, c = (m.submit(spec(k), s) for k, s in ((2, "a"), (3, "b"), (4, "c")))
-    wait_for(lambda: trainer.running == 2)
-    assert m.snapshot(c.id).status == QUEUED
-    for k in (2, 3, 4):
-        trainer.gate(k).set()
-    assert all(m.wait(j.id, timeout=120).status == DONE for j in (a, b, c))
-    assert trainer.most_at_once == 2
+def test_identical_requests_share_one_job_and_stored_models_are_reused(q):
+    queue = q()
+    a = queue.queue.submit(slow(6), "alice")
+    b = queue.queue.submit(slow(6), "bob")
+    assert a.id == b.id and len(queue.queue.jobs()) == 1
+    queue.queue.cancel(a.id, "alice")
+    queue.queue.wait(a.id, timeout=60)
+    done = queue.queue.wait(queue.queue.submit(spec(7), "alice").id, timeout=120)
+    again = queue.queue.submit(spec(7), "bob")
+    assert again.status == DONE and again.reused and again.model_id == done.model_id
 
 
-def test_identical_requests_share_one_job_and_stored_models_are_reused(manager):
-    trainer = GatedTrainer()
-    m = manager(trainer=trainer)
-    first = m.submit(spec(), "alice")
-    second = m.submit(spec(), "bob")
-    assert second.id == first.id
-    trainer.gate(2).set()
-    m.wait(first.id, timeout=120)
-    third = m.submit(spec(), "carol")
-    assert third.status == DONE and third.reused and third.model_id == spec().key
-    assert trainer.order == [2]
+def test_per_session_cap(q):
+    queue = q(1)
+    first = queue.queue.submit(slow(8), "alice")
+    for k in (9, 10):
+        queue.queue.submit(slow(k), "alice")
+    with pytest.raises(JobError, match="limit is 3 per browser"):
+        queue.queue.submit(slow(11), "alice")
+    queue.queue.submit(slow(11), "bob")                 # someone else may still queue
+    assert queue.queue.submit(slow(12), jobs.SYSTEM)    # the zoo has no cap
+    for job in queue.queue.jobs(active_only=True):
+        queue.queue.cancel(job.id, job.owner)
+    assert queue.queue.wait(first.id, timeout=60).status == CANCELLED
 
 
-def test_per_session_cap(manager):
-    trainer = GatedTrainer()
-    m = manager(trainer=trainer, per_session_cap=2)
-    m.submit(spec(2), "alice")
-    m.submit(spec(3), "alice")
-    with pytest.raises(JobError, match="limit is 2 per browser"):
-        m.submit(spec(4), "alice")
-    m.submit(spec(4), "bob")               # another browser is not affected
-
-
-def test_cancel_queued_and_running_jobs_store_nothing(manager):
-    trainer = GatedTrainer()
-    m = manager(trainer=trainer)
-    running = m.submit(spec(2, epochs=50), "alice")
-    queued = m.submit(spec(3), "alice")
-    trainer.gate(2).set()
-    wait_for(lambda: m.snapshot(running.id).batch > 0)
+def test_cancel_a_queued_job_and_a_running_one_stores_nothing(q):
+    queue = q(1)
+    running = queue.queue.submit(slow(13), "alice")
+    waiting = queue.queue.submit(slow(14), "alice")
+    queue.running(running.id, batches=3)
     with pytest.raises(JobError, match="Only the browser that started"):
-        m.cancel(running.id, "mallory")
-    assert m.cancel(queued.id, "alice").status == CANCELLED
-    m.cancel(running.id, "alice")
-    assert m.wait(running.id, timeout=60).status == CANCELLED
-    assert m.store.list() == [] and trainer.order == [2]
+        queue.queue.cancel(running.id, "bob")
+    assert queue.queue.cancel(waiting.id, "alice").status == CANCELLED     # at once
+    asked = time.monotonic()
+    queue.queue.cancel(running.id, "alice")
+    stopped = queue.queue.wait(running.id, timeout=30)
+    # the worker reads the cancel flag after every batch: well within a second here
+    assert stopped.status == CANCELLED and time.monotonic() - asked < 5
+    assert queue.store.list() == []
+    follow = queue.queue.wait(queue.queue.submit(spec(15), "alice").id, timeout=120)
+    assert follow.status == DONE                         # the cancelled one never ran
+    assert queue.queue.snapshot(waiting.id).status == CANCELLED
 
 
-def test_a_failing_job_does_not_affect_the_others(manager):
-    m = manager()
-    bad = m.submit(spec(2, lr=1.0, epochs=3), "alice")
-    good = m.submit(spec(3), "bob")
-    failed = m.wait(bad.id, timeout=120)
+def test_a_diverging_job_fails_alone_and_the_queue_goes_on(q):
+    queue = q()
+    bad = queue.queue.submit(spec(16, epochs=3, lr=1.0), "a")
+    good = queue.queue.submit(spec(17), "b")
+    failed = queue.queue.wait(bad.id, timeout=120)
     assert failed.status == FAILED and "learning rate" in failed.error
-    assert m.wait(good.id, timeout=120).status == DONE
+    assert queue.queue.wait(good.id, timeout=120).status == DONE
 
 
-def test_a_crashing_trainer_is_reported_and_the_worker_survives(manager):
-    calls = []
-
-    def flaky(s, callbacks=(), stop=None):
-        calls.append(s.latent_dim)
-        if s.latent_dim == 2:
-            raise ZeroDivisionError("bug in a variant")
-        return train_spec(s, callbacks=callbacks, stop=stop)
-
-    m = manager(trainer=flaky)
-    bad, good = m.submit(spec(2), "a"), m.submit(spec(3), "a")
-    assert "ZeroDivisionError: bug in a variant" in m.wait(bad.id, timeout=60).error
-    assert m.wait(good.id, timeout=120).status == DONE
-
-
-def test_progress_snapshot_while_running(manager):
-    m = manager()
-    job = m.submit(spec(epochs=30), "alice")
-    wait_for(lambda: len(m.snapshot(job.id).history) >= 1)
-    snap = m.snapshot(job.id)
-    assert snap.status == RUNNING and snap.epochs == 30 and 0 < snap.fraction < 1
-    assert snap.eta_seconds is not None and snap.eta_seconds > 0
-    assert {"loss", "recon"} <= snap.history[0]["train"].keys()
+def test_a_worker_killed_mid_epoch_fails_its_job_plainly_and_a_fresh_worker_goes_on(q):
+    queue = q(1)
+    job = queue.queue.submit(slow(18), "alice")
+    queue.running(job.id, batches=5)
+    killed = queue.workers.pids()[0]
+    os.kill(killed, signal.SIGKILL)                      # as the kernel's OOM killer does
+    failed = wait_for(lambda: (s := queue.queue.snapshot(job.id)).status == FAILED and s, 30,
+                      "the job to fail")
+    assert "killed, or ran out of memory" in failed.error and "nothing was stored" in failed.error
+    assert queue.store.get(slow(18).key) is None         # no partial model
+    wait_for(lambda: queue.workers.pids()[0] != killed, 10, "a fresh worker")
+    assert queue.queue.wait(queue.queue.submit(spec(19), "bob").id, timeout=120).status == DONE
 
 
-def test_workers_never_import_streamlit():
-    """If streamlit is never imported, no worker can call st.*: run a job in a fresh process."""
-    code = (
-        "import sys, os, tempfile\n"
-        "os.environ['AEDEMO_HOME'] = tempfile.mkdtemp()\n"
-        "from aedemo.jobs import JobManager\n"
-        "from aedemo.store import ModelStore\n"
-        "from aedemo.spec import ModelSpec\n"
-        "from aedemo.train import TrainConfig\n"
-        "m = JobManager(ModelStore())\n"
-        "s = ModelSpec.create('vae', {'latent_dim': 2}, dataset='digits', "
-        "train=TrainConfig(epochs=1))\n"
-        "print(m.wait(m.submit(s, 'x').id, timeout=120).status)\n"
-        "print('streamlit' in sys.modules)\n")
-    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                         timeout=300)
-    assert run.stdout.split() == ["done", "False"], run.stderr
+def test_a_restart_keeps_the_queue_in_order_and_puts_the_interrupted_job_first(q):
+    before = q(1)
+    first = before.queue.submit(slow(20), "alice")
+    before.running(first.id, batches=2)
+    waiting = [before.queue.submit(slow(k), "bob").id for k in (21, 22)]
+    before.stop()                                        # the server stops: SIGTERM
+    time.sleep(jobs.SNAPSHOT_TTL_S)                      # past the snapshots shared by pages
+    interrupted = before.queue.snapshot(first.id)
+    assert interrupted.status == QUEUED and "interrupted by a restart" in interrupted.note
+    assert before.store.list() == []
+    # a new server on the same home: the queue as it was, the interrupted job first
+    after = Queue(0)
+    assert after.queue.recover() == []                   # the worker put it back itself
+    order = [after.queue.snapshot(i).position for i in (first.id, *waiting)]
+    assert order == [1, 2, 3]
+
+
+def test_a_job_left_running_by_a_killed_server_is_requeued_on_the_next_start(q):
+    """The server and its worker killed with SIGKILL: nobody put the job back. The next
+    server finds it running with no live worker and puts it at the head of the queue."""
+    store = ModelStore()
+    queue = JobQueue(store, taskqueue.connect(store.root))
+    worker = subprocess.Popen([sys.executable, "-m", "aedemo", "worker"], cwd=REPO)
+    try:
+        job = queue.submit(slow(23), "alice")
+        later = queue.submit(slow(24), "alice")
+        wait_for(lambda: queue.snapshot(job.id).batch >= 2, 90, "the job to run")
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+    time.sleep(jobs.HEARTBEAT_STALE_S)
+    restarted = JobQueue(store, taskqueue.connect(store.root))
+    assert restarted.recover() == [job.id]
+    again = restarted.snapshot(job.id)
+    assert again.status == QUEUED and again.position == 1 and again.note
+    assert restarted.snapshot(later.id).position == 2
+
+
+def test_progress_loss_trace_and_preview_while_running(q):
+    queue = q()
+    job = queue.queue.submit(spec(25, epochs=100, batch=64), "alice")
+    snap = queue.running(job.id)
+    wait_for(lambda: len(queue.queue.snapshot(job.id).history) >= 1, 60, "an epoch")
+    snap = queue.queue.snapshot(job.id)
+    assert snap.epochs == 100 and snap.batches == 23 and 0 < snap.fraction < 1
+    assert len(snap.batch_losses) >= 23 and snap.eta_seconds > 0
+    assert snap.preview.shape == snap.preview_inputs.shape == (10, 1, 28, 28)
+    queue.queue.cancel(job.id, "alice")
+
+
+def test_the_reasons_a_job_cannot_run_are_said_plainly(q, monkeypatch):
+    # no worker at all
+    lonely = q(0)
+    assert "No training worker is running" in lonely.queue.problem()
+    assert "python -m aedemo worker" in lonely.queue.problem()
+    # the store read-only (root ignores file modes, so the refusal itself is simulated)
+    import errno
+
+    from aedemo import store as store_module
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(store_module.tempfile, "mkstemp", read_only)
+    with pytest.raises(JobError, match="read-only, so nothing can be trained now"):
+        lonely.queue.submit(spec(26), "alice")
+    assert lonely.queue.jobs() == []
+
+
+def test_an_unreachable_queue_is_a_message_not_a_traceback():
+    store = ModelStore()
+    gone = JobQueue(store, taskqueue.connect(store.root, "redis://127.0.0.1:1/0"))
+    with pytest.raises(JobError, match=r"Redis at 127.0.0.1:1\) cannot be reached"):
+        gone.submit(spec(27), "alice")
+    with pytest.raises(JobError, match="cannot be reached"):
+        gone.jobs()
+    assert "cannot be reached" in gone.problem()
+
+
+def test_the_queue_and_the_workers_never_import_streamlit():
+    code = ("import sys, aedemo.jobs, aedemo.workers, aedemo.taskqueue\n"
+            "assert 'streamlit' not in sys.modules, 'streamlit imported'\n")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+# --- one queue in Redis, shared by two app servers and a worker --------------------------------
+
+@pytest.fixture
+def shared(redis_server, monkeypatch):
+    """Two app servers' views of one queue in Redis and one store, and a worker process."""
+    redis_server.flush()
+    monkeypatch.setenv("AEDEMO_REDIS_URL", redis_server.url)
+    replicas = [JobQueue(store, taskqueue.connect(store.root, redis_server.url))
+                for store in (ModelStore(), ModelStore())]      # one folder, two servers
+    worker = subprocess.Popen([sys.executable, "-m", "aedemo", "worker"], cwd=REPO)
+    yield replicas
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(30)
+
+
+def test_two_servers_share_one_redis_queue_its_dedup_and_its_caps(shared):
+    a, b = shared
+    job = a.submit(slow(30), "alice")
+    assert b.submit(slow(30), "bob").id == job.id              # the same job, across servers
+    for k in (31, 32):
+        b.submit(slow(k), "alice")                             # alice's browser moved servers
+    with pytest.raises(JobError, match="limit is 3 per browser"):
+        a.submit(slow(33), "alice")
+    seen = wait_for(lambda: (s := b.snapshot(job.id)).status == RUNNING and s, 120,
+                    "the worker to take the job")
+    assert seen.owner == "alice"
+    with pytest.raises(JobError, match="Only the browser that started"):
+        b.cancel(job.id, "bob")
+    for j in a.jobs(active_only=True):
+        a.cancel(j.id, j.owner)
+    assert b.wait(job.id, timeout=60).status == CANCELLED
+
+
+def test_a_model_trained_through_one_server_appears_on_the_other(shared):
+    a, b = shared
+    done = a.wait(a.submit(spec(34), "alice").id, timeout=120)
+    assert done.status == DONE
+    assert b.store.get(done.model_id) is not None and b.snapshot(done.id).status == DONE
+    assert any(w["device"] in ("cpu", "cuda") for w in b.live_workers())

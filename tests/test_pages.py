@@ -69,7 +69,8 @@ def test_home_diagram_follows_the_bottleneck_slider(app):
     assert "k = 3" in at.get("plotly_chart")[0].proto.spec
 
 
-def test_starting_a_job_puts_it_in_the_queue(app):
+def test_starting_a_job_puts_it_in_the_queue_and_a_worker_trains_it(app, monkeypatch):
+    monkeypatch.setenv("AEDEMO_WORKERS", "1")
     at = app("pages/train.py")
     at.selectbox[0].set_value("vae").run()
     at.slider(key="train-vae-latent_dim").set_value(3)
@@ -95,7 +96,8 @@ def test_fashion_mnist_offline_is_refused_on_the_train_page_not_trained_on_digit
     assert ui.service().jobs.jobs() == []
 
 
-def test_divergence_is_shown_on_the_train_page(app):
+def test_divergence_is_shown_on_the_train_page(app, monkeypatch):
+    monkeypatch.setenv("AEDEMO_WORKERS", "1")
     at = app("pages/train.py")
     at.select_slider(key="train-lr-dense").set_value(1.0)
     at.button(key="train-start").click().run()

@@ -39,11 +39,12 @@ def student_spec(k: int = 16, epochs: int = 3) -> ModelSpec:
 @pytest.fixture
 def svc(isolated_home, monkeypatch):
     monkeypatch.setenv("AEDEMO_ZOO", "0")             # the zoo's specs, but nothing trained
+    monkeypatch.setenv("AEDEMO_WORKERS", "0")          # no training here: no worker process
     monkeypatch.setenv("AEDEMO_DATASET", "digits")
     service = Service()
     assert service.wait_ready(60)
     yield service
-    service.jobs.shutdown()
+    service.shutdown()
 
 
 def test_a_students_newer_model_does_not_replace_the_zoos(svc):
@@ -93,6 +94,7 @@ def page_with_two_dense_models(isolated_home, monkeypatch):
     """The zoo's dense k = 16, then a student's newer 3-epoch one of the same k: what a class
     has a few minutes in."""
     monkeypatch.setenv("AEDEMO_ZOO", "0")
+    monkeypatch.setenv("AEDEMO_WORKERS", "0")          # no training here: no worker process
     monkeypatch.setenv("AEDEMO_DATASET", "digits")
     st.cache_resource.clear()
     svc = ui.service()
@@ -109,7 +111,7 @@ def page_with_two_dense_models(isolated_home, monkeypatch):
         return at
 
     yield run, zoo_id, mine
-    svc.jobs.shutdown()
+    svc.shutdown()
     st.cache_resource.clear()
 
 
@@ -152,6 +154,8 @@ def test_the_dataset_is_published_only_once_the_zoos_ids_are_known(isolated_home
     from aedemo import zoo
 
     monkeypatch.setenv("AEDEMO_ZOO", "0")
+
+    monkeypatch.setenv("AEDEMO_WORKERS", "0")          # no training here: no worker process
     monkeypatch.setenv("AEDEMO_DATASET", "digits")
     computing, release = threading.Event(), threading.Event()
     real = zoo.zoo_specs
@@ -167,4 +171,4 @@ def test_the_dataset_is_published_only_once_the_zoos_ids_are_known(isolated_home
     assert service.data is None
     release.set()
     assert service.wait_ready(60) and service.data is not None and service.zoo_specs
-    service.jobs.shutdown()
+    service.shutdown()

@@ -103,20 +103,18 @@ def test_a_long_run_keeps_its_shape_in_a_bounded_trace():
 
 
 def test_the_live_chart_gets_every_batch_of_a_short_job(digits):
-    """What a student sees of a 3-epoch run: many points, not three dots."""
-    from aedemo.jobs import _Reporter
+    """What a student sees of a 3-epoch run, as the worker reports it on the board: many
+    points, not three dots."""
+    from huey import MemoryHuey
 
-    class Job:
-        trace = LossTrace()
-        epoch = batch = batches = 0
-        seconds = fraction = 0.0
+    from aedemo import jobs
+    from aedemo.taskqueue import Board
 
-    class Manager:
-        _lock = threading.Lock()
-
-    job = Job()
+    board = Board(MemoryHuey("test"))
+    reporter = jobs._Reporter(board, "j1", digits.x_test[:2], threading.Event(),
+                              threading.Event())
     model = build("dense", {"latent_dim": 4})
     fit(model, digits.x_train[:640], None, TrainConfig(epochs=3, batch_size=64),
-        callbacks=(_Reporter(Manager(), job, digits.x_test[:2]),))
-    points = job.trace.points()
+        callbacks=(reporter,))
+    points = board.get(jobs.progress_key("j1"))["trace"]
     assert len(points) == 30 and points[-1][0] == pytest.approx(3.0)

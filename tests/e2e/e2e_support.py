@@ -111,6 +111,12 @@ def cpu_seconds(pid: int) -> float:
     return total / tick
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of this one process, none of its children's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def resident_mb(pid: int) -> float:
     """Resident memory of a process and its descendants, from /proc."""
     total = 0

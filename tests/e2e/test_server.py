@@ -7,7 +7,17 @@ import time
 
 import pytest
 
-from e2e_support import PAD, Server, cpu_seconds, draw_seven, no_exception, open_page, wait_idle
+from e2e_support import (
+    PAD,
+    Server,
+    cpu_seconds,
+    draw_seven,
+    no_exception,
+    open_page,
+    own_cpu_seconds,
+    process_tree,
+    wait_idle,
+)
 
 IDLE_SECONDS = 10
 IDLE_CPU_SHARE = 0.10          # of one core
@@ -100,3 +110,33 @@ def test_a_drawing_made_before_any_model_is_ready_fills_in_by_itself(page, tmp_p
         no_exception(page)
     finally:
         server.stop()
+
+
+def test_the_server_process_runs_no_training_step(page, tmp_path):
+    """While the zoo trains, the training happens in the worker processes the server started:
+    the server's own CPU time, a tab open on it, is a small fraction of theirs."""
+    server = Server(tmp_path / "home")
+    try:
+        open_page(page, server, "")
+        pid = server.proc.pid
+        workers = wait_for_children(pid)
+        server_before = own_cpu_seconds(pid)
+        workers_before = sum(cpu_seconds(w) for w in workers)
+        page.wait_for_timeout(20_000)
+        server_cpu = own_cpu_seconds(pid) - server_before
+        workers_cpu = sum(cpu_seconds(w) for w in workers) - workers_before
+        print(f"20 s of the zoo: server {server_cpu:.1f} s of CPU, workers {workers_cpu:.1f} s")
+        assert workers_cpu > 10, "the zoo was not training in the workers"
+        assert server_cpu < 0.2 * workers_cpu
+    finally:
+        server.stop()
+
+
+def wait_for_children(pid: int, timeout: float = 60.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = [p for p in process_tree(pid) if p != pid]
+        if children:
+            return children
+        time.sleep(0.2)
+    raise AssertionError("the server started no worker process")

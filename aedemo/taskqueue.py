@@ -1,0 +1,135 @@
+"""The job queue: Huey (https://huey.readthedocs.io), with its queue and storage in a SQLite file
+in AEDEMO_HOME by default, or in Redis when AEDEMO_REDIS_URL is set, so that several app servers
+and training workers on several machines share one queue.
+
+Huey carries the tasks: one per training job, whose only argument is the job's id. Beside them,
+in Huey's key/value storage, the app and the workers share what they know about each job, as
+JSON of ours (``Board``): its record, its progress, its preview, a cancel flag, and each
+worker's heartbeat. Huey's own task messages are pickles, as in every Huey queue: the queue
+must be reachable by the app and its workers only (see the README's Security section).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from huey import PriorityRedisHuey, SqliteHuey
+from huey.constants import EmptyData
+
+HUEY_NAME = "aedemo"
+QUEUE_FILE = "queue.sqlite3"
+LOCK_WAIT_S = 10.0        # how long to wait for the board's lock before giving up
+LOCK_STALE_S = 15.0       # a lock older than this was left by a process that died holding it
+
+
+class QueueUnavailable(RuntimeError):
+    """The queue's storage cannot be reached (Redis down, an unreadable file); the message is
+    meant for the user."""
+
+
+def redis_url() -> str | None:
+    return os.environ.get("AEDEMO_REDIS_URL") or None
+
+
+def connect(home: Path, url: str | None = None):
+    """The Huey instance of the app and its workers: Redis at ``url`` if given, else the SQLite
+    file in ``home``. Priority queues in both, so a job interrupted by a restart goes first."""
+    if url:
+        return PriorityRedisHuey(HUEY_NAME, url=url, results=False, utc=True)
+    home.mkdir(parents=True, exist_ok=True)
+    # strict FIFO: without it SQLite may reuse a finished task's row id and reorder the queue
+    return SqliteHuey(HUEY_NAME, filename=str(home / QUEUE_FILE), results=False, utc=True,
+                      strict_fifo=True)
+
+
+def describe(huey) -> str:
+    """Where the queue is, for messages: the Redis address or the SQLite file."""
+    storage = huey.storage
+    if hasattr(storage, "filename"):
+        return f"the queue file {storage.filename}"
+    kwargs = storage.conn.connection_pool.connection_kwargs
+    return f"Redis at {kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+
+
+class Board:
+    """JSON values in Huey's key/value storage, shared by the app servers and the workers, and
+    one lock over them for the changes that must not interleave (submit, finish, cancel)."""
+
+    def __init__(self, huey):
+        self.huey = huey
+        self.storage = huey.storage
+
+    @contextlib.contextmanager
+    def _reachable(self) -> Iterator[None]:
+        try:
+            yield
+        except QueueUnavailable:
+            raise
+        except Exception as err:    # redis.ConnectionError, sqlite3.OperationalError...
+            if type(err).__module__.split(".")[0] not in ("redis", "sqlite3"):
+                raise
+            raise QueueUnavailable(f"The job queue ({describe(self.huey)}) cannot be reached: "
+                                   f"{err}. Training is unavailable until it is back; the "
+                                   f"stored models still work.") from None
+
+    def get(self, key: str) -> Any | None:
+        with self._reachable():
+            raw = self.storage.peek_data(key)
+        return None if raw is EmptyData else json.loads(bytes(raw))
+
+    def get_many(self, keys: list[str]) -> dict[str, Any]:
+        if not keys:
+            return {}
+        with self._reachable():
+            found = self.storage.peek_many(keys)
+        return {k.decode() if isinstance(k, bytes) else k: json.loads(bytes(v))
+                for k, v in found.items()}
+
+    def put(self, key: str, value: Any) -> None:
+        with self._reachable():
+            self.storage.put_data(key, json.dumps(value).encode())
+
+    def delete(self, key: str) -> None:
+        with self._reachable():
+            self.storage.delete_data(key)
+
+    @contextlib.contextmanager
+    def lock(self, name: str = "jobs") -> Iterator[None]:
+        """Held by one process at a time, across every app server and worker. A lock left by a
+        process that died holding it is broken after LOCK_STALE_S."""
+        key = f"lock:{name}"
+        mine = json.dumps({"pid": os.getpid(), "at": time.time()}).encode()
+        deadline = time.monotonic() + LOCK_WAIT_S
+        with self._reachable():
+            while not self.storage.put_if_empty(key, mine):
+                held = self.get(key)
+                if held is not None and time.time() - held.get("at", 0) > LOCK_STALE_S:
+                    self.storage.delete_data(key)
+                    continue
+                if time.monotonic() > deadline:
+                    raise QueueUnavailable("The job queue is busy (its lock was not free for "
+                                           f"{LOCK_WAIT_S:.0f} s); try again in a moment.")
+                time.sleep(0.005)
+        try:
+            yield
+        finally:
+            with self._reachable():
+                self.storage.delete_data(key)
+
+    def queued_ids(self) -> list[str]:
+        """The ids of the jobs waiting in Huey's queue, in the order they will run."""
+        with self._reachable():
+            items = self.storage.enqueued_items()
+        ids = []
+        for data in items:
+            try:
+                ids.append(self.huey.deserialize_task(data).args[0])
+            except Exception:     # a task of another version of aedemo: not one of ours
+                continue
+        return ids
