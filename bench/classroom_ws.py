@@ -172,6 +172,7 @@ class Record:
     actions: list[Action] = field(default_factory=list)
     errors: list[tuple[float, str]] = field(default_factory=list)
     anomalies: list[tuple[float, str]] = field(default_factory=list)   # Streamlit's, not errors
+    auto_reruns: list[float] = field(default_factory=list)   # run_every reruns the tabs sent
 
     def error(self, what: str) -> None:
         self.errors.append((time.perf_counter(), what))
@@ -225,7 +226,8 @@ class Student:
             s.media.failures.clear()
 
     async def connect(self) -> None:
-        self.session = st_client.Session(self.url, fetch_media=not self.args.no_media)
+        self.session = st_client.Session(self.url, fetch_media=not self.args.no_media,
+                                         on_auto_rerun=self.record.auto_reruns.append)
         action = Action("open", time.perf_counter())
         run = await self.session.open("draw")
         await self.settle(action, run, timeout=120)
@@ -268,8 +270,13 @@ class Student:
             recon = run.texts_matching(RECON)
             if len(recon) < expect:
                 if not action.error:
-                    self.record.error(f"{action.kind}: {len(recon)} of {expect} reconstructions")
+                    self.record.error(f"{action.kind}: only some of its reconstructions came "
+                                      f"({len(recon)} of {expect})")
                     action.error = "missing"
+                    if self.args.debug:
+                        print(f"student {self.n} missing reconstructions at "
+                              f"{time.perf_counter():.3f} on {action.kind} sent "
+                              f"{action.sent:.3f}: {s.describe(action.sent)}", file=sys.stderr)
             else:
                 last = recon[expect - 1][0]
                 action.recon_s = last - action.sent
@@ -585,6 +592,7 @@ async def measure(args) -> dict:
             finally:
                 await probe.session.close()
         expected = probe.expected
+        rss_idle = resident_mb(server.proc.pid)
 
         if trainer is not None:
             trainer.start()
@@ -632,6 +640,7 @@ async def measure(args) -> dict:
     return {"levels": levels, "look_s": args.look, "seconds": args.seconds,
             "timeout_s": args.timeout, "dataset": args.dataset or "(the app's default)",
             "reconstructions_per_stroke": expected, "pretrain_s": round(pretrain_s, 1),
+            "server_rss_mb_idle": round(rss_idle),
             "cores": os.cpu_count(), "load_before": [round(x, 2) for x in load_before],
             "real_tab": not args.no_browser, "media": not args.no_media,
             "trainings_finished": trainer.finished if trainer else 0,
@@ -651,7 +660,7 @@ def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
             anomalies[what] = anomalies.get(what, 0) + 1
     kinds: dict[str, int] = {}
     for e in errors:
-        k = re.sub(r"\d+(\.\d+)?", "N", e)[:90]
+        k = re.sub(r"\d+(\.\d+)?", "N", re.sub(r" \(\d+ of \d+\)", "", e))[:90]
         kinds[k] = kinds.get(k, 0) + 1
     wall, cores = t1 - t0, os.cpu_count()
     share = lambda who: round((end[who] - start[who]) / (wall * cores), 3)  # noqa: E731
@@ -660,6 +669,7 @@ def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
         "students": level, "connected": sessions, "window_s": round(wall, 1),
         "actions": len(inside), "strokes": len(of("draw")),
         "actions_per_s": round(len(inside) / wall, 2),
+        "auto_reruns_per_s": round(sum(t0 <= t < t1 for t in record.auto_reruns) / wall, 1),
         "stroke_p50_s": pct(of("draw"), 50), "stroke_p95_s": pct(of("draw"), 95),
         "stroke_max_s": round(max(of("draw")), 3) if of("draw") else None,
         "stroke_images_p95_s": pct(of("draw", "media_s"), 95),
@@ -716,6 +726,10 @@ def report(result: dict) -> None:
           ", ".join(f"{lv['machine_cpu_share']:.0%} at {lv['students']}" for lv in levels) +
           " (processes outside this bench: " + ", ".join(
               f"{max(lv['others_cpu_share'], 0):.0%}" for lv in levels) + ").")
+    print(f"Server memory with no student yet: {result['server_rss_mb_idle']} MB. Reruns the "
+          "sidebar's run_every fragment asks for, per second, beside the students' actions: " +
+          ", ".join(f"{lv['auto_reruns_per_s']} ({lv['actions_per_s']} actions/s) at "
+                    f"{lv['students']}" for lv in levels) + ".")
     print("Server draw-page runs (AEDEMO_RUN_LOG, the script's own seconds): " + "; ".join(
               f"{lv['students']}: {lv['server_draw_runs']} runs, p50 "
               f"{fmt(lv['server_draw_run_p50_s'])} s, p95 {fmt(lv['server_draw_run_p95_s'])} s"

@@ -180,7 +180,8 @@ class Session:
     and returns its Run, whose ``done`` is set when its script_finished arrives."""
 
     def __init__(self, base_url: str, *, fetch_media: bool = True, auto_rerun: bool = True,
-                 locale: str = "en-US", timezone: str = "Europe/Berlin"):
+                 locale: str = "en-US", timezone: str = "Europe/Berlin",
+                 on_auto_rerun: Callable[[float], None] | None = None):
         parts = urlsplit(base_url)
         self.base_url = base_url.rstrip("/")
         self.host, self.port = parts.hostname, parts.port or 80
@@ -207,6 +208,7 @@ class Session:
         self.untracked = 0                     # runs nobody asked for here (auto-reruns)
         self.auto: dict[str, tuple[float, asyncio.Task]] = {}
         self.auto_reruns_sent = 0
+        self.on_auto_rerun = on_auto_rerun
         self.errors: list[str] = []            # protocol trouble: cache misses, bad pages
         self.closed = asyncio.Event()
         self.close_reason: str | None = None
@@ -329,6 +331,8 @@ class Session:
             if self.closed.is_set():
                 return
             self.auto_reruns_sent += 1
+            if self.on_auto_rerun is not None:
+                self.on_auto_rerun(time.perf_counter())
             await self._send(self._client_state(fragment_id=fragment_id, auto=True)
                              .SerializeToString())
 

@@ -60,12 +60,14 @@ def test_two_servers_one_queue_one_worker_one_store(browser, replicas):
     model_id = on_a.get_by_text("Done: stored as model").inner_text().split()[-1].rstrip(".")
     on_b.reload()
     open_page(on_b, b, "train")
-    on_b.get_by_text(model_id).first.wait_for(timeout=30_000)
+    on_b.get_by_text(model_id).first.wait_for(state="attached", timeout=30_000)   # its table
     # a long job queued from A: B's sidebar shows it, not as its own, and only A may cancel
     start(on_a, "conv")
     on_a.get_by_role("button", name="Cancel").wait_for(timeout=TRAIN_TIMEOUT_MS)
     on_b.get_by_text("▶ conv").wait_for(timeout=30_000)
-    assert "(yours)" not in sidebar_text(on_b) and "(yours)" in sidebar_text(on_a)
+    sidebar = '[data-testid="stSidebar"]'
+    on_a.locator(sidebar).get_by_text("(yours)").wait_for(timeout=30_000)
+    assert "(yours)" not in sidebar_text(on_b), sidebar_text(on_b)
     assert on_b.get_by_role("button", name="Cancel").count() == 0
     on_a.get_by_role("button", name="Cancel").click()
     on_a.get_by_text("Cancelled: nothing was stored.").wait_for(timeout=30_000)

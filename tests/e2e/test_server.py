@@ -120,6 +120,11 @@ def test_the_server_process_runs_no_training_step(page, tmp_path):
         open_page(page, server, "")
         pid = server.proc.pid
         workers = wait_for_children(pid)
+        # past the server's own start-up (importing, loading the data, queueing the zoo):
+        # from when the first worker is well into training
+        deadline = time.monotonic() + 120
+        while sum(cpu_seconds(w) for w in workers) < 8 and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
         server_before = own_cpu_seconds(pid)
         workers_before = sum(cpu_seconds(w) for w in workers)
         page.wait_for_timeout(20_000)
@@ -127,7 +132,7 @@ def test_the_server_process_runs_no_training_step(page, tmp_path):
         workers_cpu = sum(cpu_seconds(w) for w in workers) - workers_before
         print(f"20 s of the zoo: server {server_cpu:.1f} s of CPU, workers {workers_cpu:.1f} s")
         assert workers_cpu > 10, "the zoo was not training in the workers"
-        assert server_cpu < 0.2 * workers_cpu
+        assert server_cpu < 0.1 * workers_cpu
     finally:
         server.stop()
 
