@@ -62,7 +62,8 @@ def _job_line(job: JobSnapshot, me: str) -> str:
     if job.status == "running":
         return f"▶ {job.spec.variant} k={job.spec.latent_dim}{who}: {progress_text(job)}"
     again = " (interrupted by a restart: first again)" if job.note else ""
-    return f"{job.position or '·'}. {job.spec.variant} k={job.spec.latent_dim}{who}{again}"
+    # "1\." so that Markdown shows the number rather than starting a numbered list
+    return f"{job.position or '·'}\\. {job.spec.variant} k={job.spec.latent_dim}{who}{again}"
 
 
 def progress_text(job: JobSnapshot, *, detail: bool = False) -> str:
@@ -260,6 +261,30 @@ def waiting_for_models(what: str) -> None:
 
 
 # --- a job in progress -----------------------------------------------------------------------
+
+def job_exists(job_id: str) -> bool:
+    """Whether the queue knows this job (False too when the queue cannot be reached: the job
+    panel is then replaced by the sidebar's message)."""
+    try:
+        return service().jobs.snapshot(job_id) is not None
+    except JobError:
+        return False
+
+
+def interrupted_jobs() -> None:
+    """Say which jobs a restart of the server interrupted: they wait at the head of the queue
+    and train again from the start (nothing is lost, nothing half-trained was stored)."""
+    try:
+        again = [j for j in service().jobs.jobs(active_only=True) if j.note]
+    except JobError:
+        return
+    if again:
+        names = "; ".join(f"{j.spec.describe()}" for j in again)
+        st.info(f"The server was restarted while training, so {len(again)} job"
+                f"{'s were' if len(again) > 1 else ' was'} interrupted: {names}. "
+                f"{'They go' if len(again) > 1 else 'It goes'} first again and train from the "
+                f"start; the queued jobs keep their places.", icon=":material/restart_alt:")
+
 
 def job_panel(job_id: str) -> None:
     """Progress, live loss curve, reconstruction strip and Cancel for one job; refreshes itself

@@ -17,13 +17,16 @@ in it has the page open. What it reports per level:
   (every variant's and the sweep's: each image followed by its "k=.. · MSE" caption) has
   arrived; p50 and p95, and p95 until their image files have been fetched too;
 * the slider (fragment rerun) and page changes, the same way;
-* errors: actions not answered within --timeout, exceptions or error messages on the page,
-  dropped connections, protocol trouble (a cached-message miss), failed image fetches;
+* errors: actions not answered within --timeout, strokes or slider moves that brought only
+  some of their reconstructions, exceptions or error messages on the page, dropped
+  connections, protocol trouble (a cached-message miss), failed image fetches;
 * the server's resident memory (its process tree, the highest sample) and CPU share, the
   training job's CPU and how much of the time one was running, this bench's own CPU share
   (the simulated students) and the Chromium tab's;
 * the real tab's on-screen time from mouse-up to every reconstruction changed (as
-  bench/classroom.py measures it), p50 and p95.
+  bench/classroom.py measures it), p50 and p95;
+* how busy the whole machine was, and how much of that was processes outside this bench
+  (other work on a shared machine makes every figure worse: read it beside them).
 
 Targets, at 30 students: stroke p95 <= 0.5 s, no errors, server memory <= 1.5 GB.
 
@@ -33,7 +36,7 @@ app's training worker, which competes with the server for the same cores. Its me
 are reported beside the server's, not in them.
 
     .venv/bin/python bench/classroom_ws.py [--students 10,30,60] [--seconds 60] [--look 3]
-                                           [--no-browser] [--json]
+                                           [--no-browser] [--no-training] [--json] [--debug]
 """
 
 from __future__ import annotations
@@ -606,6 +609,7 @@ async def measure(args) -> dict:
         sampler = asyncio.create_task(meter.sample(stop))
 
         for level in args.students:
+            ramp_start = time.perf_counter()
             new = [Student(len(students) + i, server.url, args, record, stop)
                    for i in range(level - len(students))]
             for s in new:
@@ -626,7 +630,8 @@ async def measure(args) -> dict:
             end = meter.snapshot()
             runs = run_log_lines(run_log)[runs_before:]
             levels.append(summarise(level, record, start, end, meter, trainer, runs, load_start,
-                                    sessions=sum(s.session is not None for s in students)))
+                                    sessions=sum(s.session is not None for s in students),
+                                    ramp_start=ramp_start))
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         if tab_task is not None:
@@ -648,7 +653,8 @@ async def measure(args) -> dict:
 
 
 def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
-              trainer: Trainer | None, runs: list[str], load: tuple, sessions: int) -> dict:
+              trainer: Trainer | None, runs: list[str], load: tuple, sessions: int,
+              ramp_start: float) -> dict:
     t0, t1 = start["t"], end["t"]
     inside = [a for a in record.actions if t0 <= a.sent < t1]
     of = lambda kind, key="recon_s": [getattr(a, key) for a in inside  # noqa: E731
@@ -677,7 +683,9 @@ def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
         "slider_p95_s": pct(of("slider"), 95), "slider_n": len(of("slider")),
         "page_p95_s": pct(of("page", "finished_s"), 95), "page_n": len(of("page", "finished_s")),
         "clear_p95_s": pct(of("clear", "finished_s"), 95),
-        "open_p95_s": pct(of("open", "finished_s"), 95),
+        # the students who joined for this level opening the page, during the ramp before it
+        "open_p95_s": pct([a.finished_s for a in record.actions if a.kind == "open"
+                           and ramp_start <= a.sent < t1 and a.finished_s is not None], 95),
         "errors": len(errors), "error_kinds": kinds, "protocol_anomalies": anomalies,
         "server_rss_mb": round(max(meter.rss)) if meter.rss else None,
         "server_cpu_share": share("server"), "trainer_cpu_share": share("trainer"),

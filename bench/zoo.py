@@ -3,8 +3,8 @@
 ``--mode mnist60k``: the zoo's epochs are set for full MNIST (60,000 training images). That set
 cannot be downloaded here, so this builds an MNIST-shaped folder of the same size from the real
 MNIST test split in ../shared/data/mnist (its 10,000 images tiled six times for training, the
-originals for testing), then queues the whole zoo through the real job service exactly as the app
-does on first start and records when each job ends.
+originals for testing), then queues the whole zoo through the real queue to a real worker
+process, exactly as the app does on first start, and records when each job ends.
 
 ``--mode offline``: what a class gets here. The server is started with the README's own command
 on an empty store and no network, so it trains its zoo on the offline MNIST digits; this
@@ -31,6 +31,7 @@ import aedemo  # noqa: F401, I001
 # isort: split
 import argparse
 import json
+import os
 import shutil
 import struct
 import tempfile
@@ -39,10 +40,12 @@ import time
 import numpy as np
 import torch
 
+from aedemo import taskqueue
 from aedemo.data import read_idx
-from aedemo.jobs import DONE, SYSTEM, JobManager
+from aedemo.jobs import DONE, SYSTEM, JobQueue
 from aedemo.store import ModelStore
 from aedemo.train import pick_device
+from aedemo.workers import LocalWorkers
 from aedemo.zoo import zoo_specs
 
 FIRST_DENSE_TARGET_S = 15.0
@@ -73,14 +76,17 @@ def mnist60k(dataset: Path) -> dict:
         start = time.perf_counter()
         specs = zoo_specs(str(folder))          # loads the 60k images, as the app's start does
         loaded = time.perf_counter() - start
-        manager = JobManager(ModelStore(work / "store"))
-        jobs = [manager.submit(spec, SYSTEM) for spec in specs]
+        os.environ["AEDEMO_HOME"] = str(work / "store")      # where the worker looks too
+        store = ModelStore()
+        queue = JobQueue(store, taskqueue.connect(store.root))
+        workers = LocalWorkers(1, on_death=queue.worker_died).start()
+        jobs = [queue.submit(spec, SYSTEM) for spec in specs]
         rows = []
         for job, spec in zip(jobs, specs):
-            snap = manager.wait(job.id)
+            snap = queue.wait(job.id)
             rows.append(row(spec, time.perf_counter() - start, snap.status,
-                            manager.store.get(snap.model_id) if snap.status == DONE else None))
-        manager.shutdown()
+                            store.get(snap.model_id) if snap.status == DONE else None))
+        workers.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return summary("zoo on 60,000 MNIST-shaped images through the job service", loaded, rows)

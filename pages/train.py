@@ -71,8 +71,9 @@ if start:
     except (JobError, ValueError) as err:
         st.error(str(err), icon=":material/error:")
 
+ui.interrupted_jobs()
 job_id = st.session_state.get("train-job")
-if job_id and svc.jobs.snapshot(job_id):
+if job_id and ui.job_exists(job_id):
     ui.job_panel(job_id)
 
 with st.expander("Show the code: the same training as a plain PyTorch script"):

@@ -117,3 +117,21 @@ def test_unreadable_model_is_listed_with_a_delete_button(app, small_store, isola
     at.button(key="store-delete").click().run()
     no_exception(at)
     assert victim.stem not in {m.id for m in ModelStore(isolated_home).list()}
+
+
+def test_a_queue_out_of_reach_is_said_on_the_page_not_raised(app, monkeypatch):
+    monkeypatch.setenv("AEDEMO_REDIS_URL", "redis://127.0.0.1:1/0")      # nothing listens
+    at = app()
+    no_exception(at)
+    # (AppTest keeps the sidebar's fragment only from the first page it runs)
+    assert "cannot be reached" in " ".join(e.value for e in at.sidebar.error)
+    at.switch_page("pages/train.py").run()
+    no_exception(at)
+    at.button(key="train-start").click().run()
+    no_exception(at)
+    assert "cannot be reached" in " ".join(e.value for e in at.main.error)
+
+
+def test_no_worker_is_said_in_the_sidebar(app):
+    at = app()                                     # AEDEMO_WORKERS=0: none for this server
+    assert "No training worker is running" in " ".join(w.value for w in at.sidebar.warning)

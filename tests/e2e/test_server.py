@@ -145,3 +145,38 @@ def wait_for_children(pid: int, timeout: float = 60.0) -> list[int]:
             return children
         time.sleep(0.2)
     raise AssertionError("the server started no worker process")
+
+
+def queue_lines(page) -> list[str]:
+    """The sidebar's queue: the running job's line, then the waiting ones', in order."""
+    text = page.locator('[data-testid="stSidebar"]').inner_text()
+    return [line for line in text.splitlines() if line.startswith("▶") or line[:1].isdigit()]
+
+
+def test_a_restart_of_the_server_loses_no_job(page, tmp_path):
+    """Stopped while its zoo trains and started again: the waiting jobs wait in the same order,
+    the interrupted one goes first again, and the sidebar and the Train page say so."""
+    home = tmp_path / "home"
+    server = Server(home)
+    try:
+        open_page(page, server, "train")
+        page.wait_for_function("""() => document.querySelector('[data-testid="stSidebar"]')
+                                  .innerText.includes('▶')""", timeout=120_000)
+        before = queue_lines(page)
+    finally:
+        server.stop()                         # SIGTERM, as a service manager stops it
+    running = before[0].split(":")[0].removeprefix("▶ ")        # "dense k=16 (yours)"...
+    waiting = [line.split(". ", 1)[1] for line in before[1:]]
+    server = Server(home)
+    try:
+        open_page(page, server, "train")
+        page.get_by_text("The server was restarted while training").wait_for(timeout=60_000)
+        page.get_by_text("interrupted by a restart: first again").wait_for(timeout=60_000)
+        after = queue_lines(page)
+        # the interrupted job first (or already running again), then the others in order
+        assert running in after[0], (before, after)
+        assert [line.split(". ", 1)[1] for line in after[1:len(waiting) + 1]
+                if ". " in line][:3] == waiting[:3], (before, after)
+        no_exception(page)
+    finally:
+        server.stop()
