@@ -30,10 +30,12 @@ in it has the page open. What it reports per level:
 
 Targets, at 30 students: stroke p95 <= 0.5 s, no errors, server memory <= 1.5 GB.
 
-The training job is `python -m aedemo train --variant conv --epochs 100` in a subprocess on the
-server's store, started again with a new seed whenever one ends: a stand-in for a job in the
-app's training worker, which competes with the server for the same cores. Its memory and CPU
-are reported beside the server's, not in them.
+The training job is a convolutional autoencoder for 100 epochs, started again with a new seed
+whenever one ends: by default submitted to the server's job queue (as the Train page submits
+one) and trained by the app's own worker process, a child of the server; with --trainer cli,
+`python -m aedemo train` in a subprocess of this bench on the server's store. The server's
+memory is that of its process tree (web process and workers; the web process's alone beside
+it), its CPU that of the web process, the training job's that of the workers.
 
     .venv/bin/python bench/classroom_ws.py [--students 10,30,60] [--seconds 60] [--look 3]
                                            [--no-browser] [--no-training] [--json] [--debug]
@@ -426,13 +428,47 @@ async def real_tab(url: str, args, record: Record, stop: asyncio.Event, ready: a
 
 # --- the training job ------------------------------------------------------------------------
 
-class Trainer:
-    """Keeps one `aedemo train` subprocess running on the server's store until stopped, and
-    remembers when one was running and what they cost (their rusage, from wait4)."""
+# A job for the app's own training worker, submitted to the server's queue as the Train page
+# submits one, and waited for; a separate process, so that this bench never imports PyTorch.
+# It prints "running" once a worker has taken the job, and cancels it when terminated.
+SUBMIT = """
+import json, signal, sys, time
+from pathlib import Path
+from aedemo import jobs, taskqueue
+from aedemo.cli import _spec_from_args, build_parser
+from aedemo.store import ModelStore
+home, argv = Path(sys.argv[1]), sys.argv[2:]
+queue = jobs.JobQueue(ModelStore(home), taskqueue.connect(home))
+job = queue.submit(_spec_from_args(build_parser().parse_args(argv)), "bench-teacher")
+def cancel(*_):
+    queue.cancel(job.id, "bench-teacher")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, cancel)
+said = False
+while True:
+    snap = queue.wait(job.id, timeout=0.5)
+    if snap.status.value == "running" and not said:
+        print("running", flush=True)
+        said = True
+    if not snap.active:
+        print(json.dumps({"status": snap.status.value, "error": snap.error,
+                          "reused": snap.reused}), flush=True)
+        sys.exit(0 if snap.status.value == "done" and not snap.reused else 1)
+"""
 
-    def __init__(self, env: dict, seed: int = 5000):
-        self.env, self.seed = env, seed
-        self.intervals: list[list[float]] = []      # [start, end or None]
+
+class Trainer:
+    """Keeps one training job running until stopped, the next one started (with a new seed)
+    when one ends, and remembers when one was training. ``worker``: a job on the server's
+    queue, trained by the app's own worker process (in the server's process tree);
+    ``cli``: `aedemo train` in a subprocess of this bench on the server's store. The CPU of
+    the subprocesses themselves comes from their rusage (wait4)."""
+
+    def __init__(self, env: dict, mode: str, home: Path, seed: int | None = None):
+        # seeds a store kept from an earlier run (--home) will not hold a model for already
+        self.seed = seed if seed is not None else int(time.time()) % 1_000_000 * 100
+        self.env, self.mode, self.home = env, mode, home
+        self.intervals: list[list[float]] = []      # [start, end or None]: a job training
         self.done_cpu = 0.0
         self.proc: subprocess.Popen | None = None
         self.failures: list[str] = []
@@ -443,29 +479,43 @@ class Trainer:
     def start(self) -> None:
         self.thread.start()
 
+    def _command(self) -> list[str]:
+        args = [a for a in TRAIN_CMD[2:] if a != "--json"] + ["--seed", str(self.seed)]
+        if self.mode == "worker":
+            return [sys.executable, "-c", SUBMIT, str(self.home), *args]
+        return [sys.executable, *TRAIN_CMD, "--seed", str(self.seed)]
+
     def _loop(self) -> None:
         while not self.stopping.is_set():
             self.seed += 1
             log = tempfile.TemporaryFile()
-            self.proc = subprocess.Popen([sys.executable, *TRAIN_CMD, "--seed", str(self.seed)],
-                                         cwd=REPO, env=self.env, stdout=subprocess.DEVNULL,
-                                         stderr=log)
-            self.intervals.append([time.perf_counter(), None])
+            self.proc = subprocess.Popen(self._command(), cwd=REPO, env=self.env,
+                                         stdout=subprocess.PIPE, stderr=log, text=True)
+            if self.mode == "cli":
+                self.intervals.append([time.perf_counter(), None])
+            out = []
+            for line in self.proc.stdout:               # until the subprocess ends
+                out.append(line)
+                if line.strip() == "running":
+                    self.intervals.append([time.perf_counter(), None])
             _, status, usage = os.wait4(self.proc.pid, 0)
-            self.intervals[-1][1] = time.perf_counter()
+            if self.intervals and self.intervals[-1][1] is None:
+                self.intervals[-1][1] = time.perf_counter()
             self.done_cpu += usage.ru_utime + usage.ru_stime
             log.seek(0)
-            err = log.read().decode(errors="replace")
+            err = log.read().decode(errors="replace").strip()
             log.close()
             self.proc.returncode = os.waitstatus_to_exitcode(status)
             if self.proc.returncode == 0:
                 self.finished += 1
             elif not self.stopping.is_set():
-                self.failures.append(err.strip().splitlines()[-1][:120] if err.strip()
-                                     else f"exit {self.proc.returncode}")
+                last = (err.splitlines() or out or [f"exit {self.proc.returncode}"])[-1]
+                self.failures.append(last.strip()[:160])
                 time.sleep(2)
 
     def cpu(self) -> float:
+        """This bench's training subprocesses' CPU (the cli trainer; the worker's is the
+        server tree's)."""
         proc = self.proc
         alive = cpu_seconds(proc.pid) if proc is not None and proc.returncode is None else 0.0
         return self.done_cpu + alive
@@ -497,6 +547,22 @@ def machine_busy() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+def own_cpu_of(pid: int) -> float:
+    """A process's own user and system time (its threads, not its children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_of(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def own_cpu() -> float:
     t = os.times()
     return t.user + t.system
@@ -515,12 +581,14 @@ def tree_cpu(pids: list[int]) -> float:
 
 
 class Meter:
-    """CPU of the server, the trainer, this process and the rest of its children (the
+    """CPU of the server's web process and of its workers (the rest of its process tree), of
+    this bench's training subprocesses, of this process and of the rest of its children (the
     browser), and the server's memory, sampled over a window."""
 
     def __init__(self, server_pid: int, trainer: Trainer | None):
         self.server_pid, self.trainer = server_pid, trainer
-        self.rss: list[float] = []
+        self.rss: list[float] = []          # the server's process tree: web and workers
+        self.rss_web: list[float] = []      # the web process alone
 
     def browser_pids(self) -> list[int]:
         skip = set(process_tree(self.server_pid)) | {os.getpid()}
@@ -529,13 +597,16 @@ class Meter:
         return [p for p in process_tree(os.getpid()) if p not in skip]
 
     def snapshot(self) -> dict:
-        return {"t": time.perf_counter(), "server": cpu_seconds(self.server_pid),
+        web = own_cpu_of(self.server_pid)
+        return {"t": time.perf_counter(), "server": web,
+                "workers": cpu_seconds(self.server_pid) - web,
                 "trainer": self.trainer.cpu() if self.trainer else 0.0, "bench": own_cpu(),
                 "browser": tree_cpu(self.browser_pids()), "machine": machine_busy()}
 
     async def sample(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self.rss.append(resident_mb(self.server_pid))
+            self.rss_web.append(rss_of(self.server_pid))
             try:
                 await asyncio.wait_for(stop.wait(), SAMPLE_S)
             except asyncio.TimeoutError:
@@ -572,7 +643,7 @@ async def measure(args) -> dict:
     server = Server(home, extra)
     record = Record()
     stop = asyncio.Event()
-    trainer = Trainer(env) if not args.no_training else None
+    trainer = Trainer(env, args.trainer, home) if not args.no_training else None
     meter = Meter(server.proc.pid, trainer)
     students: list[Student] = []
     tasks: list[asyncio.Task] = []
@@ -596,6 +667,7 @@ async def measure(args) -> dict:
                 await probe.session.close()
         expected = probe.expected
         rss_idle = resident_mb(server.proc.pid)
+        rss_web_idle = rss_of(server.proc.pid)
 
         if trainer is not None:
             trainer.start()
@@ -624,6 +696,7 @@ async def measure(args) -> dict:
             await asyncio.sleep(SETTLE_S)
             runs_before = len(run_log_lines(run_log))
             meter.rss.clear()
+            meter.rss_web.clear()
             start = meter.snapshot()
             load_start = os.getloadavg()
             await asyncio.sleep(args.seconds)
@@ -645,7 +718,8 @@ async def measure(args) -> dict:
     return {"levels": levels, "look_s": args.look, "seconds": args.seconds,
             "timeout_s": args.timeout, "dataset": args.dataset or "(the app's default)",
             "reconstructions_per_stroke": expected, "pretrain_s": round(pretrain_s, 1),
-            "server_rss_mb_idle": round(rss_idle),
+            "server_rss_mb_idle": round(rss_idle), "server_web_rss_mb_idle": round(rss_web_idle),
+            "trainer": "none" if args.no_training else args.trainer,
             "cores": os.cpu_count(), "load_before": [round(x, 2) for x in load_before],
             "real_tab": not args.no_browser, "media": not args.no_media,
             "trainings_finished": trainer.finished if trainer else 0,
@@ -688,11 +762,14 @@ def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
                            and ramp_start <= a.sent < t1 and a.finished_s is not None], 95),
         "errors": len(errors), "error_kinds": kinds, "protocol_anomalies": anomalies,
         "server_rss_mb": round(max(meter.rss)) if meter.rss else None,
-        "server_cpu_share": share("server"), "trainer_cpu_share": share("trainer"),
+        "server_web_rss_mb": round(max(meter.rss_web)) if meter.rss_web else None,
+        "server_cpu_share": share("server"), "workers_cpu_share": share("workers"),
+        # the training job's CPU: the app's worker's (worker mode) or the subprocess's (cli)
+        "trainer_cpu_share": round(share("workers") + share("trainer"), 3),
         "bench_cpu_share": share("bench"), "browser_cpu_share": share("browser"),
         "machine_cpu_share": share("machine"),
         "others_cpu_share": round(share("machine") - sum(share(k) for k in (
-            "server", "trainer", "bench", "browser")), 3),
+            "server", "workers", "trainer", "bench", "browser")), 3),
         "training_share": round(trainer.share(t0, t1), 2) if trainer else 0.0,
         "server_draw_runs": len(draw_runs), "server_draw_run_p50_s": pct(draw_runs, 50),
         "server_draw_run_p95_s": pct(draw_runs, 95),
@@ -717,14 +794,16 @@ def report(result: dict) -> None:
           f"{'one real Chromium tab beside them' if result['real_tab'] else 'no real tab'}.")
     print()
     print("| students | actions (strokes) | stroke → reconstructions p50 / p95 (s) | + images "
-          "p95 | slider p95 | page change p95 | errors | server RSS | server CPU | training job "
-          "CPU (running) | bench CPU | tab CPU | real tab on screen p50 / p95 (strokes) |")
+          "p95 | slider p95 | page change p95 | errors | server RSS (web process) | server CPU "
+          "(web) | training job CPU (running) | bench CPU | tab CPU | real tab on screen p50 / "
+          "p95 (strokes) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for lv in levels:
         print(f"| {lv['students']} | {lv['actions']} ({lv['strokes']}) | "
               f"{fmt(lv['stroke_p50_s'])} / {fmt(lv['stroke_p95_s'])} | "
               f"{fmt(lv['stroke_images_p95_s'])} | {fmt(lv['slider_p95_s'])} | "
-              f"{fmt(lv['page_p95_s'])} | {lv['errors']} | {lv['server_rss_mb']} MB | "
+              f"{fmt(lv['page_p95_s'])} | {lv['errors']} | {lv['server_rss_mb']} MB "
+              f"({lv['server_web_rss_mb']}) | "
               f"{lv['server_cpu_share']:.0%} | {lv['trainer_cpu_share']:.0%} "
               f"({lv['training_share']:.0%}) | {lv['bench_cpu_share']:.1%} | "
               f"{lv['browser_cpu_share']:.0%} | "
@@ -734,7 +813,13 @@ def report(result: dict) -> None:
           ", ".join(f"{lv['machine_cpu_share']:.0%} at {lv['students']}" for lv in levels) +
           " (processes outside this bench: " + ", ".join(
               f"{max(lv['others_cpu_share'], 0):.0%}" for lv in levels) + ").")
-    print(f"Server memory with no student yet: {result['server_rss_mb_idle']} MB. Reruns the "
+    how = {"worker": "on the queue, trained by the app's worker", "cli": "`aedemo train` in a "
+           "subprocess", "none": "none"}[result["trainer"]]
+    print(f"Training job: {how}; {result['trainings_finished']} finished during the run. "
+          "Server RSS is its process tree (the web process and its training workers); server "
+          "CPU is the web process's, the training job's the workers' (and the subprocess's).")
+    print(f"Server memory with no student yet: {result['server_rss_mb_idle']} MB "
+          f"({result['server_web_rss_mb_idle']} MB the web process). Reruns the "
           "sidebar's run_every fragment asks for, per second, beside the students' actions: " +
           ", ".join(f"{lv['auto_reruns_per_s']} ({lv['actions_per_s']} actions/s) at "
                     f"{lv['students']}" for lv in levels) + ".")
@@ -781,6 +866,9 @@ def main() -> None:
                         help="the store to use (default: a fresh one); pretrain then reuses "
                              "what it holds")
     parser.add_argument("--no-browser", action="store_true", help="no real Chromium tab")
+    parser.add_argument("--trainer", choices=["worker", "cli"], default="worker",
+                        help="the training job: on the server's queue, trained by the app's "
+                             "own worker (default), or `aedemo train` in a subprocess")
     parser.add_argument("--no-training", action="store_true", help="no training job")
     parser.add_argument("--no-media", action="store_true",
                         help="simulated students do not fetch the images")

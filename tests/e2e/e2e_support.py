@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-from support import REPO, app_command
+from support import REPO, app_command, free_port
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,12 +32,6 @@ def find_chromium() -> str | None:
         return shutil.which("chromium")
     subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"], check=True)
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
