@@ -80,7 +80,10 @@ def progress_text(job: JobSnapshot, *, detail: bool = False) -> str:
 
 
 # The sidebar and the job panel refresh at the same pace, so the figures they show move together.
-PROGRESS_EVERY_S = 1
+# Every open tab reruns them at this pace: at 1 s, sixty tabs made 57 reruns a second, three
+# times the students' own actions, and exposed a Streamlit race that lost runs
+# (bench/classroom.py); 2 s halves both.
+PROGRESS_EVERY_S = 2
 
 
 @st.fragment(run_every=PROGRESS_EVERY_S)

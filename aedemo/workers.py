@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 STOP_WAIT_S = 15.0          # how long a stopping server waits for its workers
 STARTING_S = 30.0           # a fresh worker's time to import PyTorch and say hello
+WORKER_NICE = 10            # a server's own workers yield the CPU to it
 
 
 # --- one worker process ----------------------------------------------------------------------
@@ -71,6 +72,10 @@ def run_worker(parent: int | None = None) -> int:
     """This process becomes one worker of the queue in AEDEMO_HOME (or AEDEMO_REDIS_URL),
     until SIGTERM or SIGINT."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    if parent is not None:
+        # beside its app server, on the same cores: the students' pages first, training in
+        # what they leave (a process of its own, so this does not hold the server's GIL)
+        os.nice(WORKER_NICE)
     logging.getLogger("huey").setLevel(logging.WARNING)
     huey = taskqueue.connect(default_home(), taskqueue.redis_url())
     stopping = threading.Event()

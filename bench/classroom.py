@@ -1,66 +1,363 @@
-"""Classroom load: N browser sessions at once, each drawing digits and moving the bottleneck
-slider on the Draw page for a fixed time, while one training job runs on the same server.
+"""Classroom capacity, measured on the server: simulated students that speak Streamlit's own
+websocket protocol (bench/st_client.py), one real Chromium tab beside them, and one training
+job running the whole time.
 
-It starts its own server on localhost with a fresh store, trains the zoo into it first (so
-"with the zoo loaded" holds), keeps one long training job running from a teacher's browser,
-then measures, for every action, the time from mouse-up (or key press) to the updated
-reconstructions on screen. Prints p50 and p95 of those times, the error count, the server's
-resident memory, and how the CPU was shared between the server and the browsers.
+Twenty Chromium tabs on the same machine as the server (this bench's first form) took most of
+a small machine's CPU themselves, so their times measured Chromium more than the server. Here
+each student is a websocket client in this one process, doing what the Draw page's tab does:
+it opens the page, sends the drawing pad's state after
+each stroke (a real 280 x 280 PNG of white strokes on black, and the strokes, as
+aedemo/assets/drawing_pad.js sends them), moves the bottleneck slider (a fragment rerun),
+sometimes goes to the Reconstructions page and back, clears the pad, and looks at each result
+for about --look seconds; like a tab it answers the sidebar's run_every fragment, keeps
+Streamlit's message cache and fetches the images. Levels of --students (10, 30 then 60 by
+default) join one after the other and stay, each level measured for --seconds once everyone
+in it has the page open. What it reports per level:
 
-The browsers run on the same machine as the server and compete with it for the same cores;
-on a small machine they use most of it (the CPU line says how much), which a class, each
-student on their own computer, would not. So they run at a lower priority (--browser-nice),
-and the server's own time for each run of the page is reported beside the on-screen
-times. Students look at each result for about --look seconds before the next action;
---look 0.5 is a stress test.
+* stroke -> reconstructions received: from sending the stroke until the last reconstruction
+  (every variant's and the sweep's: each image followed by its "k=.. · MSE" caption) has
+  arrived; p50 and p95, and p95 until their image files have been fetched too;
+* the slider (fragment rerun) and page changes, the same way;
+* errors: actions not answered within --timeout, strokes or slider moves that brought only
+  some of their reconstructions, exceptions or error messages on the page, dropped
+  connections, protocol trouble (a cached-message miss), failed image fetches;
+* the server's resident memory (its process tree, the highest sample) and CPU share, the
+  training job's CPU and how much of the time one was running, this bench's own CPU share
+  (the simulated students) and the Chromium tab's;
+* the real tab's on-screen time from mouse-up to every reconstruction changed (as
+  a student sees it), p50 and p95;
+* how busy the whole machine was, and how much of that was processes outside this bench
+  (other work on a shared machine makes every figure worse: read it beside them).
 
-Targets: p95 <= 1 s, no errors, memory <= 1.5 GB. Bounded: --sessions (default 20) pages,
---seconds (default 60) of actions each, localhost only.
+Targets, at 30 students: stroke p95 <= 0.5 s, no errors, server memory <= 1.5 GB.
 
-    .venv/bin/python bench/classroom.py [--sessions 20] [--seconds 60] [--look 3] [--json]
+The training job is a convolutional autoencoder for 100 epochs, started again with a new seed
+whenever one ends: by default submitted to the server's job queue (as the Train page submits
+one) and trained by the app's own worker process, a child of the server; with --trainer cli,
+`python -m aedemo train` in a subprocess of this bench on the server's store. The server's
+memory is that of its process tree (web process and workers; the web process's alone beside
+it), its CPU that of the web process, the training job's that of the workers.
+
+    .venv/bin/python bench/classroom.py [--students 10,30,60] [--seconds 60] [--look 3]
+                                        [--no-browser] [--no-training] [--json] [--debug]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import io
 import json
+import math
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "e2e")]
+sys.path[:0] = [str(REPO / "bench"), str(REPO / "tests"), str(REPO / "tests" / "e2e")]
+
+import st_client  # noqa: E402
 
 from e2e_support import (  # noqa: E402
     CHROMIUM_FLAGS,
     PAD,
     Server,
     cpu_seconds,
-    find_chromium,
     process_tree,
     resident_mb,
 )
 
-P95_TARGET_S = 1.0
+P95_TARGET_S = 0.5
 MEMORY_TARGET_MB = 1536
-DEFAULT_DATASET = REPO.parent / "shared" / "data" / "mnist"
-ACTION_TIMEOUT_MS = 15_000
+TARGET_STUDENTS = 30
+LOOK_S = 3.0
+ACTION_TIMEOUT_S = 15.0
+RAMP_S = 0.25             # between two students opening the page (a class arrives over seconds)
+SETTLE_S = 2.0            # after the last of a level has the page, before its window opens
+SAMPLE_S = 2.0            # memory and CPU samples
+SLIDER_P = 0.5            # after a digit, the chance a student moves the bottleneck slider
+PAGE_P = 0.15             # ... and then goes to the Reconstructions page and back
+BROWSER_NICE = 10         # the real tab, the load generator, yields the CPU to the server
+TRAIN_CMD = ["-m", "aedemo", "train", "--variant", "conv", "--epochs", "100", "--json"]
+PAD_SIZE, PAD_STROKE = 280, 18           # aedemo/assets/drawing_pad.js, aedemo.ui.PAD_STROKE
+# the Draw page's reconstructions: every variant's, then the bottleneck sweep's
+RECON = re.compile(r"k=\d+ · MSE")
+SWEEP_LABEL = "Bottleneck size k"
+
+
+# --- drawings ---------------------------------------------------------------------------------
+
+def _arc(cx, cy, rx, ry, a0, a1, n=14):
+    return [(cx + rx * math.cos(a), cy + ry * math.sin(a))
+            for a in np.linspace(math.radians(a0), math.radians(a1), n)]
+
+
+# Each digit as the strokes a student draws, in a unit box (y down); a stroke is a polyline.
+DIGITS = {
+    0: [_arc(0.5, 0.5, 0.28, 0.4, -90, 270, 24)],
+    1: [[(0.38, 0.25), (0.52, 0.1), (0.52, 0.9)]],
+    2: [_arc(0.5, 0.32, 0.26, 0.22, 200, 380, 10) + [(0.25, 0.9), (0.8, 0.9)]],
+    3: [_arc(0.47, 0.3, 0.25, 0.2, 200, 450, 12), _arc(0.47, 0.7, 0.28, 0.2, 270, 500, 12)],
+    4: [[(0.6, 0.1), (0.2, 0.62), (0.82, 0.62)], [(0.62, 0.35), (0.62, 0.92)]],
+    5: [[(0.75, 0.12), (0.32, 0.12), (0.28, 0.45)], _arc(0.48, 0.66, 0.28, 0.24, 230, 520, 14)],
+    6: [[(0.68, 0.1), (0.35, 0.45)] + _arc(0.5, 0.68, 0.24, 0.22, 180, 540, 18)],
+    7: [[(0.2, 0.14), (0.8, 0.14), (0.42, 0.92)]],
+    8: [_arc(0.5, 0.3, 0.2, 0.19, 90, 450, 16), _arc(0.5, 0.7, 0.25, 0.21, -90, 270, 18)],
+    9: [_arc(0.5, 0.32, 0.22, 0.2, 0, 360, 18), [(0.72, 0.32), (0.66, 0.92)]],
+}
+
+
+def digit_strokes(rng: random.Random) -> list[list[float]]:
+    """One digit as the pad's strokes ([x0, y0, x1, y1, ...] in its 280 pixels, to 0.1 px),
+    placed, sized, slanted and jittered as a hand would, with the points a mouse sends."""
+    strokes = DIGITS[rng.randrange(10)]
+    size = rng.uniform(0.45, 0.85) * PAD_SIZE
+    x0 = rng.uniform(0.05, 0.95 - size / PAD_SIZE * 0.8) * PAD_SIZE
+    y0 = rng.uniform(0.05, 0.95 - size / PAD_SIZE) * PAD_SIZE
+    slant = rng.uniform(-0.2, 0.2)
+    out = []
+    for poly in strokes:
+        pts = []
+        for (ax, ay), (bx, by) in zip(poly, poly[1:]):
+            steps = max(1, int(math.hypot(bx - ax, by - ay) * size / 8))   # a point every ~8 px
+            for i in range(steps):
+                u, v = ax + (bx - ax) * i / steps, ay + (by - ay) * i / steps
+                pts.append((u, v))
+        pts.append(poly[-1])
+        flat = []
+        for u, v in pts:
+            x = x0 + (u * 0.8 + slant * (0.5 - v)) * size + rng.gauss(0, 1.2)
+            y = y0 + v * size + rng.gauss(0, 1.2)
+            flat += [round(min(max(x, 0), PAD_SIZE - 1), 1), round(min(max(y, 0), PAD_SIZE - 1), 1)]
+        out.append(flat)
+    return out
+
+
+def pad_png(strokes: list[list[float]]) -> str:
+    """The pad's canvas.toDataURL("image/png"): white round-capped strokes on opaque black."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (PAD_SIZE, PAD_SIZE), (0, 0, 0, 255))
+    draw = ImageDraw.Draw(image)
+    r = PAD_STROKE / 2
+    for flat in strokes:
+        pts = list(zip(flat[::2], flat[1::2]))
+        if len(pts) > 1:
+            draw.line(pts, fill=(255, 255, 255, 255), width=PAD_STROKE, joint="curve")
+        for x, y in (pts[0], pts[-1]):
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255, 255))
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+# --- what is recorded -------------------------------------------------------------------------
+
+@dataclass
+class Action:
+    kind: str                 # draw, slider, page, clear, open; tab-draw, tab-slider
+    sent: float
+    recon_s: float | None = None       # reconstructions received (deltas)
+    media_s: float | None = None       # ... and their image files fetched
+    finished_s: float | None = None    # script_finished
+    error: str | None = None
+
+
+@dataclass
+class Record:
+    actions: list[Action] = field(default_factory=list)
+    errors: list[tuple[float, str]] = field(default_factory=list)
+    anomalies: list[tuple[float, str]] = field(default_factory=list)   # Streamlit's, not errors
+    auto_reruns: list[float] = field(default_factory=list)   # run_every reruns the tabs sent
+
+    def error(self, what: str) -> None:
+        self.errors.append((time.perf_counter(), what))
+
+
+# --- a simulated student ------------------------------------------------------------------------
+
+class Student:
+    def __init__(self, n: int, url: str, args, record: Record, stop: asyncio.Event):
+        self.n, self.url, self.args, self.record, self.stop = n, url, args, record, stop
+        self.rng = random.Random(1000 + n)
+        self.session: st_client.Session | None = None
+        self.opened = asyncio.Event()
+        self.expected = 0               # reconstructions a stroke brings (learned on the first)
+
+    def look(self) -> float:
+        return self.rng.uniform(0.5, 1.5) * self.args.look
+
+    async def pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.stop.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    async def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                await self.connect()
+                await self.lesson()
+            except ConnectionError as err:
+                self.record.error(f"dropped connection: {str(err)[:60]}")
+            except Exception as err:          # a student's crash is an error, not the bench's
+                self.record.error(f"student crashed: {type(err).__name__}: {str(err)[:80]}")
+                await self.pause(2)
+            finally:
+                if self.session is not None:
+                    self.collect_protocol_errors()
+                    await self.session.close()
+                    self.session = None
+
+    def collect_protocol_errors(self) -> None:
+        s = self.session
+        for e in s.errors:
+            self.record.error(f"protocol: {e}")
+        s.errors.clear()
+        self.record.anomalies += s.anomalies
+        s.anomalies.clear()
+        if s.media is not None:
+            for e in s.media.failures:
+                self.record.error(e)
+            s.media.failures.clear()
+
+    async def connect(self) -> None:
+        self.session = st_client.Session(self.url, fetch_media=not self.args.no_media,
+                                         on_auto_rerun=self.record.auto_reruns.append)
+        action = Action("open", time.perf_counter())
+        run = await self.session.open("draw")
+        await self.settle(action, run, timeout=120)
+        self.opened.set()
+
+    async def settle(self, action: Action, run: st_client.Run, *, expect: int = 0,
+                     timeout: float | None = None) -> st_client.Run:
+        """Wait for ``run`` and time it into ``action``. A run unanswered after --timeout is an
+        error (whether the server never started it or never finished it), and the student
+        goes on as a student would: with the next stroke."""
+        timeout = timeout or self.args.timeout
+        s = self.session
+        try:
+            await asyncio.wait_for(run.done.wait(), timeout)
+        except asyncio.TimeoutError:
+            if s.closed.is_set():
+                raise ConnectionError(s.close_reason or "closed") from None
+            action.error = "timeout"
+            how = "never started" if run.started is None else "started, never finished"
+            self.record.error(f"timeout: {action.kind} unanswered after {timeout:.0f} s "
+                              f"({how})")
+            if self.args.debug:
+                print(f"student {self.n} timed out at {time.perf_counter():.3f} on "
+                      f"{action.kind} sent {action.sent:.3f}: {s.describe(action.sent)}",
+                      file=sys.stderr)
+            # a student gives up waiting and goes on; an answer arriving later is ignored
+            if run in s.pending:
+                s.pending.remove(run)
+            self.record.actions.append(action)
+            self.collect_protocol_errors()
+            return run
+        if s.closed.is_set() and run.finished is None:
+            raise ConnectionError(s.close_reason or "closed")
+        action.finished_s = run.finished - action.sent
+        for e in run.exceptions:
+            self.record.error(f"exception on the page: {e}")
+        for e in run.alerts:
+            self.record.error(f"error on the page: {e}")
+        if expect:
+            recon = run.texts_matching(RECON)
+            if len(recon) < expect:
+                if not action.error:
+                    self.record.error(f"{action.kind}: only some of its reconstructions came "
+                                      f"({len(recon)} of {expect})")
+                    action.error = "missing"
+                    if self.args.debug:
+                        print(f"student {self.n} missing reconstructions at "
+                              f"{time.perf_counter():.3f} on {action.kind} sent "
+                              f"{action.sent:.3f}: {s.describe(action.sent)}", file=sys.stderr)
+            else:
+                last = recon[expect - 1][0]
+                action.recon_s = last - action.sent
+                fetches = [f for (t, _), f in zip(run.images, run.media)
+                           if t <= last and f is not None]
+                if fetches:
+                    try:
+                        done = await asyncio.wait_for(asyncio.gather(*fetches), timeout)
+                        action.media_s = max(t for _, t in done) - action.sent
+                    except asyncio.TimeoutError:
+                        self.record.error(f"timeout: {action.kind}'s images not fetched")
+                elif not self.args.no_media:
+                    action.media_s = action.recon_s
+        self.record.actions.append(action)
+        self.collect_protocol_errors()
+        return run
+
+    def pad(self) -> st_client.Widget:
+        pad = self.session.widget("bidi_component", lambda w: w.proto.component_name.endswith(
+            "drawing_pad"))
+        if pad is None:
+            raise RuntimeError("no drawing pad on the Draw page")
+        return pad
+
+    async def stroke(self, strokes: list[list[float]]) -> None:
+        action = Action("draw", time.perf_counter())
+        run = self.session.set_json_state(self.pad(), "drawing",
+                                          {"png": pad_png(strokes), "strokes": strokes})
+        if not self.expected:                # the first stroke tells how many to expect
+            await asyncio.wait_for(run.done.wait(), 120)
+            self.expected = len(run.texts_matching(RECON))
+            if not self.expected:
+                raise RuntimeError("a stroke brought no reconstructions (no models yet?)")
+            return
+        await self.settle(action, run, expect=self.expected)
+
+    async def lesson(self) -> None:
+        while not self.stop.is_set():
+            strokes: list[list[float]] = []
+            for stroke in digit_strokes(self.rng):
+                strokes.append(stroke)
+                await self.stroke(strokes)
+                await self.pause(self.look())
+                if self.stop.is_set():
+                    return
+            sweep = self.session.widget("slider", lambda w: w.label.startswith(SWEEP_LABEL))
+            if sweep is not None and self.rng.random() < SLIDER_P:
+                options = list(sweep.proto.options)
+                i = options.index(self.session.select_slider_value(sweep))
+                j = i + self.rng.choice([-1, 1])
+                j = j if 0 <= j < len(options) else i - (j - i)
+                action = Action("slider", time.perf_counter())
+                await self.settle(action, self.session.set_select_slider(sweep, options[j]),
+                                  expect=1)
+                await self.pause(self.look())
+                if self.rng.random() < PAGE_P / SLIDER_P:
+                    for page in ("reconstructions", "draw"):
+                        action = Action("page", time.perf_counter())
+                        await self.settle(action, self.session.go_to(page))
+                        await self.pause(self.look())
+            if self.stop.is_set():
+                return
+            action = Action("clear", time.perf_counter())
+            await self.settle(action, self.session.set_json_state(
+                self.pad(), "drawing", {"png": None, "strokes": []}))
+            await self.pause(self.rng.uniform(0.2, 0.8))
+
+
+# --- the real tab's view of the page ---------------------------------------------------------
+
+CLEAR = "Clear"                     # the drawing pad's own button
+TAB_TIMEOUT_MS = 15_000
 # how often the page checks for the update: often enough to time it to within 20 ms, without
 # the check itself (every animation frame by default) loading the browser
 POLL_MS = 20
-RAMP_UP_S = 1.5           # between two sessions opening the page
-STROKES_PER_DIGIT = 2     # each mouse-up sends the drawing, so each is an action timed
-LOOK_S = 3.0              # a student looks at each result for about this long (--look)
-BROWSER_NICE = 10         # the browsers yield the CPU to the server (--browser-nice)
-CLEAR = "Clear"                     # the drawing pad's own button
-
 # The reconstructions on the Draw page, in order: the picture above every caption that names a
 # model and its error ("dense k=16 · MSE 0.0123"), the per-variant grid then the bottleneck
 # sweep. An image's URL changes when Streamlit sends a new picture.
@@ -79,21 +376,9 @@ ANY_NEW = f"""([before, n]) => {{ const now = ({RECONSTRUCTIONS})();
     return now.length >= n && now.some((src, i) => src !== before[i]); }}"""
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
-def lower_priority(server_pid: int, nice: int) -> None:
-    """Give the browsers (this script's descendants other than the server) a lower CPU
-    priority. Tabs opened later are forked from these processes and inherit it. The browsers
-    are the load generator: on a class's machines they would not take the server's CPU."""
-    server = set(process_tree(server_pid))
-    for pid in process_tree(os.getpid()):
-        if pid != os.getpid() and pid not in server:
-            try:
-                os.setpriority(os.PRIO_PROCESS, pid, nice)
-            except OSError:
-                pass
-
 
 async def wait_for(page, condition: str, before: list[str], n: int) -> None:
-    await page.wait_for_function(condition, arg=[before, n], timeout=ACTION_TIMEOUT_MS,
+    await page.wait_for_function(condition, arg=[before, n], timeout=TAB_TIMEOUT_MS,
                                  polling=POLL_MS)
 
 
@@ -126,227 +411,566 @@ async def move_slider(slider, rng: random.Random) -> float:
     return pressed
 
 
-async def timed(kind: str, action, start: float, latencies: list, errors: list) -> bool:
-    """Await ``action`` (a coroutine that returns when the update is on screen) and record the
-    time since ``start``, or count its failure; a failed action does not end the session."""
-    try:
-        await action
-    except Exception as err:
-        errors.append(f"{kind}: {type(err).__name__}")
-        return False
-    latencies.append((kind, time.perf_counter() - start))
-    return True
+# --- the real tab ---------------------------------------------------------------------------------
 
-
-async def session(browser, url: str, seconds: float, look: float, seed: int, latencies: list,
-                  errors: list):
-    """One student: open the Draw page, then until the time is up clear the pad with its
-    bin button, draw a digit in two strokes, move the bottleneck slider one step, and look at
-    the result after each action for about ``look`` seconds (0.5 to 1.5 times it). Times run
-    from mouse-up or key press to the moment every reconstruction that should change has
-    changed on screen."""
-    rng = random.Random(seed)
-    # students open the page over a few seconds, not in the same millisecond
-    await asyncio.sleep(seed * RAMP_UP_S)
-    context = await browser.new_context(viewport={"width": 1300, "height": 1000})
-    page = await context.new_page()
-    try:
-        start = time.perf_counter()
-        await page.goto(f"{url}/draw", timeout=120_000)
-        canvas = page.locator(PAD)
-        clear = page.get_by_role("button", name=CLEAR)
-        await canvas.wait_for(timeout=120_000)
-        latencies.append(("open", time.perf_counter() - start))
-        # one stroke first, to learn how many reconstructions a drawing brings (one per
-        # variant in the store, plus the sweep's), waiting for the script to finish
-        await draw_stroke(page, canvas, rng)
-        await page.wait_for_function(f"() => ({RECONSTRUCTIONS})().length > 0",
-                                     timeout=120_000)
-        await page.wait_for_function(IDLE, timeout=120_000)
-        shown = len(await page.evaluate(RECONSTRUCTIONS))
-        end = time.monotonic() + seconds
-        def a_look() -> float:
-            return rng.uniform(0.5, 1.5) * look
-
-        while time.monotonic() < end:
-            await clear.click()
-            await asyncio.sleep(rng.uniform(0.2, 0.8))
-            for _ in range(STROKES_PER_DIGIT):
-                before, up = await draw_stroke(page, canvas, rng)
-                await timed("draw", wait_for(page, ALL_NEW, before, shown), up, latencies,
-                            errors)
-                await asyncio.sleep(a_look())
-            slider = page.get_by_role("slider").first        # the bottleneck sweep
-            if await slider.count():
-                before = await page.evaluate(RECONSTRUCTIONS)
-                await slider.focus()
-                pressed = await move_slider(slider, rng)
-                await timed("slider", wait_for(page, ANY_NEW, before, len(before)), pressed,
-                            latencies, errors)
-            if await page.locator('[data-testid="stException"]').count():
-                errors.append("exception on the page")
-            await asyncio.sleep(a_look())
-    except Exception as err:
-        errors.append(f"session {seed}: {type(err).__name__}: {str(err)[:80]}")
-    finally:
-        await context.close()
-
-
-async def start_training(page, seed: int) -> None:
-    """Start one long training job from the Train page, as a teacher would: the convolutional
-    variant, the most epochs the slider allows, and a new seed each time (the same settings
-    twice would be answered from the store at once)."""
-    await page.get_by_role("button", name="Start training").wait_for(timeout=120_000)
-    await page.locator('[data-testid="stSelectbox"]', has_text="Variant").click()
-    await page.get_by_role("option", name="conv").first.click()
-    await asyncio.sleep(0.5)              # the rerun replaces the form's widgets: let it end
-    await page.wait_for_function(IDLE, timeout=120_000)
-    epochs = page.locator('[data-testid="stSlider"]', has_text="Epochs").get_by_role("slider")
-    await epochs.focus()
-    await epochs.press("End")
-    await page.get_by_label("Seed").fill(str(seed))
-    await page.get_by_label("Seed").press("Enter")
-    await asyncio.sleep(1)
-    await page.get_by_role("button", name="Start training").click()
-
-
-async def teacher(browser, url: str, until: asyncio.Event, busy: list[bool]) -> None:
-    """Keeps one training job running on the server until ``until`` is set, starting the next
-    when one finishes, and records every 2 s whether a job was running (the sidebar's queue
-    line), so the report can say how much of the load it overlapped."""
-    context = await browser.new_context(viewport={"width": 1300, "height": 1000})
-    page = await context.new_page()
-    await page.goto(f"{url}/train", timeout=120_000)
-    seed = 1000
-    queue = page.get_by_text("Training queue:")
-    try:
-        while not until.is_set():
-            text = await queue.inner_text(timeout=30_000) if await queue.count() else ""
-            running = bool(text) and "empty" not in text
-            busy.append(running)
-            if not running:
-                seed += 1
-                await start_training(page, seed)
-            await asyncio.sleep(2)
-    finally:
-        await context.close()
-
-
-def percentile(times: list[float], q: float) -> float:
-    return float(np.percentile(times, q)) if times else float("nan")
-
-
-async def run(args) -> dict:
+async def real_tab(url: str, args, record: Record, stop: asyncio.Event, ready: asyncio.Event,
+                   others) -> None:
+    """One Chromium tab drawing on the pad as a student does, timing
+    mouse-up (or key press) to every reconstruction that should change changed on screen."""
     from playwright.async_api import async_playwright
 
-    home = Path(tempfile.mkdtemp(prefix="aedemo-classroom-"))
-    env = {**os.environ, "AEDEMO_HOME": str(home), "AEDEMO_DATA_DIR": str(home / "data"),
-           "AEDEMO_DATASET": args.dataset}
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "aedemo", "pretrain", "--dataset", args.dataset,
-                    "--json"], cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
-    pretrain_s = time.perf_counter() - t
-    run_log = home / "runs.log"         # each full run's page and seconds, by the server
-    server = Server(home, {"AEDEMO_DATASET": args.dataset, "AEDEMO_RUN_LOG": str(run_log)})
-    latencies: list[tuple[str, float]] = []
-    errors: list[str] = []
-    busy: list[bool] = []
-    try:
-        async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=find_chromium(),
-                                              args=CHROMIUM_FLAGS)
-            lower_priority(server.proc.pid, args.browser_nice)
-            done = asyncio.Event()
-            training = asyncio.create_task(teacher(browser, server.url, done, busy))
-            while not busy or not busy[-1]:          # the job is running before students come
-                if training.done():
-                    training.result()               # the teacher failed: say why
-                await asyncio.sleep(0.5)
-            memory_idle = resident_mb(server.proc.pid)
-            # who used the CPU during the load: the server (its training job included) or the
-            # browsers, which on one machine compete with it for the same cores
-            server_cpu, all_cpu = cpu_seconds(server.proc.pid), cpu_seconds(os.getpid())
-            wall = time.perf_counter()
-            runs_before = len(run_log.read_text().splitlines()) if run_log.exists() else 0
-            busy.clear()
-            await asyncio.gather(*(session(browser, server.url, args.seconds, args.look, i,
-                                           latencies, errors) for i in range(args.sessions)))
-            wall = time.perf_counter() - wall
-            runs = run_log.read_text().splitlines()[runs_before:]
-            server_cpu = cpu_seconds(server.proc.pid) - server_cpu
-            browser_cpu = cpu_seconds(os.getpid()) - all_cpu - server_cpu
-            memory = resident_mb(server.proc.pid)
-            done.set()
-            await training
+    rng = random.Random(7)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
+        skip = set(others()) | {os.getpid()}           # the server's and the trainer's
+        for pid in process_tree(os.getpid()):          # the tab yields the CPU to the server
+            if pid not in skip:
+                try:
+                    os.setpriority(os.PRIO_PROCESS, pid, args.browser_nice)
+                except OSError:
+                    pass
+        context = await browser.new_context(viewport={"width": 1300, "height": 1000})
+        page = await context.new_page()
+        try:
+            await page.goto(f"{url}/draw", timeout=120_000)
+            canvas = page.locator(PAD)
+            clear = page.get_by_role("button", name=CLEAR)
+            await canvas.wait_for(timeout=120_000)
+            await draw_stroke(page, canvas, rng)
+            await page.wait_for_function(f"() => ({RECONSTRUCTIONS})().length > 0",
+                                         timeout=120_000)
+            await page.wait_for_function(IDLE, timeout=120_000)
+            shown = len(await page.evaluate(RECONSTRUCTIONS))
+            ready.set()
+
+            async def timed(kind, condition, before, n, start):
+                action = Action(kind, start)
+                try:
+                    await wait_for(page, condition, before, n)
+                    action.recon_s = time.perf_counter() - start
+                except Exception as err:
+                    action.error = type(err).__name__
+                    record.error(f"{kind}: {type(err).__name__}")
+                record.actions.append(action)
+
+            while not stop.is_set():
+                await clear.click()
+                await asyncio.sleep(rng.uniform(0.2, 0.8))
+                for _ in range(2):
+                    before, up = await draw_stroke(page, canvas, rng)
+                    await timed("tab-draw", ALL_NEW, before, shown, up)
+                    await asyncio.sleep(rng.uniform(0.5, 1.5) * args.look)
+                slider = page.get_by_role("slider").first
+                if await slider.count():
+                    before = await page.evaluate(RECONSTRUCTIONS)
+                    await slider.focus()
+                    pressed = await move_slider(slider, rng)
+                    await timed("tab-slider", ANY_NEW, before, len(before), pressed)
+                if await page.locator('[data-testid="stException"]').count():
+                    record.error("tab: exception on the page")
+                await asyncio.sleep(rng.uniform(0.5, 1.5) * args.look)
+        except Exception as err:
+            record.error(f"tab: {type(err).__name__}: {str(err)[:80]}")
+            ready.set()
+        finally:
+            await context.close()
             await browser.close()
+
+
+# --- the training job ------------------------------------------------------------------------
+
+# A job for the app's own training worker, submitted to the server's queue as the Train page
+# submits one, and waited for; a separate process, so that this bench never imports PyTorch.
+# It prints "running" once a worker has taken the job, and cancels it when terminated.
+SUBMIT = """
+import json, signal, sys, time
+from pathlib import Path
+from aedemo import jobs, taskqueue
+from aedemo.cli import _spec_from_args, build_parser
+from aedemo.store import ModelStore
+home, argv = Path(sys.argv[1]), sys.argv[2:]
+queue = jobs.JobQueue(ModelStore(home), taskqueue.connect(home))
+job = queue.submit(_spec_from_args(build_parser().parse_args(argv)), "bench-teacher")
+def cancel(*_):
+    queue.cancel(job.id, "bench-teacher")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, cancel)
+said = False
+while True:
+    snap = queue.wait(job.id, timeout=0.5)
+    if snap.status.value == "running" and not said:
+        print("running", flush=True)
+        said = True
+    if not snap.active:
+        print(json.dumps({"status": snap.status.value, "error": snap.error,
+                          "reused": snap.reused}), flush=True)
+        sys.exit(0 if snap.status.value == "done" and not snap.reused else 1)
+"""
+
+
+class Trainer:
+    """Keeps one training job running until stopped, the next one started (with a new seed)
+    when one ends, and remembers when one was training. ``worker``: a job on the server's
+    queue, trained by the app's own worker process (in the server's process tree);
+    ``cli``: `aedemo train` in a subprocess of this bench on the server's store. The CPU of
+    the subprocesses themselves comes from their rusage (wait4)."""
+
+    def __init__(self, env: dict, mode: str, home: Path, seed: int | None = None):
+        # seeds a store kept from an earlier run (--home) will not hold a model for already
+        self.seed = seed if seed is not None else int(time.time()) % 1_000_000 * 100
+        self.env, self.mode, self.home = env, mode, home
+        self.intervals: list[list[float]] = []      # [start, end or None]: a job training
+        self.done_cpu = 0.0
+        self.proc: subprocess.Popen | None = None
+        self.failures: list[str] = []
+        self.finished = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _command(self) -> list[str]:
+        args = [a for a in TRAIN_CMD[2:] if a != "--json"] + ["--seed", str(self.seed)]
+        if self.mode == "worker":
+            return [sys.executable, "-c", SUBMIT, str(self.home), *args]
+        return [sys.executable, *TRAIN_CMD, "--seed", str(self.seed)]
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            self.seed += 1
+            log = tempfile.TemporaryFile()
+            self.proc = subprocess.Popen(self._command(), cwd=REPO, env=self.env,
+                                         stdout=subprocess.PIPE, stderr=log, text=True)
+            if self.mode == "cli":
+                self.intervals.append([time.perf_counter(), None])
+            out = []
+            for line in self.proc.stdout:               # until the subprocess ends
+                out.append(line)
+                if line.strip() == "running":
+                    self.intervals.append([time.perf_counter(), None])
+            _, status, usage = os.wait4(self.proc.pid, 0)
+            if self.intervals and self.intervals[-1][1] is None:
+                self.intervals[-1][1] = time.perf_counter()
+            self.done_cpu += usage.ru_utime + usage.ru_stime
+            log.seek(0)
+            err = log.read().decode(errors="replace").strip()
+            log.close()
+            self.proc.returncode = os.waitstatus_to_exitcode(status)
+            if self.proc.returncode == 0:
+                self.finished += 1
+            elif not self.stopping.is_set():
+                last = (err.splitlines() or out or [f"exit {self.proc.returncode}"])[-1]
+                self.failures.append(last.strip()[:160])
+                time.sleep(2)
+
+    def cpu(self) -> float:
+        """This bench's training subprocesses' CPU (the cli trainer; the worker's is the
+        server tree's)."""
+        proc = self.proc
+        alive = cpu_seconds(proc.pid) if proc is not None and proc.returncode is None else 0.0
+        return self.done_cpu + alive
+
+    def pids(self) -> list[int]:
+        proc = self.proc
+        return process_tree(proc.pid) if proc is not None and proc.returncode is None else []
+
+    def share(self, t0: float, t1: float) -> float:
+        now = time.perf_counter()
+        busy = sum(max(0.0, min(end or now, t1) - max(start, t0))
+                   for start, end in self.intervals)
+        return busy / (t1 - t0) if t1 > t0 else 0.0
+
+    def stop(self) -> None:
+        self.stopping.set()
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            proc.terminate()
+        self.thread.join(30)
+
+
+# --- measuring -----------------------------------------------------------------------------------
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]                                     # idle, iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_of(pid: int) -> float:
+    """A process's own user and system time (its threads, not its children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pss_mb(pids) -> float:
+    """The proportional set size of these processes together: a page of memory that several
+    share (PyTorch's libraries in the web process and its worker) is counted once, split
+    between them, where RSS counts it in each."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def rss_of(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def tree_cpu(pids: list[int]) -> float:
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])
+    return total / tick
+
+
+class Meter:
+    """CPU of the server's web process and of its workers (the rest of its process tree), of
+    this bench's training subprocesses, of this process and of the rest of its children (the
+    browser), and the server's memory, sampled over a window."""
+
+    def __init__(self, server_pid: int, trainer: Trainer | None):
+        self.server_pid, self.trainer = server_pid, trainer
+        self.rss: list[float] = []          # the server's process tree: web and workers
+        self.rss_web: list[float] = []      # the web process alone
+        self.pss: list[float] = []          # the process tree, shared pages counted once
+
+    def browser_pids(self) -> list[int]:
+        skip = set(process_tree(self.server_pid)) | {os.getpid()}
+        if self.trainer is not None:
+            skip |= set(self.trainer.pids())
+        return [p for p in process_tree(os.getpid()) if p not in skip]
+
+    def snapshot(self) -> dict:
+        web = own_cpu_of(self.server_pid)
+        return {"t": time.perf_counter(), "server": web,
+                "workers": cpu_seconds(self.server_pid) - web,
+                "trainer": self.trainer.cpu() if self.trainer else 0.0, "bench": own_cpu(),
+                "browser": tree_cpu(self.browser_pids()), "machine": machine_busy()}
+
+    async def sample(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.rss.append(resident_mb(self.server_pid))
+            self.rss_web.append(rss_of(self.server_pid))
+            self.pss.append(pss_mb(process_tree(self.server_pid)))
+            try:
+                await asyncio.wait_for(stop.wait(), SAMPLE_S)
+            except asyncio.TimeoutError:
+                pass
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 3) if values else None
+
+
+def run_log_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+async def measure(args) -> dict:
+    home = Path(args.home) if args.home else Path(tempfile.mkdtemp(prefix="aedemo-classroom-"))
+    env = {**os.environ, "AEDEMO_HOME": str(home), "AEDEMO_DATA_DIR": str(home / "data")}
+    extra = {}
+    if args.dataset:
+        env["AEDEMO_DATASET"] = extra["AEDEMO_DATASET"] = args.dataset
+    else:
+        env.pop("AEDEMO_DATASET", None)        # the app's own default (offline: mnist-5k)
+        os.environ.pop("AEDEMO_DATASET", None)
+    load_before = os.getloadavg()
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "aedemo", "pretrain", "--json"]
+                   + (["--dataset", args.dataset] if args.dataset else []),
+                   cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    pretrain_s = time.perf_counter() - t
+    run_log = home / "runs.log"
+    extra["AEDEMO_RUN_LOG"] = str(run_log)
+    server = Server(home, extra)
+    record = Record()
+    stop = asyncio.Event()
+    trainer = Trainer(env, args.trainer, home) if not args.no_training else None
+    meter = Meter(server.proc.pid, trainer)
+    students: list[Student] = []
+    tasks: list[asyncio.Task] = []
+    levels = []
+    try:
+        # the server is up; wait until a first student's stroke brings reconstructions (the
+        # dataset loaded and the models read), so the levels measure a warm server
+        probe = Student(-1, server.url, args, Record(), asyncio.Event())
+        deadline = time.monotonic() + 180
+        while True:
+            probe.session = st_client.Session(server.url, fetch_media=False)
+            await asyncio.wait_for((await probe.session.open("draw")).done.wait(), 120)
+            try:
+                await probe.stroke(digit_strokes(probe.rng)[:1])
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(2)
+            finally:
+                await probe.session.close()
+        expected = probe.expected
+        rss_idle = resident_mb(server.proc.pid)
+        rss_web_idle = rss_of(server.proc.pid)
+
+        if trainer is not None:
+            trainer.start()
+        tab_task = None
+        if not args.no_browser:
+            tab_ready = asyncio.Event()
+            tab_task = asyncio.create_task(real_tab(
+                server.url, args, record, stop, tab_ready,
+                lambda: process_tree(server.proc.pid) + (trainer.pids() if trainer else [])))
+            await asyncio.wait_for(tab_ready.wait(), 180)
+        sampler = asyncio.create_task(meter.sample(stop))
+
+        for level in args.students:
+            ramp_start = time.perf_counter()
+            new = [Student(len(students) + i, server.url, args, record, stop)
+                   for i in range(level - len(students))]
+            for s in new:
+                s.expected = expected
+                students.append(s)
+                tasks.append(asyncio.create_task(s.run()))
+                await asyncio.sleep(RAMP_S)
+            try:
+                await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in students)), 180)
+            except asyncio.TimeoutError:
+                record.error("some students could not open the page within 180 s")
+            await asyncio.sleep(SETTLE_S)
+            runs_before = len(run_log_lines(run_log))
+            meter.rss.clear()
+            meter.rss_web.clear()
+            meter.pss.clear()
+            start = meter.snapshot()
+            load_start = os.getloadavg()
+            await asyncio.sleep(args.seconds)
+            end = meter.snapshot()
+            runs = run_log_lines(run_log)[runs_before:]
+            levels.append(summarise(level, record, start, end, meter, trainer, runs, load_start,
+                                    sessions=sum(s.session is not None for s in students),
+                                    ramp_start=ramp_start))
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if tab_task is not None:
+            await asyncio.gather(tab_task, return_exceptions=True)
+        await sampler
     finally:
+        stop.set()
+        if trainer is not None:
+            trainer.stop()
         server.stop()
-    actions = [t for kind, t in latencies if kind != "open"]
-    draw_runs = [float(t) for page, t in (line.split() for line in runs) if page == "draw"]
-    of = lambda kind: [t for k, t in latencies if k == kind]  # noqa: E731
-    return {"sessions": args.sessions, "seconds": args.seconds, "dataset": args.dataset,
-            "browser_nice": args.browser_nice,
-            "look_s": args.look, "actions": len(actions),
-            "actions_per_s": round(len(actions) / wall, 2),
-            "p50_s": percentile(actions, 50), "p95_s": percentile(actions, 95),
-            "draw_p95_s": percentile(of("draw"), 95), "slider_p95_s": percentile(of("slider"), 95),
-            "open_p95_s": percentile(of("open"), 95),
-            "server_runs": len(draw_runs), "server_run_p50_s": percentile(draw_runs, 50),
-            "server_run_p95_s": percentile(draw_runs, 95),
-            "errors": len(errors), "error_kinds": sorted(set(errors))[:10],
-            "training_share": round(sum(busy) / len(busy), 2) if busy else 0.0,
-            "server_rss_mb_before": round(memory_idle), "server_rss_mb": round(memory),
-            "pretrain_s": round(pretrain_s, 1), "cores": os.cpu_count(),
-            "load_s": round(wall, 1), "server_cpu_s": round(server_cpu, 1),
-            "browser_cpu_s": round(browser_cpu, 1)}
+    return {"levels": levels, "look_s": args.look, "seconds": args.seconds,
+            "timeout_s": args.timeout, "dataset": args.dataset or "(the app's default)",
+            "reconstructions_per_stroke": expected, "pretrain_s": round(pretrain_s, 1),
+            "server_rss_mb_idle": round(rss_idle), "server_web_rss_mb_idle": round(rss_web_idle),
+            "trainer": "none" if args.no_training else args.trainer,
+            "cores": os.cpu_count(), "load_before": [round(x, 2) for x in load_before],
+            "real_tab": not args.no_browser, "media": not args.no_media,
+            "trainings_finished": trainer.finished if trainer else 0,
+            "training_failures": trainer.failures[:5] if trainer else []}
+
+
+def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
+              trainer: Trainer | None, runs: list[str], load: tuple, sessions: int,
+              ramp_start: float) -> dict:
+    t0, t1 = start["t"], end["t"]
+    inside = [a for a in record.actions if t0 <= a.sent < t1]
+    of = lambda kind, key="recon_s": [getattr(a, key) for a in inside  # noqa: E731
+                                       if a.kind == kind and getattr(a, key) is not None]
+    errors = [e for t, e in record.errors if t0 <= t < t1]
+    anomalies: dict[str, int] = {}
+    for t, what in record.anomalies:
+        if t0 <= t < t1:
+            anomalies[what] = anomalies.get(what, 0) + 1
+    kinds: dict[str, int] = {}
+    for e in errors:
+        k = re.sub(r"\d+(\.\d+)?", "N", re.sub(r" \(\d+ of \d+\)", "", e))[:90]
+        kinds[k] = kinds.get(k, 0) + 1
+    wall, cores = t1 - t0, os.cpu_count()
+    share = lambda who: round((end[who] - start[who]) / (wall * cores), 3)  # noqa: E731
+    draw_runs = [float(s) for page, s in (line.split() for line in runs) if page == "draw"]
+    return {
+        "students": level, "connected": sessions, "window_s": round(wall, 1),
+        "actions": len(inside), "strokes": len(of("draw")),
+        "actions_per_s": round(len(inside) / wall, 2),
+        "auto_reruns_per_s": round(sum(t0 <= t < t1 for t in record.auto_reruns) / wall, 1),
+        "stroke_p50_s": pct(of("draw"), 50), "stroke_p95_s": pct(of("draw"), 95),
+        "stroke_max_s": round(max(of("draw")), 3) if of("draw") else None,
+        "stroke_images_p95_s": pct(of("draw", "media_s"), 95),
+        "stroke_finished_p95_s": pct(of("draw", "finished_s"), 95),
+        "slider_p95_s": pct(of("slider"), 95), "slider_n": len(of("slider")),
+        "page_p95_s": pct(of("page", "finished_s"), 95), "page_n": len(of("page", "finished_s")),
+        "clear_p95_s": pct(of("clear", "finished_s"), 95),
+        # the students who joined for this level opening the page, during the ramp before it
+        "open_p95_s": pct([a.finished_s for a in record.actions if a.kind == "open"
+                           and ramp_start <= a.sent < t1 and a.finished_s is not None], 95),
+        "errors": len(errors), "error_kinds": kinds, "protocol_anomalies": anomalies,
+        "server_rss_mb": round(max(meter.rss)) if meter.rss else None,
+        "server_web_rss_mb": round(max(meter.rss_web)) if meter.rss_web else None,
+        "server_pss_mb": round(max(meter.pss)) if meter.pss else None,
+        "server_cpu_share": share("server"), "workers_cpu_share": share("workers"),
+        # the training job's CPU: the app's worker's (worker mode) or the subprocess's (cli)
+        "trainer_cpu_share": round(share("workers") + share("trainer"), 3),
+        "bench_cpu_share": share("bench"), "browser_cpu_share": share("browser"),
+        "machine_cpu_share": share("machine"),
+        "others_cpu_share": round(share("machine") - sum(share(k) for k in (
+            "server", "workers", "trainer", "bench", "browser")), 3),
+        "training_share": round(trainer.share(t0, t1), 2) if trainer else 0.0,
+        "server_draw_runs": len(draw_runs), "server_draw_run_p50_s": pct(draw_runs, 50),
+        "server_draw_run_p95_s": pct(draw_runs, 95),
+        "tab_strokes": len(of("tab-draw")), "tab_p50_s": pct(of("tab-draw"), 50),
+        "tab_p95_s": pct(of("tab-draw"), 95), "tab_slider_p95_s": pct(of("tab-slider"), 95),
+        "load_avg_1m_at_start": round(load[0], 2),
+    }
+
+
+def fmt(x) -> str:
+    return "–" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def report(result: dict) -> None:
+    levels = result["levels"]
+    print(f"aedemo classroom over Streamlit's websocket: {result['cores']} cores, load average "
+          f"{result['load_before'][0]} before the bench started; zoo pretrained in "
+          f"{result['pretrain_s']} s on {result['dataset']}; {result['reconstructions_per_stroke']}"
+          f" reconstructions per stroke; look {result['look_s']} s (x0.5-1.5); "
+          f"{result['seconds']:.0f} s per level; simulated students "
+          f"{'fetch' if result['media'] else 'do not fetch'} the images; "
+          f"{'one real Chromium tab beside them' if result['real_tab'] else 'no real tab'}.")
+    print()
+    print("| students | actions (strokes) | stroke → reconstructions p50 / p95 (s) | + images "
+          "p95 | slider p95 | page change p95 | errors | server RSS: tree (web process) "
+          "[tree PSS] | server CPU "
+          "(web) | training job CPU (running) | bench CPU | tab CPU | real tab on screen p50 / "
+          "p95 (strokes) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for lv in levels:
+        print(f"| {lv['students']} | {lv['actions']} ({lv['strokes']}) | "
+              f"{fmt(lv['stroke_p50_s'])} / {fmt(lv['stroke_p95_s'])} | "
+              f"{fmt(lv['stroke_images_p95_s'])} | {fmt(lv['slider_p95_s'])} | "
+              f"{fmt(lv['page_p95_s'])} | {lv['errors']} | {lv['server_rss_mb']} MB "
+              f"({lv['server_web_rss_mb']}) [{lv['server_pss_mb']}] | "
+              f"{lv['server_cpu_share']:.0%} | {lv['trainer_cpu_share']:.0%} "
+              f"({lv['training_share']:.0%}) | {lv['bench_cpu_share']:.1%} | "
+              f"{lv['browser_cpu_share']:.0%} | "
+              f"{fmt(lv['tab_p50_s'])} / {fmt(lv['tab_p95_s'])} ({lv['tab_strokes']}) |")
+    print()
+    print("CPU shares are of all cores over the level's window; the whole machine was busy " +
+          ", ".join(f"{lv['machine_cpu_share']:.0%} at {lv['students']}" for lv in levels) +
+          " (processes outside this bench: " + ", ".join(
+              f"{max(lv['others_cpu_share'], 0):.0%}" for lv in levels) + ").")
+    how = {"worker": "on the queue, trained by the app's worker", "cli": "`aedemo train` in a "
+           "subprocess", "none": "none"}[result["trainer"]]
+    print(f"Training job: {how}; {result['trainings_finished']} finished during the run. "
+          "Server RSS is its process tree (the web process and its training workers); server "
+          "CPU is the web process's, the training job's the workers' (and the subprocess's).")
+    print(f"Server memory with no student yet: {result['server_rss_mb_idle']} MB "
+          f"({result['server_web_rss_mb_idle']} MB the web process). Reruns the "
+          "sidebar's run_every fragment asks for, per second, beside the students' actions: " +
+          ", ".join(f"{lv['auto_reruns_per_s']} ({lv['actions_per_s']} actions/s) at "
+                    f"{lv['students']}" for lv in levels) + ".")
+    print("Server draw-page runs (AEDEMO_RUN_LOG, the script's own seconds): " + "; ".join(
+              f"{lv['students']}: {lv['server_draw_runs']} runs, p50 "
+              f"{fmt(lv['server_draw_run_p50_s'])} s, p95 {fmt(lv['server_draw_run_p95_s'])} s"
+              for lv in levels))
+    for lv in levels:
+        if lv["error_kinds"]:
+            print(f"errors at {lv['students']}: " + "; ".join(
+                f"{n} x {k}" for k, n in sorted(lv["error_kinds"].items(), key=lambda i: -i[1])))
+    for lv in levels:
+        if lv["protocol_anomalies"]:
+            print(f"Streamlit run-lifecycle anomalies at {lv['students']} (content arrived; not "
+                  "counted as errors): " + "; ".join(
+                      f"{n} x {k}" for k, n in lv["protocol_anomalies"].items()))
+    if result["training_failures"]:
+        print("training job failures:", "; ".join(result["training_failures"]))
+    target = next((lv for lv in levels if lv["students"] == TARGET_STUDENTS), None)
+    if target is None:
+        print(f"targets: no level of {TARGET_STUDENTS} students measured")
+        return
+    ok = lambda good: "met" if good else "MISSED"  # noqa: E731
+    p95 = target["stroke_p95_s"]
+    print(f"targets at {TARGET_STUDENTS} students: stroke p95 {fmt(p95)} s <= {P95_TARGET_S} s "
+          f"{ok(p95 is not None and p95 <= P95_TARGET_S)}; errors {target['errors']} = 0 "
+          f"{ok(target['errors'] == 0)}; the web server's RSS {target['server_web_rss_mb']} MB <= "
+          f"{MEMORY_TARGET_MB} MB "
+          f"{ok((target['server_web_rss_mb'] or 0) <= MEMORY_TARGET_MB)}; with its training "
+          f"worker {target['server_rss_mb']} MB RSS "
+          f"{ok((target['server_rss_mb'] or 0) <= MEMORY_TARGET_MB)} "
+          f"({target['server_pss_mb']} MB PSS, the pages both map counted once)")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--dataset", default=str(DEFAULT_DATASET) if DEFAULT_DATASET.is_dir()
-                        else "mnist", help="what the server serves (default: the real MNIST "
-                        "test split in ../shared/data/mnist, else mnist, offline the digits)")
+    parser = argparse.ArgumentParser(
+        description="Classroom capacity: simulated students over Streamlit's websocket "
+                    "protocol, one real Chromium tab and a training job, at several class sizes")
+    parser.add_argument("--students", default="10,30,60",
+                        help="the levels, students in all at each (default %(default)s)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="measured per level")
     parser.add_argument("--look", type=float, default=LOOK_S,
-                        help="seconds a student looks at each result before the next action "
-                             f"(default {LOOK_S}; 0.5 is a stress test no class produces)")
-    parser.add_argument("--browser-nice", type=int, default=BROWSER_NICE,
-                        help="the browsers' niceness (default %(default)s; 0 lets them compete "
-                             "with the server as equals)")
-    parser.add_argument("--json", action="store_true")
+                        help=f"seconds a student looks at each result (default {LOOK_S}, "
+                             "times 0.5-1.5)")
+    parser.add_argument("--timeout", type=float, default=ACTION_TIMEOUT_S,
+                        help="an action unanswered this long is an error")
+    parser.add_argument("--dataset", default=None,
+                        help="AEDEMO_DATASET for the server (default: unset, the app's own)")
+    parser.add_argument("--home", default=None,
+                        help="the store to use (default: a fresh one); pretrain then reuses "
+                             "what it holds")
+    parser.add_argument("--no-browser", action="store_true", help="no real Chromium tab")
+    parser.add_argument("--trainer", choices=["worker", "cli"], default="worker",
+                        help="the training job: on the server's queue, trained by the app's "
+                             "own worker (default), or `aedemo train` in a subprocess")
+    parser.add_argument("--no-training", action="store_true", help="no training job")
+    parser.add_argument("--no-media", action="store_true",
+                        help="simulated students do not fetch the images")
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--browser-nice", type=int, default=BROWSER_NICE)
+    parser.add_argument("--debug", action="store_true",
+                        help="print what a timed-out student was waiting for, to stderr")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument("--save", default=None, help="also write the JSON to this file")
     args = parser.parse_args()
-    if not (1 <= args.sessions <= 50 and 1 <= args.seconds <= 600 and 0 <= args.look <= 60):
-        parser.error("--sessions must be 1-50, --seconds 1-600 and --look 0-60 (this is "
-                     "bounded on purpose)")
-    result = asyncio.run(run(args))
+    try:
+        args.students = sorted({int(n) for n in args.students.split(",") if n.strip()})
+    except ValueError:
+        parser.error("--students takes numbers separated by commas, like 10,30,60")
+    if not (args.students and 1 <= args.students[0] and args.students[-1] <= 150
+            and 1 <= args.seconds <= 600 and 0 <= args.look <= 60):
+        parser.error("--students must be 1-150, --seconds 1-600 and --look 0-60 (bounded on "
+                     "purpose)")
+    result = asyncio.run(measure(args))
+    if args.save:
+        Path(args.save).write_text(json.dumps(result, indent=1))
     if args.json:
         print(json.dumps(result))
-        return
-    ok = lambda good: "met" if good else "MISSED"  # noqa: E731
-    print(f"{result['sessions']} sessions x {result['seconds']:.0f} s on {result['dataset']}, "
-          f"a training job running {result['training_share']:.0%} of the time; "
-          f"{result['actions']} actions measured, {result['actions_per_s']} per second across "
-          f"the class, each followed by a look of about {result['look_s']} s (zoo pretrained "
-          f"in {result['pretrain_s']} s)")
-    print(f"mouse-up or key press -> updated reconstruction: p50 {result['p50_s']:.3f} s, "
-          f"p95 {result['p95_s']:.3f} s (draw p95 {result['draw_p95_s']:.3f} s, slider p95 "
-          f"{result['slider_p95_s']:.3f} s); target p95 <= {P95_TARGET_S} s: "
-          f"{ok(result['p95_s'] <= P95_TARGET_S)}")
-    print(f"the same load inside the server: {result['server_runs']} full runs of the Draw "
-          f"page (strokes and clears; the slider reruns only its section), p50 "
-          f"{result['server_run_p50_s']:.3f} s, p95 {result['server_run_p95_s']:.3f} s")
-    print(f"opening the Draw page until its canvas shows: p95 {result['open_p95_s']:.1f} s")
-    print(f"errors: {result['errors']} {result['error_kinds'] or ''}; target 0: "
-          f"{ok(result['errors'] == 0)}")
-    capacity = result["load_s"] * result["cores"]
-    print(f"CPU during the {result['load_s']} s of load on {result['cores']} cores: server "
-          f"{result['server_cpu_s']} s ({result['server_cpu_s'] / capacity:.0%}), browsers and "
-          f"this script {result['browser_cpu_s']} s ({result['browser_cpu_s'] / capacity:.0%}, "
-          f"at niceness {result['browser_nice']})")
-    print(f"server resident memory: {result['server_rss_mb']} MB under load "
-          f"({result['server_rss_mb_before']} MB before); target <= {MEMORY_TARGET_MB} MB: "
-          f"{ok(result['server_rss_mb'] <= MEMORY_TARGET_MB)}")
+    else:
+        report(result)
 
 
 if __name__ == "__main__":
