@@ -3,6 +3,7 @@ a tab sits open, and what its first visitors see."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -180,3 +181,42 @@ def test_a_restart_of_the_server_loses_no_job(page, tmp_path):
         no_exception(page)
     finally:
         server.stop()
+
+
+def test_a_killed_worker_does_not_take_the_class_down(page, tmp_path):
+    """SIGKILL the server's training worker in the middle of the zoo: the server goes on
+    serving, starts a fresh worker, and the zoo goes on landing models."""
+    import signal
+
+    from aedemo.store import ModelStore
+
+    server = Server(tmp_path / "home")
+    try:
+        open_page(page, server, "train")
+        pid = server.proc.pid
+        worker, = wait_for_children(pid)
+        deadline = time.monotonic() + 120
+        while cpu_seconds(worker) < 8 and time.monotonic() < deadline:   # well into a job
+            page.wait_for_timeout(500)
+        stored = len(ModelStore(tmp_path / "home").list())
+        os.kill(worker, signal.SIGKILL)
+        fresh = wait_for_children_other_than(pid, worker)
+        open_page(page, server, "draw")                    # the server still serves
+        no_exception(page)
+        deadline = time.monotonic() + 180
+        while len(ModelStore(tmp_path / "home").list()) <= stored:
+            assert time.monotonic() < deadline, "no model landed after the kill"
+            page.wait_for_timeout(1000)
+        assert fresh != [worker]
+    finally:
+        server.stop()
+
+
+def wait_for_children_other_than(pid: int, dead: int, timeout: float = 30.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = [p for p in process_tree(pid) if p not in (pid, dead)]
+        if children:
+            return children
+        time.sleep(0.2)
+    raise AssertionError("no fresh worker was started")
