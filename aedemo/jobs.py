@@ -471,9 +471,9 @@ def _requeue(board: Board, huey, task, job: dict) -> None:
 
 
 class _Reporter(Callback):
-    """Writes a running job's progress to the board at most every PROGRESS_EVERY_S (and after
-    every epoch, with the preview), and stops training after the batch in progress once the
-    job is cancelled or the worker is shutting down."""
+    """Writes a running job's progress to the board after its first batch, then at most every
+    PROGRESS_EVERY_S and after every epoch (with the preview), and stops training after the
+    batch in progress once the job is cancelled or the worker is shutting down."""
 
     def __init__(self, board: Board, job_id: str, inputs: torch.Tensor,
                  stop: threading.Event, stopping: threading.Event):
@@ -493,7 +493,7 @@ class _Reporter(Callback):
         # one small read per batch: a cancel takes effect before the next batch
         if self.stopping.is_set() or self.board.get(cancel_key(self.job_id)):
             self.stop.set()
-        if time.monotonic() - self.written >= PROGRESS_EVERY_S or p.batch == 1:
+        if time.monotonic() - self.written >= PROGRESS_EVERY_S or not self.written:
             self._write(p)
 
     def on_epoch(self, p: Progress) -> None:
