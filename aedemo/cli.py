@@ -128,10 +128,10 @@ def _train_or_reuse(spec: ModelSpec, store: ModelStore, show_bar: bool):
 
 
 def _summary(meta: dict[str, Any], reused: bool = False) -> dict[str, Any]:
-    spec = meta["spec"]
-    return {"id": meta["id"], "variant": spec["variant"],
-            "latent_dim": spec["hparams"]["latent_dim"], "dataset": spec["dataset"],
-            "epochs": spec["train"]["epochs"], "seconds": meta.get("seconds"),
+    """A stored model's JSON (checked by the store) in the CLI's words."""
+    spec = ModelSpec.from_dict(meta["spec"])        # the train settings' defaults filled in
+    return {"id": meta["id"], "variant": spec.variant, "latent_dim": spec.latent_dim,
+            "dataset": spec.dataset, "epochs": spec.train.epochs, "seconds": meta.get("seconds"),
             "reused": reused, "test": meta["metrics"]}
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from aedemo import store as store_module
+from aedemo.models import REGISTRY, get_variant
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore, StoreError
 from aedemo.train import TrainConfig
@@ -121,3 +122,16 @@ def test_full_or_read_only_store_gives_a_clear_message(trained, monkeypatch, cod
 
 def test_a_missing_or_unwritable_folder_lists_as_empty(tmp_path):
     assert ModelStore(tmp_path / "nowhere").list() == []
+
+
+@pytest.mark.parametrize("variant", REGISTRY)
+def test_what_training_writes_passes_the_stores_checks(variant):
+    """The JSON schema against its reference, a real save of every variant: each one's history
+    and metrics have the shape the store asks of them."""
+    image = get_variant(variant).kind == "image"
+    spec = ModelSpec.create(variant, {"latent_dim": 4}, dataset="digits" if image else None,
+                            train=TrainConfig(epochs=1, batch_size=512))
+    saved = ModelStore().save(spec, train_spec(spec))
+    entry = ModelStore().get(saved.id)
+    assert entry.ok, entry.problem
+    assert entry.spec == spec and entry.metrics == saved.meta["metrics"]
