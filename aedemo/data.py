@@ -21,6 +21,7 @@ import os
 import struct
 import sys
 import threading
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,28 +208,40 @@ def _split_holdout(name: str, source: str, x: torch.Tensor, y: torch.Tensor,
 # --- IDX files (LeCun's MNIST format) ---------------------------------------------------------
 
 _IDX_TYPES = {0x08: np.uint8}
+# 255,000 images of 28 x 28 bytes, over three times MNIST's 70,000; as float32 in memory they
+# take 0.8 GB. A header may claim anything: 2**31 images would be 1.7 TB.
+IDX_MAX_BYTES = 200_000_000
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file, gzipped or not: magic (0, 0, type, ndim), ndim big-endian sizes, data."""
+def read_idx(path: Path, *, max_bytes: int = IDX_MAX_BYTES) -> np.ndarray:
+    """Read an IDX file, gzipped or not: magic (0, 0, type, ndim), ndim big-endian sizes, data.
+    The sizes are checked against ``max_bytes`` before the data is read, and only as many bytes
+    as they claim (and one more) are read, so neither a header claiming 2**31 images nor a
+    small .gz that unpacks into gigabytes takes the memory it asks for."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as err:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
+                raise DataError(f"{path.name}: not an IDX file of unsigned bytes")
+            ndim = magic[3]
+            sizes = f.read(4 * ndim)
+            if len(sizes) < 4 * ndim:
+                raise DataError(f"{path.name}: header is truncated")
+            shape = struct.unpack(f">{ndim}I", sizes)
+            expected = math.prod(shape)
+            if expected > max_bytes:
+                raise DataError(f"{path.name}: its header claims {' x '.join(map(str, shape))} "
+                                f"values ({expected / 1e6:,.0f} MB); the limit is "
+                                f"{max_bytes / 1e6:,.0f} MB")
+            payload = f.read(expected + 1)             # one byte more shows a file too long
+    except (OSError, EOFError, zlib.error) as err:      # missing, unreadable, a damaged .gz
         raise DataError(f"{path.name}: cannot read ({err})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataError(f"{path.name}: not an IDX file of unsigned bytes")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path.name}: header is truncated")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = header + math.prod(shape)
-    if len(raw) != expected:
-        raise DataError(f"{path.name}: expected {expected} bytes for shape {shape}, "
-                        f"found {len(raw)}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    if len(payload) != expected:
+        how = "cut short" if len(payload) < expected else "longer than its header says"
+        raise DataError(f"{path.name}: the file is {how}: its header claims shape {shape}, "
+                        f"{expected:,} bytes of data")
+    return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
 
 
 def _find_idx(folder: Path, prefix: str, kind: str) -> Path | None:
@@ -240,6 +253,24 @@ def _find_idx(folder: Path, prefix: str, kind: str) -> Path | None:
     return None
 
 
+def _check_idx_pair(folder: Path, images: Path, x: np.ndarray, labels: Path,
+                    y: np.ndarray) -> None:
+    """Refuse, with a DataError naming the file, images and labels that are not one MNIST
+    split: N images of 28 x 28 and N labels, each a digit's class."""
+    if x.ndim != 3 or x.shape[1:] != IMAGE_SHAPE[1:]:
+        raise DataError(f"{folder}: {images.name} holds data of shape {x.shape}; MNIST's "
+                        f"format is N images of 28 x 28")
+    if len(x) == 0:
+        raise DataError(f"{folder}: {images.name} holds no images")
+    if y.ndim != 1 or len(y) != len(x):
+        held = f"{len(y):,} labels" if y.ndim == 1 else f"data of shape {y.shape}"
+        raise DataError(f"{folder}: {images.name} holds {len(x):,} images but {labels.name} "
+                        f"holds {held}; each image needs one label, in the same order")
+    if y.max() >= len(DIGIT_NAMES):
+        raise DataError(f"{folder}: {labels.name} has a label {int(y.max())}; the labels must "
+                        f"be classes 0 to {len(DIGIT_NAMES) - 1}")
+
+
 def load_idx_folder(folder: Path) -> ImageData:
     """A folder of MNIST-format files: train-* and/or t10k-* images and labels. When only one
     split is there, a seeded 20% of it is held out as the test set."""
@@ -247,12 +278,10 @@ def load_idx_folder(folder: Path) -> ImageData:
     for split, prefix in (("train", "train"), ("test", "t10k")):
         images, labels = _find_idx(folder, prefix, "images"), _find_idx(folder, prefix, "labels")
         if images and labels:
-            x = torch.from_numpy(read_idx(images).copy())
-            y = torch.from_numpy(read_idx(labels).astype(np.int64))
-            if x.ndim != 3 or tuple(x.shape[1:]) != IMAGE_SHAPE[1:] or len(x) != len(y):
-                raise DataError(f"{folder}: {images.name} holds {tuple(x.shape)} images and "
-                                f"{len(y)} labels; expected (N, 28, 28) and N labels")
-            splits[split] = (_to_float_images(x), y)
+            x, y = read_idx(images), read_idx(labels)
+            _check_idx_pair(folder, images, x, labels, y)
+            splits[split] = (_to_float_images(torch.from_numpy(x.copy())),
+                             torch.from_numpy(y.astype(np.int64)))
     name = str(folder)
     about = f"the MNIST-format files in {folder}"
     if len(splits) == 2:
@@ -273,6 +302,14 @@ SERIES_LENGTH = 128
 CSV_MAX_BYTES = 5_000_000
 CSV_MAX_ROWS = 20_000
 CSV_MIN_LENGTH = 8
+# An LSTM reads a series one value per step: 2048 steps is 16 times the generated series' 128,
+# and already slow to train on.
+CSV_MAX_LENGTH = 2048
+# A trillion: beyond any reading in ordinary units, and small enough that when the series are
+# standardised the squared deviations summed over a whole file (CSV_MAX_BYTES holds at most
+# 2.5 million values) stay far inside float32's 3.4e38, even where the sum is kept in float32.
+# 1e300 is a finite float64 but inf as float32, and the scores came out nan.
+CSV_MAX_MAGNITUDE = 1e12
 
 
 @dataclass(frozen=True)
@@ -348,9 +385,11 @@ def make_series(n_train: int = 2000, n_test: int = 600, *, length: int = SERIES_
 
 
 def parse_series_csv(raw: bytes, *, max_bytes: int = CSV_MAX_BYTES,
-                     max_rows: int = CSV_MAX_ROWS) -> torch.Tensor:
-    """A CSV of series, one per row, all the same length, numbers only -> (N, T, 1).
-    Raises DataError naming the first bad row."""
+                     max_rows: int = CSV_MAX_ROWS, max_length: int = CSV_MAX_LENGTH,
+                     max_values: int | None = None) -> torch.Tensor:
+    """A CSV of series, one per row, all the same length, numbers only -> (N, T, 1) float32.
+    Raises DataError naming the first bad row. Each limit is checked as the file is read, so a
+    file over one is refused before the rest of it is parsed."""
     if len(raw) == 0:
         raise DataError("The file is empty.")
     if len(raw) > max_bytes:
@@ -360,33 +399,57 @@ def parse_series_csv(raw: bytes, *, max_bytes: int = CSV_MAX_BYTES,
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataError("The file is not a text CSV (it is not UTF-8).") from None
-    rows: list[list[float]] = []
-    for number, cells in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not cells or all(not c.strip() for c in cells):
-            continue                                    # blank lines are harmless
-        if len(rows) >= max_rows:
-            raise DataError(f"More than {max_rows} rows; the limit is {max_rows}.")
-        values = []
-        for col, cell in enumerate(cells, start=1):
-            try:
-                value = float(cell)
-            except ValueError:
-                raise DataError(f"Row {number}, column {col}: {cell.strip()[:20]!r} is not a "
-                                f"number.") from None
-            if not math.isfinite(value):
-                raise DataError(f"Row {number}, column {col}: {cell.strip()!r} is not a finite "
-                                f"number.")
-            values.append(value)
-        if rows and len(values) != len(rows[0]):
-            raise DataError(f"Row {number} has {len(values)} values but row 1 has "
-                            f"{len(rows[0])}; every series must have the same length.")
-        rows.append(values)
+    rows: list[np.ndarray] = []                         # float32 rows of T values
+    reader = csv.reader(_short_lines(text, max_length))
+    try:
+        for number, cells in enumerate(reader, start=1):
+            if not cells or all(not c.strip() for c in cells):
+                continue                                # blank lines are harmless
+            if len(rows) >= max_rows:
+                raise DataError(f"More than {max_rows} rows; the limit is {max_rows}.")
+            if max_values is not None and (len(rows) + 1) * len(cells) > max_values:
+                raise DataError(f"The file holds more than {max_values:,} values; the limit is "
+                                f"{max_values:,} (fewer rows, or shorter ones).")
+            values = [_csv_number(cell, number, col) for col, cell in enumerate(cells, start=1)]
+            if rows and len(values) != len(rows[0]):
+                raise DataError(f"Row {number} has {len(values)} values but row 1 has "
+                                f"{len(rows[0])}; every series must have the same length.")
+            rows.append(np.array(values, dtype=np.float32))
+    except csv.Error as err:                            # a cell of over 128 kB, say
+        raise DataError(f"Line {reader.line_num} cannot be read as CSV ({err}).") from None
     if not rows:
         raise DataError("The file has no rows of numbers.")
     if len(rows[0]) < CSV_MIN_LENGTH:
         raise DataError(f"Each series needs at least {CSV_MIN_LENGTH} values; row 1 has "
                         f"{len(rows[0])}.")
-    return torch.tensor(rows, dtype=torch.float32).unsqueeze(-1)
+    return torch.from_numpy(np.stack(rows)).unsqueeze(-1)
+
+
+def _short_lines(text: str, max_length: int):
+    """The lines of ``text``, refusing one with more than ``max_length`` values before the CSV
+    reader splits it into cells (a 5 MB line is 2.5 million of them). Counting commas may
+    overcount a quoted cell's, but a cell holding a comma is not a number anyway."""
+    for number, line in enumerate(io.StringIO(text), start=1):
+        if line.count(",") >= max_length:
+            raise DataError(f"Row {number} has more than {max_length} values; each series may "
+                            f"have at most {max_length} values.")
+        yield line
+
+
+def _csv_number(cell: str, row: int, col: int) -> float:
+    """One CSV cell as a number within CSV_MAX_MAGNITUDE, or a DataError naming it."""
+    try:
+        value = float(cell)
+    except ValueError:
+        raise DataError(f"Row {row}, column {col}: {cell.strip()[:20]!r} is not a "
+                        f"number.") from None
+    if not math.isfinite(value):
+        raise DataError(f"Row {row}, column {col}: {cell.strip()!r} is not a finite number.")
+    if abs(value) > CSV_MAX_MAGNITUDE:
+        raise DataError(f"Row {row}, column {col}: {value:g} is too large; values must be "
+                        f"ordinary numbers between -{CSV_MAX_MAGNITUDE:g} and "
+                        f"{CSV_MAX_MAGNITUDE:g} (write the series in a larger unit).")
+    return value
 
 
 def load_series(name: str = SERIES, *, seed: int = 0) -> SeriesData:

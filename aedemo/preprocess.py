@@ -12,8 +12,9 @@ aedemo.data.load_digits does): models trained on those blurred blocks see a shar
 unusual however well it is drawn.
 
 Also ``load_upload``: an uploaded file's bytes -> an RGBA array, refusing what is not a PNG or
-JPEG, or is too big, before it is decoded; and ``pad_to_mnist`` for the Draw page's drawing
-pad, whose PNG comes from the browser and gets the same checks.
+JPEG, or is too big, before it is decoded; ``pad_to_mnist`` for the Draw page's drawing
+pad, whose PNG comes from the browser and gets the same checks; and ``escape_markdown``, so a
+page shows an uploaded file's name as it is, not as Markdown.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import re
 import warnings
 
 import numpy as np
@@ -190,12 +192,23 @@ def load_upload(raw: bytes, *, max_bytes: int = UPLOAD_MAX_BYTES,
             raise DataError("The image has no pixels.")
         try:
             img = ImageOps.exif_transpose(img)            # phone photos are stored sideways
-            return np.asarray(img.convert("RGBA"))
+            return np.asarray(_eight_bit(img).convert("RGBA"))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise DataError(_too_many_pixels_message((width, height), max_pixels)) from None
         except (OSError, SyntaxError, ValueError) as err:
             raise DataError(f"The image is damaged or cut short and cannot be decoded "
                             f"({str(err)[:80]}).") from None
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """A 16-bit grey image (PIL modes "I;16..." and "I", as a 16-bit grey PNG opens) as 8-bit
+    grey, each value v scaled to v / 257 (65535 -> 255). PIL's own convert clips such values at
+    255 instead of scaling them, so light paper and dark ink both came out white: the image
+    looked all one shade. Other modes PIL converts correctly, 16-bit colour PNGs included."""
+    if not img.mode.startswith("I"):
+        return img
+    wide = np.asarray(img).astype(np.float32)                        # (H, W), 0..65535
+    return Image.fromarray(np.rint(np.clip(wide, 0, 65535) / 257).astype(np.uint8))
 
 
 def _too_many_pixels_message(size: tuple[int, int] | None, max_pixels: int) -> str:
@@ -210,6 +223,28 @@ def upload_to_mnist(raw: bytes, **limits) -> torch.Tensor | None:
     """An uploaded file -> an MNIST-framed digit, or None when the image holds no ink; raises
     DataError as load_upload does."""
     return to_mnist(load_upload(raw, **limits))
+
+
+# What opens or closes Markdown anywhere in a line: emphasis and strikethrough, code, links and
+# images, autolinks (<...>, http://, a@b) and HTML, entities, tables, math, headings, and
+# Streamlit's own :red[...], :material/icon: and :emoji: forms. Other punctuation (. , - ')
+# stays as it is, so a message reads in the page's source as it is written.
+_MARKDOWN_MARKS = frozenset("\\`*_[](){}<>!~|$:&#@")
+# A list item or a quote starts a line: "- x", "+ x", "1. x", "2) x", "> x"; and GFM makes a
+# link of "www.example.com" with no mark at all.
+_LINE_START_MARK = re.compile(r"^(\d*)([-+>.)])")
+_BARE_LINK = re.compile(r"(www)\.", re.IGNORECASE)
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` (an uploaded file's name, a message quoting a file's content) written so that
+    Markdown shows it as it is: each mark that could start markup is backslash-escaped, as
+    CommonMark allows for any ASCII punctuation, and runs of whitespace (newlines, the indent
+    that starts a code block) become one space. A file may be named ``# big`` or
+    ``**bold**[x](http://evil)``."""
+    one_line = " ".join(text.split())
+    escaped = "".join("\\" + c if c in _MARKDOWN_MARKS else c for c in one_line)
+    return _BARE_LINK.sub(r"\1\\.", _LINE_START_MARK.sub(r"\1\\\2", escaped))
 
 
 PNG_DATA_URL = "data:image/png;base64,"

@@ -42,9 +42,12 @@ class ModelSpec:
                normal: tuple[int, ...] = ()) -> ModelSpec:
         """A spec with its hyperparameters checked and completed; ``dataset`` defaults to MNIST
         for images (or its offline stand-in) and to the generated series for sequences. Raises
-        DataError for a dataset that is not here and has no stand-in of the same kind."""
+        DataError for a dataset that is not here and has no stand-in of the same kind, and
+        ValueError for a hyperparameter or training setting outside its range."""
         variant_cls = get_variant(variant)
         full = variant_cls.Config.from_dict(hparams or {}).to_dict()
+        # ``train`` was built by a caller (a page, the CLI): check it like the hyperparameters
+        train = TrainConfig.from_dict(dataclasses.asdict(train or default_train(variant)))
         if dataset is None:
             dataset = datasets.SERIES if variant_cls.kind == "sequence" else "mnist"
         if variant_cls.kind == "image":
@@ -56,7 +59,7 @@ class ModelSpec:
         if normal and variant_cls.kind != "image":
             raise ValueError("normal classes apply to image datasets only")
         return cls(variant=variant, hparams=tuple(sorted(full.items())), dataset=dataset,
-                   train=train or default_train(variant), normal=tuple(sorted(set(normal))))
+                   train=train, normal=tuple(sorted(set(normal))))
 
     @property
     def kind(self) -> str:
@@ -73,7 +76,7 @@ class ModelSpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
         return cls(variant=d["variant"], hparams=tuple(sorted(d["hparams"].items())),
-                   dataset=d["dataset"], train=TrainConfig(**d["train"]),
+                   dataset=d["dataset"], train=TrainConfig.from_dict(d["train"]),
                    normal=tuple(d.get("normal", ())))
 
     @property

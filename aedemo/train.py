@@ -17,11 +17,14 @@ from typing import Any
 
 import torch
 
-from aedemo.models.base import hparam
+from aedemo.models.base import CheckedConfig, hparam
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(CheckedConfig):
+    """Training settings, with the ranges the Train page's widgets and the CLI's flags read;
+    ``from_dict`` checks a value from outside against them."""
+
     epochs: int = hparam(5, low=1, high=100, help="Passes over the training set")
     batch_size: int = hparam(256, low=16, high=2048, help="Images per gradient step")
     lr: float = hparam(1e-3, low=1e-5, high=1.0, log=True, help="Adam learning rate")

@@ -19,7 +19,7 @@ st.markdown(
     "`python -m aedemo anomaly --normal 3 --variant dense --latent 16`.")
 
 svc = ui.service()
-me = ui.session_id()
+me = ui.student_id()
 if svc.data is None:
     st.info("Loading the dataset…", icon=":material/hourglass_top:")
     ui.refresh_when_ready(False)

@@ -61,16 +61,17 @@ def from_upload() -> tuple[torch.Tensor | None, str]:
         help="Dark ink on light paper or light on dark both work; crop to the one digit.")
     if upload is None:
         return None, ""
+    name = preprocess.escape_markdown(upload.name)     # a file may be named "# **big**"
     try:
         x = preprocess.upload_to_mnist(upload.getvalue())
     except DataError as err:
-        st.error(f"{upload.name}: {err}", icon=":material/error:")
+        st.error(preprocess.escape_markdown(f"{upload.name}: {err}"), icon=":material/error:")
         return None, "error"
     if x is None:
-        st.info(f"{upload.name}: no ink found; the image is all one shade.",
+        st.info(f"{name}: no ink found; the image is all one shade.",
                 icon=":material/image_not_supported:")
         return None, "error"
-    return x, f"From {upload.name}."
+    return x, f"From {name}."
 
 
 # The pad and what the models make of it side by side, on a phone too (the columns never stack)
@@ -96,7 +97,7 @@ with right:
     if x is None:
         st.stop()
     seen = preprocess.for_dataset(x, data.source)      # what the models are given
-    me = ui.session_id()
+    me = ui.student_id()
     # The lesson's models (the teacher's pins, then the zoo) speak first, the same for
     # everyone; a student's own models come after them, marked as theirs.
     lesson = [m for m in entries if svc.provenance(m, me).showcase] or entries

@@ -5,6 +5,7 @@ import streamlit as st
 from aedemo import anomaly, sequences, ui
 from aedemo import data as datasets
 from aedemo.jobs import JobError
+from aedemo.preprocess import escape_markdown
 from aedemo.viz.anomaly import error_histogram, roc_figure
 from aedemo.viz.sequences import series_with_error
 
@@ -25,7 +26,7 @@ if not models:
     if st.button("Train the LSTM model", icon=":material/play_arrow:", key="seq-train"):
         try:
             st.session_state["seq-job"] = svc.submit(sequences.default_lstm_spec(),
-                                                     ui.session_id()).id
+                                                     ui.student_id()).id
         except (JobError, ValueError) as err:
             st.error(str(err), icon=":material/error:")
     if st.session_state.get("seq-job") and svc.jobs.snapshot(st.session_state["seq-job"]):
@@ -87,13 +88,19 @@ st.markdown(
     "Each row is shifted and stretched to the mean and spread of the training series before "
     "scoring, since yours may be in any unit; so a whole row at an unusual level is not an "
     "anomaly here, but its shape is judged.")
-upload = st.file_uploader("CSV of series", type=["csv", "txt"], key="seq-upload",
-                          max_upload_size=max(1, datasets.CSV_MAX_BYTES // 1_000_000))
+upload = st.file_uploader(
+    "CSV of series", type=["csv", "txt"], key="seq-upload",
+    max_upload_size=max(1, datasets.CSV_MAX_BYTES // 1_000_000),
+    help=f"At most {datasets.CSV_MAX_BYTES / 1e6:.0f} MB, {sequences.UPLOAD_MAX_ROWS:,} rows, "
+         f"{sequences.UPLOAD_MAX_LENGTH:,} values a row and {sequences.UPLOAD_MAX_VALUES:,} values "
+         f"in all; each value between -{datasets.CSV_MAX_MAGNITUDE:g} and "
+         f"{datasets.CSV_MAX_MAGNITUDE:g}.")
 if upload is not None:
     try:
         mine = sequences.upload_scores_for(svc, entry, upload.getvalue())
     except datasets.DataError as err:
-        st.error(f"{upload.name}: {err}", icon=":material/error:")
+        # the message may quote the file's own cells, so it is escaped with the name
+        st.error(escape_markdown(f"{upload.name}: {err}"), icon=":material/error:")
         st.stop()
     percentiles = [anomaly.percentile_of(e, scores.errors[~scores.is_anomaly])
                    for e in mine.errors]

@@ -8,6 +8,8 @@ loss-curve figure serve all of them.
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -23,8 +25,54 @@ def hparam(default: Any, *, low=None, high=None, choices: tuple = (), log: bool 
                                             "log": log, "help": help})
 
 
+class CheckedConfig:
+    """A frozen dataclass of ``hparam`` fields, built from plain values (a form, CLI flags, a
+    JSON file) by ``from_dict``, which checks each one against its field. The model configs
+    and TrainConfig share it, so a value is refused the same way wherever it comes from."""
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        """Build a config, refusing unknown names and values outside the declared ranges."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = set(values) - set(known)
+        if unknown:
+            raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)}; "
+                             f"{cls.__name__} takes {sorted(known)}")
+        return cls(**{name: checked_value(known[name], value) for name, value in values.items()})
+
+
+def checked_value(f: dataclasses.Field, value: Any) -> Any:
+    """``value`` for the ``hparam`` field ``f``, as the field's type, or a ValueError that says
+    what the field takes. Numbers must be finite (nan compares False with both ends of a range,
+    so a range check alone lets it through) and whole for an int field; a bool is not a
+    number here, though Python counts True as 1."""
+    meta, name = f.metadata, f.name
+    if meta.get("choices"):
+        if value not in meta["choices"]:
+            raise ValueError(f"{name} must be one of {list(meta['choices'])}, not {value!r}")
+        return value
+    low, high = meta.get("low"), meta.get("high")
+    whole = type(f.default) is int                   # every other ranged field is a float
+    wanted = f"{'a whole' if whole else 'a finite'} number between {low} and {high}"
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{name} must be {wanted}, not {value[:40]!r}") from None
+    if isinstance(number, bool) or not isinstance(number, numbers.Real):
+        raise ValueError(f"{name} must be {wanted}, not {repr(value)[:40]}")
+    # an int is always finite (and math.isfinite cannot take one beyond float's range)
+    if not isinstance(number, numbers.Integral) and (
+            not math.isfinite(number) or whole and not float(number).is_integer()):
+        raise ValueError(f"{name} must be {wanted}, not {value}")
+    if low is not None and number < low or high is not None and number > high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+    return int(number) if whole else float(number)
+
+
 @dataclass(frozen=True)
-class AEConfig:
+class AEConfig(CheckedConfig):
     """Hyperparameters shared by every variant; variants subclass this and add their own."""
 
     latent_dim: int = hparam(16, low=2, high=128, help="Bottleneck size k")
@@ -41,30 +89,6 @@ class AEConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> AEConfig:
-        """Build a config, refusing unknown names and values outside the declared ranges."""
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(values) - set(known)
-        if unknown:
-            raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)}; "
-                             f"this variant takes {sorted(known)}")
-        clean = {}
-        for name, value in values.items():
-            meta = known[name].metadata
-            default = known[name].default
-            if meta.get("choices"):
-                if value not in meta["choices"]:
-                    raise ValueError(f"{name} must be one of {list(meta['choices'])}, "
-                                     f"not {value!r}")
-            else:
-                value = type(default)(value)
-                low, high = meta.get("low"), meta.get("high")
-                if low is not None and value < low or high is not None and value > high:
-                    raise ValueError(f"{name} must be between {low} and {high}, not {value}")
-            clean[name] = value
-        return cls(**clean)
 
 
 @dataclass
