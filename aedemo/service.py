@@ -15,14 +15,15 @@ import enum
 import logging
 import os
 import threading
-from collections import OrderedDict
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aedemo import data as datasets
-from aedemo import taskqueue
+from aedemo import roles, taskqueue
 from aedemo.jobs import SYSTEM, JobError, JobQueue, JobSnapshot
+from aedemo.memo import MEMO_BYTES, Memo
 from aedemo.spec import ModelSpec
 from aedemo.store import ModelStore, StoredModel, StoreError
 from aedemo.workers import LocalWorkers
@@ -44,7 +45,8 @@ class Settings:
     dataset: str = "mnist"           # AEDEMO_DATASET: the dataset the app and its zoo use
     redis_url: str | None = None     # AEDEMO_REDIS_URL: the queue in Redis, shared by servers
     workers: int = 1                 # AEDEMO_WORKERS: this server's own training workers
-    session_cap: int = 3             # AEDEMO_SESSION_CAP: waiting or running jobs per browser
+    student_cap: int = 3             # AEDEMO_STUDENT_CAP: waiting or running jobs per student
+    queue_cap: int = 20              # AEDEMO_QUEUE_CAP: students' jobs waiting, all together
     zoo: bool = True                 # AEDEMO_ZOO=0 turns off the first-start zoo
 
     @classmethod
@@ -55,7 +57,8 @@ class Settings:
         workers = _env_int("AEDEMO_WORKERS", 0 if redis_url else cls.workers, least=0)
         return cls(dataset=os.environ.get("AEDEMO_DATASET", cls.dataset), redis_url=redis_url,
                    workers=workers,
-                   session_cap=_env_int("AEDEMO_SESSION_CAP", cls.session_cap),
+                   student_cap=_env_int("AEDEMO_STUDENT_CAP", cls.student_cap),
+                   queue_cap=_env_int("AEDEMO_QUEUE_CAP", cls.queue_cap),
                    zoo=os.environ.get("AEDEMO_ZOO", "1") not in ("0", "false", "no"))
 
 
@@ -80,62 +83,6 @@ class Provenance(enum.IntEnum):
                 Provenance.OTHERS: "a classmate's"}[self]
 
 
-class Memo:
-    """A small thread-safe LRU of derived results, computed at most once per key at a time."""
-
-    def __init__(self, size: int = 256):
-        self.size = size
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._key_locks: dict[Any, threading.Lock] = {}
-        self._pending: set[Any] = set()
-
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:                       # twenty sessions asking at once compute it once
-            with self._lock:
-                if key in self._items:
-                    return self._items[key]
-            value = compute()
-            with self._lock:
-                self._items[key] = value
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-                self._key_locks.pop(key, None)
-            return value
-
-    def peek(self, key: Any) -> Any | None:
-        with self._lock:
-            return self._items.get(key)
-
-    def background(self, key: Any, compute: Callable[[], Any]) -> Any | None:
-        """The value if it is ready; otherwise start computing it on a thread (once) and return
-        None, so a page can say "computing…" and show it on a later rerun (t-SNE, for one)."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            if key in self._pending:
-                return None
-            self._pending.add(key)
-
-        def run() -> None:
-            try:
-                self.get(key, compute)
-            except Exception:  # the page keeps saying "computing"; the log says why
-                log.exception("background computation %r failed", key)
-            finally:
-                with self._lock:
-                    self._pending.discard(key)
-
-        threading.Thread(target=run, name="aedemo-compute", daemon=True).start()
-        return None
-
-
 class Service:
     def __init__(self, settings: Settings | None = None, store: ModelStore | None = None):
         self.settings = settings or Settings.from_env()
@@ -143,9 +90,12 @@ class Service:
         # the queue beside the store (or in Redis), and this server's own workers, which train
         # in processes of their own: this process submits, watches and cancels, never trains
         self.huey = taskqueue.connect(self.store.root, self.settings.redis_url)
-        self.jobs = JobQueue(self.store, self.huey, per_session_cap=self.settings.session_cap)
+        self.jobs = JobQueue(self.store, self.huey, per_student_cap=self.settings.student_cap,
+                             queue_cap=self.settings.queue_cap)
         self.workers = LocalWorkers(self.settings.workers, on_death=self.jobs.worker_died)
-        self.memo = Memo()
+        self._store_checked: tuple[float, str | None] = (-1e9, None)
+        self.teachers = roles.Teachers()     # who unlocked the teacher's role on this server
+        self.memo = Memo(_env_int("AEDEMO_MEMO_MB", MEMO_BYTES // 2**20) * 2**20)
         self._data: datasets.ImageData | None = None
         self._data_error: str | None = None
         self._ready = threading.Event()
@@ -155,6 +105,8 @@ class Service:
 
     def _start(self) -> None:
         try:
+            # what a killed save left behind: temporary files, weights with no description
+            self.store.clean_up()
             # a job left running by a server that stopped goes back to the head of the queue
             # before the workers start taking jobs
             try:
@@ -254,11 +206,25 @@ class Service:
         return self.jobs.submit(spec, session)
 
     def queue_problem(self) -> str | None:
-        """What keeps jobs from running, in words (see JobQueue.problem); nothing while this
-        server's own workers are still starting."""
+        """What keeps jobs from running or their models from being stored, in words: a store
+        that is read-only or full, the queue out of reach or no worker (JobQueue.problem);
+        nothing while this server's own workers are still starting."""
+        store = self._store_problem()
+        if store:
+            return store
         problem = self.jobs.problem()
         if problem and problem.startswith("No training worker") and self.workers.starting():
             return None
+        return problem
+
+    STORE_CHECK_EVERY_S = 5.0     # every open tab asks with each refresh: probe the disk less
+
+    def _store_problem(self) -> str | None:
+        now = time.monotonic()
+        checked, problem = self._store_checked
+        if now - checked > self.STORE_CHECK_EVERY_S:
+            problem = self.store.unwritable()
+            self._store_checked = (now, problem)
         return problem
 
     def shutdown(self) -> None:
