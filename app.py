@@ -31,9 +31,21 @@ if __name__ == "__main__":
     ui.run_page(page)
 else:
     import asyncio
+    import functools
     from contextlib import asynccontextmanager
 
+    from starlette.middleware import Middleware
+
+    from aedemo import roles
+
     NAVIGATION_WAIT_S = 30
+
+    @functools.cache
+    def _passphrase_problem() -> str | None:
+        return roles.passphrase_problem(roles.passphrase(st.secrets))
+
+    def _open_to_lan() -> bool:
+        return _passphrase_problem() is None
 
     @asynccontextmanager
     async def _start_up(app):
@@ -44,8 +56,13 @@ else:
         start the service, so a server started before class loads its dataset and trains its
         zoo before the first student arrives. When the server stops, so do its training workers:
         each puts the job it was running back at the head of the queue."""
+        from streamlit import config
         from streamlit.runtime import Runtime
 
+        # The classroom command serves the network: only with a teacher's passphrase, or any
+        # student could do what the teacher does. Said at once, in the terminal, not in class.
+        if not roles.is_loopback(config.get_option("server.address")) and _passphrase_problem():
+            raise SystemExit(f"aedemo will not serve the network: {_passphrase_problem()}")
         first_run = asyncio.ensure_future(Runtime.instance().does_script_run_without_error())
         for _ in range(int(NAVIGATION_WAIT_S / 0.05)):
             if menu.navigation_ran.is_set() or first_run.done():
@@ -57,4 +74,7 @@ else:
 
         await asyncio.to_thread(workers.stop_all)
 
-    app = st.App(__file__, lifespan=_start_up)
+    # The gate refuses other machines unless a passphrase opens the app to the class, and gives
+    # each browser its student cookie (aedemo.roles).
+    app = st.App(__file__, lifespan=_start_up,
+                 middleware=[Middleware(roles.ClassroomGate, open_to_lan=_open_to_lan)])

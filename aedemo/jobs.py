@@ -9,8 +9,12 @@ batch, the live loss trace, the finished epochs) and its preview reconstructions
 reads after every batch. ``active:<spec key>`` points to the one active job for a spec, so two
 requests for the same settings share a job, across app servers too.
 
-A session may have ``per_session_cap`` jobs waiting or running; a request identical to a
-stored model is answered at once. A failure ends its own job and nothing else: a worker that
+A job records every student who asked for it (``askers``): an identical request joins the
+active job and is told it is shared; cancelling takes back only the canceller's own request,
+and the job stops once nobody wants it (the teacher may stop any job, or all of them). A student
+may have ``per_student_cap`` jobs waiting or running, a joined one included, and the whole queue
+holds at most ``queue_cap`` students' jobs; a request identical to a stored model is answered at
+once. A failure ends its own job and nothing else: a worker that
 dies mid-job (killed, out of memory) fails that job with a plain reason, and the queue goes on
 with a fresh worker. A job cut short by a restart goes back to the head of the queue.
 """
@@ -119,10 +123,18 @@ class JobSnapshot:
     submitted: float
     finished: float | None
     note: str | None = None              # e.g. that a restart interrupted it
+    askers: tuple[str, ...] = ()         # every student who asked for it and still wants it
 
     @property
     def active(self) -> bool:
         return self.status.active
+
+    def asked_by(self, student: str) -> bool:
+        return student in self.askers
+
+    def shared_with(self, student: str) -> int:
+        """How many others (students, or the zoo) want this job besides ``student``."""
+        return len([a for a in self.askers if a != student])
 
 
 def preview_items(spec: ModelSpec) -> torch.Tensor:
@@ -151,46 +163,43 @@ def _plain(t: torch.Tensor) -> dict:
 class JobQueue:
     """What an app server does with jobs: submit, watch, cancel. Workers run them."""
 
-    def __init__(self, store: ModelStore, huey, *, per_session_cap: int = 3):
+    def __init__(self, store: ModelStore, huey, *, per_student_cap: int = 3,
+                 queue_cap: int = 20):
         self.store = store
         self.huey = huey
         self.board = Board(huey)
         self.task = register_task(huey)            # for enqueueing; it runs in the workers
-        self.per_session_cap = per_session_cap
+        self.per_student_cap = per_student_cap
+        self.queue_cap = queue_cap
         self._cache: dict[Any, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
 
     # --- requests from sessions ------------------------------------------------------------
 
     def submit(self, spec: ModelSpec, owner: str) -> JobSnapshot:
-        """Queue a training job for ``spec`` on behalf of session ``owner``. An identical
-        active job is returned instead of a new one; a stored model ends the request at
-        once."""
+        """Queue a training job for ``spec`` on behalf of student ``owner``. An identical
+        active job is joined instead (``owner`` is added to its askers); a stored model ends
+        the request at once."""
         stored = self.store.find(spec)
         with self._queue_errors(), self.board.lock():
             active_id = self.board.get(f"active:{spec.key}")
             active = self.board.get(record_key(active_id)) if active_id else None
             if active is not None and Status(active["status"]).active:
+                if owner not in _askers(active):
+                    self._check_caps(owner, joining=True)
+                    active["askers"] = [*_askers(active), owner]
+                    self.board.put(record_key(active["id"]), active)
+                    self._forget_cache()
                 return self._snapshot(active)
             job = {"id": f"job-{uuid.uuid4().hex[:12]}", "spec": spec.to_dict(), "owner": owner,
-                   "status": QUEUED, "submitted": time.time(), "finished": None,
-                   "error": None, "model_id": None, "reused": False, "note": None,
-                   "worker": None}
+                   "askers": [owner], "status": QUEUED, "submitted": time.time(),
+                   "finished": None, "error": None, "model_id": None, "reused": False,
+                   "note": None, "worker": None}
             if stored is not None:
                 job.update(status=DONE, model_id=stored.id, reused=True, finished=time.time())
                 self._remember(job)
                 return self._snapshot(job)
-            if owner != SYSTEM:
-                problem = self.store.unwritable()
-                if problem:
-                    raise JobError(problem)
-                mine = [r for r in self._records() if r["owner"] == owner
-                        and Status(r["status"]).active]
-                if len(mine) >= self.per_session_cap:
-                    raise JobError(
-                        f"You already have {len(mine)} training jobs waiting or running; the "
-                        f"limit is {self.per_session_cap} per browser so everyone gets a turn. "
-                        f"Cancel one or wait for it to finish.")
+            self._check_caps(owner)
             self._remember(job)
             self.board.put(f"active:{spec.key}", job["id"])
             # the Huey task's id is the job's, so that cancelling can revoke it by that id
@@ -198,25 +207,69 @@ class JobQueue:
         self._forget_cache()
         return self._snapshot(job)
 
-    def cancel(self, job_id: str, owner: str) -> JobSnapshot:
-        """Cancel a queued or running job; only the session that queued it may. A queued job is
-        taken off the queue; a running one stops after the batch in progress. A cancelled job
-        stores nothing."""
+    def _check_caps(self, owner: str, *, joining: bool = False) -> None:
+        """Refuse a student's request (call with the board's lock held) when the store cannot
+        take a model, the student already has their share of jobs, or the queue is full. The
+        zoo's jobs are the lesson's own: no cap applies to them, but a store that cannot take
+        their models refuses them too, rather than let them train for nothing."""
+        problem = self.store.unwritable()
+        if problem:
+            raise JobError(problem)
+        if owner == SYSTEM:
+            return
+        active = [r for r in self._records() if Status(r["status"]).active]
+        mine = [r for r in active if owner in _askers(r)]
+        if len(mine) >= self.per_student_cap:
+            raise JobError(
+                f"You already have {len(mine)} training jobs waiting or running; the limit is "
+                f"{self.per_student_cap} per student so everyone gets a turn. Cancel one or "
+                f"wait for it to finish.")
+        students = [r for r in active if r["status"] == QUEUED and r["owner"] != SYSTEM]
+        if not joining and len(students) >= self.queue_cap:
+            raise JobError(
+                f"The training queue is full: {len(students)} jobs are waiting. Try again when "
+                f"some have finished, or pick a model that is already stored.")
+
+    def cancel(self, job_id: str, owner: str, *, teacher: bool = False) -> JobSnapshot:
+        """Take back ``owner``'s request for a job. A job that nobody else wants any more is
+        cancelled: a queued job is taken off the queue, a running one stops after the batch in
+        progress, and nothing is stored. The teacher cancels it for everyone."""
         with self._queue_errors():
             job = self.board.get(record_key(job_id))
             if job is None:
                 raise JobError(f"There is no job {job_id}.")
-            if job["owner"] != owner:
-                raise JobError("Only the browser that started this job can cancel it.")
+            if not teacher and owner not in _askers(job):
+                raise JobError("Only a student who asked for this job, or the teacher, can "
+                               "cancel it.")
             with self.board.lock():
                 job = self.board.get(record_key(job_id))
-                if job["status"] == QUEUED:
-                    self.huey.revoke_by_id(job_id)        # never started, then
-                    _finish(self.board, job, CANCELLED)
-                elif job["status"] == RUNNING:
-                    self.board.put(cancel_key(job_id), True)
+                if not Status(job["status"]).active:
+                    pass                                  # it ended meanwhile
+                elif not teacher and [a for a in _askers(job) if a != owner]:
+                    job["askers"] = [a for a in _askers(job) if a != owner]   # others want it
+                    self.board.put(record_key(job_id), job)
+                else:
+                    self._stop(job)
         self._forget_cache()
         return self._snapshot(job)
+
+    def clear(self) -> int:
+        """The teacher empties the queue: every waiting job is cancelled and the running ones
+        stop after their batch in progress. How many jobs were stopped."""
+        with self._queue_errors(), self.board.lock():
+            active = [r for r in self._records() if Status(r["status"]).active]
+            for job in active:
+                self._stop(job)
+        self._forget_cache()
+        return len(active)
+
+    def _stop(self, job: dict) -> None:
+        """Cancel a job for everyone (call with the board's lock held)."""
+        if job["status"] == QUEUED:
+            self.huey.revoke_by_id(job["id"])            # never started, then
+            _finish(self.board, job, CANCELLED)
+        elif job["status"] == RUNNING:
+            self.board.put(cancel_key(job["id"]), True)
 
     def snapshot(self, job_id: str) -> JobSnapshot | None:
         with self._queue_errors():
@@ -225,12 +278,13 @@ class JobQueue:
             return self._snapshot(job) if job else None
 
     def jobs(self, owner: str | None = None, *, active_only: bool = False) -> list[JobSnapshot]:
-        """Jobs in submission order, optionally one session's or only waiting/running ones."""
+        """Jobs in submission order, optionally only those one student asked for or only
+        waiting/running ones."""
         with self._queue_errors():
             self._cached("reaped", self._reap_silent_workers)
             records = self._cached("records", self._records)
             return [self._snapshot(j) for j in records
-                    if (owner is None or j["owner"] == owner)
+                    if (owner is None or owner in _askers(j))
                     and (not active_only or Status(j["status"]).active)]
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobSnapshot:
@@ -352,7 +406,8 @@ class JobQueue:
             batch_losses=tuple(tuple(p) for p in progress.get("trace", ())),
             preview=_tensor(preview.get("recon")), preview_inputs=_tensor(preview.get("inputs")),
             error=job.get("error"), model_id=job.get("model_id"), reused=job.get("reused", False),
-            submitted=job["submitted"], finished=job.get("finished"), note=job.get("note"))
+            submitted=job["submitted"], finished=job.get("finished"), note=job.get("note"),
+            askers=tuple(_askers(job)))
 
     def _cached(self, key: Any, read):
         """``read()``, shared by every session for SNAPSHOT_TTL_S: thirty browsers polling every
@@ -385,6 +440,11 @@ class JobQueue:
     def _queue_errors(self):
         """The queue out of reach becomes a JobError with its message, never a traceback."""
         return self._QueueErrors()
+
+
+def _askers(job: dict) -> list[str]:
+    """Who wants this job: the students who asked for it and have not cancelled."""
+    return job.get("askers") or [job["owner"]]
 
 
 # --- the workers' side -------------------------------------------------------------------------

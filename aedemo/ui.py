@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aedemo import viz
-from aedemo.jobs import CANCELLED, DONE, FAILED, JobError, JobSnapshot
+from aedemo import roles, viz
+from aedemo.jobs import CANCELLED, DONE, FAILED, SYSTEM, JobError, JobSnapshot
 from aedemo.service import Provenance, Service
 from aedemo.store import StoredModel, StoreError
 
@@ -43,11 +42,27 @@ def service() -> Service:
     return Service()
 
 
-def session_id() -> str:
-    """A random id for this browser session: who queued which job."""
-    if "aedemo_session" not in st.session_state:
-        st.session_state["aedemo_session"] = uuid.uuid4().hex[:10]
-    return st.session_state["aedemo_session"]
+def student_id() -> str:
+    """Who this browser is: the id in its student cookie, which the server's gate set with the
+    first page (aedemo.roles), so it survives a reload; a client that never loaded a page (a
+    test's) gets one for its session."""
+    cookie = st.context.cookies.get(roles.STUDENT_COOKIE)
+    if roles.valid_student_id(cookie):
+        return cookie
+    if "aedemo_student" not in st.session_state:
+        st.session_state["aedemo_student"] = roles.new_student_id()
+    return st.session_state["aedemo_student"]
+
+
+def _passphrase() -> str | None:
+    return roles.passphrase(st.secrets)
+
+
+def is_teacher() -> bool:
+    """Whether this browser may do what only the teacher does: delete anyone's models, cancel
+    anyone's job, clear the queue, pin the showcase. Asked again at every click, not only when
+    the button was drawn."""
+    return service().teachers.is_teacher(student_id(), _passphrase())
 
 
 # --- sidebar ---------------------------------------------------------------------------------
@@ -55,10 +70,35 @@ def session_id() -> str:
 def sidebar() -> None:
     with st.sidebar:
         _sidebar_status()
+        _teacher_box()
+
+
+def _teacher_box() -> None:
+    """Unlock the teacher's role with the passphrase, once per browser (it follows the student
+    cookie); with no passphrase set, the server serves only this machine and its user teaches."""
+    configured = _passphrase()
+    if not configured:
+        return
+    svc, me = service(), student_id()
+    if svc.teachers.is_teacher(me, configured):
+        st.caption("You are signed in as the teacher.")
+        if st.button("Leave the teacher's role", key="teacher-leave", icon=":material/logout:"):
+            svc.teachers.leave(me)
+            st.rerun()
+        return
+    with st.expander("Teacher", icon=":material/school:"):
+        with st.form("teacher-unlock", border=False):
+            guess = st.text_input("Passphrase", type="password", key="teacher-passphrase")
+            if st.form_submit_button("Unlock the teacher's role"):
+                problem = svc.teachers.unlock(me, guess, configured)
+                if problem:
+                    st.error(problem, icon=":material/lock:")
+                else:
+                    st.rerun()
 
 
 def _job_line(job: JobSnapshot, me: str) -> str:
-    who = " (yours)" if job.owner == me else ""
+    who = " (yours)" if job.asked_by(me) else ""
     if job.status == "running":
         return f"▶ {job.spec.variant} k={job.spec.latent_dim}{who}: {progress_text(job)}"
     again = " (interrupted by a restart: first again)" if job.note else ""
@@ -111,7 +151,7 @@ def _sidebar_status() -> None:
     problem = svc.queue_problem()
     if problem:
         st.warning(problem, icon=":material/engineering:")
-    me = session_id()
+    me = student_id()
     for job in active[:6]:
         st.caption(_job_line(job, me))
     if len(active) > 6:
@@ -174,7 +214,7 @@ def model_label(m: StoredModel) -> str:
     spec = m.spec
     extra = "".join(f" {k}={v}" for k, v in spec.hparams if k != "latent_dim")
     normal = f" normal={','.join(map(str, spec.normal))}" if spec.normal else ""
-    whose = service().provenance(m, session_id()).label
+    whose = service().provenance(m, student_id()).label
     return (f"{spec.variant} · k={spec.latent_dim}{extra}{normal} · {whose} · {spec.dataset} · "
             f"{spec.train.epochs} ep · {m.id}")
 
@@ -186,7 +226,7 @@ def models(*, others: bool = True, **filters: Any) -> list[StoredModel]:
     svc = service()
     if svc.data is None:
         return []
-    me = session_id()
+    me = student_id()
     found = svc.models(dataset=filters.pop("dataset", svc.data.source), viewer=me, **filters)
     if others:
         return found
@@ -323,12 +363,9 @@ def _job_panel(job_id: str) -> None:
         st.error(job.error, icon=":material/error:")
     elif job.status == CANCELLED:
         st.warning("Cancelled: nothing was stored.", icon=":material/cancel:")
-    if job.active and job.owner == session_id():
-        if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/stop:"):
-            try:
-                svc.jobs.cancel(job.id, session_id())
-            except JobError as err:
-                st.error(str(err))
+    me = student_id()
+    if job.active:
+        _job_controls(job, me)
     if job.batch_losses or job.history:
         left, right = st.columns([3, 2])
         left.plotly_chart(viz.loss_curve(job.history, job.batch_losses), key=f"loss-{job.id}")
@@ -347,6 +384,90 @@ def _job_panel(job_id: str) -> None:
     elif seen.pop(job.id, False):
         st.rerun(scope="app")
 
+
+
+def _job_controls(job: JobSnapshot, me: str) -> None:
+    """Who else wants this job, and Cancel for the students who asked for it and the teacher.
+    A student's Cancel takes back only their own request: the job goes on for the others."""
+    others = job.shared_with(me)
+    if job.asked_by(me) and others:
+        who = ("the zoo the pages teach with" if job.askers == (SYSTEM, me) else
+               f"{others} other student{'s' if others > 1 else ''}")
+        st.info(f"Shared: {who} asked for the same settings, so you share this job. Cancelling "
+                f"takes back only your request; it stops when nobody wants it any more.",
+                icon=":material/group:")
+    teacher = is_teacher()
+    if not (job.asked_by(me) or teacher):
+        return
+    label = "Cancel" if not others else (
+        "Cancel my request" if job.asked_by(me) and not teacher else "Cancel for everyone")
+    if st.button(label, key=f"cancel-{job.id}", icon=":material/stop:"):
+        try:
+            svc = service()
+            svc.jobs.cancel(job.id, me, teacher=is_teacher() and (
+                not job.asked_by(me) or label == "Cancel for everyone"))
+            st.rerun(scope="fragment")
+        except JobError as err:
+            st.error(str(err))
+
+
+def my_job_ids(chosen: str | None) -> list[str]:
+    """The jobs the Train page follows for this student: the one just started, every other
+    waiting or running job they asked for (so a reload finds them all, with Cancel), and the
+    ones this tab has followed, which keep their panel to show how they ended."""
+    try:
+        mine = [j.id for j in service().jobs.jobs(student_id(), active_only=True)]
+    except JobError:
+        mine = []
+    followed = st.session_state.setdefault("aedemo_followed", [])
+    followed[:] = [i for i in dict.fromkeys([*([chosen] if chosen else []), *mine, *followed])
+                   if job_exists(i)][:FOLLOWED_JOBS]
+    return list(followed)
+
+
+FOLLOWED_JOBS = 4          # panels on the Train page: a student's cap of jobs, and one more
+
+
+def teacher_queue() -> None:
+    """The teacher's view of the whole queue: cancel any job, or all of them."""
+    if not is_teacher():
+        return
+    try:
+        active = service().jobs.jobs(active_only=True)
+    except JobError as err:
+        st.error(str(err), icon=":material/cloud_off:")
+        return
+    with st.expander(f"The whole queue (teacher): {len(active)} job"
+                     f"{'s' if len(active) != 1 else ''}", icon=":material/school:"):
+        if not active:
+            st.caption("Nothing is waiting or training.")
+            return
+        for job in active:
+            left, right = st.columns([4, 1], vertical_alignment="center")
+            whose = "the zoo" if job.owner == SYSTEM else (
+                f"{len(job.askers)} student{'s' if len(job.askers) > 1 else ''}")
+            left.markdown(f"{_job_line(job, student_id())} · asked by {whose}")
+            if right.button("Cancel", key=f"teacher-cancel-{job.id}", icon=":material/stop:"):
+                _teacher_act(lambda j=job: service().jobs.cancel(j.id, student_id(),
+                                                                 teacher=True))
+        with st.popover("Cancel every job", icon=":material/clear_all:"):
+            st.markdown(f"Stop all {len(active)} jobs, the zoo's too? Nothing they trained so "
+                        f"far is stored.")
+            if st.button("Yes, cancel every job", type="primary", key="teacher-clear"):
+                _teacher_act(service().jobs.clear)
+
+
+def _teacher_act(action) -> None:
+    """Do a teacher's action if this browser is still the teacher's, then redraw the page."""
+    if not is_teacher():
+        st.error("Only the teacher can do that.", icon=":material/lock:")
+        return
+    try:
+        action()
+    except (JobError, StoreError) as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    st.rerun()
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -418,10 +539,38 @@ def stored_models_table() -> None:
                                   file_name=f"aedemo-{chosen}.safetensors",
                                   mime="application/octet-stream", on_click="ignore",
                                   icon=":material/download:", key="store-download")
-    if left.button("Delete", icon=":material/delete:", key="store-delete"):
-        try:
-            svc.store.delete(chosen)
-            st.rerun()
-        except StoreError as err:
-            st.error(str(err))
+    with left:
+        model_actions(entry)
+
+
+def may_delete(entry: StoredModel) -> bool:
+    """The teacher may delete any model, an unreadable file too; a student only their own."""
+    return is_teacher() or (entry.ok and entry.owner == student_id())
+
+
+def model_actions(entry: StoredModel) -> None:
+    """Delete (after a confirmation) for whoever may, and the showcase pin for the teacher."""
+    svc = service()
+    if not may_delete(entry):
+        st.caption("Only the teacher can delete this model: it is "
+                   f"{svc.provenance(entry, student_id()).label}." if entry.ok else
+                   "Only the teacher can delete an unreadable file.")
+    else:
+        with st.popover("Delete", icon=":material/delete:"):
+            st.markdown(f"Delete model `{entry.id}` for good? Every page stops offering it.")
+            if st.button("Yes, delete it", type="primary", key=f"store-delete-{entry.id}"):
+                if not may_delete(entry):             # the role may have changed since
+                    st.error("Only the teacher can delete this model.", icon=":material/lock:")
+                else:
+                    try:
+                        svc.store.delete(entry.id)
+                        st.rerun()
+                    except StoreError as err:
+                        st.error(str(err))
+    if entry.ok and is_teacher():
+        pinned = entry.id in svc.store.pinned()
+        if st.button("Take off the showcase" if pinned else "Pin to the showcase",
+                     icon=":material/push_pin:", key=f"store-pin-{entry.id}",
+                     help="Pinned models are what every page shows first, before the zoo's"):
+            _teacher_act(lambda: svc.store.set_pinned(entry.id, not pinned))
 

@@ -18,7 +18,7 @@ st.markdown(
     "started to memorise.")
 
 svc = ui.service()
-me = ui.session_id()
+me = ui.student_id()
 train_fields = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
 
 with st.container(border=True):
@@ -72,9 +72,9 @@ if start:
         st.error(str(err), icon=":material/error:")
 
 ui.interrupted_jobs()
-job_id = st.session_state.get("train-job")
-if job_id and ui.job_exists(job_id):
+for job_id in ui.my_job_ids(st.session_state.get("train-job")):
     ui.job_panel(job_id)
+ui.teacher_queue()
 
 with st.expander("Show the code: the same training as a plain PyTorch script"):
     ui.code_for(variant, hparams, dataset, train_cfg)

@@ -28,6 +28,20 @@ def app_command() -> list[str]:
     return shlex.split(readme_command("app-command").split("&&")[-1])
 
 
+def classroom_command() -> list[str]:
+    """The README's classroom command: the app served to the network, with a passphrase."""
+    return shlex.split(readme_command("classroom-command"))
+
+
+def lan_address() -> str:
+    """This machine's first address that is not loopback: where a student's laptop would
+    reach the server."""
+    import subprocess
+
+    found = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    return next(a for a in found if ":" not in a)
+
+
 def free_port() -> int:
     import socket
 

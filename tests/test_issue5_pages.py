@@ -226,7 +226,7 @@ def test_anomaly_page_train_detector_queues_a_one_class_job(page, monkeypatch):
     job = jobs[0]
     assert job.spec.normal == (3, 5) and job.spec.latent_dim == 4
     assert job.spec.variant == "dense" and job.spec.dataset == "digits"
-    assert job.owner == at.session_state["aedemo_session"]
+    assert job.owner == at.session_state["aedemo_student"]
     assert job.spec.train.epochs > TrainConfig().epochs         # a tenth of the data: more epochs
     # trained in the background on those digits only; the page then shows the detector
     assert ui.service().jobs.wait(job.id, timeout=60).status == "done"
@@ -244,7 +244,7 @@ def test_sequences_page_offers_to_train_the_lstm(page):
     no_exception(at)
     (job,) = ui.service().jobs.jobs()
     assert job.spec == sequences.default_lstm_spec()
-    ui.service().jobs.cancel(job.id, at.session_state["aedemo_session"])
+    ui.service().jobs.cancel(job.id, at.session_state["aedemo_student"])
 
 
 # --- the pages, with models ------------------------------------------------------------------

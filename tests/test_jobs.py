@@ -115,19 +115,22 @@ def test_identical_requests_share_one_job_and_stored_models_are_reused(q):
     a = queue.queue.submit(slow(6), "alice")
     b = queue.queue.submit(slow(6), "bob")
     assert a.id == b.id and len(queue.queue.jobs()) == 1
-    queue.queue.cancel(a.id, "alice")
-    queue.queue.wait(a.id, timeout=60)
+    assert b.askers == ("alice", "bob") and b.shared_with("bob") == 1
+    queue.queue.cancel(a.id, "alice")                    # bob still wants it
+    assert queue.queue.snapshot(a.id).active
+    queue.queue.cancel(a.id, "bob")                      # nobody does now
+    assert queue.queue.wait(a.id, timeout=60).status == CANCELLED
     done = queue.queue.wait(queue.queue.submit(spec(7), "alice").id, timeout=120)
     again = queue.queue.submit(spec(7), "bob")
     assert again.status == DONE and again.reused and again.model_id == done.model_id
 
 
-def test_per_session_cap(q):
+def test_per_student_cap(q):
     queue = q(1)
     first = queue.queue.submit(slow(8), "alice")
     for k in (9, 10):
         queue.queue.submit(slow(k), "alice")
-    with pytest.raises(JobError, match="limit is 3 per browser"):
+    with pytest.raises(JobError, match="limit is 3 per student"):
         queue.queue.submit(slow(11), "alice")
     queue.queue.submit(slow(11), "bob")                 # someone else may still queue
     assert queue.queue.submit(slow(12), jobs.SYSTEM)    # the zoo has no cap
@@ -141,7 +144,7 @@ def test_cancel_a_queued_job_and_a_running_one_stores_nothing(q):
     running = queue.queue.submit(slow(13), "alice")
     waiting = queue.queue.submit(slow(14), "alice")
     queue.running(running.id, batches=3)
-    with pytest.raises(JobError, match="Only the browser that started"):
+    with pytest.raises(JobError, match="Only a student who asked"):
         queue.queue.cancel(running.id, "bob")
     assert queue.queue.cancel(waiting.id, "alice").status == CANCELLED     # at once
     asked = time.monotonic()
@@ -284,13 +287,14 @@ def test_two_servers_share_one_redis_queue_its_dedup_and_its_caps(shared):
     assert b.submit(slow(30), "bob").id == job.id              # the same job, across servers
     for k in (31, 32):
         b.submit(slow(k), "alice")                             # alice's browser moved servers
-    with pytest.raises(JobError, match="limit is 3 per browser"):
+    with pytest.raises(JobError, match="limit is 3 per student"):
         a.submit(slow(33), "alice")
     seen = wait_for(lambda: (s := b.snapshot(job.id)).status == RUNNING and s, 120,
                     "the worker to take the job")
-    assert seen.owner == "alice"
-    with pytest.raises(JobError, match="Only the browser that started"):
-        b.cancel(job.id, "bob")
+    assert seen.owner == "alice" and seen.askers == ("alice", "bob")
+    with pytest.raises(JobError, match="Only a student who asked"):
+        b.cancel(job.id, "carol")
+    assert b.cancel(job.id, "bob").active                      # alice still wants it
     for j in a.jobs(active_only=True):
         a.cancel(j.id, j.owner)
     assert b.wait(job.id, timeout=60).status == CANCELLED
@@ -302,3 +306,56 @@ def test_a_model_trained_through_one_server_appears_on_the_other(shared):
     assert done.status == DONE
     assert b.store.get(done.model_id) is not None and b.snapshot(done.id).status == DONE
     assert any(w["device"] in ("cpu", "cuda") for w in b.live_workers())
+
+
+# --- shared jobs, caps and the teacher, on the queue alone (no worker: jobs stay queued) ---------
+
+def test_a_shared_job_counts_every_student_and_stops_when_nobody_wants_it(q):
+    queue = q(0).queue
+    job = queue.submit(slow(30), "alice")
+    joined = queue.submit(slow(30), "bob")
+    assert joined.id == job.id and joined.askers == ("alice", "bob")
+    assert [j.id for j in queue.jobs("bob")] == [job.id]          # bob's, for his Cancel
+    with pytest.raises(JobError, match="Only a student who asked"):
+        queue.cancel(job.id, "carol")
+    assert queue.cancel(job.id, "alice").active                    # the first one leaves
+    left = queue.snapshot(job.id)
+    assert left.status == QUEUED and left.askers == ("bob",) and left.position == 1
+    assert queue.cancel(job.id, "bob").status == CANCELLED         # the last one leaves
+
+
+def test_a_joined_job_counts_against_the_students_cap(q):
+    queue = q(0).queue
+    for k in (31, 32):
+        queue.submit(slow(k), "alice")
+    queue.submit(slow(33), "bob")
+    queue.submit(slow(33), "alice")                                # her third: a joined one
+    with pytest.raises(JobError, match="limit is 3 per student"):
+        queue.submit(slow(34), "alice")
+    queue.submit(slow(35), "bob")
+    with pytest.raises(JobError, match="limit is 3 per student"):
+        queue.submit(slow(35), "alice")                            # joining one too
+
+
+def test_the_queue_cap_holds_for_everyone_but_the_zoo(q):
+    store = ModelStore()
+    queue = JobQueue(store, taskqueue.connect(store.root), per_student_cap=3, queue_cap=4)
+    for k, who in ((40, "a"), (41, "b"), (42, "c"), (43, "d")):
+        queue.submit(slow(k), who)
+    with pytest.raises(JobError, match="The training queue is full: 4 jobs are waiting"):
+        queue.submit(slow(44), "e")
+    assert queue.submit(slow(40), "e").askers == ("a", "e")       # joining adds no job
+    assert queue.submit(slow(45), jobs.SYSTEM).status == QUEUED   # the lesson's own
+    queue.cancel(queue.jobs(active_only=True)[1].id, "b")
+    assert queue.submit(slow(44), "e").status == QUEUED           # room again
+
+
+def test_the_teacher_cancels_anyones_job_and_clears_the_queue(q):
+    queue = q(0).queue
+    shared = queue.submit(slow(50), "alice")
+    queue.submit(slow(50), "bob")
+    assert queue.cancel(shared.id, "teacher", teacher=True).status == CANCELLED  # for both
+    for k, who in ((51, "alice"), (52, "bob"), (53, jobs.SYSTEM)):
+        queue.submit(slow(k), who)
+    assert queue.clear() == 3
+    assert queue.jobs(active_only=True) == []

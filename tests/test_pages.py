@@ -79,7 +79,7 @@ def test_starting_a_job_puts_it_in_the_queue_and_a_worker_trains_it(app, monkeyp
     no_exception(at)
     jobs = ui.service().jobs.jobs()
     assert len(jobs) == 1 and jobs[0].spec.variant == "vae" and jobs[0].spec.latent_dim == 3
-    assert jobs[0].owner == at.session_state["aedemo_session"]
+    assert jobs[0].owner == at.session_state["aedemo_student"]
     done = ui.service().jobs.wait(jobs[0].id, timeout=120)
     assert done.status == "done"
 
@@ -114,7 +114,7 @@ def test_unreadable_model_is_listed_with_a_delete_button(app, small_store, isola
     at = app("pages/train.py")
     no_exception(at)
     at.selectbox(key="store-pick").set_value(victim.stem).run()
-    at.button(key="store-delete").click().run()
+    at.button(key=f"store-delete-{victim.stem}").click().run()      # in its confirmation
     no_exception(at)
     assert victim.stem not in {m.id for m in ModelStore(isolated_home).list()}
 
@@ -135,3 +135,28 @@ def test_a_queue_out_of_reach_is_said_on_the_page_not_raised(app, monkeypatch):
 def test_no_worker_is_said_in_the_sidebar(app):
     at = app()                                     # AEDEMO_WORKERS=0: none for this server
     assert "No training worker is running" in " ".join(w.value for w in at.sidebar.warning)
+
+
+def test_a_read_only_store_is_said_at_once_and_the_zoo_does_not_train_for_nothing(
+        app, monkeypatch):
+    """Root ignores file modes, so the disk's refusal itself is simulated, where the store
+    makes its files."""
+    import errno
+    import os
+
+    from aedemo import store as store_module
+    from aedemo.service import Service, Settings
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(store_module.tempfile, "mkstemp", read_only)
+    svc = Service(Settings(dataset="digits", workers=0, zoo=True))
+    try:
+        assert svc.wait_ready(60)
+        assert svc.zoo_specs and svc.jobs.jobs() == []        # nothing queued to fail later
+        assert "read-only, so nothing can be trained now" in svc.queue_problem()
+    finally:
+        svc.shutdown()
+    at = app()
+    assert any("read-only, so nothing can be trained now" in w.value for w in at.warning)

@@ -104,7 +104,7 @@ def page_with_two_dense_models(isolated_home, monkeypatch):
 
     def run(page: str, session: str) -> AppTest:
         at = AppTest.from_file(str(REPO / page), default_timeout=60)
-        at.session_state["aedemo_session"] = session
+        at.session_state["aedemo_student"] = session
         at.session_state["aedemo_drawing"] = a_drawing()
         at.run()
         no_exception(at)

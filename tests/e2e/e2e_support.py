@@ -35,9 +35,12 @@ def find_chromium() -> str | None:
 
 
 class Server:
-    def __init__(self, home: Path, extra_env: dict[str, str] | None = None):
+    def __init__(self, home: Path, extra_env: dict[str, str] | None = None, *,
+                 command: list[str] | None = None, host: str = "127.0.0.1"):
+        """The README's app command (or ``command``, another of its commands), reached at
+        ``host``."""
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.home = home
         self.log = ARTIFACTS / f"server-{self.port}.log"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -46,7 +49,7 @@ class Server:
                **(extra_env or {})}
         # the README's own command: a flag only the tests pass would hide what users get
         # (--server.fileWatcherType none once hid a server that burned a core per open tab)
-        self.proc = subprocess.Popen(app_command(), cwd=REPO, env=env,
+        self.proc = subprocess.Popen(command or app_command(), cwd=REPO, env=env,
                                      stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         self.wait_healthy()
 

@@ -1,7 +1,7 @@
 """Two app servers (replicas) on two ports, one queue in a real Redis, one training worker and
 one shared store, as a department would run several classes: a model trained from one server
 appears on the other without a restart, and a job queued on one is seen on both and can be
-cancelled only by the browser that asked for it."""
+cancelled only by the student who asked for it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ TRAIN_TIMEOUT_MS = 180_000
 def replicas(redis_server, tmp_path):
     redis_server.flush()
     home = tmp_path / "shared-store"
-    env = {"AEDEMO_REDIS_URL": redis_server.url, "AEDEMO_ZOO": "0"}
+    # a class's servers: with a teacher's passphrase, so the two browsers are students
+    env = {"AEDEMO_REDIS_URL": redis_server.url, "AEDEMO_ZOO": "0",
+           "AEDEMO_TEACHER_PASSPHRASE": "a passphrase for the class"}
     worker = subprocess.Popen([sys.executable, "-m", "aedemo", "worker"], cwd=REPO,
                               env={**os.environ, **env, "AEDEMO_HOME": str(home),
                                    "AEDEMO_DATA_DIR": str(home / "data")})
@@ -64,7 +66,7 @@ def test_two_servers_one_queue_one_worker_one_store(browser, replicas):
     # a long job queued from A: B's sidebar shows it, not as its own, and only A may cancel
     start(on_a, "conv")
     on_a.get_by_role("button", name="Cancel").wait_for(timeout=TRAIN_TIMEOUT_MS)
-    on_b.get_by_text("▶ conv").wait_for(timeout=30_000)
+    on_b.locator('[data-testid="stSidebar"]').get_by_text("▶ conv").wait_for(timeout=30_000)
     sidebar = '[data-testid="stSidebar"]'
     on_a.locator(sidebar).get_by_text("(yours)").wait_for(timeout=30_000)
     assert "(yours)" not in sidebar_text(on_b), sidebar_text(on_b)

@@ -1,0 +1,109 @@
+"""A class on the network, in real browsers: the README's classroom command with a teacher's
+passphrase, reached at this machine's network address as a student's laptop reaches it."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.request
+
+import pytest
+
+from aedemo.jobs import SYSTEM
+from aedemo.roles import PASSPHRASE_ENV, STUDENT_COOKIE
+from aedemo.spec import ModelSpec, train_spec
+from aedemo.store import ModelStore
+from aedemo.train import TrainConfig
+from e2e_support import ARTIFACTS, Server, no_exception, open_page, wait_idle
+from support import REPO, app_command, classroom_command, free_port, lan_address
+
+SECRET = "a passphrase for the class"
+TRAIN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory):
+    """A class's server with the lesson's model stored: one the zoo made, which no student may
+    delete."""
+    home = tmp_path_factory.mktemp("classroom-home")
+    spec = ModelSpec.create("dense", {"latent_dim": 2}, dataset="digits",
+                            train=TrainConfig(epochs=1))
+    lesson = ModelStore(home).save(spec, train_spec(spec), owner=SYSTEM).id
+    srv = Server(home, {"AEDEMO_ZOO": "0", PASSPHRASE_ENV: SECRET}, command=classroom_command(),
+                 host=lan_address())
+    srv.lesson = lesson
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def student(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield context.new_page()
+    if getattr(request.node, "rep_call", None) and request.node.rep_call.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for i, pg in enumerate(context.pages):
+            pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{i}.png"), full_page=True)
+    context.close()
+
+
+def test_a_students_browser_has_no_way_to_delete_the_lessons_model(classroom, student):
+    open_page(student, classroom, "train")
+    student.get_by_text("Only the teacher can delete this model").wait_for()
+    assert student.get_by_role("button", name="Delete").count() == 0
+    assert student.get_by_role("button", name="Pin to the showcase").count() == 0
+    assert student.locator('[data-testid="stAppDeployButton"]').count() == 0
+    assert ModelStore(classroom.home).get(classroom.lesson) is not None
+    no_exception(student)
+
+
+def test_a_students_job_and_its_cancel_survive_a_reload(classroom, student):
+    open_page(student, classroom, "train")
+    cookies = {c["name"]: c for c in student.context.cookies()}
+    assert cookies[STUDENT_COOKIE]["httpOnly"]
+    student.get_by_role("button", name="Start training").click()
+    student.get_by_role("button", name="Cancel").wait_for(timeout=TRAIN_TIMEOUT_MS)
+    student.reload()
+    wait_idle(student)
+    cancel = student.get_by_role("button", name="Cancel")
+    cancel.wait_for(timeout=30_000)                     # the same student, after a reload
+    cancel.click()
+    student.get_by_text("Cancelled: nothing was stored.").wait_for(timeout=30_000)
+    no_exception(student)
+
+
+def test_the_teacher_unlocks_the_role_in_the_sidebar_and_deletes_the_model(classroom, student):
+    open_page(student, classroom, "train")
+    sidebar = student.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Teacher", exact=True).click()
+    sidebar.get_by_label("Passphrase").fill("not the passphrase")
+    sidebar.get_by_role("button", name="Unlock the teacher's role").click()
+    sidebar.get_by_text("That is not the teacher's passphrase.").wait_for()
+    sidebar.get_by_label("Passphrase").fill(SECRET)
+    sidebar.get_by_role("button", name="Unlock the teacher's role").click()
+    sidebar.get_by_text("You are signed in as the teacher.").wait_for()
+    student.get_by_role("button", name="Delete").click()
+    student.get_by_role("button", name="Yes, delete it").click()
+    student.get_by_text("No models stored yet").wait_for(timeout=30_000)
+    assert ModelStore(classroom.home).get(classroom.lesson) is None
+    no_exception(student)
+
+
+def test_the_classroom_command_refuses_to_start_without_a_passphrase(tmp_path):
+    env = {"AEDEMO_HOME": str(tmp_path), "STREAMLIT_SERVER_PORT": str(free_port()),
+           "AEDEMO_ZOO": "0", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(classroom_command(), cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode != 0
+    assert "will not serve the network" in done.stdout + done.stderr
+    assert "No teacher passphrase is set" in done.stdout + done.stderr
+
+
+def test_the_readme_app_command_answers_this_machine_only(tmp_path):
+    srv = Server(tmp_path, {"AEDEMO_ZOO": "0"})
+    try:
+        assert srv.proc.args == app_command()
+        with pytest.raises(OSError):                     # refused: nothing listens there
+            urllib.request.urlopen(f"http://{lan_address()}:{srv.port}/_stcore/health",
+                                   timeout=5)
+    finally:
+        srv.stop()
