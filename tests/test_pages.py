@@ -160,3 +160,24 @@ def test_a_read_only_store_is_said_at_once_and_the_zoo_does_not_train_for_nothin
         svc.shutdown()
     at = app()
     assert any("read-only, so nothing can be trained now" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_model_description_with_wrong_types_breaks_no_page(app, page, small_store,
+                                                            isolated_home):
+    """The tester's case: one JSON with a list where a dict belongs put a traceback with the
+    server's paths on every page. Now it is listed on Train as unreadable, and nowhere else."""
+    import json
+
+    shutil.copytree(small_store, isolated_home, dirs_exist_ok=True)
+    victim = next((isolated_home / "models").glob("*.json"))
+    meta = json.loads(victim.read_text())
+    meta.update(metrics=[], history="x", spec={**meta["spec"], "hparams": [1]})
+    victim.write_text(json.dumps(meta))
+    at = app(page)
+    no_exception(at)
+    if page == "pages/train.py":
+        at.selectbox(key="store-pick").set_value(victim.stem).run()
+        at.button(key=f"store-delete-{victim.stem}").click().run()
+        no_exception(at)
+        assert not victim.exists()

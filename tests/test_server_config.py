@@ -26,6 +26,19 @@ def test_no_full_garbage_collection_after_every_rerun(repo_config):
 
 
 
+def test_hardened_for_a_class(repo_config):
+    from aedemo import preprocess
+    from aedemo.data import CSV_MAX_BYTES
+
+    assert config.get_option("server.address") == "127.0.0.1"       # this machine only
+    assert config.get_option("client.showErrorDetails") == "type"   # no tracebacks on screen
+    assert config.get_option("client.toolbarMode") == "viewer"      # no Deploy, no Rerun
+    # the server's own limit is what the pages promise, not Streamlit's 200 MB
+    promised = max(preprocess.UPLOAD_MAX_BYTES, CSV_MAX_BYTES)
+    assert config.get_option("server.maxUploadSize") * 1_000_000 >= promised
+    assert config.get_option("server.maxUploadSize") == round(promised / 1_000_000)
+
+
 class FakePage:
     """What st.navigation returns, as far as ui.run_page uses it."""
 

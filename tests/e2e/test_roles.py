@@ -98,12 +98,16 @@ def test_the_classroom_command_refuses_to_start_without_a_passphrase(tmp_path):
     assert "No teacher passphrase is set" in done.stdout + done.stderr
 
 
-def test_the_readme_app_command_answers_this_machine_only(tmp_path):
+def test_the_readme_app_command_answers_this_machine_only(tmp_path, student):
     srv = Server(tmp_path, {"AEDEMO_ZOO": "0"})
     try:
         assert srv.proc.args == app_command()
         with pytest.raises(OSError):                     # refused: nothing listens there
             urllib.request.urlopen(f"http://{lan_address()}:{srv.port}/_stcore/health",
                                    timeout=5)
+        # even on this machine, where Streamlit shows developers its Deploy button by default
+        open_page(student, srv)
+        student.locator('[data-testid="stToolbar"]').first.wait_for(state="attached")
+        assert student.locator('[data-testid="stAppDeployButton"]').count() == 0
     finally:
         srv.stop()
