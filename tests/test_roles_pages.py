@@ -39,7 +39,7 @@ def classroom(isolated_home, monkeypatch):
 
     def visit(student: str, page: str | None = "pages/train.py", *,
               teacher: bool = False) -> AppTest:
-        if teacher:      # the sidebar's form is driven in a real browser (tests/e2e/test_roles)
+        if teacher:      # the sidebar's form is driven in a real browser (tests/e2e/test_classroom)
             assert ui.service().teachers.unlock(student, SECRET, SECRET) is None
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
         at.session_state["aedemo_student"] = student
