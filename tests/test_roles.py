@@ -4,6 +4,7 @@ and the gate that keeps other machines out until a passphrase opens the app to t
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -74,7 +75,10 @@ def _call(gate, scope, messages=({"type": "http.request"},)):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(gate(scope, receive, send))
+    # on a thread of its own: Playwright's sync API keeps a loop running on this one when the
+    # browser tests share the session
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, gate(scope, receive, send)).result()
     return sent
 
 
