@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from aedemo import data as datasets
+from aedemo.roles import is_loopback
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore, StoreError
 from aedemo.taskqueue import Board, QueueUnavailable
@@ -164,42 +165,45 @@ class JobQueue:
     """What an app server does with jobs: submit, watch, cancel. Workers run them."""
 
     def __init__(self, store: ModelStore, huey, *, per_student_cap: int = 3,
-                 queue_cap: int = 20):
+                 queue_cap: int = 20, per_address_cap: int = 3):
         self.store = store
         self.huey = huey
         self.board = Board(huey)
         self.task = register_task(huey)            # for enqueueing; it runs in the workers
         self.per_student_cap = per_student_cap
         self.queue_cap = queue_cap
+        self.per_address_cap = per_address_cap
         self._cache: dict[Any, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
 
     # --- requests from sessions ------------------------------------------------------------
 
-    def submit(self, spec: ModelSpec, owner: str) -> JobSnapshot:
-        """Queue a training job for ``spec`` on behalf of student ``owner``. An identical
-        active job is joined instead (``owner`` is added to its askers); a stored model ends
-        the request at once."""
+    def submit(self, spec: ModelSpec, owner: str, address: str | None = None) -> JobSnapshot:
+        """Queue a training job for ``spec`` on behalf of student ``owner``, whose browser is
+        at ``address`` (None: unknown, or this machine). An identical active job is joined
+        instead (``owner`` is added to its askers); a stored model ends the request at once."""
         stored = self.store.find(spec)
         with self._queue_errors(), self.board.lock():
             active_id = self.board.get(f"active:{spec.key}")
             active = self.board.get(record_key(active_id)) if active_id else None
             if active is not None and Status(active["status"]).active:
                 if owner not in _askers(active):
-                    self._check_caps(owner, joining=True)
+                    self._check_caps(owner, address, joining=True)
                     active["askers"] = [*_askers(active), owner]
+                    active["addresses"] = {**active.get("addresses", {}), owner: address}
                     self.board.put(record_key(active["id"]), active)
                     self._forget_cache()
                 return self._snapshot(active)
             job = {"id": f"job-{uuid.uuid4().hex[:12]}", "spec": spec.to_dict(), "owner": owner,
-                   "askers": [owner], "status": QUEUED, "submitted": time.time(),
+                   "askers": [owner], "addresses": {owner: address},
+                   "status": QUEUED, "submitted": time.time(),
                    "finished": None, "error": None, "model_id": None, "reused": False,
                    "note": None, "worker": None}
             if stored is not None:
                 job.update(status=DONE, model_id=stored.id, reused=True, finished=time.time())
                 self._remember(job)
                 return self._snapshot(job)
-            self._check_caps(owner)
+            self._check_caps(owner, address)
             self._remember(job)
             self.board.put(f"active:{spec.key}", job["id"])
             # the Huey task's id is the job's, so that cancelling can revoke it by that id
@@ -207,9 +211,12 @@ class JobQueue:
         self._forget_cache()
         return self._snapshot(job)
 
-    def _check_caps(self, owner: str, *, joining: bool = False) -> None:
+    def _check_caps(self, owner: str, address: str | None = None, *,
+                    joining: bool = False) -> None:
         """Refuse a student's request (call with the board's lock held) when the store cannot
-        take a model, the student already has their share of jobs, or the queue is full. The
+        take a model, the student (or the machine they use) already has their share of jobs, or
+        the queue is full. The student is a cookie, which a browser can clear: the cap per
+        address keeps one laptop from taking the whole queue under ever new ids. The
         zoo's jobs are the lesson's own: no cap applies to them, but a store that cannot take
         their models refuses them too, rather than let them train for nothing."""
         problem = self.store.unwritable()
@@ -224,6 +231,13 @@ class JobQueue:
                 f"You already have {len(mine)} training jobs waiting or running; the limit is "
                 f"{self.per_student_cap} per student so everyone gets a turn. Cancel one or "
                 f"wait for it to finish.")
+        if address and self.per_address_cap and not is_loopback(address):
+            here = [r for r in active if address in r.get("addresses", {}).values()]
+            if len(here) >= self.per_address_cap:
+                raise JobError(
+                    f"This computer already has {len(here)} training jobs waiting or running; "
+                    f"the limit is {self.per_address_cap} per computer so everyone gets a "
+                    f"turn. Cancel one or wait for it to finish.")
         students = [r for r in active if r["status"] == QUEUED and r["owner"] != SYSTEM]
         if not joining and len(students) >= self.queue_cap:
             raise JobError(
@@ -246,7 +260,11 @@ class JobQueue:
                 if not Status(job["status"]).active:
                     pass                                  # it ended meanwhile
                 elif not teacher and [a for a in _askers(job) if a != owner]:
-                    job["askers"] = [a for a in _askers(job) if a != owner]   # others want it
+                    # others want it: it goes on for them, and its model will be theirs
+                    job["askers"] = [a for a in _askers(job) if a != owner]
+                    job["owner"] = job["askers"][0]
+                    job["addresses"] = {k: v for k, v in job.get("addresses", {}).items()
+                                        if k != owner}
                     self.board.put(record_key(job_id), job)
                 else:
                     self._stop(job)
@@ -491,7 +509,9 @@ def train_job(job_id: str) -> None:
         trained = train_spec(spec, callbacks=(reporter,), stop=stop)
         if stop.is_set():
             raise TrainingStopped()
-        model_id = store.save(spec, trained, owner=job["owner"]).id
+        # the owner now: whoever asked first may have withdrawn while it trained
+        owner = (board.get(record_key(job_id)) or job)["owner"]
+        model_id = store.save(spec, trained, owner=owner).id
         status = DONE
     except TrainingStopped:
         status = CANCELLED

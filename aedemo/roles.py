@@ -95,20 +95,25 @@ class Teachers:
         with self._lock:
             return student in self._unlocked
 
-    def unlock(self, student: str, guess: str, configured: str | None) -> str | None:
-        """Try ``guess``: None when it opened the role, otherwise why not, for the sidebar."""
+    def unlock(self, student: str, guess: str, configured: str | None,
+               address: str | None = None) -> str | None:
+        """Try ``guess`` from ``student``'s browser at ``address``: None when it opened the
+        role, otherwise why not, for the sidebar. Wrong guesses count per computer, not per
+        student: a new cookie is free to make, a new address is not."""
         now = time.monotonic()
+        guesser = address if address and not is_loopback(address) else student
         with self._lock:
-            recent = [t for t in self._wrong.get(student, []) if now - t < LOCKED_OUT_S]
-            self._wrong[student] = recent
+            recent = [t for t in self._wrong.pop(guesser, []) if now - t < LOCKED_OUT_S]
+            if recent:
+                self._wrong[guesser] = recent
             if len(recent) >= WRONG_GUESSES:
                 wait = LOCKED_OUT_S - (now - recent[0])
                 return f"Too many wrong passphrases: try again in {wait:.0f} s."
             if configured and hmac.compare_digest(guess.encode(), configured.encode()):
                 self._unlocked.add(student)
-                self._wrong.pop(student, None)
+                self._wrong.pop(guesser, None)
                 return None
-            recent.append(now)
+            self._wrong[guesser] = [*recent, now]
         return "That is not the teacher's passphrase."
 
     def leave(self, student: str) -> None:

@@ -47,6 +47,7 @@ class Settings:
     workers: int = 1                 # AEDEMO_WORKERS: this server's own training workers
     student_cap: int = 3             # AEDEMO_STUDENT_CAP: waiting or running jobs per student
     queue_cap: int = 20              # AEDEMO_QUEUE_CAP: students' jobs waiting, all together
+    address_cap: int = 3             # AEDEMO_ADDRESS_CAP: the same per computer; 0 turns it off
     zoo: bool = True                 # AEDEMO_ZOO=0 turns off the first-start zoo
 
     @classmethod
@@ -59,6 +60,7 @@ class Settings:
                    workers=workers,
                    student_cap=_env_int("AEDEMO_STUDENT_CAP", cls.student_cap),
                    queue_cap=_env_int("AEDEMO_QUEUE_CAP", cls.queue_cap),
+                   address_cap=_env_int("AEDEMO_ADDRESS_CAP", cls.address_cap, least=0),
                    zoo=os.environ.get("AEDEMO_ZOO", "1") not in ("0", "false", "no"))
 
 
@@ -91,7 +93,8 @@ class Service:
         # in processes of their own: this process submits, watches and cancels, never trains
         self.huey = taskqueue.connect(self.store.root, self.settings.redis_url)
         self.jobs = JobQueue(self.store, self.huey, per_student_cap=self.settings.student_cap,
-                             queue_cap=self.settings.queue_cap)
+                             queue_cap=self.settings.queue_cap,
+                             per_address_cap=self.settings.address_cap)
         self.workers = LocalWorkers(self.settings.workers, on_death=self.jobs.worker_died)
         self._store_checked: tuple[float, str | None] = (-1e9, None)
         self.teachers = roles.Teachers()     # who unlocked the teacher's role on this server
@@ -202,8 +205,8 @@ class Service:
         stamp = entry.meta.get("created")
         return self.memo.get(("model", model_id, stamp), lambda: self.store.load(model_id)[0])
 
-    def submit(self, spec: ModelSpec, session: str) -> JobSnapshot:
-        return self.jobs.submit(spec, session)
+    def submit(self, spec: ModelSpec, student: str, address: str | None = None) -> JobSnapshot:
+        return self.jobs.submit(spec, student, address)
 
     def queue_problem(self) -> str | None:
         """What keeps jobs from running or their models from being stored, in words: a store

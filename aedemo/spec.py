@@ -28,6 +28,21 @@ def default_train(variant: str, **overrides: Any) -> TrainConfig:
     return TrainConfig(**{**get_variant(variant).train_defaults, **overrides})
 
 
+CLASSES = range(10)      # every image dataset here has ten classes (labels 0-9)
+
+
+def checked_classes(normal) -> tuple[int, ...]:
+    """A one-class model's normal classes: distinct labels 0-9 in increasing order, as
+    ModelSpec.create writes them (a stored spec's key depends on that order). ValueError
+    otherwise: a hand-edited [99, -1] once reached the Anomaly page as an IndexError."""
+    found = tuple(normal)
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c in CLASSES for c in found):
+        raise ValueError(f"normal classes must be digits 0-9, not {list(found)}")
+    if list(found) != sorted(set(found)):
+        raise ValueError(f"normal classes must be distinct and in order, not {list(found)}")
+    return found
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     variant: str
@@ -59,7 +74,7 @@ class ModelSpec:
         if normal and variant_cls.kind != "image":
             raise ValueError("normal classes apply to image datasets only")
         return cls(variant=variant, hparams=tuple(sorted(full.items())), dataset=dataset,
-                   train=train, normal=tuple(sorted(set(normal))))
+                   train=train, normal=checked_classes(sorted(set(normal))))
 
     @property
     def kind(self) -> str:
@@ -77,7 +92,7 @@ class ModelSpec:
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
         return cls(variant=d["variant"], hparams=tuple(sorted(d["hparams"].items())),
                    dataset=d["dataset"], train=TrainConfig.from_dict(d["train"]),
-                   normal=tuple(d.get("normal", ())))
+                   normal=checked_classes(d.get("normal", ())))
 
     @property
     def key(self) -> str:

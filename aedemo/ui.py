@@ -54,6 +54,17 @@ def student_id() -> str:
     return st.session_state["aedemo_student"]
 
 
+def client_address() -> str | None:
+    """The address this browser connects from (None where Streamlit does not know it)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
+
+
+def submit(spec) -> JobSnapshot:
+    """Queue a training job for this student (see Service.submit); raises JobError."""
+    return service().submit(spec, student_id(), client_address())
+
+
 def _passphrase() -> str | None:
     return roles.passphrase(st.secrets)
 
@@ -90,7 +101,7 @@ def _teacher_box() -> None:
         with st.form("teacher-unlock", border=False):
             guess = st.text_input("Passphrase", type="password", key="teacher-passphrase")
             if st.form_submit_button("Unlock the teacher's role"):
-                problem = svc.teachers.unlock(me, guess, configured)
+                problem = svc.teachers.unlock(me, guess, configured, client_address())
                 if problem:
                     st.error(problem, icon=":material/lock:")
                 else:
@@ -100,7 +111,9 @@ def _teacher_box() -> None:
 def _job_line(job: JobSnapshot, me: str) -> str:
     who = " (yours)" if job.asked_by(me) else ""
     if job.status == "running":
-        return f"▶ {job.spec.variant} k={job.spec.latent_dim}{who}: {progress_text(job)}"
+        again = " (interrupted by a restart: training again)" if job.note else ""
+        return (f"▶ {job.spec.variant} k={job.spec.latent_dim}{who}{again}: "
+                f"{progress_text(job)}")
     again = " (interrupted by a restart: first again)" if job.note else ""
     # "1\." so that Markdown shows the number rather than starting a numbered list
     return f"{job.position or '·'}\\. {job.spec.variant} k={job.spec.latent_dim}{who}{again}"
@@ -323,10 +336,11 @@ def interrupted_jobs() -> None:
         return
     if again:
         names = "; ".join(f"{j.spec.describe()}" for j in again)
+        goes = "They go first again and train" if len(again) > 1 else (
+            "It goes first again and trains")
         st.info(f"The server was restarted while training, so {len(again)} job"
-                f"{'s were' if len(again) > 1 else ' was'} interrupted: {names}. "
-                f"{'They go' if len(again) > 1 else 'It goes'} first again and train from the "
-                f"start; the queued jobs keep their places.", icon=":material/restart_alt:")
+                f"{'s were' if len(again) > 1 else ' was'} interrupted: {names}. {goes} from "
+                f"the start; the queued jobs keep their places.", icon=":material/restart_alt:")
 
 
 def job_panel(job_id: str) -> None:
@@ -398,6 +412,8 @@ def _job_controls(job: JobSnapshot, me: str) -> None:
                 icon=":material/group:")
     teacher = is_teacher()
     if not (job.asked_by(me) or teacher):
+        st.caption("You took back your request: the job goes on for the others who asked for "
+                   "it, and its model will be theirs.")
         return
     label = "Cancel" if not others else (
         "Cancel my request" if job.asked_by(me) and not teacher else "Cancel for everyone")
@@ -505,7 +521,9 @@ def stored_models_table() -> None:
     svc = service()
     entries = svc.store.list()
     if not entries:
-        st.caption(f"No models stored yet in {svc.store.dir}.")
+        # where the store lives is the teacher's business, not a student's
+        st.caption(f"No models stored yet in {svc.store.dir}." if is_teacher() else
+                   "No models stored yet.")
         return
     rows = []
     for m in entries:

@@ -19,7 +19,6 @@ st.markdown(
     "`python -m aedemo anomaly --normal 3 --variant dense --latent 16`.")
 
 svc = ui.service()
-me = ui.student_id()
 if svc.data is None:
     st.info("Loading the dataset…", icon=":material/hourglass_top:")
     ui.refresh_when_ready(False)
@@ -52,7 +51,7 @@ with st.container(border=True):
     if st.button("Train detector", type="primary", icon=":material/play_arrow:",
                  key="anomaly-train", disabled=not digits):
         try:
-            job = svc.submit(spec, me)
+            job = ui.submit(spec)
             st.session_state["anomaly-job"] = job.id
         except (JobError, ValueError) as err:
             st.error(str(err), icon=":material/error:")

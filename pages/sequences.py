@@ -25,8 +25,7 @@ if not models:
     ui.refresh_when_ready(True, {"kind": "sequence", "dataset": datasets.SERIES})
     if st.button("Train the LSTM model", icon=":material/play_arrow:", key="seq-train"):
         try:
-            st.session_state["seq-job"] = svc.submit(sequences.default_lstm_spec(),
-                                                     ui.student_id()).id
+            st.session_state["seq-job"] = ui.submit(sequences.default_lstm_spec()).id
         except (JobError, ValueError) as err:
             st.error(str(err), icon=":material/error:")
     if st.session_state.get("seq-job") and svc.jobs.snapshot(st.session_state["seq-job"]):

@@ -18,7 +18,6 @@ st.markdown(
     "started to memorise.")
 
 svc = ui.service()
-me = ui.student_id()
 train_fields = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
 
 with st.container(border=True):
@@ -66,7 +65,7 @@ train_cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float
 if start:
     try:
         spec = ModelSpec.create(variant, hparams, dataset=dataset, train=train_cfg)
-        job = svc.submit(spec, me)
+        job = ui.submit(spec)
         st.session_state["train-job"] = job.id
     except (JobError, ValueError) as err:
         st.error(str(err), icon=":material/error:")

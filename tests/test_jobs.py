@@ -359,3 +359,30 @@ def test_the_teacher_cancels_anyones_job_and_clears_the_queue(q):
         queue.submit(slow(k), who)
     assert queue.clear() == 3
     assert queue.jobs(active_only=True) == []
+
+
+def test_a_shared_jobs_model_belongs_to_a_student_who_still_wants_it(q):
+    """The tryout's case: Alice asked first and withdrew, Bob waited for the model; it was
+    stored as Alice's, so she could delete it and Bob could not."""
+    waiting = q(0).queue
+    job = waiting.submit(spec(60), "alice")
+    waiting.submit(spec(60), "bob")
+    waiting.cancel(job.id, "alice")
+    assert waiting.snapshot(job.id).owner == "bob"
+    trained = q(1).queue.wait(job.id, timeout=120)          # a worker takes it now
+    assert trained.status == DONE
+    assert ModelStore().get(trained.model_id).owner == "bob"
+
+
+def test_one_computer_cannot_take_the_queue_under_ever_new_student_ids(q):
+    queue = q(0).queue
+    for k, who in ((61, "s1"), (62, "s2"), (63, "s3")):      # cookies cleared in between
+        queue.submit(slow(k), who, "10.0.0.5")
+    with pytest.raises(JobError, match="This computer already has 3 training jobs"):
+        queue.submit(slow(64), "s4", "10.0.0.5")
+    with pytest.raises(JobError, match="limit is 3 per computer"):
+        queue.submit(slow(61), "s5", "10.0.0.5")           # joining counts too
+    assert queue.submit(slow(64), "s6", "10.0.0.6").status == QUEUED   # another laptop
+    assert queue.submit(slow(65), "s7", "127.0.0.1").status == QUEUED  # this machine
+    queue.cancel(queue.jobs("s1")[0].id, "s1")
+    assert queue.submit(slow(66), "s4", "10.0.0.5").status == QUEUED   # room again

@@ -126,3 +126,13 @@ def test_the_gate_gives_a_browser_its_student_cookie_once():
     # a forged or broken cookie is replaced by a real one
     assert _set_cookie(_call(gate, _http("10.0.0.5", f"{name}=alice"))) is not None
     assert _set_cookie(_call(gate, _http("10.0.0.5", "\x00;;=="))) is not None
+
+
+def test_wrong_guesses_count_per_computer_not_per_cookie():
+    """The tryout's case: clearing the cookie gave five fresh guesses every time."""
+    teachers, secret = Teachers(), "correct horse battery"
+    for i in range(roles.WRONG_GUESSES):
+        teachers.unlock(roles.new_student_id(), "wrong", secret, "10.0.0.5")
+    assert "Too many wrong passphrases" in teachers.unlock(roles.new_student_id(), secret,
+                                                           secret, "10.0.0.5")
+    assert teachers.unlock("teacher", secret, secret, "10.0.0.9") is None   # another laptop

@@ -134,6 +134,10 @@ BAD_META = {         # (what is changed, a word the problem must name)
     "spec train unknown": (with_spec(train={"momentum": 1}), "'spec'"),
     "spec train epochs infinite": (with_spec(train={"epochs": math.inf}), "'spec'"),
     "spec normal text": (with_spec(normal="abc"), "'spec'"),
+    # a detector's classes beyond the ten digits reached the Anomaly page as an IndexError
+    "spec normal beyond the digits": (with_spec(normal=[99, -1]), "'spec'"),
+    "spec normal repeated": (with_spec(normal=[3, 3]), "'spec'"),
+    "spec normal out of order": (with_spec(normal=[5, 3]), "'spec'"),
     "spec variant null": (with_spec(variant=None), "'spec'"),
     "latent_dim null": (with_hparams(latent_dim=None), "'spec'"),
     "latent_dim text": (with_hparams(latent_dim="3"), "'spec'"),
