@@ -131,7 +131,7 @@ def test_the_gate_gives_a_browser_its_student_cookie_once():
 def test_wrong_guesses_count_per_computer_not_per_cookie():
     """The tryout's case: clearing the cookie gave five fresh guesses every time."""
     teachers, secret = Teachers(), "correct horse battery"
-    for i in range(roles.WRONG_GUESSES):
+    for _ in range(roles.WRONG_GUESSES):
         teachers.unlock(roles.new_student_id(), "wrong", secret, "10.0.0.5")
     assert "Too many wrong passphrases" in teachers.unlock(roles.new_student_id(), secret,
                                                            secret, "10.0.0.5")
