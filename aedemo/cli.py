@@ -77,13 +77,9 @@ def _spec_from_args(args: argparse.Namespace, *, normal: tuple[int, ...] = ()) -
         hparams[name] = value
     given = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
              "seed": args.seed}
-    train = default_train(args.variant, **{k: v for k, v in given.items() if v is not None})
-    for field_name, value in train.__dict__.items():
-        meta = TrainConfig.__dataclass_fields__[field_name].metadata
-        if not meta["low"] <= value <= meta["high"]:
-            raise UsageError(f"{_flag(field_name)} must be between {meta['low']} and "
-                             f"{meta['high']}, not {value}")
     try:
+        # ModelSpec.create checks the training settings as it checks the hyperparameters
+        train = default_train(args.variant, **{k: v for k, v in given.items() if v is not None})
         spec = ModelSpec.create(args.variant, hparams, dataset=args.dataset, train=train,
                                 normal=normal)
     except ValueError as err:       # includes DataError: unknown dataset, bad file

@@ -101,16 +101,6 @@ class StoredModel:
         return ModelSpec.from_dict(self.meta["spec"]) if self.meta is not None else None
 
     @property
-    def variant(self) -> str:
-        spec = self.spec
-        return spec.variant if spec else "?"
-
-    @property
-    def latent_dim(self) -> int | None:
-        spec = self.spec
-        return spec.latent_dim if spec else None
-
-    @property
     def metrics(self) -> dict[str, float]:
         return (self.meta or {}).get("metrics", {})
 

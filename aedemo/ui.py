@@ -343,14 +343,10 @@ def interrupted_jobs() -> None:
                 f"the start; the queued jobs keep their places.", icon=":material/restart_alt:")
 
 
+@st.fragment(run_every=PROGRESS_EVERY_S)
 def job_panel(job_id: str) -> None:
     """Progress, live loss curve, reconstruction strip and Cancel for one job; refreshes itself
-    every second while the job is active and reruns the page once when it ends."""
-    _job_panel(job_id)
-
-
-@st.fragment(run_every=PROGRESS_EVERY_S)
-def _job_panel(job_id: str) -> None:
+    every PROGRESS_EVERY_S while the job is active and reruns the page once when it ends."""
     svc = service()
     try:
         job = svc.jobs.snapshot(job_id)

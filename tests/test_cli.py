@@ -71,7 +71,7 @@ def test_fashion_mnist_offline_is_refused_not_trained_on_digits():
     (["train", "--variant", "dense", "--dataset", "cifar"], "mnist, fashion-mnist, kmnist"),
     (["train", "--variant", "dense", "--latent", "1000"], "latent_dim must be between"),
     (["train", "--variant", "dense", "--beta", "2"], "--beta does not apply to the dense"),
-    (["train", "--variant", "dense", "--lr", "7"], "--lr must be between"),
+    (["train", "--variant", "dense", "--lr", "7"], "lr must be between 1e-05 and 1.0"),
     (["anomaly", "--normal", "x", "--variant", "dense"], "--normal takes digits"),
     (["delete", "123456789abc"], "no stored model"),
     ([], "required"),

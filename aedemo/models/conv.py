@@ -4,8 +4,6 @@ than the dense network for the same input, and its filters are local stroke dete
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
@@ -15,7 +13,6 @@ from aedemo.models.base import (
     AEConfig,
     Autoencoder,
     Output,
-    hparam,
     image_bce_with_logits,
     image_model_code,
 )
@@ -23,17 +20,12 @@ from aedemo.models.base import (
 CHANNELS = (16, 32)
 
 
-@dataclass(frozen=True)
-class ConvConfig(AEConfig):
-    latent_dim: int = hparam(16, low=2, high=128, help="Bottleneck size k")
-
-
 @register("conv")
 class ConvAE(Autoencoder):
     summary = "Convolutions see local strokes; fewer weights, sharper images."
-    Config = ConvConfig
+    Config = AEConfig          # the bottleneck size k is all it takes
 
-    def __init__(self, config: ConvConfig):
+    def __init__(self, config: AEConfig):
         super().__init__(config)
         c_in, h, w = IMAGE_SHAPE
         c1, c2 = CHANNELS
@@ -77,7 +69,7 @@ class ConvAE(Autoencoder):
                 ("deconv", f"{c1}x{h // 2}x{w // 2}"), ("output", f"{c_in}x{h}x{w}")]
 
     @classmethod
-    def model_code(cls, config: ConvConfig) -> str:
+    def model_code(cls, config: AEConfig) -> str:
         c_in, h, w = IMAGE_SHAPE
         c1, c2 = CHANNELS
         k = config.latent_dim
