@@ -9,7 +9,8 @@ show on first open.
 Epochs are set for full MNIST (60,000 training images) so that on a 2-core CPU the first dense
 model is ready within 15 s and the whole zoo within 3 minutes (``bench/zoo.py`` measures both).
 A smaller dataset, such as the offline MNIST digits, gets proportionally more epochs, within
-limits, so its models see a comparable number of gradient steps.
+limits, so its models see a comparable number of gradient steps (``spec.suggested_train``, which
+the Train page's defaults use too).
 """
 
 from __future__ import annotations
@@ -20,18 +21,7 @@ from typing import Any
 from aedemo import data as datasets
 from aedemo.anomaly import count_of_classes
 from aedemo.models import get_variant
-from aedemo.spec import ModelSpec, default_train
-from aedemo.train import TrainConfig
-
-MNIST_TRAIN_SIZE = 60_000
-# A set this many times smaller than MNIST gets this many times more epochs, divided by 2: a small
-# set needs fewer steps to fit, and the offline zoo must still train in about two minutes. On the
-# offline MNIST digits (4,000) that is 38 epochs for the dense sweep: its autoencoder beats PCA up
-# to k = 32 (test MSE 0.0143 against 0.0159); with 4 it got 19 epochs and lost from k = 32 on.
-STEP_DISCOUNT = 2
-MAX_EPOCHS = 60
-SMALL_SET = 10_000        # below this many training images, use smaller batches
-SMALL_BATCH = 64
+from aedemo.spec import ModelSpec, suggested_train
 
 BOTTLENECK_SWEEP = (2, 4, 8, 16, 32, 64)
 
@@ -76,31 +66,6 @@ ZOO: tuple[ZooEntry, ...] = (
     detector_entry(**DETECTOR),
     ZooEntry("lstm", {}, epochs=14),      # 3.6 s an epoch on 2 cores, whatever the image set
 )
-
-
-def scaled_epochs(mnist_epochs: int, n_train: int) -> int:
-    """Epochs for a training set of n_train images that give about as many gradient steps as
-    ``mnist_epochs`` on MNIST, discounted by STEP_DISCOUNT and capped at MAX_EPOCHS."""
-    factor = MNIST_TRAIN_SIZE / max(n_train, 1) / STEP_DISCOUNT
-    return int(min(MAX_EPOCHS, max(mnist_epochs, round(mnist_epochs * factor))))
-
-
-def suggested_train(variant: str, n_train: int | None = None, *, mnist_epochs: int | None = None,
-                    lr: float | None = None) -> TrainConfig:
-    """Training settings for ``variant`` on an image set of ``n_train`` images: the variant's
-    own defaults, MNIST's epochs scaled to the set's size, and on a set smaller than SMALL_SET
-    batches of SMALL_BATCH. On the 1,438 offline digits that last step matters most: at 256 a
-    dense epoch is 6 steps and the model stalls at the mean digit (test MSE 0.0069 after 52
-    epochs); at 64 it reaches 0.0028, and the conv model 0.0021 instead of 0.0171."""
-    base = default_train(variant)
-    overrides: dict = {"epochs": mnist_epochs or base.epochs}
-    if lr is not None:
-        overrides["lr"] = lr
-    if n_train is not None and get_variant(variant).kind == "image":
-        overrides["epochs"] = scaled_epochs(overrides["epochs"], n_train)
-        if n_train < SMALL_SET:
-            overrides["batch_size"] = SMALL_BATCH
-    return default_train(variant, **overrides)
 
 
 def entry_spec(entry: ZooEntry, images: datasets.ImageData | None) -> ModelSpec:

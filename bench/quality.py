@@ -1,7 +1,7 @@
 """Model quality on real MNIST against published figures, as one markdown table.
 
 Every model is trained by aedemo's own recipe (``ModelSpec.create`` + ``train_spec``, seed 0),
-with the zoo's training settings for the set's size (``aedemo.zoo.suggested_train``: ``--epochs``
+with the zoo's training settings for the set's size (``aedemo.spec.suggested_train``: ``--epochs``
 epochs of full MNIST, scaled to the set, smaller batches on a small set), so the figures are
 those of the models the app trains:
 
@@ -57,7 +57,7 @@ from aedemo.data import IMAGE_DATASETS, MNIST_SUBSET, load_images
 from aedemo.metrics import mse_per_item, psnr
 from aedemo.noise import corrupt
 from aedemo.projection import fit_pca, pca_reconstruct
-from aedemo.spec import ModelSpec, Trained, train_spec
+from aedemo.spec import ModelSpec, Trained, suggested_train, train_spec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = MNIST_SUBSET
@@ -105,7 +105,7 @@ class Bench:
               lr: float | None = None) -> Trained:
         n_train = (count_of_classes(self.data.y_train, normal) if normal else
                    len(self.data.x_train))
-        settings = zoo.suggested_train(variant, n_train, mnist_epochs=self.epochs, lr=lr)
+        settings = suggested_train(variant, n_train, mnist_epochs=self.epochs, lr=lr)
         spec = ModelSpec.create(variant, hparams, dataset=self.dataset, normal=normal,
                                 train=settings)
         trained = train_spec(spec)
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     seconds = time.perf_counter() - start
 
     d = bench.data
-    dense = zoo.suggested_train("dense", len(d.x_train), mnist_epochs=epochs)
+    dense = suggested_train("dense", len(d.x_train), mnist_epochs=epochs)
     steps = dense.epochs * math.ceil(len(d.x_train) / dense.batch_size)
     print(f"**{d.source}** ({d.about}): {len(d.x_train)} train / {len(d.x_test)} test images; "
           f"targets were set on full MNIST ({FULL_MNIST_TRAIN} train). Each model gets the "

@@ -4,9 +4,8 @@ from aedemo import data as datasets
 from aedemo import ui
 from aedemo.jobs import JobError
 from aedemo.models import REGISTRY, variant_names
-from aedemo.spec import ModelSpec
+from aedemo.spec import ModelSpec, suggested_train
 from aedemo.train import TrainConfig
-from aedemo.zoo import suggested_train
 
 st.title("Train")
 st.markdown(
