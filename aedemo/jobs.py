@@ -238,7 +238,7 @@ class JobQueue:
                     f"This computer already has {len(here)} training jobs waiting or running; "
                     f"the limit is {self.per_address_cap} per computer so everyone gets a "
                     f"turn. Cancel one or wait for it to finish.")
-        students = [r for r in active if r["status"] == QUEUED and r["owner"] != SYSTEM]
+        students = [r for r in active if r["status"] == QUEUED and _owner(r) != SYSTEM]
         if not joining and len(students) >= self.queue_cap:
             raise JobError(
                 f"The training queue is full: {len(students)} jobs are waiting. Try again when "
@@ -262,7 +262,6 @@ class JobQueue:
                 elif not teacher and [a for a in _askers(job) if a != owner]:
                     # others want it: it goes on for them, and its model will be theirs
                     job["askers"] = [a for a in _askers(job) if a != owner]
-                    job["owner"] = job["askers"][0]
                     job["addresses"] = {k: v for k, v in job.get("addresses", {}).items()
                                         if k != owner}
                     self.board.put(record_key(job_id), job)
@@ -417,7 +416,7 @@ class JobQueue:
         eta = (seconds * (1 - fraction) / fraction
                if status is RUNNING and fraction > 0 else None)
         return JobSnapshot(
-            id=job["id"], spec=spec, status=status, owner=job["owner"], position=position,
+            id=job["id"], spec=spec, status=status, owner=_owner(job), position=position,
             epoch=progress.get("epoch", 0), epochs=spec.train.epochs,
             batch=progress.get("batch", 0), batches=progress.get("batches", 0),
             fraction=fraction, eta_seconds=eta, history=tuple(progress.get("history", ())),
@@ -462,7 +461,12 @@ class JobQueue:
 
 def _askers(job: dict) -> list[str]:
     """Who wants this job: the students who asked for it and have not cancelled."""
-    return job.get("askers") or [job["owner"]]
+    return job.get("askers") or [job["owner"]]      # a record from before askers
+
+
+def _owner(job: dict) -> str:
+    """Whose the job's model will be: the first student who asked and still wants it."""
+    return _askers(job)[0]
 
 
 # --- the workers' side -------------------------------------------------------------------------
@@ -510,7 +514,7 @@ def train_job(job_id: str) -> None:
         if stop.is_set():
             raise TrainingStopped()
         # the owner now: whoever asked first may have withdrawn while it trained
-        owner = (board.get(record_key(job_id)) or job)["owner"]
+        owner = _owner(board.get(record_key(job_id)) or job)
         model_id = store.save(spec, trained, owner=owner).id
         status = DONE
     except TrainingStopped:

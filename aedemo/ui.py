@@ -406,18 +406,18 @@ def _job_controls(job: JobSnapshot, me: str) -> None:
         st.info(f"Shared: {who} asked for the same settings, so you share this job. Cancelling "
                 f"takes back only your request; it stops when nobody wants it any more.",
                 icon=":material/group:")
-    teacher = is_teacher()
-    if not (job.asked_by(me) or teacher):
+    mine, teacher = job.asked_by(me), is_teacher()
+    if not (mine or teacher):
         st.caption("You took back your request: the job goes on for the others who asked for "
                    "it, and its model will be theirs.")
         return
-    label = "Cancel" if not others else (
-        "Cancel my request" if job.asked_by(me) and not teacher else "Cancel for everyone")
+    # the teacher stops a job others want for all of them; a student takes back their own
+    for_everyone = teacher and bool(others)
+    label = ("Cancel for everyone" if for_everyone else
+             "Cancel my request" if others else "Cancel")
     if st.button(label, key=f"cancel-{job.id}", icon=":material/stop:"):
         try:
-            svc = service()
-            svc.jobs.cancel(job.id, me, teacher=is_teacher() and (
-                not job.asked_by(me) or label == "Cancel for everyone"))
+            service().jobs.cancel(job.id, me, teacher=for_everyone and is_teacher())
             st.rerun(scope="fragment")
         except JobError as err:
             st.error(str(err))

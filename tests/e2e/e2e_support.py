@@ -47,8 +47,9 @@ class Server:
         env = {**os.environ, "AEDEMO_HOME": str(home), "AEDEMO_DATA_DIR": str(home / "data"),
                "STREAMLIT_SERVER_PORT": str(self.port), "PYTHONUNBUFFERED": "1",
                **(extra_env or {})}
-        # the README's own command: a flag only the tests pass would hide what users get
-        # (--server.fileWatcherType none once hid a server that burned a core per open tab)
+        # the README's own command, with no flags of the tests' own: settings belong in
+        # .streamlit/config.toml, where users get them too (a test-only flag once hid a file
+        # watcher that burned a core per open tab)
         self.proc = subprocess.Popen(command or app_command(), cwd=REPO, env=env,
                                      stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         self.wait_healthy()
