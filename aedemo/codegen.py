@@ -2,16 +2,22 @@
 script a student can take home and run with no aedemo installed.
 
 The script reads top to bottom: the settings as constants, a data loader, the variant's own
-``Model`` and ``loss_fn`` (from its ``model_code``, with the same layers as the app's model), then
-a plain training loop that prints the test loss after each epoch and saves the weights.
+network and loss function, then a plain training loop that prints the test loss after each
+epoch, saves the weights and shows a few test items beside their reconstructions.
+
+The network and the loss are not written here: they are the source of the very classes and
+functions the app trains (each variant's file in aedemo/models, read with inspect.getsource),
+so the script has the app's layers, initial weights and loss by construction.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
+import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from aedemo import data as datasets
 from aedemo.models import get_variant
@@ -29,10 +35,45 @@ def pytorch_script(spec: ModelSpec) -> str:
     body = "\n\n".join([
         _constants(spec),
         _series_code(spec) if spec.kind == "sequence" else _images_code(spec.dataset),
-        variant.model_code(config),
-        _training_code(spec.variant, clip=variant.max_grad_norm is not None),
+        model_code(variant),
+        _showing_code(spec.kind),
+        _training_code(spec.variant, constructor(variant, config), variant.loss_fn.__name__,
+                       clip=variant.max_grad_norm is not None),
     ])
     return f"{_docstring(spec, variant)}\n{_imports(body)}\n{body}"
+
+
+def model_code(variant: type) -> str:
+    """The variant's network and loss as aedemo itself defines them: the helpers it names, the
+    network's classes (a base class before the class built on it), then its loss function."""
+    network = variant.network()
+    classes = [cls for cls in reversed(network.__mro__) if cls.__module__.startswith("aedemo.")]
+    parts = [*variant.helpers, *classes, variant.loss_fn]
+    homes = [sys.modules[variant.__module__]] + [sys.modules[p.__module__] for p in parts
+                                                 if not isinstance(p, str)]
+    code = ""
+    for before, part in zip([None, *parts], parts):
+        if isinstance(part, str):    # a constant: one line, next to the constants before it
+            code += ("" if isinstance(before, str) else "\n\n") + _constant_source(part, homes)
+        else:
+            code += "\n\n" + inspect.getsource(part)
+    return code.lstrip("\n")
+
+
+def _constant_source(name: str, modules: list[Any]) -> str:
+    """The line that sets the constant ``name`` in the first of ``modules`` that has one, with
+    the comment lines just above it."""
+    for module in modules:
+        found = re.search(rf"^(?:#.*\n)*{name} = .*\n", inspect.getsource(module), flags=re.M)
+        if found:
+            return found.group(0)
+    raise LookupError(f"no module of {[m.__name__ for m in modules]} sets {name}")
+
+
+def constructor(variant: type, config: Any) -> str:
+    """The network built with the config's values: ``DenseNet(latent_dim=32)``."""
+    values = ", ".join(f"{k}={v!r}" for k, v in config.to_dict().items())
+    return f"{variant.network().__name__}({values})"
 
 
 def _docstring(spec: ModelSpec, variant: type) -> str:
@@ -52,7 +93,8 @@ def _docstring(spec: ModelSpec, variant: type) -> str:
         f"Trains the {spec.variant} autoencoder set up on aedemo's Train page, in plain PyTorch.",
         f"Settings: {spec.describe()}; batch size {t.batch_size}, Adam with learning rate "
         f"{t.lr:g}, seed {t.seed}.{normal} {variant.summary}",
-        f"Needs {needs}. Run it with: python train_{spec.variant}.py",
+        f"Needs {needs}, and matplotlib to show the reconstructions at the end. Run it with: "
+        f"python train_{spec.variant}.py",
     ]
     text = "\n\n".join(textwrap.fill(p, width=96) for p in paragraphs)
     return f'"""{text}\n"""\n'
@@ -175,38 +217,88 @@ def _comment(text: str) -> str:
     return textwrap.fill(text, width=96, initial_indent="# ", subsequent_indent="# ") + "\n"
 
 
-def _training_code(variant: str, *, clip: bool) -> str:
+def _showing_code(kind: str) -> str:
+    """show_reconstructions(model, x): a picture of a few test items beside their
+    reconstructions, saved as a PNG and shown in a window where there is a screen."""
+    if kind == "sequence":
+        draw = """\
+    recon = model.decode(model.encode(x[:3]), x.shape[1])
+    fig, axes = plt.subplots(3, 1, figsize=(8, 5), sharex=True)
+    for ax, series, back in zip(axes, x, recon):
+        ax.plot(series[:, 0].cpu(), label="test series")
+        ax.plot(back[:, 0].cpu(), "--", label="reconstruction")
+    axes[0].legend(loc="upper right")
+"""
+        what = "Three test series and their reconstructions (dashed)"
+    else:
+        draw = """\
+    recon = torch.sigmoid(model.decode_logits(model.encode(x[:8])))
+    fig, axes = plt.subplots(2, 8, figsize=(8, 2.4))
+    for row, images in enumerate((x, recon)):
+        for ax, image in zip(axes[row], images):
+            ax.imshow(image[0].cpu(), cmap="gray", vmin=0, vmax=1)
+            ax.axis("off")
+    axes[0, 0].set_title("test images", loc="left")
+    axes[1, 0].set_title("reconstructions", loc="left")
+"""
+        what = "Eight test images (top) and their reconstructions (bottom)"
+    return f'''\
+@torch.no_grad()
+def show_reconstructions(model, x, path):
+    """{what}, saved to path
+    and shown in a window if there is a screen."""
+    import matplotlib.pyplot as plt
+
+    model.eval()
+{draw}    fig.tight_layout()
+    fig.savefig(path)
+    print(f"saved the picture of reconstructions to {{path}}")
+    if plt.get_backend().lower() != "agg":   # agg draws files only: no screen to show it on
+        plt.show()
+'''
+
+
+def _training_code(variant: str, network: str, loss: str, *, clip: bool) -> str:
     weights = f"{variant}.pt"
     clip_line = ("            torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)\n"
                  if clip else "")
     return f'''\
 @torch.no_grad()
 def test_loss(model, x):
-    """loss_fn averaged over x, a batch at a time, with no gradients kept."""
+    """The loss and its named parts, averaged over x a batch at a time."""
     model.eval()
-    total = sum(loss_fn(model, xb).item() * len(xb) for xb in x.split({TEST_BATCH}))
+    totals = {{}}
+    for xb in x.split({TEST_BATCH}):
+        loss, parts = {loss}(model, xb)
+        for name, value in {{"loss": loss, **parts}}.items():
+            totals[name] = totals.get(name, 0.0) + value.item() * len(xb)
     model.train()
-    return total / len(x)
+    return {{name: total / len(x) for name, total in totals.items()}}
 
 
 def main():
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(SEED)
     # Built straight after seeding, as the app does, so it starts from the app's weights.
-    model = Model().to(device)
+    model = {network}.to(device)
     x_train, x_test = (x.to(device) for x in load_data())
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
     for epoch in range(1, EPOCHS + 1):
         # The whole set sits in one tensor and a batch is a slice of a fresh random order:
         # all a DataLoader would do here, without its per-image Python work.
         for batch in torch.randperm(len(x_train), device=device).split(BATCH_SIZE):
-            loss = loss_fn(model, x_train[batch])
+            loss, _ = {loss}(model, x_train[batch])
             optimizer.zero_grad()
             loss.backward()
 {clip_line}            optimizer.step()
-        print(f"epoch {{epoch}} test loss {{test_loss(model, x_test):.4f}}")
+        test = test_loss(model, x_test)
+        line = f"epoch {{epoch}} test loss {{test.pop('loss'):.4f}}"
+        if len(test) > 1:   # a loss of several parts: each of them too
+            line += f" ({{', '.join(f'{{name}} {{value:.4f}}' for name, value in test.items())}})"
+        print(line)
     torch.save(model.state_dict(), "{weights}")
     print("saved the weights to {weights}")
+    show_reconstructions(model, x_test, "reconstructions_{variant}.png")
 
 
 if __name__ == "__main__":

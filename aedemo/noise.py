@@ -1,4 +1,7 @@
-"""Image corruptions for the denoising autoencoder and the Denoising page."""
+"""Image corruptions for the denoising autoencoder and the Denoising page.
+
+``corrupt`` is also copied into the denoising variant's take-home script (aedemo.codegen), so
+it uses only torch and has no annotations a script would have to import for."""
 
 from __future__ import annotations
 
@@ -7,9 +10,9 @@ import torch
 NOISE_KINDS = ("gaussian", "salt-pepper", "masking")
 
 
-def corrupt(x: torch.Tensor, kind: str, level: float,
-            rng: torch.Generator | None = None) -> torch.Tensor:
-    """Corrupt images in [0, 1]; the result stays in [0, 1].
+def corrupt(x, kind, level, rng=None):
+    """Corrupt images in [0, 1]; the result stays in [0, 1]. ``rng`` is a torch.Generator, or
+    None for torch's global one.
 
     gaussian: add N(0, level^2) to every pixel, then clip.
     salt-pepper: a fraction ``level`` of pixels set to 0 or 1 at random.

@@ -2,7 +2,8 @@
 
 An autoencoder maps x to a code z = encode(x) and back, x_hat = decode(z). Each variant
 owns its loss and returns it as named terms (``Output.terms``), so one trainer and one
-loss-curve figure serve all of them.
+loss-curve figure serve all of them. Each variant's network and loss are written once, as the
+plain PyTorch a student takes home from "Show the code"; the app's class builds on them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -96,14 +98,50 @@ class Output:
     """What ``forward`` returns. ``loss`` is what the optimiser minimises; ``terms`` are its
     named parts as a student reads them (per image, averaged over the batch)."""
 
-    recon: torch.Tensor        # same shape as the input, values in [0, 1] for images
-    code: torch.Tensor         # (B, k)
     loss: torch.Tensor         # scalar
     terms: dict[str, torch.Tensor]
 
 
+# --- take-home parts -------------------------------------------------------------------------
+# Each variant's file writes its network as a plain nn.Module and its loss as a plain
+# ``loss_fn(model, x, rng=None) -> (loss, named terms)``, in the form "Show the code" copies into
+# a student's script (aedemo.codegen reads them with inspect.getsource). So they use only torch,
+# nn, F, math and one another, take their settings as constructor arguments, and have no type
+# annotations a student's script would have to import for. The app's class builds on them.
+
+def mlp(*sizes):
+    """Linear layers of these sizes with a ReLU between each two and nothing after the last."""
+    layers = []
+    for n_in, n_out in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def image_bce(logits, x):
+    """Binary cross-entropy summed over each image's pixels and averaged over the batch: the
+    scale of Kingma & Welling (2014) and the pytorch/examples VAE. It takes the decoder's logits,
+    which fuses the sigmoid and the log: numerically safer and faster."""
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+
+
+def reconstruction_loss(model, x, rng=None):
+    """The plain autoencoder's loss: how far the decoded code of x is from x itself."""
+    recon = image_bce(model.decode_logits(model.encode(x)), x)
+    return recon, {"recon": recon}
+
+
+# --- the app's side ------------------------------------------------------------------------
+
+LossFn = Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
 class Autoencoder(nn.Module):
-    """Base class. ``kind`` says which data a variant trains on: "image" or "sequence"."""
+    """What the app needs of every variant, on top of the variant's take-home network.
+
+    A variant's class lists this (or ImageAutoencoder) first and its network second, e.g.
+    ``class DenseAE(ImageAutoencoder, DenseNet)``: this ``__init__`` hands the config's values
+    to the network's by name, so the app's model has exactly the script's layers, parameter
+    names and initial weights. ``kind`` says which data it trains on: "image" or "sequence"."""
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = "image"
@@ -112,26 +150,29 @@ class Autoencoder(nn.Module):
     max_grad_norm: ClassVar[float | None] = None    # gradient clipping, for recurrent variants
     # Training settings this variant learns best with, where they differ from TrainConfig's.
     train_defaults: ClassVar[dict[str, Any]] = {}
+    # The variant's loss, as its take-home ``loss_fn``: (model, x, rng) -> (loss, terms).
+    loss_fn: ClassVar[LossFn]
+    # What a take-home script defines before the network, in order: functions, and the names
+    # of constants in the variant's own file.
+    helpers: ClassVar[tuple[Any, ...]] = ()
 
     def __init__(self, config: AEConfig):
-        super().__init__()
+        super().__init__(**config.to_dict())
         self.config = config
+
+    @classmethod
+    def network(cls) -> type[nn.Module]:
+        """The take-home network this class builds on: its first base that is no Autoencoder."""
+        return next(base for base in cls.__mro__[1:]
+                    if issubclass(base, nn.Module) and not issubclass(base, Autoencoder))
 
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (B, k)
-        raise NotImplementedError
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:  # (B, k) -> (B, ...)
-        raise NotImplementedError
-
     def forward(self, x: torch.Tensor, *, rng: torch.Generator | None = None) -> Output:
-        z = self.encode(x)
-        recon = self.decode(z)
-        bce = image_bce(recon, x)
-        return Output(recon=recon, code=z, loss=bce, terms={"recon": bce})
+        loss, terms = self.loss_fn(x, rng)
+        return Output(loss=loss, terms=terms)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -147,46 +188,14 @@ class Autoencoder(nn.Module):
         """(layer name, output size) pairs for the diagram on the Home page."""
         return []
 
-    @classmethod
-    def model_code(cls, config: AEConfig) -> str:
-        """Standalone PyTorch source for this variant at ``config``, for students to take home:
-        a ``class Model(nn.Module)`` with the same layers as this class (so the same parameter
-        count and state_dict names) and a ``loss_fn(model, x)`` returning the training loss,
-        with the config's values written in as literals. It may use ``torch``, ``nn``, ``F`` and
-        ``math`` and nothing else; a variant with ``max_grad_norm`` also defines
-        ``MAX_GRAD_NORM``, which the generated training loop clips to."""
-        raise NotImplementedError(
-            f"variant {cls.name!r} ({cls.__name__}) has no model_code, so the Train page cannot "
-            f"show its code: add a model_code classmethod to its file")
+
+class ImageAutoencoder(Autoencoder):
+    """An image variant: its network's ``encode`` and ``decode_logits``, and a sigmoid after."""
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decode_logits(z))             # (B, k) -> (B, 1, 28, 28)
 
 
-def image_bce(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy summed over the pixels of an image, averaged over the batch,
-    the scale used by Kingma & Welling (2014) and the pytorch/examples VAE."""
-    return F.binary_cross_entropy(recon, target, reduction="sum") / target.shape[0]
-
-
-def image_bce_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """As image_bce, from the decoder's pre-sigmoid output: numerically safer and faster,
-    because the sigmoid and the log are fused."""
-    return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / target.shape[0]
-
-
-# The snippet form of image_bce_with_logits above, for the image variants' model_code.
-_IMAGE_BCE_CODE = '''\
-def image_bce(logits, x):
-    # Summed over each image's pixels, averaged over the batch: the scale of Kingma & Welling
-    # (2014). Taking logits fuses the sigmoid and the log, which is numerically safer.
-    return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
-'''
-
-_RECONSTRUCTION_LOSS_CODE = '''\
-def loss_fn(model, x):
-    return image_bce(model.decode_logits(model.encode(x)), x)
-'''
-
-
-def image_model_code(model: str, loss: str = _RECONSTRUCTION_LOSS_CODE) -> str:
-    """An image variant's model_code: its Model source, image_bce, then its loss_fn source
-    (by default the plain reconstruction loss of a Model with encode and decode_logits)."""
-    return "\n\n".join([model, _IMAGE_BCE_CODE, loss])
+def linear_widths(layers: nn.Module) -> list[int]:
+    """The output sizes of the Linear layers in ``layers``, in order, for architecture()."""
+    return [m.out_features for m in layers.modules() if isinstance(m, nn.Linear)]

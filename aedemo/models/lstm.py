@@ -14,7 +14,11 @@ import torch
 from torch import nn
 
 from aedemo.models import register
-from aedemo.models.base import AEConfig, Autoencoder, Output, hparam
+from aedemo.models.base import AEConfig, Autoencoder, hparam
+
+# Recurrent nets have occasional exploding gradients; clipping their norm keeps training steady
+# (Pascanu et al., "On the difficulty of training recurrent neural networks", 2013).
+MAX_GRAD_NORM = 1.0
 
 
 @dataclass(frozen=True)
@@ -23,51 +27,55 @@ class LSTMConfig(AEConfig):
     hidden: int = hparam(64, low=8, high=256, help="LSTM hidden units")
 
 
-def time_features(batch: int, length: int, device) -> torch.Tensor:
-    """(B, T, 2): sin and cos of the position. Without them the decoder sees the same input at
-    every step and must count time in its state, which makes it learn far more slowly."""
+def time_features(batch, length, device):
+    """(B, T, 2): the sin and cos of each step's position. Without them the decoder sees the
+    same input at every step and must count time in its state, which makes it learn far more
+    slowly."""
     t = torch.linspace(0, math.pi, length, device=device).view(1, length, 1)
     return torch.cat([t.sin(), t.cos()], dim=-1).expand(batch, length, 2)
 
 
-@register("lstm")
-class LSTMAE(Autoencoder):
-    summary = "Reads a time series step by step and writes it back."
-    kind = "sequence"
-    Config = LSTMConfig
-    # Recurrent nets have occasional exploding gradients; clipping keeps training steady
-    # (Pascanu et al., "On the difficulty of training recurrent neural networks", 2013).
-    max_grad_norm = 1.0
-    # A few thousand short series: small batches and a larger step make it learn in ~20 epochs;
-    # at Adam's usual 0.001 with batches of 256 it barely moves from predicting the mean.
-    train_defaults = {"lr": 5e-3, "batch_size": 64, "epochs": 20}
+class LSTMNet(nn.Module):
+    """An LSTM reads the series into a code of k numbers; another LSTM writes it back."""
 
-    def __init__(self, config: LSTMConfig):
-        super().__init__(config)
-        h, k = config.hidden, config.latent_dim
-        self.encoder = nn.LSTM(1, h, batch_first=True)
-        self.to_code = nn.Linear(h, k)
-        self.to_state = nn.Linear(k, 2 * h)
-        self.decoder = nn.LSTM(k + 2, h, batch_first=True)
-        self.to_value = nn.Linear(h, 1)
+    def __init__(self, latent_dim=8, hidden=64):
+        super().__init__()
+        self.encoder = nn.LSTM(1, hidden, batch_first=True)
+        self.to_code = nn.Linear(hidden, latent_dim)
+        self.to_state = nn.Linear(latent_dim, 2 * hidden)     # the decoder's first (h, c)
+        self.decoder = nn.LSTM(latent_dim + 2, hidden, batch_first=True)
+        self.to_value = nn.Linear(hidden, 1)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x):
         _, (h, _) = self.encoder(x)                    # x (B, T, 1); h (1, B, hidden)
         return self.to_code(h[-1])                     # (B, k)
 
-    def decode(self, z: torch.Tensor, length: int = 128) -> torch.Tensor:
-        b = len(z)
+    def decode(self, z, length):
+        """The decoder gets the code and the time position at every step."""
         steps = torch.cat([z.unsqueeze(1).expand(-1, length, -1),
-                           time_features(b, length, z.device)], dim=-1)   # (B, T, k + 2)
+                           time_features(len(z), length, z.device)], dim=-1)  # (B, T, k + 2)
         h0, c0 = torch.tanh(self.to_state(z)).chunk(2, dim=-1)           # (B, hidden) each
         out, _ = self.decoder(steps, (h0.unsqueeze(0).contiguous(), c0.unsqueeze(0).contiguous()))
         return self.to_value(out)                      # (B, T, 1)
 
-    def forward(self, x: torch.Tensor, *, rng: torch.Generator | None = None) -> Output:
-        z = self.encode(x)
-        recon = self.decode(z, x.shape[1])
-        mse = (recon - x).pow(2).mean()
-        return Output(recon=recon, code=z, loss=mse, terms={"recon": mse})
+
+def series_loss(model, x, rng=None):
+    """The mean squared error per value of the series read back."""
+    mse = (model.decode(model.encode(x), x.shape[1]) - x).pow(2).mean()
+    return mse, {"recon": mse}
+
+
+@register("lstm")
+class LSTMAE(Autoencoder, LSTMNet):
+    summary = "Reads a time series step by step and writes it back."
+    kind = "sequence"
+    Config = LSTMConfig
+    loss_fn = series_loss
+    helpers = ("MAX_GRAD_NORM", time_features)
+    max_grad_norm = MAX_GRAD_NORM
+    # A few thousand short series: small batches and a larger step make it learn in ~20 epochs;
+    # at Adam's usual 0.001 with batches of 256 it barely moves from predicting the mean.
+    train_defaults = {"lr": 5e-3, "batch_size": 64, "epochs": 20}
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,43 +85,3 @@ class LSTMAE(Autoencoder):
         h = self.config.hidden
         return [("input", "T x 1"), ("LSTM", str(h)), ("code", str(self.latent_dim)),
                 ("LSTM", f"T x {h}"), ("output", "T x 1")]
-
-    @classmethod
-    def model_code(cls, config: LSTMConfig) -> str:
-        h, k = config.hidden, config.latent_dim
-        return f'''\
-class Model(nn.Module):
-    """An LSTM reads the series into a code of {k} numbers; another LSTM writes it back."""
-
-    def __init__(self):
-        super().__init__()
-        self.encoder = nn.LSTM(1, {h}, batch_first=True)
-        self.to_code = nn.Linear({h}, {k})
-        self.to_state = nn.Linear({k}, 2 * {h})          # the decoder's first (h, c)
-        self.decoder = nn.LSTM({k} + 2, {h}, batch_first=True)
-        self.to_value = nn.Linear({h}, 1)
-
-    def encode(self, x):
-        _, (h, _) = self.encoder(x)                    # x (B, T, 1); h (1, B, {h})
-        return self.to_code(h[-1])                     # (B, {k})
-
-    def decode(self, z, length):
-        # The decoder gets the code and the sin and cos of the position at every step: without
-        # the position every step sees the same input and must count time in its state.
-        t = torch.linspace(0, math.pi, length, device=z.device).view(1, length, 1)
-        position = torch.cat([t.sin(), t.cos()], dim=-1).expand(len(z), length, 2)
-        steps = torch.cat([z.unsqueeze(1).expand(-1, length, -1), position], dim=-1)
-        h0, c0 = torch.tanh(self.to_state(z)).chunk(2, dim=-1)       # (B, {h}) each
-        out, _ = self.decoder(steps, (h0.unsqueeze(0).contiguous(), c0.unsqueeze(0).contiguous()))
-        return self.to_value(out)                      # (B, T, 1)
-
-
-def loss_fn(model, x):
-    recon = model.decode(model.encode(x), x.shape[1])
-    return (recon - x).pow(2).mean()                   # mean squared error per value
-
-
-# Recurrent nets have occasional exploding gradients; clipping their norm keeps training steady
-# (Pascanu et al., "On the difficulty of training recurrent neural networks", 2013).
-MAX_GRAD_NORM = {cls.max_grad_norm!r}
-'''

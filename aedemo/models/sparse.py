@@ -15,17 +15,15 @@ each atom was a whole digit.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aedemo.data import IMAGE_SHAPE
 from aedemo.models import register
-from aedemo.models.base import AEConfig, Output, hparam, image_bce_with_logits, image_model_code
-from aedemo.models.dense import HIDDEN, DenseAE, mlp_code
+from aedemo.models.base import AEConfig, ImageAutoencoder, hparam, image_bce, mlp
+from aedemo.models.dense import dense_architecture
 
 # An activation this small counts as "off" when sparsity is reported.
 NEAR_ZERO = 1e-3
@@ -42,84 +40,52 @@ class SparseConfig(AEConfig):
                        help="Weight lambda of the L1 penalty on the code")
 
 
-@register("sparse")
-class SparseAE(DenseAE):
-    summary = "An L1 penalty keeps most code units at zero; each unit draws one stroke."
-    Config = SparseConfig
+class SparseNet(nn.Module):
+    """A deep encoder to a ReLU code of k units, and one layer of k atoms, one per unit:
+    non-negative (an atom only adds ink), all of length ATOM_LENGTH, and penalised for every
+    pixel they use, so that each becomes a stroke rather than a whole digit."""
 
-    def __init__(self, config: SparseConfig):
-        super().__init__(config)
+    def __init__(self, latent_dim=64, l1=0.7):
+        super().__init__()
+        self.l1 = l1
+        self.encoder = mlp(784, 256, 128, latent_dim)
+        self.decoder = nn.Linear(latent_dim, 784)          # the atoms, (784, k)
         with torch.no_grad():
             self.encoder[-1].bias.fill_(CODE_BIAS)
             self.decoder.bias.fill_(BLACK)
 
-    def make_decoder(self, k: int, pixels: int) -> nn.Module:
-        return nn.Linear(k, pixels)                     # one atom per unit, (784, k)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x):
         # ReLU on the code lets units be exactly zero, which is what L1 rewards.
-        return torch.relu(super().encode(x))
+        return torch.relu(self.encoder(x.flatten(1)))      # (B, 1, 28, 28) -> (B, k), >= 0
 
-    def atoms(self) -> torch.Tensor:
+    def atoms(self):
         """The decoder's atoms as columns, (784, k): non-negative, each of length ATOM_LENGTH."""
         w = self.decoder.weight.abs()
         return ATOM_LENGTH * w / w.norm(dim=0, keepdim=True).clamp_min(1e-8)
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return F.linear(z, self.atoms(), self.decoder.bias).view(-1, *IMAGE_SHAPE)
+    def decode_logits(self, z):
+        return F.linear(z, self.atoms(), self.decoder.bias).view(-1, 1, 28, 28)
 
-    def forward(self, x: torch.Tensor, *, rng: torch.Generator | None = None) -> Output:
-        z = self.encode(x)
-        logits = self.decode_logits(z)
-        bce = image_bce_with_logits(logits, x)
-        l1 = z.abs().sum(dim=1).mean()
-        atoms = self.atoms().sum()
-        return Output(recon=torch.sigmoid(logits), code=z,
-                      loss=bce + self.config.l1 * l1 + ATOM_L1 * atoms,
-                      terms={"recon": bce, "l1": l1, "atoms": atoms})
+
+def sparse_loss(model, x, rng=None):
+    """The reconstruction, the code's L1 norm weighted by lambda (each image may use only a few
+    units), and the atoms' L1 norm (each unit may draw only a few pixels: a stroke)."""
+    z = model.encode(x)
+    recon = image_bce(model.decode_logits(z), x)
+    l1 = z.abs().sum(dim=1).mean()
+    atoms = model.atoms().sum()
+    return recon + model.l1 * l1 + ATOM_L1 * atoms, {"recon": recon, "l1": l1, "atoms": atoms}
+
+
+@register("sparse")
+class SparseAE(ImageAutoencoder, SparseNet):
+    summary = "An L1 penalty keeps most code units at zero; each unit draws one stroke."
+    Config = SparseConfig
+    loss_fn = sparse_loss
+    helpers = (mlp, image_bce, "ATOM_LENGTH", "ATOM_L1", "CODE_BIAS", "BLACK")
 
     def architecture(self) -> list[tuple[str, str]]:
-        pixels = math.prod(IMAGE_SHAPE)
-        return super().architecture()[:4] + [("atoms", str(pixels))]
-
-    @classmethod
-    def model_code(cls, config: SparseConfig) -> str:
-        pixels = math.prod(IMAGE_SHAPE)
-        k = config.latent_dim
-        shape = ", ".join(map(str, IMAGE_SHAPE))
-        encoder = mlp_code([pixels, *HIDDEN, k])
-        model = f'''\
-class Model(nn.Module):
-    """A deep encoder to a ReLU code of {k} units, and one layer of {k} atoms, one per unit:
-    non-negative (an atom only adds ink), each of length {ATOM_LENGTH:g}, and penalised for
-    every pixel it uses, so that each becomes a stroke rather than a whole digit."""
-
-    def __init__(self):
-        super().__init__()
-        self.encoder = {encoder}
-        self.decoder = nn.Linear({k}, {pixels})  # the atoms, (784, k)
-        with torch.no_grad():
-            self.encoder[-1].bias.fill_({CODE_BIAS!r})  # every unit starts switched on
-            self.decoder.bias.fill_({BLACK!r})  # an empty code draws a black page
-
-    def encode(self, x):
-        return torch.relu(self.encoder(x.flatten(1)))  # (B, {shape}) -> (B, {k}), all >= 0
-
-    def atoms(self):
-        w = self.decoder.weight.abs()
-        return {ATOM_LENGTH!r} * w / w.norm(dim=0, keepdim=True).clamp_min(1e-8)
-
-    def decode_logits(self, z):
-        return F.linear(z, self.atoms(), self.decoder.bias).view(-1, {shape})
-'''
-        return image_model_code(model, f"""\
-def loss_fn(model, x):
-    z = model.encode(x)                  # (B, {k}), all >= 0
-    # The L1 norm of the code, weighted by lambda: each image may use only a few units; and
-    # the atoms' L1 norm, so that each unit draws a few pixels: a stroke.
-    return (image_bce(model.decode_logits(z), x) + {config.l1!r} * z.abs().sum(dim=1).mean()
-            + {ATOM_L1!r} * model.atoms().sum())
-""")
+        return dense_architecture(self.encoder, self.decoder)[:4] + [("atoms", "784")]
 
     @torch.no_grad()
     def extra_metrics(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, float]:

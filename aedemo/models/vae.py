@@ -8,26 +8,14 @@ gives plausible new images."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from aedemo.data import IMAGE_SHAPE
 from aedemo.models import register
-from aedemo.models.base import (
-    AEConfig,
-    Autoencoder,
-    Output,
-    hparam,
-    image_bce_with_logits,
-    image_model_code,
-)
-from aedemo.models.dense import mlp, mlp_code
+from aedemo.models.base import AEConfig, ImageAutoencoder, hparam, image_bce, mlp
 
-# One hidden layer of 400, as in the pytorch/examples VAE that the quality benchmark compares to.
-HIDDEN = 400
 # A code unit whose average KL is below this (nats) carries no information: it is "inactive"
 # (Burda et al., "Importance Weighted Autoencoders", 2016, use a variance criterion to that end).
 ACTIVE_KL = 0.01
@@ -38,46 +26,57 @@ class VAEConfig(AEConfig):
     beta: float = hparam(1.0, low=0.0, high=10.0, help="Weight of the KL term (beta-VAE)")
 
 
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+class VAENet(nn.Module):
+    """784-400-(k means, k log-variances), decoder k-400-784 (logits): one hidden layer of 400,
+    as in the pytorch/examples VAE."""
+
+    def __init__(self, latent_dim=16, beta=1.0):
+        super().__init__()
+        self.beta = beta       # the KL's weight; beta = 1 makes the loss the negative ELBO
+        self.body = nn.Sequential(nn.Linear(784, 400), nn.ReLU())
+        self.to_mu = nn.Linear(400, latent_dim)
+        self.to_logvar = nn.Linear(400, latent_dim)
+        self.decoder = mlp(latent_dim, 400, 784)
+
+    def posterior(self, x):
+        """q(z|x) = N(mu, diag(exp(logvar))): its mean and log-variance, (B, k) each."""
+        h = self.body(x.flatten(1))                        # (B, 400)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def encode(self, x):
+        """The posterior's mean: the deterministic code for maps and reconstructions."""
+        return self.posterior(x)[0]
+
+    def decode_logits(self, z):
+        return self.decoder(z).view(-1, 1, 28, 28)         # (B, k) -> (B, 1, 28, 28)
+
+
+def gaussian_kl(mu, logvar):
     """KL(N(mu, exp(logvar)) || N(0, 1)) per dimension, in closed form:
     -1/2 (1 + logvar - mu^2 - exp(logvar)) (Kingma & Welling 2014, Appendix B)."""
     return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
 
 
+def vae_loss(model, x, rng=None):
+    """The negative ELBO, with the weight beta on its KL part (Higgins et al., 2017)."""
+    mu, logvar = model.posterior(x)
+    # The reparameterization z = mu + sigma * eps: the randomness is in eps alone, so
+    # gradients flow through mu and sigma.
+    eps = torch.randn(mu.shape, generator=rng, device=mu.device, dtype=mu.dtype)
+    z = mu + (0.5 * logvar).exp() * eps
+    recon = image_bce(model.decode_logits(z), x)
+    # The KL pulls the codes towards the prior N(0, I), so that decoding z ~ N(0, I) later
+    # gives plausible images.
+    kl = gaussian_kl(mu, logvar).sum(dim=1).mean()
+    return recon + model.beta * kl, {"recon": recon, "kl": kl}
+
+
 @register("vae")
-class VAE(Autoencoder):
+class VAE(ImageAutoencoder, VAENet):
     summary = "Encodes a distribution, not a point; decoding N(0, I) samples makes new images."
     Config = VAEConfig
-
-    def __init__(self, config: VAEConfig):
-        super().__init__(config)
-        pixels = math.prod(IMAGE_SHAPE)
-        k = config.latent_dim
-        self.body = nn.Sequential(nn.Linear(pixels, HIDDEN), nn.ReLU())
-        self.to_mu = nn.Linear(HIDDEN, k)
-        self.to_logvar = nn.Linear(HIDDEN, k)
-        self.decoder = mlp([k, HIDDEN, pixels])                  # logits
-
-    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.body(x.flatten(1))                              # (B, 400)
-        return self.to_mu(h), self.to_logvar(h)                  # (B, k) each
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The posterior mean: the deterministic code used for maps and reconstructions."""
-        return self.posterior(x)[0]
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decoder(z)).view(-1, *IMAGE_SHAPE)
-
-    def forward(self, x: torch.Tensor, *, rng: torch.Generator | None = None) -> Output:
-        mu, logvar = self.posterior(x)
-        eps = torch.randn(mu.shape, generator=rng, device=mu.device, dtype=mu.dtype)
-        z = mu + (0.5 * logvar).exp() * eps                      # reparameterization
-        logits = self.decoder(z).view(-1, *IMAGE_SHAPE)
-        recon = image_bce_with_logits(logits, x)
-        kl = gaussian_kl(mu, logvar).sum(dim=1).mean()
-        return Output(recon=torch.sigmoid(logits), code=mu, loss=recon + self.config.beta * kl,
-                      terms={"recon": recon, "kl": kl})
+    loss_fn = vae_loss
+    helpers = (mlp, image_bce, gaussian_kl)
 
     @torch.no_grad()
     def sample(self, n: int, *, temperature: float = 1.0,
@@ -95,53 +94,14 @@ class VAE(Autoencoder):
 
     @torch.no_grad()
     def extra_metrics(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, float]:
-        out = self.forward(x, rng=rng)
+        terms = self.forward(x, rng=rng).terms
         kl_dims = self.kl_per_dimension(x)
-        return {"kl": out.terms["kl"].item(),
+        return {"kl": terms["kl"].item(),
                 # negative ELBO, always with beta = 1, so it is comparable across betas
-                "elbo": (out.terms["recon"] + out.terms["kl"]).item(),
+                "elbo": (terms["recon"] + terms["kl"]).item(),
                 "active_units": int((kl_dims > ACTIVE_KL).sum().item())}
 
     def architecture(self) -> list[tuple[str, str]]:
-        pixels = math.prod(IMAGE_SHAPE)
         k = self.latent_dim
-        return [("input", str(pixels)), ("encoder", str(HIDDEN)), ("code", f"{k} (mu, sigma)"),
-                ("decoder", str(HIDDEN)), ("output", str(pixels))]
-
-    @classmethod
-    def model_code(cls, config: VAEConfig) -> str:
-        pixels = math.prod(IMAGE_SHAPE)
-        k = config.latent_dim
-        shape = ", ".join(map(str, IMAGE_SHAPE))
-        model = f'''\
-class Model(nn.Module):
-    """{pixels}-{HIDDEN}-({k} means, {k} log-variances), decoder {k}-{HIDDEN}-{pixels} (logits)."""
-
-    def __init__(self):
-        super().__init__()
-        self.body = nn.Sequential(nn.Linear({pixels}, {HIDDEN}), nn.ReLU())
-        self.to_mu = nn.Linear({HIDDEN}, {k})
-        self.to_logvar = nn.Linear({HIDDEN}, {k})
-        self.decoder = {mlp_code([k, HIDDEN, pixels])}
-
-    def posterior(self, x):
-        """q(z|x) = N(mu, diag(exp(logvar)))."""
-        h = self.body(x.flatten(1))                  # (B, {HIDDEN})
-        return self.to_mu(h), self.to_logvar(h)      # (B, {k}) each
-
-    def decode_logits(self, z):
-        return self.decoder(z).view(-1, {shape})
-'''
-        loss = f"""\
-def loss_fn(model, x):
-    mu, logvar = model.posterior(x)
-    # The reparameterization z = mu + sigma * eps: the randomness is in eps alone, so
-    # gradients flow through mu and sigma.
-    z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
-    recon = image_bce(model.decode_logits(z), x)
-    # KL(q(z|x) || N(0, I)) in closed form (Kingma & Welling 2014, Appendix B): it pulls the
-    # codes towards the prior, so decoding z ~ N(0, I) later gives plausible images.
-    kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum(dim=1).mean()
-    return recon + {config.beta!r} * kl  # beta weights the KL; beta = 1 is the negative ELBO
-"""
-        return image_model_code(model, loss)
+        return [("input", "784"), ("encoder", "400"), ("code", f"{k} (mu, sigma)"),
+                ("decoder", "400"), ("output", "784")]
