@@ -207,7 +207,7 @@ def parse_digits(text: str) -> tuple[int, ...]:
 
 
 def cmd_anomaly(args, store: ModelStore) -> int:
-    from aedemo.anomaly import score_test_set
+    from aedemo.lessons.anomaly import score_test_set
 
     normal = parse_digits(args.normal)
     if get_variant(args.variant).kind != "image":
@@ -216,7 +216,7 @@ def cmd_anomaly(args, store: ModelStore) -> int:
     meta, _ = _train_or_reuse(spec, store, show_bar=not args.json)
     model, _ = store.load(meta["id"])
     try:
-        result = score_test_set(model, spec.dataset, normal)
+        result = score_test_set(model, datasets.load_images(spec.dataset), normal)
     except ValueError as err:
         raise UsageError(str(err)) from None
     out = {"auc": result.auc, "normal": list(normal), "id": meta["id"], "variant": spec.variant,

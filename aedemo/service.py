@@ -1,6 +1,10 @@
 """Everything the app shares across browser sessions, in one object: the model store, the job
 manager, the default dataset and the first-start zoo, and caches of loaded models and of derived
-results (codes, projections) that are slow to compute.
+results (codes, projections, score tables) that are slow to compute.
+
+``Service.derived`` is the one owner of those results: it names each by its stored models (id
+and creation stamp), the dataset and the parameters, loads the models once and keeps the result
+in the byte-bounded memo. The lessons (``aedemo.lessons``) take models and data, never this.
 
 What a page shows by default belongs to the lesson, not to whoever trained last: the models the
 teacher pinned, then the first-start zoo's, then (for each student) their own, then everyone
@@ -12,11 +16,12 @@ No Streamlit here: ``aedemo.ui`` creates one Service per server process with st.
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +88,14 @@ class Provenance(enum.IntEnum):
         return {Provenance.PINNED: "pinned by the teacher", Provenance.ZOO: "the class's zoo",
                 Provenance.TEACHER: "the teacher's", Provenance.YOURS: "yours",
                 Provenance.OTHERS: "a classmate's"}[self]
+
+
+class When(enum.Enum):
+    """When ``Service.derived`` computes a result that is not in memory yet."""
+
+    NOW = "now"                    # on this thread, before answering (the default)
+    BACKGROUND = "background"      # on a thread of its own, started once; None until it is ready
+    READY = "ready"                # never: the result if it is ready, else None (a page waiting)
 
 
 class Service:
@@ -205,8 +218,58 @@ class Service:
         stamp = entry.meta.get("created")
         return self.memo.get(("model", model_id, stamp), lambda: self.store.load(model_id)[0])
 
+    # --- derived results ---------------------------------------------------------------------
+
+    def derived(self, name: str, models: StoredModel | Sequence[StoredModel | None] | None,
+                compute: Callable[..., Any], *params: Hashable, data: bool = True,
+                when: When = When.NOW) -> Any:
+        """``compute(*loaded models, self.data, *params)`` for every session, computed once and
+        kept in the memo until memory runs short. ``models`` are stored models (one, several
+        with None for a missing one, or none), loaded only when the result is computed;
+        ``data=False`` leaves the dataset out of both the call and the key. The key is ``name``,
+        each model's id and creation stamp (a model retrained under the same id is new), the
+        dataset's source and size, and ``params`` (bytes by their digest, so an upload is not
+        kept twice). ``when`` says what to do while it is not ready (When)."""
+        entries = (models,) if isinstance(models, StoredModel) else tuple(models or ())
+        if data and self._data is None:
+            raise RuntimeError("the dataset is still loading")
+        key = (name,
+               *((m.id, m.meta.get("created")) if m is not None else None for m in entries),
+               *((self._data.source, len(self._data.x_train)) if data else ()),
+               *(hashlib.sha256(p).hexdigest() if isinstance(p, bytes) else p for p in params))
+
+        def run() -> Any:
+            loaded = [self.load_model(m.id) if m is not None else None for m in entries]
+            return compute(*loaded, *((self._data,) if data else ()), *params)
+
+        if when is When.READY:
+            return self.memo.peek(key)
+        if when is When.BACKGROUND:
+            return self.memo.background(key, run)
+        return self.memo.get(key, run)
+
+    # --- jobs --------------------------------------------------------------------------------
+
     def submit(self, spec: ModelSpec, student: str, address: str | None = None) -> JobSnapshot:
         return self.jobs.submit(spec, student, address)
+
+    def job(self, job_id: str) -> JobSnapshot | None:
+        """One job as it is now, or None for a job the queue does not know (JobError when the
+        queue cannot be reached)."""
+        return self.jobs.snapshot(job_id)
+
+    def active_jobs(self, student: str | None = None) -> list[JobSnapshot]:
+        """The jobs waiting or running, in the queue's order; only those ``student`` asked for
+        when given."""
+        return self.jobs.jobs(student, active_only=True)
+
+    def cancel(self, job_id: str, student: str, *, teacher: bool = False) -> JobSnapshot:
+        """Take back ``student``'s request for a job, or, for the teacher, stop it for all."""
+        return self.jobs.cancel(job_id, student, teacher=teacher)
+
+    def clear_queue(self) -> int:
+        """Cancel every job, the zoo's too (the teacher's "Cancel every job")."""
+        return self.jobs.clear()
 
     def queue_problem(self) -> str | None:
         """What keeps jobs from running or their models from being stored, in words: a store

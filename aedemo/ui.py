@@ -12,10 +12,13 @@ import numpy as np
 import streamlit as st
 import torch
 
-from aedemo import roles, viz
+from aedemo import roles
 from aedemo.jobs import CANCELLED, DONE, FAILED, SYSTEM, JobError, JobSnapshot
 from aedemo.service import Provenance, Service
 from aedemo.store import StoredModel, StoreError
+from aedemo.viz.images import image_grid, to_pixels
+from aedemo.viz.series import series_figure
+from aedemo.viz.train import loss_curve
 
 ASSETS = Path(__file__).parent / "assets"
 RUN_LOG = os.environ.get("AEDEMO_RUN_LOG")     # bench/classroom.py sets it: see run_page
@@ -155,7 +158,7 @@ def _sidebar_status() -> None:
         elif data.about:
             st.caption(f"From {data.about}.")
     try:
-        active = svc.jobs.jobs(active_only=True)
+        active = svc.active_jobs()
     except JobError as err:                    # the queue out of reach: say so, no traceback
         st.error(str(err), icon=":material/cloud_off:")
         return
@@ -255,7 +258,7 @@ def show_images(images: torch.Tensor | list[torch.Tensor], captions: list[str] |
     digits are not drawn half a page wide), each with its caption under it. Each fills its
     cell, so the digits grow with the window on a projector, and the grid keeps its columns
     however narrow, so on a phone a row stays a row."""
-    pictures = viz.to_pixels(images, scale)
+    pictures = to_pixels(images, scale)
     grid = st.grid(per_row or max(len(pictures), ROW), wrap=False, min_column_width=28,
                    gap="xsmall")
     for i, pixels in enumerate(pictures):
@@ -270,11 +273,6 @@ def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> Sto
     """A selectbox over stored models in the order given: the first, the lesson's own model,
     is the default."""
     return st.selectbox(label, models, format_func=model_label, key=key)
-
-
-def cache_key(m: StoredModel | None) -> tuple | None:
-    """A stored model's identity for caches: its id and when its files were written."""
-    return (m.id, m.meta.get("created")) if m is not None else None
 
 
 def models_or_wait(what: str, **filters: Any) -> tuple[Any, list[StoredModel]]:
@@ -304,8 +302,7 @@ def refresh_when_ready(had_data: bool, *queries: dict[str, Any]) -> None:
 
 def waiting_for_models(what: str) -> None:
     """What a page shows while the models it needs are still training: progress, not blank."""
-    svc = service()
-    active = svc.jobs.jobs(active_only=True)
+    active = service().active_jobs()
     st.info(f"No {what} is ready yet. "
             + (f"{len(active)} model(s) are training in the background; this page fills in as "
                f"they finish." if active else "Train one on the Train page."),
@@ -322,7 +319,7 @@ def job_exists(job_id: str) -> bool:
     """Whether the queue knows this job (False too when the queue cannot be reached: the job
     panel is then replaced by the sidebar's message)."""
     try:
-        return service().jobs.snapshot(job_id) is not None
+        return service().job(job_id) is not None
     except JobError:
         return False
 
@@ -331,7 +328,7 @@ def interrupted_jobs() -> None:
     """Say which jobs a restart of the server interrupted: they wait at the head of the queue
     and train again from the start (nothing is lost, nothing half-trained was stored)."""
     try:
-        again = [j for j in service().jobs.jobs(active_only=True) if j.note]
+        again = [j for j in service().active_jobs() if j.note]
     except JobError:
         return
     if again:
@@ -349,7 +346,7 @@ def job_panel(job_id: str) -> None:
     every PROGRESS_EVERY_S while the job is active and reruns the page once when it ends."""
     svc = service()
     try:
-        job = svc.jobs.snapshot(job_id)
+        job = svc.job(job_id)
     except JobError as err:
         st.error(str(err), icon=":material/cloud_off:")
         return
@@ -378,14 +375,14 @@ def job_panel(job_id: str) -> None:
         _job_controls(job, me)
     if job.batch_losses or job.history:
         left, right = st.columns([3, 2])
-        left.plotly_chart(viz.loss_curve(job.history, job.batch_losses), key=f"loss-{job.id}")
+        left.plotly_chart(loss_curve(job.history, job.batch_losses), key=f"loss-{job.id}")
         if job.preview is not None and job.spec.kind == "image":
             right.caption(f"Fixed test digits (top) and their reconstructions after epoch "
                           f"{len(job.history)} (bottom)")
-            right.image(viz.image_grid(torch.cat([job.preview_inputs, job.preview]),
+            right.image(image_grid(torch.cat([job.preview_inputs, job.preview]),
                                        columns=len(job.preview)))
         elif job.preview is not None:
-            right.plotly_chart(viz.series_figure(job.preview_inputs[:2], job.preview[:2]),
+            right.plotly_chart(series_figure(job.preview_inputs[:2], job.preview[:2]),
                                key=f"series-{job.id}")
     # When the job ends, rerun the whole page once so tables and pickers include the new model.
     seen = st.session_state.setdefault("aedemo_seen_active", {})
@@ -417,7 +414,7 @@ def _job_controls(job: JobSnapshot, me: str) -> None:
              "Cancel my request" if others else "Cancel")
     if st.button(label, key=f"cancel-{job.id}", icon=":material/stop:"):
         try:
-            service().jobs.cancel(job.id, me, teacher=for_everyone and is_teacher())
+            service().cancel(job.id, me, teacher=for_everyone and is_teacher())
             st.rerun(scope="fragment")
         except JobError as err:
             st.error(str(err))
@@ -428,7 +425,7 @@ def my_job_ids(chosen: str | None) -> list[str]:
     waiting or running job they asked for (so a reload finds them all, with Cancel), and the
     ones this tab has followed, which keep their panel to show how they ended."""
     try:
-        mine = [j.id for j in service().jobs.jobs(student_id(), active_only=True)]
+        mine = [j.id for j in service().active_jobs(student_id())]
     except JobError:
         mine = []
     followed = st.session_state.setdefault("aedemo_followed", [])
@@ -445,7 +442,7 @@ def teacher_queue() -> None:
     if not is_teacher():
         return
     try:
-        active = service().jobs.jobs(active_only=True)
+        active = service().active_jobs()
     except JobError as err:
         st.error(str(err), icon=":material/cloud_off:")
         return
@@ -460,13 +457,12 @@ def teacher_queue() -> None:
                 f"{len(job.askers)} student{'s' if len(job.askers) > 1 else ''}")
             left.markdown(f"{_job_line(job, student_id())} · asked by {whose}")
             if right.button("Cancel", key=f"teacher-cancel-{job.id}", icon=":material/stop:"):
-                _teacher_act(lambda j=job: service().jobs.cancel(j.id, student_id(),
-                                                                 teacher=True))
+                _teacher_act(lambda j=job: service().cancel(j.id, student_id(), teacher=True))
         with st.popover("Cancel every job", icon=":material/clear_all:"):
             st.markdown(f"Stop all {len(active)} jobs, the zoo's too? Nothing they trained so "
                         f"far is stored.")
             if st.button("Yes, cancel every job", type="primary", key="teacher-clear"):
-                _teacher_act(service().jobs.clear)
+                _teacher_act(service().clear_queue)
 
 
 def _teacher_act(action) -> None:

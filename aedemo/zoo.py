@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aedemo import data as datasets
-from aedemo.anomaly import count_of_classes
+from aedemo.lessons.anomaly import count_of_classes
 from aedemo.models import get_variant
 from aedemo.spec import ModelSpec, suggested_train
 

@@ -52,8 +52,8 @@ import torch
 from scipy.ndimage import median_filter
 
 from aedemo import zoo
-from aedemo.anomaly import count_of_classes, score_test_set
 from aedemo.data import IMAGE_DATASETS, MNIST_SUBSET, load_images
+from aedemo.lessons.anomaly import count_of_classes, score_test_set
 from aedemo.metrics import mse_per_item, psnr
 from aedemo.noise import corrupt
 from aedemo.projection import fit_pca, pca_reconstruct
@@ -155,7 +155,7 @@ class Bench:
         rows, aucs = [], []
         for digit, reference in enumerate(RUFF_DCAE):
             trained = self.train("dense", {"latent_dim": DENSE_K}, normal=(digit,))
-            auc = score_test_set(trained.model, self.dataset, (digit,)).auc
+            auc = score_test_set(trained.model, self.data, (digit,)).auc
             aucs.append(auc)
             rows.append(Row(f"one-class AUC, normal digit {digit}", f"{auc:.3f}",
                             f">= {reference:.3f} (Ruff DCAE)", auc >= reference))

@@ -1,10 +1,12 @@
 import pandas as pd
 import streamlit as st
 
-from aedemo import anomaly, preprocess, ui, viz
+from aedemo import preprocess, ui
 from aedemo.jobs import JobError
+from aedemo.lessons import anomaly
 from aedemo.models import REGISTRY, variant_names
 from aedemo.viz.anomaly import error_histogram, roc_figure
+from aedemo.viz.images import image_grid
 from aedemo.zoo import DETECTOR, detector_spec
 
 st.title("Anomaly detection")
@@ -59,7 +61,7 @@ with st.container(border=True):
         st.warning("With every digit normal there is nothing left to detect.")
 
 job_id = st.session_state.get("anomaly-job")
-job = svc.jobs.snapshot(job_id) if job_id else None
+job = svc.job(job_id) if job_id else None
 if job is not None:
     ui.job_panel(job_id)
     # a detector that has just finished becomes the one shown, once
@@ -84,7 +86,8 @@ entry = next(m for m in detectors if m.id == chosen)
 normal_names = ", ".join(data.classes[c] for c in entry.spec.normal)
 try:
     with st.spinner("Scoring every test image (once per detector)…"):
-        scores = anomaly.scores_for(svc, entry)
+        scores = svc.derived("anomaly-scores", entry, anomaly.score_test_set,
+                             entry.spec.normal)
 except ValueError as err:
     st.error(f"This detector cannot be scored: {err}", icon=":material/error:")
     st.stop()
@@ -141,5 +144,4 @@ for title, idx in (("The most anomalous test images (top) and their reconstructi
     st.markdown(f"**{title}**")
     st.caption(" · ".join(f"{data.classes[int(scores.labels[i])]}: {scores.scores[i]:.3f}"
                           for i in idx))
-    st.image(viz.image_grid(anomaly.gallery(model, entry.spec.dataset, idx), columns=len(idx),
-                            scale=3))
+    st.image(image_grid(anomaly.gallery(model, data, idx), columns=len(idx), scale=3))

@@ -4,12 +4,11 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from aedemo import drawing, preprocess, ui
+from aedemo import preprocess, ui
 from aedemo.data import DataError
+from aedemo.lessons import draw
 from aedemo.service import Provenance
-from aedemo.viz.anomaly import error_histogram, with_marks
-from aedemo.viz.latent import latent_scatter, with_stars
-from aedemo.viz.style import frozen
+from aedemo.viz.draw import kept_figures, with_marks, with_stars
 
 if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its threading first
     import torch
@@ -102,8 +101,8 @@ with right:
     # everyone; a student's own models come after them, marked as theirs.
     lesson = [m for m in entries if svc.provenance(m, me).showcase] or entries
     yours = [m for m in entries if svc.provenance(m, me) is Provenance.YOURS]
-    shown = drawing.one_per_variant(lesson)
-    recons = drawing.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], seen)
+    shown = draw.one_per_variant(lesson)
+    recons = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], seen)
     st.markdown("**Every variant's reconstruction**")
     if note:
         st.caption(note)
@@ -132,9 +131,9 @@ def bottleneck_sweep(seen: torch.Tensor, sweep: dict) -> None:
     kept = st.session_state.get(SWEEP_K)
     k = st.select_slider("Bottleneck size k of the dense autoencoder", ks, key="draw-k",
                          value=kept if kept in ks else (
-                             drawing.PREFERRED_K if drawing.PREFERRED_K in ks else ks[0]))
+                             draw.PREFERRED_K if draw.PREFERRED_K in ks else ks[0]))
     st.session_state[SWEEP_K] = k
-    (r,) = drawing.reconstruct_with_each([(sweep[k], svc.load_model(sweep[k].id))], seen)
+    (r,) = draw.reconstruct_with_each([(sweep[k], svc.load_model(sweep[k].id))], seen)
     left, _ = st.columns([2, 3])
     with left:
         ui.show_images([seen, r.image], ["your input", r.caption], per_row=2)
@@ -151,18 +150,13 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
     entry = next(m for m in shown if m.id == chosen)
     model = svc.load_model(entry.id)
     with st.spinner("Encoding the dataset with this model (once per model)…"):
-        views = drawing.views_for(svc, entry)
-    where = drawing.place(model, views, seen)
+        views = svc.derived("draw-views", entry, draw.model_views)
+    where = draw.place(model, views, seen)
     # the test set's map and error histogram are the same for every drawing: built once per
     # model and kept, then only the drawing's star and line are added
     latent = views.latent
-    axes = ("z1", "z2") if latent.method == "code" else ("PC 1", "PC 2")
-    maps = svc.memo.get(("draw-figures", *drawing.views_key(svc, entry)), lambda: (
-        frozen(latent_scatter(latent.points, latent.labels, svc.data.classes,
-                              indices=latent.indices, title="Test digits' codes, and yours",
-                              axis_names=axes)),
-        frozen(error_histogram(views.test_errors, names=("test digits",),
-                               title="Your error among the test digits'"))))
+    maps = svc.derived("draw-figures", entry, lambda _model, data: kept_figures(
+        latent, views.test_errors, data.classes))
 
     map_col, score_col = st.columns([3, 2])
     with map_col:
@@ -174,7 +168,7 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
     with score_col:
         st.metric("Reconstruction error (MSE)", f"{where.error:.4f}",
                   help="Mean squared difference between your input and the model's copy")
-        st.markdown(drawing.describe_percentile(where.percentile, where.ink_kept))
+        st.markdown(draw.describe_percentile(where.percentile, where.ink_kept))
         st.plotly_chart(with_marks(maps[1], {"your drawing": where.error}), key="draw-errors")
 
     st.markdown("**The nearest training digits in this model's code space**")
@@ -187,13 +181,13 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
 
 if yours:
     st.subheader("Your own models")
-    mine = drawing.reconstruct_with_each([(m, svc.load_model(m.id)) for m in yours[:6]], seen)
+    mine = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in yours[:6]], seen)
     left, _ = st.columns([2, 1])
     with left:
         ui.show_images([r.image for r in mine], [f"yours: {r.caption}" for r in mine],
                        per_row=6)
 
-sweep = drawing.dense_sweep(lesson)
+sweep = draw.dense_sweep(lesson)
 if len(sweep) > 1:
     bottleneck_sweep(seen, sweep)
 among_the_dataset(seen, shown + [m for m in yours if m not in shown])

@@ -1,8 +1,10 @@
 import streamlit as st
 
-from aedemo import generation, ui, viz
+from aedemo import ui
+from aedemo.lessons import generate
 from aedemo.models.vae import ACTIVE_KL
-from aedemo.viz import generation as generation_viz
+from aedemo.viz.generate import kl_per_dimension_figure, loss_terms_figure
+from aedemo.viz.images import image_grid
 
 SAMPLES, COLUMNS = 48, 8     # a grid of new digits: six rows of eight
 GRID = 15                    # the 2D manifold: 15 x 15 decoded codes
@@ -39,8 +41,8 @@ dense = svc.load_model(dense_entry.id) if dense_entry else None
 # --- samples from the prior ------------------------------------------------------------------
 st.subheader("Random codes, decoded")
 vae_col, dense_col = st.columns(2)
-vae_col.image(viz.image_grid(generation.sample_prior(vae, SAMPLES, temperature=temperature,
-                                                     seed=seed), columns=COLUMNS),
+vae_col.image(image_grid(generate.sample_prior(vae, SAMPLES, temperature=temperature,
+                                               seed=seed), columns=COLUMNS),
               caption=f"VAE (k = {k}, beta = {beta:g}): {SAMPLES} codes z ~ N(0, "
                       f"{temperature:g}² I), decoded", width="stretch",
               output_format="PNG")
@@ -52,9 +54,9 @@ else:
     same = ("the very same codes, decoded" if dense_k == k else
             f"no dense model with k = {k} is stored, so the nearest, with codes drawn the same "
             f"way")
-    dense_col.image(viz.image_grid(generation.sample_prior(dense, SAMPLES,
-                                                           temperature=temperature, seed=seed),
-                                   columns=COLUMNS),
+    dense_col.image(image_grid(generate.sample_prior(dense, SAMPLES,
+                                                     temperature=temperature, seed=seed),
+                               columns=COLUMNS),
                     caption=f"Plain autoencoder (k = {dense_k}): {same}", width="stretch",
                     output_format="PNG")
 st.markdown(
@@ -76,11 +78,11 @@ ui.show_images(ends, [f"from #{a}: {data.classes[int(data.y_test[a])]}",
                       f"to #{b}: {data.classes[int(data.y_test[b])]}"])
 fractions = [f"{t / (steps - 1):.2f}" for t in range(steps)]
 st.caption(f"VAE, k = {k}: decoded along z = (1 - t) z_from + t z_to")
-ui.show_images(generation.interpolate(vae, ends[0], ends[1], steps),
+ui.show_images(generate.interpolate(vae, ends[0], ends[1], steps),
                [f"t = {t}" for t in fractions])
 if dense is not None:
     st.caption(f"Plain autoencoder, k = {dense_entry.spec.latent_dim}")
-    ui.show_images(generation.interpolate(dense, ends[0], ends[1], steps),
+    ui.show_images(generate.interpolate(dense, ends[0], ends[1], steps),
                    [f"t = {t}" for t in fractions])
     st.caption("The VAE's path tends to pass through plausible digits all the way; the plain "
                "autoencoder's middle steps can cross empty regions of its code space and look "
@@ -92,10 +94,9 @@ flat = entry if k == 2 else next((m for m in vaes if m.spec.latent_dim == 2), No
 if flat is None:
     st.caption("Train a VAE with k = 2 to see its whole code plane decoded here.")
 else:
-    grid = svc.memo.get(("gen-grid", *ui.cache_key(flat), GRID),
-                        lambda: generation.manifold_grid(svc.load_model(flat.id), GRID))
+    grid = svc.derived("gen-grid", flat, generate.manifold_grid, GRID, data=False)
     grid_col, text_col = st.columns(2)
-    grid_col.image(viz.image_grid(grid.images, columns=grid.n, scale=2, pad=0),
+    grid_col.image(image_grid(grid.images, columns=grid.n, scale=2, pad=0),
                    caption=f"{flat.spec.describe()}: a {GRID} x {GRID} grid of z, each axis the "
                            f"N(0, 1) quantiles from 5% to 95%", width="stretch",
                    output_format="PNG")
@@ -107,14 +108,13 @@ else:
 # --- the loss, taken apart -------------------------------------------------------------------
 st.subheader("The loss: reconstruction + beta x KL")
 history = entry.meta.get("history", [])
-st.plotly_chart(generation_viz.loss_terms_figure(generation.loss_terms(history, "train"),
-                                                 generation.loss_terms(history, "test"),
-                                                 beta=beta), key="gen-loss")
-kl = svc.memo.get(("gen-kl", *ui.cache_key(entry)),
-                  lambda: generation.kl_per_dimension(vae, data.x_test))
+st.plotly_chart(loss_terms_figure(generate.loss_terms(history, "train"),
+                                  generate.loss_terms(history, "test"), beta=beta),
+                key="gen-loss")
+kl = svc.derived("gen-kl", entry, lambda model, data: generate.kl_per_dimension(model, data.x_test))
 active = int((kl > ACTIVE_KL).sum())
 chart_col, metric_col = st.columns([3, 1])
-chart_col.plotly_chart(generation_viz.kl_per_dimension_figure(kl, ACTIVE_KL), key="gen-kl")
+chart_col.plotly_chart(kl_per_dimension_figure(kl, ACTIVE_KL), key="gen-kl")
 metric_col.metric("Active code units", f"{active} of {k}",
                   help=f"Units whose mean KL over the test set exceeds {ACTIVE_KL} nats")
 metric_col.metric("KL per image (test)", f"{kl.sum():.1f} nats")

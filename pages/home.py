@@ -1,7 +1,8 @@
 import streamlit as st
 
-from aedemo import menu, ui, viz
+from aedemo import menu, ui
 from aedemo.models import REGISTRY, variant_names
+from aedemo.viz.home import architecture_figure
 
 st.title("Autoencoders, hands on")
 st.markdown(
@@ -22,8 +23,8 @@ with left:
     k = st.slider("Bottleneck size k", k_field.metadata["low"], k_field.metadata["high"],
                   k_field.default, key="home-k")
 with right:
-    st.plotly_chart(viz.architecture_figure(ui.architecture(variant, k),
-                                            title=f"{variant} autoencoder with k = {k}"),
+    st.plotly_chart(architecture_figure(ui.architecture(variant, k),
+                                        title=f"{variant} autoencoder with k = {k}"),
                     key="architecture")
 
 st.subheader("The pages")

@@ -1,8 +1,10 @@
 import streamlit as st
 
-from aedemo import inspect_models, ui, viz
+from aedemo import ui
+from aedemo.lessons import insights
 from aedemo.models.sparse import NEAR_ZERO
-from aedemo.viz import insights as insights_viz
+from aedemo.viz.images import to_pixels
+from aedemo.viz.insights import activation_histogram, feature_maps_figure, filters_figure
 
 CODE_ITEMS = 1000     # test images whose codes make the histogram and the atoms' scales
 
@@ -30,11 +32,10 @@ if missing:                           # each half of the page says what it is wa
 
 
 
-def codes_of(entry) -> inspect_models.CodeStats:
-    items = min(CODE_ITEMS, len(data.x_test))
-    return svc.memo.get(("ins-codes", *ui.cache_key(entry), items),
-                        lambda: inspect_models.code_stats(svc.load_model(entry.id),
-                                                          data.x_test[:items]))
+def codes_of(entry) -> insights.CodeStats:
+    return svc.derived("ins-codes", entry,
+                       lambda model, data, n: insights.code_stats(model, data.x_test[:n]),
+                       min(CODE_ITEMS, len(data.x_test)))
 
 
 # --- sparse ----------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ else:
         metric_col.caption("No dense autoencoder is stored yet to compare with.")
     # drawn last, so on top: the sparse code's spike at zero stays visible over the dense one
     values[f"sparse (k = {k}, L1 = {dict(entry.spec.hparams)['l1']:g})"] = sparse_stats.values
-    hist_col.plotly_chart(insights_viz.activation_histogram(values), key="ins-histogram")
+    hist_col.plotly_chart(activation_histogram(values), key="ins-histogram")
 
     st.subheader("Atoms: what each unit draws")
     live = sparse_stats.live_units()
@@ -70,11 +71,11 @@ else:
                    "code off. Train with a smaller L1 weight.")
     else:
         scale = sparse_stats.activation_scale()
-        atoms = svc.memo.get(("ins-atoms", *ui.cache_key(entry)),
-                             lambda: inspect_models.atoms(svc.load_model(entry.id), scale))
-        empty = inspect_models.empty_code_image(svc.load_model(entry.id))
+        atoms = svc.derived("ins-atoms", entry, lambda model: insights.atoms(model, scale),
+                            data=False)
+        empty = insights.empty_code_image(svc.load_model(entry.id))
         rate = sparse_stats.firing_rate()
-        pictures = viz.to_pixels([empty, atoms[live]], 3)
+        pictures = to_pixels([empty, atoms[live]], 3)
         st.image(pictures, output_format="PNG",
                  caption=["empty code"] + [f"unit {j + 1}: {rate[j]:.0%}" if rate[j] >= 0.01
                                            else f"unit {j + 1}: <1%" for j in live])
@@ -96,17 +97,17 @@ else:
     index = int(right.number_input("Test digit #", 0, len(data.x_test) - 1, 0,
                                    key="ins-digit"))
     conv = svc.load_model(conv_entry.id)
-    st.plotly_chart(insights_viz.filters_figure(inspect_models.first_layer_filters(conv)),
+    st.plotly_chart(filters_figure(insights.first_layer_filters(conv)),
                     key="ins-filters")
     digit = data.x_test[index]
-    maps = inspect_models.feature_maps(conv, digit)
+    maps = insights.feature_maps(conv, digit)
     digit_col, maps_col = st.columns([1, 5])
-    digit_col.image(viz.to_pixels(digit[None], 4)[0],
+    digit_col.image(to_pixels(digit[None], 4)[0],
                     caption=f"#{index}: {data.classes[int(data.y_test[index])]}",
                     output_format="PNG")
     with maps_col:
         for depth, m in enumerate(maps, start=1):
-            st.plotly_chart(insights_viz.feature_maps_figure(
+            st.plotly_chart(feature_maps_figure(
                 m, f"Layer {depth}: {m.shape[0]} feature maps of {m.shape[1]}x{m.shape[2]}"),
                 key=f"ins-maps-{depth}")
     st.caption("Layer 1 maps are the digit seen through each filter above (stride 2 halves the "

@@ -1,8 +1,11 @@
 import numpy as np
 import streamlit as st
 
-from aedemo import explore, generation, metrics, ui, viz
-from aedemo.viz.latent import latent_scatter
+from aedemo import metrics, ui
+from aedemo.lessons import generate, latent_space
+from aedemo.service import When
+from aedemo.viz.images import image_grid, to_pixels
+from aedemo.viz.latent_space import latent_scatter
 
 # Test images on the map. Each point carries its digit as a text picture for the hover label,
 # about 1-2 kB apiece, so 1,000 points keep the chart a couple of megabytes and the clusters clear.
@@ -27,8 +30,6 @@ svc = ui.service()
 data, models = ui.models_or_wait(
     "image model", kind="image", prefer=lambda m: (m.spec.latent_dim != 2, m.spec.variant != "vae"))
 
-
-
 left, right = st.columns([3, 2])
 with left:
     entry = ui.pick_model(models, key="latent-model")
@@ -42,23 +43,21 @@ else:
     right.caption("k = 2: the map shows the code's own two axes, z1 and z2.")
 
 
-def map_for(how: str) -> explore.LatentMap:
-    return explore.latent_map(model, data.x_test, data.y_test, method=how, items=MAP_POINTS)
+def map_of(how: str, when: When = When.NOW) -> latent_space.LatentMap | None:
+    return svc.derived("latent-map", entry, latent_space.latent_map, how, MAP_POINTS, when=when)
 
 
-pca_key = ("latent-map", *ui.cache_key(entry), "pca", MAP_POINTS)
-shown = svc.memo.get(pca_key, lambda: map_for("pca"))
+shown = map_of("pca")
 if method == "tsne":
-    tsne_key = ("latent-map", *ui.cache_key(entry), "tsne", MAP_POINTS)
     # t-SNE takes seconds to a minute: it runs on a thread, never on this page's rerun path.
-    tsne = svc.memo.background(tsne_key, lambda: map_for("tsne"))
+    tsne = map_of("tsne", When.BACKGROUND)
     if tsne is None:
         st.info("Computing the t-SNE map in the background; the PCA map is shown meanwhile and "
                 "is replaced as soon as t-SNE is ready.", icon=":material/hourglass_top:")
 
         @st.fragment(run_every=2)
         def pick_up_tsne() -> None:
-            if svc.memo.peek(tsne_key) is not None:
+            if map_of("tsne", When.READY) is not None:
                 st.rerun(scope="app")
 
         pick_up_tsne()
@@ -69,10 +68,15 @@ axes = {"code": ("z1", "z2"), "pca": ("PC 1 of the codes", "PC 2 of the codes"),
         "tsne": ("t-SNE 1", "t-SNE 2")}[shown.method]
 title = (f"{entry.spec.variant}, k = {k}: {len(shown.indices)} test codes"
          + ("" if shown.method == "code" else f", {METHODS[shown.method]} view"))
-figure = svc.memo.get(("latent-figure", *ui.cache_key(entry), shown.method, MAP_POINTS),
-                      lambda: latent_scatter(shown.points, shown.labels, data.classes,
-                                             images=data.x_test, indices=shown.indices,
-                                             title=title, axis_names=axes))
+
+
+def scatter(_model, data, _method: str, _items: int):
+    """The shown map as a chart, kept per model and map: each point's hover picture is slow."""
+    return latent_scatter(shown.points, shown.labels, data.classes, images=data.x_test,
+                          indices=shown.indices, title=title, axis_names=axes)
+
+
+figure = svc.derived("latent-figure", entry, scatter, shown.method, MAP_POINTS)
 
 map_col, grid_col = st.columns([3, 2]) if k == 2 else (st.container(), None)
 with map_col:
@@ -81,11 +85,10 @@ with map_col:
 
 if grid_col is not None:
     is_vae = entry.spec.variant == "vae"
-    grid = svc.memo.get(("latent-grid", *ui.cache_key(entry), GRID),
-                        lambda: generation.manifold_grid(
-                            model, GRID, codes=None if is_vae else shown.codes))
+    grid = svc.derived("latent-grid", entry, lambda model, n: generate.manifold_grid(
+        model, n, codes=None if is_vae else shown.codes), GRID, data=False)
     with grid_col:
-        st.image(viz.image_grid(grid.images, columns=grid.n, scale=2, pad=0),
+        st.image(image_grid(grid.images, columns=grid.n, scale=2, pad=0),
                  caption=(f"The learned manifold: the decoder's output over a {GRID} x {GRID} "
                           f"grid of the plane, z1 left to right from {grid.z1[0]:.2f} to "
                           f"{grid.z1[-1]:.2f}, z2 bottom to top from {grid.z2[0]:.2f} to "
@@ -121,6 +124,6 @@ if k == 2 and regions:
     region = regions[-1]
     centre = np.array([[np.mean(region["x"]), np.mean(region["y"])]], dtype=np.float32)
     picture_col, text_col = st.columns([1, 6])
-    picture_col.image(viz.to_pixels(generation.decode(model, centre), 4), output_format="PNG")
+    picture_col.image(to_pixels(generate.decode(model, centre), 4), output_format="PNG")
     text_col.markdown(f"**Decoded at the centre of the selection**, z = ({centre[0, 0]:.2f}, "
                       f"{centre[0, 1]:.2f}): a code no test digit has, drawn by the decoder.")

@@ -1,9 +1,10 @@
 import streamlit as st
 
-from aedemo import compare, metrics, ui
 from aedemo import data as datasets
+from aedemo import metrics, ui
+from aedemo.lessons import reconstructions
 from aedemo.metrics import mse_per_item
-from aedemo.viz import reconstruction as reconstruction_viz
+from aedemo.viz.reconstructions import rate_distortion_figure
 
 SHOWN = 10          # digits per row: enough to see a pattern, few enough to stay legible
 HARDEST = 10
@@ -45,7 +46,7 @@ seed = right.number_input("Seed", 0, 10**6, 0, key="rec-seed")
 right.button("Reshuffle", on_click=reseed, icon=":material/shuffle:", key="rec-shuffle")
 
 model = svc.load_model(entry.id)
-shown = compare.pick_examples(data.y_test, classes or all_classes, SHOWN, int(seed))
+shown = reconstructions.pick_examples(data.y_test, classes or all_classes, SHOWN, int(seed))
 originals = data.x_test[shown]
 labels = [data.classes[int(y)] for y in data.y_test[shown]]
 recon = metrics.reconstruct(model, originals)
@@ -58,9 +59,9 @@ image_rows([("Originals", originals, labels),
 
 # --- the bottleneck --------------------------------------------------------------------------
 st.subheader("The bottleneck: autoencoder against PCA")
-dense = compare.model_sweep(ui.models(variant="dense", others=False)).get("dense", [])
-pca = svc.memo.get(("pca-baseline", data.source, len(data.x_train)),
-                   lambda: compare.fit_pca_baseline(data.x_train))
+dense = reconstructions.model_sweep(ui.models(variant="dense", others=False)).get("dense", [])
+pca = svc.derived("pca-baseline", None,
+                  lambda data: reconstructions.fit_pca_baseline(data.x_train))
 k = None
 if not dense:
     ui.waiting_for_models("dense autoencoder")
@@ -81,19 +82,18 @@ else:
                  [f"MSE {e:.4f}" for e in pca_err])])
 
 # --- rate-distortion -------------------------------------------------------------------------
-sweep = compare.model_sweep(ui.models(kind="image", others=False))
+sweep = reconstructions.model_sweep(ui.models(kind="image", others=False))
 stored_ks = {p[0] for points in sweep.values() for p in points}
 pca_ks = tuple(sorted(stored_ks | {1, 2, 4, 8, 16, 32, 64, 128}))
-pca_points = svc.memo.get(("pca-curve", data.source, len(data.x_train), pca_ks),
-                          lambda: compare.pca_curve(pca, data.x_test, pca_ks))
-st.plotly_chart(reconstruction_viz.rate_distortion_figure(
-    pca_points, sweep, marked_k=k), key="rec-rate-distortion")
+pca_points = svc.derived("pca-curve", None,
+                         lambda data, ks: reconstructions.pca_curve(pca, data.x_test, ks), pca_ks)
+st.plotly_chart(rate_distortion_figure(pca_points, sweep, marked_k=k), key="rec-rate-distortion")
 st.caption("Each marker is a stored model's error on the whole test set; the dashed line is "
            "PCA at every k. Left is more compression, up is more error.")
 # What this sweep shows, in words, where it departs from the textbook picture
 n_train = f"{len(data.x_train):,}"
-flat_from = compare.where_the_curve_flattens(dense)
-pca_wins = compare.where_pca_wins(dense, pca_points)
+flat_from = reconstructions.where_the_curve_flattens(dense)
+pca_wins = reconstructions.where_pca_wins(dense, pca_points)
 if flat_from is not None:
     st.caption(f"From k = {flat_from} on, the autoencoder's error hardly falls any more: with "
                f"{n_train} training digits, a wider code has little left to learn.")
@@ -110,8 +110,9 @@ if data.source == datasets.SKLEARN_DIGITS:
 
 # --- hardest examples ------------------------------------------------------------------------
 st.subheader("The hardest test digits for this model")
-hard_idx, hard_err = svc.memo.get(("rec-hardest", *ui.cache_key(entry), HARDEST),
-                                  lambda: compare.hardest(model, data.x_test, HARDEST))
+hard_idx, hard_err = svc.derived(
+    "rec-hardest", entry, lambda model, data, n: reconstructions.hardest(model, data.x_test, n),
+    HARDEST)
 hard = data.x_test[hard_idx]
 image_rows([("Originals with the highest reconstruction error",
              hard, [data.classes[int(y)] for y in data.y_test[hard_idx]]),

@@ -2,9 +2,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from aedemo import anomaly, sequences, ui
 from aedemo import data as datasets
+from aedemo import ui
 from aedemo.jobs import JobError
+from aedemo.lessons import anomaly, sequences
 from aedemo.preprocess import escape_markdown
 from aedemo.viz.anomaly import error_histogram, roc_figure
 from aedemo.viz.sequences import series_with_error
@@ -28,7 +29,7 @@ if not models:
             st.session_state["seq-job"] = ui.submit(sequences.default_lstm_spec()).id
         except (JobError, ValueError) as err:
             st.error(str(err), icon=":material/error:")
-    if st.session_state.get("seq-job") and svc.jobs.snapshot(st.session_state["seq-job"]):
+    if st.session_state.get("seq-job") and svc.job(st.session_state["seq-job"]):
         ui.job_panel(st.session_state["seq-job"])
     st.stop()
 
@@ -43,7 +44,8 @@ kinds = st.multiselect("Anomalies in the test set", list(datasets.ANOMALY_KINDS)
                             "turn")
 entry = next(m for m in models if m.id == chosen)
 with st.spinner("Scoring the test series…"):
-    scores = sequences.scores_for(svc, entry, tuple(kinds), int(seed))
+    scores = svc.derived("series-scores", entry, sequences.score_test_series,
+                         sequences.kinds_in_order(kinds), int(seed), data=False)
 
 st.subheader("Inputs and reconstructions")
 shown = scores.examples()
@@ -96,7 +98,8 @@ upload = st.file_uploader(
          f"{datasets.CSV_MAX_MAGNITUDE:g}.")
 if upload is not None:
     try:
-        mine = sequences.upload_scores_for(svc, entry, upload.getvalue())
+        mine = svc.derived("series-upload", entry, sequences.score_upload, upload.getvalue(),
+                           data=False)
     except datasets.DataError as err:
         # the message may quote the file's own cells, so it is escaped with the name
         st.error(escape_markdown(f"{upload.name}: {err}"), icon=":material/error:")

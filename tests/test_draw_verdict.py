@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from aedemo import data, drawing, preprocess, ui, zoo
+from aedemo import data, preprocess, ui, zoo
+from aedemo.lessons import draw
 from aedemo.spec import train_spec
 
 PAD = 280                    # the pad's own pixels (aedemo/assets/drawing_pad.js)
@@ -57,18 +58,18 @@ def judge():
     spec = next(s for s in zoo.zoo_specs(data.MNIST_SUBSET)
                 if (s.variant, s.latent_dim, s.normal) == ("dense", 16, ()))
     model = train_spec(spec).model
-    return model, drawing.model_views(model, images)
+    return model, draw.model_views(model, images)
 
 
 @pytest.mark.parametrize("digit", CLEAN)
 def test_a_cleanly_drawn_digit_is_not_called_unusual(judge, digit):
     model, views = judge
-    where = drawing.place(model, views, preprocess.to_mnist(on_the_pad(CLEAN[digit])))
-    verdict = drawing.describe_percentile(where.percentile, where.ink_kept)
+    where = draw.place(model, views, preprocess.to_mnist(on_the_pad(CLEAN[digit])))
+    verdict = draw.describe_percentile(where.percentile, where.ink_kept)
     assert "Unusual" not in verdict and "faint" not in verdict, (digit, where.percentile)
 
 
 def test_a_hash_sign_is_called_unusual(judge):
     model, views = judge
-    where = drawing.place(model, views, preprocess.to_mnist(on_the_pad(HASH)))
-    assert "Unusual" in drawing.describe_percentile(where.percentile, where.ink_kept)
+    where = draw.place(model, views, preprocess.to_mnist(on_the_pad(HASH)))
+    assert "Unusual" in draw.describe_percentile(where.percentile, where.ink_kept)

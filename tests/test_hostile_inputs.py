@@ -17,9 +17,10 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from aedemo import cli, preprocess, sequences
+from aedemo import cli, preprocess
 from aedemo import data as datasets
 from aedemo.data import DataError
+from aedemo.lessons import sequences
 from aedemo.models import build
 from aedemo.models.vae import VAEConfig
 from aedemo.spec import ModelSpec, Trained

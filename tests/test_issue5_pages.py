@@ -20,8 +20,9 @@ from PIL import Image, ImageDraw
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 from test_pages import no_exception
 
-from aedemo import anomaly, drawing, preprocess, sequences, ui
 from aedemo import data as datasets
+from aedemo import preprocess, ui
+from aedemo.lessons import anomaly, draw, sequences
 from aedemo.metrics import reconstruction_errors
 from aedemo.models import build
 from aedemo.spec import ModelSpec, Trained, train_spec
@@ -113,15 +114,15 @@ def test_drawing_views_against_brute_force(issue5_store, digits):
     store = ModelStore(issue5_store)
     entries = [m for m in store.list()            # as svc.models(kind="image") lists them
                if m.ok and m.spec.kind == "image" and not m.spec.normal]
-    chosen = drawing.one_per_variant(entries)
+    chosen = draw.one_per_variant(entries)
     assert [m.spec.variant for m in chosen] == ["dense", "denoising", "sparse", "vae", "conv"]
     assert next(m for m in chosen if m.spec.variant == "dense").spec.latent_dim == 16
-    assert list(drawing.dense_sweep(entries)) == [2, 16]
+    assert list(draw.dense_sweep(entries)) == [2, 16]
 
     model, _ = store.load(next(m for m in chosen if m.spec.variant == "dense").id)
-    views = drawing.model_views(model, digits)
+    views = draw.model_views(model, digits)
     x = a_drawing()
-    where = drawing.place(model, views, x, n=5)
+    where = draw.place(model, views, x, n=5)
     # nearest training digits: the same as measuring every distance
     train_codes = model.encode(digits.x_train).detach().numpy()
     code = model.encode(x).detach().numpy()
@@ -137,26 +138,26 @@ def test_drawing_views_against_brute_force(issue5_store, digits):
 
 
 def test_describe_percentile_in_plain_words():
-    assert "Looks like the training digits" in drawing.describe_percentile(40)
-    assert "Unusual" in drawing.describe_percentile(99)
+    assert "Looks like the training digits" in draw.describe_percentile(40)
+    assert "Unusual" in draw.describe_percentile(99)
 
 
 @pytest.mark.parametrize("n, word", [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"),
                                      (11, "11th"), (12, "12th"), (13, "13th"), (21, "21st"),
                                      (22, "22nd"), (93, "93rd"), (100, "100th"), (111, "111th")])
 def test_ordinals(n, word):
-    assert drawing.ordinal(n) == word
+    assert draw.ordinal(n) == word
 
 
 def test_the_verdict_says_93rd_not_93th():
-    verdict = drawing.describe_percentile(92.6)
+    verdict = draw.describe_percentile(92.6)
     assert "93rd percentile" in verdict and "95th" in verdict and "93th" not in verdict
 
 
 def test_a_faint_copy_is_not_called_a_good_one():
-    verdict = drawing.describe_percentile(30, ink_kept=0.3)
+    verdict = draw.describe_percentile(30, ink_kept=0.3)
     assert "faint" in verdict and "Looks like the training digits" not in verdict
-    assert "Unusual" in drawing.describe_percentile(99, ink_kept=0.3)
+    assert "Unusual" in draw.describe_percentile(99, ink_kept=0.3)
 
 
 def test_sequence_scores_against_references(issue5_store):
@@ -261,7 +262,7 @@ def test_draw_page_with_a_drawing(page, issue5_store, isolated_home):
         assert any(variant in c for c in captions), (variant, captions)
     assert any(m.label == "Reconstruction error (MSE)" for m in at.metric)
     assert "the training digits" in texts(at, "markdown") or "Unusual" in texts(at, "markdown")
-    assert sum("distance" in c for c in captions) == drawing.NEAREST
+    assert sum("distance" in c for c in captions) == draw.NEAREST
     spec = at.get("plotly_chart")[0].proto.spec
     assert "your drawing" in spec
     at.select_slider(key="draw-k").set_value(2).run()

@@ -40,15 +40,15 @@ def test_the_zoos_sparse_model_keeps_most_units_alive_and_each_draws_a_stroke():
     """Trained as the zoo trains it on the offline MNIST digits (about 3 s): most of its 64
     units fire, each digit uses few of them, and each unit's atom is a stroke of a few pixels,
     not a whole digit (the dense decoder with L1 = 1 kept 9 units, each atom a whole digit)."""
-    from aedemo import inspect_models
+    from aedemo.lessons import insights
     from aedemo.spec import train_spec
 
     spec, = [s for s in zoo.zoo_specs(datasets.MNIST_SUBSET) if s.variant == "sparse"]
     model = train_spec(spec).model
-    stats = inspect_models.code_stats(model, datasets.load_mnist_subset().x_test)
+    stats = insights.code_stats(model, datasets.load_mnist_subset().x_test)
     live = stats.firing_rate() >= 0.01
     assert live.sum() >= 40 and stats.active_per_image <= 20
-    atoms = inspect_models.atoms(model, stats.activation_scale())[live]
-    ink = atoms - inspect_models.empty_code_image(model)
+    atoms = insights.atoms(model, stats.activation_scale())[live]
+    ink = atoms - insights.empty_code_image(model)
     pixels = (ink > 0.3).flatten(1).sum(dim=1).float()
     assert pixels.median() < 40, pixels.median()       # a digit has over 100 inked pixels

@@ -1,13 +1,9 @@
-"""Every chart and image the pages show is built in this package, one module per subject, from
-plain tensors and numbers: plotly figures for charts, uint8 arrays for image grids.
+"""Every chart and image the pages show is built in this package, from plain tensors and
+numbers: plotly figures for charts, uint8 arrays for image grids. A page's figures are in the
+module named after it (the Draw page's in ``draw.py``, the Train page's in ``train.py``), beside
+the page's lesson in ``aedemo.lessons``; what several pages draw with is shared:
 
-  images.py      28x28 tensors -> crisp uint8 pictures and mosaics
-  training.py    loss curves and the architecture diagram (Home, Train)
-  series.py      time series against their reconstructions (Train, Sequences)
+  images.py      28x28 tensors -> crisp uint8 pictures and mosaics (every image page)
+  series.py      time series against their reconstructions (a job's preview)
+  style.py       the palette, the layout, frozen figures and labelled lines
 """
-
-from aedemo.viz.images import image_grid, to_pixels
-from aedemo.viz.series import series_figure
-from aedemo.viz.training import architecture_figure, loss_curve
-
-__all__ = ["architecture_figure", "image_grid", "loss_curve", "series_figure", "to_pixels"]

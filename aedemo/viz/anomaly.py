@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from aedemo.viz.style import PALETTE, layout, thawed, vline
+from aedemo.viz.style import PALETTE, layout, vline
 
 BINS = 60
 
@@ -54,20 +54,6 @@ def error_histogram(scores: np.ndarray, is_anomaly: np.ndarray | None = None, *,
 def mark_line(name: str, value: float) -> tuple[dict, dict]:
     """The line that marks one named error, such as the user's drawing."""
     return vline(value, name, PALETTE[3])
-
-
-def with_marks(base: dict, marks: dict[str, float]) -> go.Figure:
-    """A frozen ``error_histogram`` (aedemo.viz.style.frozen) with named lines added, the axis
-    widened to show a line beyond it: for a histogram marked again on every stroke."""
-    lines = [mark_line(name, value) for name, value in marks.items()]
-    xaxis = dict(base["layout"].get("xaxis", {}))
-    low, high = xaxis.get("range", (0.0, 0.0))
-    xaxis["range"] = [low, max([high, *(v * 1.08 for v in marks.values())])]
-    return thawed(base["data"], {**base["layout"], "xaxis": xaxis,
-                                 "shapes": [*base["layout"].get("shapes", ()),
-                                            *(shape for shape, _ in lines)],
-                                 "annotations": [*base["layout"].get("annotations", ()),
-                                                 *(note for _, note in lines)]})
 
 
 def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, *,

@@ -1,4 +1,6 @@
-"""Looking inside two variants, for the Sparse and conv page.
+"""The Sparse and conv page teaches what two variants' insides look like: a sparse code
+describes each digit by a few units, each drawing a stroke, and a convolution's filters are
+local stroke and edge detectors. Its figures are ``aedemo.viz.insights``.
 
 Sparse codes: with an L1 penalty most code units are exactly zero for any one image, so each
 digit is drawn from a few "atoms", the images each unit decodes to on its own (Ng, "Sparse
@@ -17,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from aedemo.explore import encode
-from aedemo.generation import decode
+from aedemo.lessons.generate import decode
+from aedemo.lessons.latent_space import encode
 from aedemo.models.sparse import NEAR_ZERO
 
 

@@ -1,16 +1,17 @@
-"""Anomalies in time series with the LSTM autoencoder (Malhotra et al., "LSTM-based
-encoder-decoder for multi-sensor anomaly detection", 2016): a model trained on normal series
-only reconstructs an unusual one badly, so its mean squared error per series is the anomaly
-score, and ROC AUC measures how well that score separates the labelled test series.
+"""The Sequences page teaches the anomaly lesson again on time series, with the LSTM
+autoencoder (Malhotra et al., "LSTM-based encoder-decoder for multi-sensor anomaly detection",
+2016): a model trained on normal series only reconstructs an unusual one badly, so its mean
+squared error per series is the anomaly score, and ROC AUC measures how well that score
+separates the labelled test series, and the error at each step shows where the anomaly is.
 
 The test set is generated with the anomaly kinds the user picks; the user's own CSV rows are
-brought to the training series' scale and scored the same way.
+brought to the training series' scale and scored the same way. Its figures are
+``aedemo.viz.sequences`` and the anomaly lesson's histogram and ROC curve.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,12 +77,10 @@ def score_test_series(model, anomaly_kinds: tuple[str, ...], seed: int = 0) -> S
                         fpr=fpr, tpr=tpr)
 
 
-def scores_for(svc, entry: StoredModel, anomaly_kinds: tuple[str, ...],
-               seed: int = 0) -> SeriesScores:
-    """``score_test_series`` for a stored model, once per model, kinds and seed."""
-    kinds = tuple(k for k in datasets.ANOMALY_KINDS if k in anomaly_kinds)   # order-free key
-    key = ("series-scores", entry.id, entry.meta.get("created"), kinds, seed)
-    return svc.memo.get(key, lambda: score_test_series(svc.load_model(entry.id), kinds, seed))
+def kinds_in_order(anomaly_kinds) -> tuple[str, ...]:
+    """The chosen anomaly kinds in the data module's order, whatever order they were picked
+    in: the same test set, and so the same cached scores, for the same choice."""
+    return tuple(k for k in datasets.ANOMALY_KINDS if k in anomaly_kinds)
 
 
 @functools.lru_cache(maxsize=1)
@@ -122,11 +121,3 @@ def score_upload(model, raw: bytes) -> UploadScores:
     recon = reconstruct(model, x)
     errors = (recon - x).pow(2).flatten(1).mean(dim=1).numpy()
     return UploadScores(raw=x_raw, x=x, recon=recon, errors=errors)
-
-
-def upload_scores_for(svc, entry: StoredModel, raw: bytes) -> UploadScores:
-    """``score_upload`` once per model and file content."""
-    digest = hashlib.sha256(raw).hexdigest()
-    key = ("series-upload", entry.id, entry.meta.get("created"), digest)
-    return svc.memo.get(key, lambda: score_upload(svc.load_model(entry.id), raw))
-

@@ -1,7 +1,9 @@
-"""Anomaly detection by reconstruction error, with the one-class protocol of Ruff et al.,
+"""The Anomaly detection page teaches that reconstruction error is an anomaly score: a model
+trained on some digits only rebuilds the others badly. The one-class protocol of Ruff et al.,
 "Deep One-Class Classification", ICML 2018: train on the normal class(es) only, score every
 test image by how badly it is reconstructed, and measure ROC AUC with all other classes as
-the anomalies."""
+the anomalies. Its figures are ``aedemo.viz.anomaly`` (the Sequences page draws with them too).
+"""
 
 from __future__ import annotations
 
@@ -26,11 +28,10 @@ class AnomalyScores:
     thresholds: np.ndarray
 
 
-def score_test_set(model, dataset: str, normal: tuple[int, ...]) -> AnomalyScores:
-    """Score every test image of ``dataset`` with a model trained on the ``normal`` classes."""
-    d = datasets.load_images(dataset)
-    scores = reconstruction_errors(model, d.x_test).numpy()
-    labels = d.y_test.numpy()
+def score_test_set(model, data: datasets.ImageData, normal: tuple[int, ...]) -> AnomalyScores:
+    """Score every test image of ``data`` with a model trained on the ``normal`` classes."""
+    scores = reconstruction_errors(model, data.x_test).numpy()
+    labels = data.y_test.numpy()
     is_anomaly = ~np.isin(labels, np.asarray(normal))
     if is_anomaly.all() or not is_anomaly.any():
         raise ValueError("the test set needs both normal and anomalous images for an AUC")
@@ -97,21 +98,12 @@ def error_of(model, x: torch.Tensor) -> float:
     return float(reconstruction_errors(model, x)[0])
 
 
-def scores_for(svc, entry) -> AnomalyScores:
-    """``score_test_set`` for a stored one-class model, computed once per model (the whole
-    test set goes through it) and kept in the service's memo."""
-    spec = entry.spec
-    key = ("anomaly-scores", entry.id, entry.meta.get("created"))
-    return svc.memo.get(key, lambda: score_test_set(svc.load_model(entry.id), spec.dataset,
-                                                    spec.normal))
-
-
 @torch.no_grad()
-def gallery(model, dataset: str, indices) -> torch.Tensor:
-    """Test images of ``dataset`` at ``indices`` (n of them) followed by their reconstructions:
+def gallery(model, data: datasets.ImageData, indices) -> torch.Tensor:
+    """Test images of ``data`` at ``indices`` (n of them) followed by their reconstructions:
     (2n, 1, 28, 28), for a two-row strip."""
     model.eval()
-    originals = datasets.load_images(dataset).x_test[torch.as_tensor(np.asarray(indices))]
+    originals = data.x_test[torch.as_tensor(np.asarray(indices))]
     return torch.cat([originals, model.reconstruct(originals).cpu()])
 
 

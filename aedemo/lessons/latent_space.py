@@ -1,5 +1,7 @@
-"""Derived views of a trained model on a dataset, shared by the exploration pages: the codes of
-the test set and their 2D map, and placing a new input (a drawing) on that map."""
+"""The Latent space page teaches that an autoencoder, never shown a label, puts digits that
+look alike at nearby codes: the test set's codes on a 2D map (the code's own axes for k = 2,
+else PCA or t-SNE of the codes), and placing a new input (the Draw page's drawing) on that map.
+Its figure is ``aedemo.viz.latent_space``; ``encode`` is the codes every lesson reads."""
 
 from __future__ import annotations
 
@@ -49,10 +51,11 @@ class LatentMap:
         return self.points[near].mean(axis=1)
 
 
-def latent_map(model, x_test: torch.Tensor, y_test: torch.Tensor, *, method: str = "pca",
-               items: int = MAP_ITEMS, seed: int = 0) -> LatentMap:
-    """Encode the first ``items`` test images and lay their codes out in 2D. ``method`` is
-    ignored for k = 2, whose codes are drawn on their own axes."""
+def latent_map(model, data, method: str = "pca", items: int = MAP_ITEMS, *,
+               seed: int = 0) -> LatentMap:
+    """Encode the first ``items`` test images of the image dataset ``data`` and lay their codes
+    out in 2D. ``method`` is ignored for k = 2, whose codes are drawn on their own axes."""
+    x_test, y_test = data.x_test, data.y_test
     n = min(items, len(x_test))
     indices = np.arange(n)
     codes = encode(model, x_test[:n])

@@ -8,8 +8,9 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
-from aedemo.viz.anomaly import error_histogram, with_marks
-from aedemo.viz.latent import latent_scatter, with_stars
+from aedemo.viz.anomaly import error_histogram
+from aedemo.viz.draw import with_marks, with_stars
+from aedemo.viz.latent_space import latent_scatter
 from aedemo.viz.style import frozen
 
 CLASSES = [str(i) for i in range(10)]

@@ -1,5 +1,7 @@
-"""Decoding codes that no image produced: samples from the prior, paths between two codes, and
-the decoded plane of a two-dimensional code.
+"""The Generate page teaches that a decoder draws from any code, and that a VAE's prior is what
+makes random codes decode to digits: samples from the prior, paths between two codes, the
+decoded plane of a two-dimensional code, and the VAE's loss taken apart into reconstruction and
+KL per code unit. Its figures are ``aedemo.viz.generate``; ``decode`` serves every lesson.
 
 A VAE is trained so that its codes follow N(0, I) (Kingma & Welling, "Auto-Encoding Variational
 Bayes", 2014), so decoding z ~ N(0, I) gives plausible digits; a plain autoencoder's codes sit
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from aedemo.explore import encode
+from aedemo.lessons.latent_space import encode
 
 # The manifold grid avoids the prior's tails: quantiles 5% to 95%, as in Kingma & Welling fig. 4.
 QUANTILE_RANGE = (0.05, 0.95)

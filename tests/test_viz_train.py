@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aedemo.viz.training import loss_curve, smoothed
+from aedemo.viz.train import loss_curve, smoothed
 
 
 def test_smoothing_is_tensorboards_debiased_moving_average():

@@ -1,4 +1,4 @@
-"""aedemo.inspect_models and the insights figures: sparsity as the sparse model reports it,
+"""aedemo.lessons.insights and the insights figures: sparsity as the sparse model reports it,
 atoms as decoded one-hot codes, conv feature maps against torch's functional convolution."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aedemo import inspect_models
+from aedemo.lessons import insights
 from aedemo.models import build
 from aedemo.models.sparse import code_sparsity
 from aedemo.viz.insights import activation_histogram, feature_maps_figure, filters_figure, mosaic
@@ -17,7 +17,7 @@ from aedemo.viz.insights import activation_histogram, feature_maps_figure, filte
 def test_near_zero_fraction_is_the_sparse_models_metric(digits):
     model = build("sparse", {"latent_dim": 12}, seed=0).eval()
     x = digits.x_test[:64]
-    stats = inspect_models.code_stats(model, x)
+    stats = insights.code_stats(model, x)
     assert stats.codes.shape == (64, 12)
     with torch.no_grad():
         assert stats.near_zero == pytest.approx(code_sparsity(model.encode(x)))
@@ -26,7 +26,7 @@ def test_near_zero_fraction_is_the_sparse_models_metric(digits):
 
 def test_activation_scale_firing_rate_and_live_units():
     codes = np.array([[0.0, 2.0, 0.0], [1.0, 4.0, 0.0], [3.0, 0.0, 0.0], [0.0, 6.0, 0.0]])
-    stats = inspect_models.CodeStats(codes)
+    stats = insights.CodeStats(codes)
     assert np.allclose(stats.firing_rate(), [0.5, 0.75, 0.0])
     # unit 0 fires at 1 and 3, unit 1 at 2, 4 and 6, unit 2 never
     assert np.allclose(stats.activation_scale(50), [2.0, 4.0, 0.0])
@@ -37,23 +37,23 @@ def test_activation_scale_firing_rate_and_live_units():
 def test_atoms_are_one_hot_codes_decoded():
     model = build("sparse", {"latent_dim": 5}, seed=0).eval()
     scale = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
-    atoms = inspect_models.atoms(model, scale)
+    atoms = insights.atoms(model, scale)
     assert atoms.shape == (5, 1, 28, 28)
     with torch.no_grad():
         z = torch.zeros(1, 5)
         z[0, 3] = 3.0
         assert torch.allclose(atoms[3], model.decode(z)[0], atol=1e-6)
-        assert torch.allclose(inspect_models.empty_code_image(model),
+        assert torch.allclose(insights.empty_code_image(model),
                               model.decode(torch.zeros(1, 5)), atol=1e-6)
 
 
 def test_filters_and_feature_maps_match_functional_convolution(digits):
     model = build("conv", {"latent_dim": 8}, seed=0).eval()
-    filters = inspect_models.first_layer_filters(model)
+    filters = insights.first_layer_filters(model)
     assert filters.shape == (16, 3, 3)
     assert np.array_equal(filters, model.conv1.weight.detach().numpy()[:, 0])
     x = digits.x_test[3]
-    maps = inspect_models.feature_maps(model, x)
+    maps = insights.feature_maps(model, x)
     assert [m.shape for m in maps] == [(16, 14, 14), (32, 7, 7)]
     with torch.no_grad():
         first = F.relu(F.conv2d(x[None], model.conv1.weight, model.conv1.bias, stride=2,

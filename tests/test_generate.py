@@ -1,4 +1,4 @@
-"""aedemo.generation and its figures: prior samples against the VAE's own sampler,
+"""aedemo.lessons.generate and its figures: prior samples against the VAE's own sampler,
 interpolation endpoints against reconstructions, the manifold grid's layout against the Gaussian
 quantiles, and the KL per unit against torch.distributions."""
 
@@ -10,9 +10,9 @@ import torch
 from scipy.stats import norm
 from torch.distributions import Normal, kl_divergence
 
-from aedemo import generation
+from aedemo.lessons import generate
 from aedemo.models import build
-from aedemo.viz.generation import kl_per_dimension_figure, loss_terms_figure
+from aedemo.viz.generate import kl_per_dimension_figure, loss_terms_figure
 
 
 @pytest.fixture(scope="module")
@@ -22,20 +22,20 @@ def vae2():
 
 def test_prior_samples_are_the_vae_samplers(digits):
     vae = build("vae", {"latent_dim": 5}, seed=1).eval()
-    ours = generation.sample_prior(vae, 6, temperature=0.7, seed=4)
+    ours = generate.sample_prior(vae, 6, temperature=0.7, seed=4)
     theirs = vae.sample(6, temperature=0.7, rng=torch.Generator().manual_seed(4))
     assert ours.shape == (6, 1, 28, 28) and torch.allclose(ours, theirs)
     # the same seed and k give the same codes to any decoder
-    assert torch.equal(generation.prior_codes(6, 5, seed=4), generation.prior_codes(6, 5, seed=4))
-    assert not torch.equal(generation.prior_codes(6, 5, seed=4),
-                           generation.prior_codes(6, 5, seed=5))
+    assert torch.equal(generate.prior_codes(6, 5, seed=4), generate.prior_codes(6, 5, seed=4))
+    assert not torch.equal(generate.prior_codes(6, 5, seed=4),
+                           generate.prior_codes(6, 5, seed=5))
 
 
 @pytest.mark.parametrize("variant", ["dense", "vae", "conv"])
 def test_interpolation_ends_are_the_reconstructions(digits, variant):
     model = build(variant, {"latent_dim": 3}, seed=0).eval()
     a, b = digits.x_test[0], digits.x_test[1]
-    path = generation.interpolate(model, a, b, steps=5)
+    path = generate.interpolate(model, a, b, steps=5)
     assert path.shape == (5, 1, 28, 28)
     ends = model.reconstruct(torch.stack([a, b]))
     assert torch.allclose(path[0], ends[0], atol=1e-6)
@@ -44,11 +44,11 @@ def test_interpolation_ends_are_the_reconstructions(digits, variant):
     z = model.encode(torch.stack([a, b]))
     assert torch.allclose(path[2], model.decode(z.mean(dim=0, keepdim=True))[0], atol=1e-6)
     with pytest.raises(ValueError):
-        generation.interpolate(model, a, b, steps=1)
+        generate.interpolate(model, a, b, steps=1)
 
 
 def test_vae_manifold_grid_holds_the_prior_quantiles(vae2):
-    grid = generation.manifold_grid(vae2, 7)
+    grid = generate.manifold_grid(vae2, 7)
     assert grid.images.shape == (49, 1, 28, 28) and grid.n == 7
     expected = norm.ppf(np.linspace(0.05, 0.95, 7))
     assert np.allclose(grid.z1, expected) and np.allclose(grid.z2, expected)
@@ -63,18 +63,18 @@ def test_autoencoder_manifold_grid_spans_its_codes():
     model = build("dense", {"latent_dim": 2}, seed=0).eval()
     rng = np.random.default_rng(0)
     codes = np.stack([rng.uniform(-3, 5, 500), rng.uniform(10, 12, 500)], axis=1)
-    grid = generation.manifold_grid(model, 5, codes=codes)
+    grid = generate.manifold_grid(model, 5, codes=codes)
     assert grid.images.shape == (25, 1, 28, 28)
     assert grid.z1[0] == pytest.approx(np.percentile(codes[:, 0], 1))
     assert grid.z2[-1] == pytest.approx(np.percentile(codes[:, 1], 99))
     with pytest.raises(ValueError, match="2D code"):
-        generation.manifold_grid(build("dense", {"latent_dim": 3}), 5)
+        generate.manifold_grid(build("dense", {"latent_dim": 3}), 5)
 
 
 def test_kl_per_dimension_matches_torch_distributions(digits):
     vae = build("vae", {"latent_dim": 4}, seed=2).eval()
     x = digits.x_test[:50]
-    ours = generation.kl_per_dimension(vae, x, batch_size=16)        # batches of unequal size
+    ours = generate.kl_per_dimension(vae, x, batch_size=16)        # batches of unequal size
     with torch.no_grad():
         mu, logvar = vae.posterior(x)
         reference = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).mean(0)
@@ -86,9 +86,9 @@ def test_loss_terms_from_a_history():
     history = [{"epoch": 1, "train": {"loss": 210, "recon": 200, "kl": 10},
                 "test": {"loss": 205, "recon": 196, "kl": 9}},
                {"epoch": 2, "train": {"loss": 170, "recon": 158, "kl": 12}}]
-    train = generation.loss_terms(history, "train")
+    train = generate.loss_terms(history, "train")
     assert train == {"epoch": [1, 2], "recon": [200.0, 158.0], "kl": [10.0, 12.0]}
-    test = generation.loss_terms(history, "test")
+    test = generate.loss_terms(history, "test")
     assert test["epoch"] == [1]
     fig = loss_terms_figure(train, test, beta=4)
     assert [t.name for t in fig.data] == ["train reconstruction", "train KL",

@@ -1,10 +1,11 @@
-"""The Draw page's computations: a digit the user drew (already framed as MNIST by
-aedemo.preprocess) sent through the stored models, placed on a model's latent map, scored
-against the test set's reconstruction errors, and matched with its nearest training digits.
+"""The Draw page teaches that an autoencoder copies well only what resembles its training
+digits: a digit the user drew (already framed as MNIST by aedemo.preprocess) sent through the
+stored models, placed on a model's latent map, scored against the test set's reconstruction
+errors, and matched with its nearest training digits. Its figures are ``aedemo.viz.draw``.
 
 Everything that runs over a whole dataset (the map, the test errors, the training codes) is
-computed once per model and kept in the service's memo; per drawing only one small forward pass
-per model runs.
+``model_views``, which the page has computed once per model (``Service.derived``); per drawing
+only one small forward pass per model runs.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
 
-from aedemo import explore
-from aedemo.anomaly import percentile_of
+from aedemo.lessons import latent_space
+from aedemo.lessons.anomaly import percentile_of
 from aedemo.metrics import mse_per_item, reconstruct, reconstruction_errors
 from aedemo.models import variant_names
 from aedemo.store import StoredModel
@@ -100,7 +101,7 @@ def describe_percentile(percentile: float, ink_kept: float = 1.0,
 class ModelViews:
     """What one model needs, computed once, to place a drawing among the dataset."""
 
-    latent: explore.LatentMap            # test-set codes on a 2D map
+    latent: latent_space.LatentMap       # test-set codes on a 2D map
     test_errors: np.ndarray              # (N_test,) reconstruction MSE of every test image
     neighbours: NearestNeighbors         # fitted on the training set's codes
 
@@ -115,23 +116,11 @@ class ModelViews:
 def model_views(model, data) -> ModelViews:
     """The latent map (PCA, or the code's own axes when k = 2), the test errors and a nearest-
     neighbour index of the training codes, for ``model`` on the image dataset ``data``."""
-    latent = explore.latent_map(model, data.x_test, data.y_test, method="pca")
+    latent = latent_space.latent_map(model, data, "pca")
     errors = reconstruction_errors(model, data.x_test).numpy()
-    train_codes = explore.encode(model, data.x_train)
+    train_codes = latent_space.encode(model, data.x_train)
     return ModelViews(latent=latent, test_errors=errors,
                       neighbours=NearestNeighbors(n_neighbors=NEAREST).fit(train_codes))
-
-
-def views_key(svc, entry: StoredModel) -> tuple:
-    """What identifies a stored model's views on the app's dataset (a model retrained under the
-    same id has a new creation time)."""
-    return entry.id, entry.meta.get("created"), svc.data.source
-
-
-def views_for(svc, entry: StoredModel) -> ModelViews:
-    """``model_views`` for a stored model on the app's dataset, computed once per model."""
-    return svc.memo.get(("draw-views", *views_key(svc, entry)),
-                        lambda: model_views(svc.load_model(entry.id), svc.data))
 
 
 @dataclass(frozen=True)
@@ -150,7 +139,7 @@ class Placement:
 def place(model, views: ModelViews, x: torch.Tensor, n: int = NEAREST) -> Placement:
     """Where the drawing x (1, 1, 28, 28) lands for ``model``: on the map, among the test
     errors, and among the training digits."""
-    code = explore.encode(model, x)                                # (1, k)
+    code = latent_space.encode(model, x)                           # (1, k)
     recon = reconstruct(model, x)
     error = float(mse_per_item(recon, x)[0])
     indices, distances = views.nearest(code, n)

@@ -1,6 +1,6 @@
-"""The latent map: test-set codes in 2D coloured by class, each point's digit drawn as a small
-text thumbnail in its hover label (plotly cannot put pictures in a hover), and new inputs such
-as a drawing marked on top."""
+"""The Latent space page's figure, the latent map (the Draw page marks it too): test-set codes
+in 2D coloured by class, each point's digit drawn as a small text thumbnail in its hover label
+(plotly cannot put pictures in a hover), and new inputs such as a drawing marked on top."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from aedemo.viz.style import PALETTE, layout, thawed
+from aedemo.viz.style import PALETTE, layout
 
 # Darkest to brightest ink, one character per grey level band.
 SHADES = " ░▒▓█"
@@ -59,10 +59,3 @@ def star(name: str, xy: np.ndarray) -> go.Scatter:
                       text=[name] * len(xy), textposition="top center",
                       marker=dict(size=18, symbol="star", color="black",
                                   line=dict(color="white", width=1)))
-
-
-def with_stars(base: dict, marked: dict[str, np.ndarray]) -> go.Figure:
-    """A frozen ``latent_scatter`` (aedemo.viz.style.frozen) with named stars on top: the same
-    figure as ``latent_scatter(..., marked=marked)``, for a map drawn again on every stroke."""
-    return thawed([*base["data"], *(star(n, xy).to_plotly_json() for n, xy in marked.items())],
-                  base["layout"])

@@ -1,0 +1,47 @@
+"""The Draw page's figures: the test set's latent map and its error histogram, built once per
+model and kept as plain data (``frozen``), then marked on every stroke with the drawing's star
+and line without plotly validating them again."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from aedemo.viz.anomaly import error_histogram, mark_line
+from aedemo.viz.latent_space import latent_scatter, star
+from aedemo.viz.style import frozen, thawed
+
+
+def kept_figures(latent, test_errors: np.ndarray,
+                 class_names: Sequence[str]) -> tuple[dict, dict]:
+    """The map of the test set's codes (a ``LatentMap``) and the histogram of its errors, frozen
+    for ``with_stars`` and ``with_marks``: the same for every drawing."""
+    axes = ("z1", "z2") if latent.method == "code" else ("PC 1", "PC 2")
+    return (frozen(latent_scatter(latent.points, latent.labels, class_names,
+                                  indices=latent.indices, title="Test digits' codes, and yours",
+                                  axis_names=axes)),
+            frozen(error_histogram(test_errors, names=("test digits",),
+                                   title="Your error among the test digits'")))
+
+
+def with_stars(base: dict, marked: dict[str, np.ndarray]) -> go.Figure:
+    """A frozen ``latent_scatter`` (aedemo.viz.style.frozen) with named stars on top: the same
+    figure as ``latent_scatter(..., marked=marked)``, for a map drawn again on every stroke."""
+    return thawed([*base["data"], *(star(n, xy).to_plotly_json() for n, xy in marked.items())],
+                  base["layout"])
+
+
+def with_marks(base: dict, marks: dict[str, float]) -> go.Figure:
+    """A frozen ``error_histogram`` (aedemo.viz.style.frozen) with named lines added, the axis
+    widened to show a line beyond it: for a histogram marked again on every stroke."""
+    lines = [mark_line(name, value) for name, value in marks.items()]
+    xaxis = dict(base["layout"].get("xaxis", {}))
+    low, high = xaxis.get("range", (0.0, 0.0))
+    xaxis["range"] = [low, max([high, *(v * 1.08 for v in marks.values())])]
+    return thawed(base["data"], {**base["layout"], "xaxis": xaxis,
+                                 "shapes": [*base["layout"].get("shapes", ()),
+                                            *(shape for shape, _ in lines)],
+                                 "annotations": [*base["layout"].get("annotations", ()),
+                                                 *(note for _, note in lines)]})

@@ -1,0 +1,69 @@
+"""aedemo.lessons.denoising and its figure against trusted references: scikit-image's PSNR and
+median filter."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage.filters import median as skimage_median
+from skimage.metrics import peak_signal_noise_ratio
+
+from aedemo.lessons import denoising
+from aedemo.viz.denoising import psnr_by_level_figure
+
+
+class Identity(torch.nn.Module):
+    """A "model" that gives its input back: a denoiser that does nothing."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def reconstruct(self, x):
+        return x.clone()
+
+
+def test_median_filter_and_its_psnr_match_scikit_image(digits):
+    clean = digits.x_test[:8]
+    result = denoising.compare_denoisers({}, clean, "salt-pepper", 0.1, seed=3)
+    noisy = result.outputs[denoising.NOISY]
+    for i in range(len(clean)):
+        img = noisy[i, 0].numpy()
+        reference = skimage_median(img, footprint=np.ones((3, 3)), mode="reflect")
+        assert np.allclose(result.outputs[denoising.MEDIAN][i, 0].numpy(), reference)
+        assert result.psnr[denoising.MEDIAN][i] == pytest.approx(peak_signal_noise_ratio(
+            clean[i, 0].double().numpy(), reference.astype(np.float64), data_range=1.0))
+    # the median filter's home ground: isolated salt-and-pepper pixels
+    assert result.psnr[denoising.MEDIAN].mean() > result.psnr[denoising.NOISY].mean() + 3
+
+
+def test_compare_denoisers_scores_every_method(digits):
+    clean = digits.x_test[:6]
+    result = denoising.compare_denoisers({"copy": Identity()}, clean, "gaussian", 0.3, seed=0)
+    assert list(result.outputs) == [denoising.NOISY, "copy", denoising.MEDIAN]
+    # a denoiser that changes nothing scores exactly what the noisy input does
+    assert np.allclose(result.psnr["copy"], result.psnr[denoising.NOISY])
+    assert np.allclose(result.ssim["copy"], result.ssim[denoising.NOISY])
+    assert all(np.isfinite(v).all() for v in result.psnr.values())
+
+
+def test_score_levels_worsen_with_noise_and_make_the_table(digits):
+    clean = digits.x_test[:30]
+    scores = denoising.score_levels({"copy": Identity()}, clean, "gaussian")
+    assert scores.levels == list(denoising.NOISE_LEVELS["gaussian"])
+    noisy = scores.psnr[denoising.NOISY]
+    assert all(a > b for a, b in zip(noisy, noisy[1:]))
+    table = scores.table(0.5)
+    assert [row["method"] for row in table] == [denoising.NOISY, "copy", denoising.MEDIAN]
+    i = scores.levels.index(0.5)
+    assert table[0]["PSNR (dB)"] == pytest.approx(noisy[i], abs=0.01)
+    assert table[0]["SSIM"] == pytest.approx(scores.ssim[denoising.NOISY][i], abs=0.001)
+
+
+def test_psnr_by_level_figure():
+    fig = psnr_by_level_figure([0.1, 0.5], {"noisy input": [20, 9], "median filter": [22, 15]},
+                               kind="gaussian", marked_level=0.5)
+    assert [t.name for t in fig.data] == ["noisy input", "median filter"]
+    assert fig.data[0].line.dash == "dash" and fig.data[1].line.dash == "solid"
+    assert fig.layout.xaxis.title.text == "noise sigma"
