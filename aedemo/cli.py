@@ -3,6 +3,10 @@ worker}``.
 
 Variant-specific flags (``--noise-kind``, ``--l1``, ``--beta``...) are generated from the
 registry's configs, so a new variant's hyperparameters appear here without editing this file.
+
+Everything beyond argparse is imported where it is used: ``--help``, a command's misspelling and
+the commands that take no model flags parse their arguments without loading PyTorch (about a
+second); ``train`` and ``anomaly`` load the registry, and with it torch, to build their flags.
 """
 
 from __future__ import annotations
@@ -10,13 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aedemo import data as datasets
-from aedemo.models import REGISTRY, get_variant
-from aedemo.spec import ModelSpec, default_train, train_spec
-from aedemo.store import ModelStore, StoreError
-from aedemo.train import Callback, Progress, TrainConfig, TrainingDiverged
+if TYPE_CHECKING:
+    from aedemo.spec import ModelSpec
+    from aedemo.store import ModelStore
 
 
 class UsageError(Exception):
@@ -29,6 +31,8 @@ def _flag(name: str) -> str:
 
 def _variant_params() -> dict[str, Any]:
     """Every variant-specific hyperparameter field by name, across the registry."""
+    from aedemo.models import REGISTRY
+
     fields = {}
     for cls in REGISTRY.values():
         for f in cls.Config.own_params():
@@ -37,6 +41,10 @@ def _variant_params() -> dict[str, Any]:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
+    from aedemo import data as datasets
+    from aedemo.models import REGISTRY
+    from aedemo.train import TrainConfig
+
     train_fields = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
     p.add_argument("--variant", required=True, choices=list(REGISTRY), help="which autoencoder")
     p.add_argument("--latent", type=int, help="bottleneck size k (default: the variant's)")
@@ -63,6 +71,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def _spec_from_args(args: argparse.Namespace, *, normal: tuple[int, ...] = ()) -> ModelSpec:
+    from aedemo import data as datasets
+    from aedemo.models import get_variant
+    from aedemo.spec import ModelSpec, default_train
+
     cls = get_variant(args.variant)
     own = {f.name for f in cls.Config.params()}
     hparams: dict[str, Any] = {}
@@ -90,32 +102,41 @@ def _spec_from_args(args: argparse.Namespace, *, normal: tuple[int, ...] = ()) -
     return spec
 
 
-class _Bar(Callback):
-    """A tqdm progress bar on stderr, one tick per batch."""
+def _bar(enabled: bool):
+    """A Callback drawing a tqdm progress bar on stderr, one tick per batch (a function, so
+    that the trainer is imported only by the commands that train)."""
+    from aedemo.train import Callback, Progress
 
-    def __init__(self, enabled: bool):
-        self.enabled, self.bar = enabled, None
+    class Bar(Callback):
+        def __init__(self):
+            self.bar = None
 
-    def on_batch(self, p: Progress) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm import tqdm
-            self.bar = tqdm(total=p.epochs * p.batches, unit="batch", file=sys.stderr)
-        self.bar.update(1)
-        self.bar.set_postfix(epoch=p.epoch, loss=f"{p.loss:.4g}")
+        def on_batch(self, p: Progress) -> None:
+            if not enabled:
+                return
+            if self.bar is None:
+                from tqdm import tqdm
+                self.bar = tqdm(total=p.epochs * p.batches, unit="batch", file=sys.stderr)
+            # refresh=False: the bar redraws at most every 0.1 s (tqdm's mininterval) on update;
+            # redrawing on every batch cost about 2% of a dense epoch
+            self.bar.set_postfix(epoch=p.epoch, loss=f"{p.loss:.4g}", refresh=False)
+            self.bar.update(1)
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        def close(self) -> None:
+            if self.bar is not None:
+                self.bar.close()
+
+    return Bar()
 
 
 def _train_or_reuse(spec: ModelSpec, store: ModelStore, show_bar: bool):
     """The stored model for this spec if there is one, else train it and store it."""
+    from aedemo.spec import train_spec
+
     found = store.find(spec)
     if found is not None:
         return found.meta, True
-    bar = _Bar(show_bar)
+    bar = _bar(show_bar)
     try:
         trained = train_spec(spec, callbacks=(bar,))
     finally:
@@ -125,6 +146,8 @@ def _train_or_reuse(spec: ModelSpec, store: ModelStore, show_bar: bool):
 
 def _summary(meta: dict[str, Any], reused: bool = False) -> dict[str, Any]:
     """A stored model's JSON (checked by the store) in the CLI's words."""
+    from aedemo.spec import ModelSpec
+
     spec = ModelSpec.from_dict(meta["spec"])        # the train settings' defaults filled in
     return {"id": meta["id"], "variant": spec.variant, "latent_dim": spec.latent_dim,
             "dataset": spec.dataset, "epochs": spec.train.epochs, "seconds": meta.get("seconds"),
@@ -171,7 +194,9 @@ def cmd_list(args, store: ModelStore) -> int:
 
 
 def cmd_evaluate(args, store: ModelStore) -> int:
+    from aedemo import data as datasets
     from aedemo.metrics import evaluate
+    from aedemo.spec import ModelSpec
 
     model, meta = store.load(args.id)
     spec = ModelSpec.from_dict(meta["spec"])
@@ -207,7 +232,9 @@ def parse_digits(text: str) -> tuple[int, ...]:
 
 
 def cmd_anomaly(args, store: ModelStore) -> int:
+    from aedemo import data as datasets
     from aedemo.lessons.anomaly import score_test_set
+    from aedemo.models import get_variant
 
     normal = parse_digits(args.normal)
     if get_variant(args.variant).kind != "image":
@@ -251,11 +278,18 @@ def cmd_worker(args, store: ModelStore) -> int:
     return run_worker(args.parent_pid)
 
 
-def build_parser() -> argparse.ArgumentParser:
+MODEL_COMMANDS = ("train", "anomaly")      # the commands whose flags come from the registry
+
+
+def build_parser(model_flags: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; with ``model_flags=False``, train and anomaly take none of their
+    flags, which is all that parsing any other command (or the top-level --help) needs, and it
+    builds without importing torch."""
     parser = argparse.ArgumentParser(prog="python -m aedemo", description="Autoencoder demo")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_model_args = _add_model_args if model_flags else (lambda p: None)
     p = sub.add_parser("train", help="train a model and store it")
-    _add_model_args(p)
+    add_model_args(p)
     p = sub.add_parser("list", help="list stored models")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("evaluate", help="test metrics of a stored model")
@@ -270,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p = sub.add_parser("anomaly", help="one-class anomaly detection AUC (Ruff et al. 2018)")
     p.add_argument("--normal", required=True, help="the normal digit(s), e.g. 3 or 0,1")
-    _add_model_args(p)
+    add_model_args(p)
     p = sub.add_parser("worker", help="take training jobs from the app's queue and train them "
                                       "(AEDEMO_HOME, or AEDEMO_REDIS_URL for a shared queue)")
     p.add_argument("--parent-pid", type=int, default=None,
@@ -286,9 +320,20 @@ COMMANDS = {"train": cmd_train, "list": cmd_list, "evaluate": cmd_evaluate,
             "pretrain": cmd_pretrain, "worker": cmd_worker}
 
 
+def _command_word(argv: list[str]) -> str | None:
+    """The subcommand argv names: its first word that is not an option (the top level has no
+    option that takes a value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(model_flags=_command_word(argv) in MODEL_COMMANDS)
     args = parser.parse_args(argv)          # exits 2 with a message on bad arguments
+    from aedemo import data as datasets
+    from aedemo.store import ModelStore, StoreError
+    from aedemo.train import TrainingDiverged
+
     store = ModelStore()
     try:
         return COMMANDS[args.command](args, store)

@@ -4,6 +4,10 @@ Nothing here knows which autoencoder it trains: the model's ``forward`` returns 
 named terms. The data stays in one tensor on the device and batches are slices of a shuffled
 index, so there is no per-sample Python work (the usual DataLoader + ToTensor pipeline spends most
 of its time there on a CPU).
+
+The test loss after each epoch is measured on a fixed, seeded sample of the test set, and after
+the last epoch on the whole of it, so the stored history ends on the same full test set as the
+final metrics.
 """
 
 from __future__ import annotations
@@ -128,6 +132,25 @@ def _diverged(value: float, epoch: int, batch: int, lr: float) -> TrainingDiverg
         f"default for Adam.")
 
 
+# The per-epoch test point is a curve to watch, not a result: measured on a fixed sample of this
+# many test items (the same every epoch), and on the whole test set after the last epoch only.
+# A dense model's per-image test BCE has a spread of about 30 nats around a mean of 90 on MNIST,
+# so 2,000 items put the mean within about 0.7 nats (1%) of the full set's; and being the same
+# items every epoch, that offset is nearly constant, so the curve's shape (what a student reads)
+# is closer still. 2,000 forward passes cost about 1% of a 60,000-image epoch, where the full
+# 10,000 cost 5-6% of every epoch.
+EVAL_ITEMS = 2000
+
+
+def eval_subset(x_test: torch.Tensor, seed: int, items: int = EVAL_ITEMS) -> torch.Tensor:
+    """The fixed sample of x_test the per-epoch curve is measured on: ``items`` of them drawn
+    with ``seed`` (kept in the test set's order), or all of x_test when it has no more."""
+    if len(x_test) <= items:
+        return x_test
+    chosen = torch.randperm(len(x_test), generator=torch.Generator().manual_seed(seed))[:items]
+    return x_test[chosen.sort().values.to(x_test.device)]
+
+
 @torch.no_grad()
 def mean_terms(model, x: torch.Tensor, *, batch_size: int = 1024,
                rng: torch.Generator | None = None) -> dict[str, float]:
@@ -150,7 +173,9 @@ def fit(model, x_train: torch.Tensor, x_test: torch.Tensor | None, cfg: TrainCon
         callbacks: tuple[Callback, ...] = (), stop: threading.Event | None = None,
         device: torch.device | None = None) -> list[dict[str, Any]]:
     """Train ``model`` on x_train with Adam; return the history, one entry per epoch:
-    {"epoch", "seconds", "train": {"loss", <terms>}, "test": {...}}.
+    {"epoch", "seconds", "train": {"loss", <terms>}, "test": {...}, "test_items"}. The test terms
+    are on ``eval_subset(x_test)`` after each epoch but the last, and on all of x_test after
+    the last; "test_items" says how many items each was measured on.
 
     Raises TrainingStopped when ``stop`` is set (checked between batches) and TrainingDiverged
     on a non-finite or exploding loss. The same seed gives the same weights.
@@ -161,6 +186,7 @@ def fit(model, x_train: torch.Tensor, x_test: torch.Tensor | None, cfg: TrainCon
     x_test = x_test.to(device) if x_test is not None else None
     shuffle_rng = torch.Generator().manual_seed(cfg.seed)              # index order, on the CPU
     noise_rng = torch.Generator(device=device).manual_seed(cfg.seed + 1)   # corruption, sampling
+    x_curve = eval_subset(x_test, cfg.seed) if x_test is not None else None
     # The fused kernel updates every parameter in one pass: about 20% faster per epoch on a
     # 2-core CPU for the dense model than the default per-tensor loop.
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
@@ -195,9 +221,15 @@ def fit(model, x_train: torch.Tensor, x_test: torch.Tensor | None, cfg: TrainCon
             progress.seconds = time.perf_counter() - start
             for cb in callbacks:
                 cb.on_batch(progress)
-        entry = {"epoch": epoch,
-                 "train": {k: v.item() / n for k, v in sums.items()},
-                 "test": mean_terms(model, x_test, rng=noise_rng) if x_test is not None else {}}
+        entry: dict[str, Any] = {"epoch": epoch,
+                                 "train": {k: v.item() / n for k, v in sums.items()}, "test": {}}
+        if x_test is not None:
+            x_eval = x_test if epoch == cfg.epochs else x_curve
+            # its own generator, seeded afresh each time: every point sees the same sampling
+            # noise (the VAE samples its code), and evaluating never moves the training stream
+            eval_rng = torch.Generator(device=device).manual_seed(cfg.seed + 2)
+            entry["test"] = mean_terms(model, x_eval, rng=eval_rng)
+            entry["test_items"] = len(x_eval)
         if not all(math.isfinite(v) for v in entry["test"].values()):
             raise _diverged(entry["test"]["loss"], epoch, batches, cfg.lr)
         progress.seconds = entry["seconds"] = time.perf_counter() - start

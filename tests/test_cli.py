@@ -92,3 +92,18 @@ def test_anomaly_one_class_auc_on_real_mnist(mnist_folder):
     # Ruff et al. 2018 report 0.997 for a conv AE on digit 1 with full MNIST; a small dense AE
     # on 8,000 images reaches about 0.98, a broken score would sit near 0.5
     assert result["auc"] > 0.9
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list", "--help"], ["bogus"], []])
+def test_help_and_argument_errors_do_not_import_torch(args):
+    """Parsing what needs no model flags loads no PyTorch (about a second)."""
+    code = ("import sys\nfrom aedemo.cli import main\ntry:\n    main(sys.argv[1:])\n"
+            "except SystemExit:\n    pass\nprint('torch' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert run.stdout.strip().splitlines()[-1] == "False", run.stderr
+
+
+def test_train_help_lists_the_registry_flags():
+    run = cli("train", "--help")
+    assert run.returncode == 0 and "--variant" in run.stdout and "--beta" in run.stdout

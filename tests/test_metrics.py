@@ -20,6 +20,20 @@ def test_psnr_matches_its_definition():
     assert psnr(a, a)[0] == 100.0
 
 
+def test_psnr_matches_scikit_image(digits):
+    """The trusted reference: scikit-image's peak_signal_noise_ratio, image by image."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    x = digits.x_test[:20]
+    noisy = corrupt(x, "gaussian", 0.2, torch.Generator().manual_seed(0))
+    expected = [peak_signal_noise_ratio(r.squeeze(0).double().numpy(),
+                                        i.squeeze(0).double().numpy(), data_range=1.0)
+                for i, r in zip(noisy, x)]
+    got = psnr(noisy, x)
+    assert got.shape == (20,) and got.dtype == torch.float32
+    assert np.allclose(got.numpy(), expected, rtol=1e-6)
+
+
 def test_ssim_is_one_for_identical_images_and_lower_for_noise(digits):
     x = digits.x_test[:4]
     noisy = corrupt(x, "gaussian", 0.3, torch.Generator().manual_seed(0))

@@ -118,3 +118,49 @@ def test_the_live_chart_gets_every_batch_of_a_short_job(digits):
         callbacks=(reporter,))
     points = board.get(jobs.progress_key("j1"))["trace"]
     assert len(points) == 30 and points[-1][0] == pytest.approx(3.0)
+
+
+def test_the_curve_is_on_a_fixed_sample_and_the_last_point_on_the_whole_test_set(mnist_folder):
+    """Each epoch's test point but the last is measured on the same seeded EVAL_ITEMS of the
+    test set, the last on all of it. The reference is aedemo.metrics.evaluate's BCE (computed
+    from the reconstructions, not from the loss) on the same images at the same moment."""
+    from aedemo.data import load_images
+    from aedemo.metrics import evaluate
+    from aedemo.train import EVAL_ITEMS, eval_subset
+
+    real = load_images(str(mnist_folder))
+    x_test = real.x_train                                   # 8,000: four times the sample
+    subset = eval_subset(x_test, seed=0)
+    assert len(subset) == EVAL_ITEMS and torch.equal(subset, eval_subset(x_test, seed=0))
+    assert not torch.equal(subset, x_test[:EVAL_ITEMS])     # drawn, not the first ones
+    assert len(eval_subset(x_test[:100], seed=0)) == 100    # a small test set is used whole
+
+    seen = []
+
+    class Reference(Callback):
+        def on_epoch(self, p):
+            seen.append({"sample": evaluate(p.model, subset)["bce"],
+                         "whole": evaluate(p.model, x_test)["bce"]})
+
+    model = build("dense", {"latent_dim": 8})
+    history = fit(model, real.x_test, x_test, TrainConfig(epochs=3, batch_size=64),
+                  callbacks=(Reference(),))
+    assert [e["test_items"] for e in history] == [EVAL_ITEMS, EVAL_ITEMS, len(x_test)]
+    for entry, ref in zip(history[:-1], seen):
+        assert entry["test"]["recon"] == pytest.approx(ref["sample"], rel=1e-4)
+        assert entry["test"]["recon"] != pytest.approx(ref["whole"], rel=1e-4)
+    assert history[-1]["test"]["recon"] == pytest.approx(seen[-1]["whole"], rel=1e-4)
+    assert history[-1]["test"]["recon"] == pytest.approx(evaluate(model, x_test)["bce"],
+                                                         rel=1e-4)
+
+
+def test_evaluating_does_not_move_the_training_stream(digits):
+    """The VAE samples its code when it is evaluated: with or without a test set, the same seed
+    trains the same weights."""
+    def train(x_test):
+        model = build("vae", {"latent_dim": 4})
+        fit(model, digits.x_train[:256], x_test, TrainConfig(epochs=2, batch_size=64))
+        return model.state_dict()
+
+    a, b = train(None), train(digits.x_test[:100])
+    assert all(torch.equal(a[k], b[k]) for k in a)
