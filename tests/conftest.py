@@ -48,15 +48,31 @@ def batch(digits) -> torch.Tensor:
 
 
 @pytest.fixture
-def app(isolated_home, monkeypatch):
+def quiet_env(isolated_home, monkeypatch):
+    """A test's service settings: the small digits, the zoo's specs but nothing trained, and
+    no worker process (nothing trains here)."""
+    monkeypatch.setenv("AEDEMO_ZOO", "0")
+    monkeypatch.setenv("AEDEMO_WORKERS", "0")
+    monkeypatch.setenv("AEDEMO_DATASET", "digits")
+
+
+@pytest.fixture
+def quiet_service(quiet_env):
+    """A Service of its own with quiet_env's settings, its dataset loaded."""
+    from aedemo.service import Service
+
+    service = Service()
+    assert service.wait_ready(60)
+    yield service
+    service.shutdown()
+
+
+@pytest.fixture
+def app(quiet_env):
     """A fresh AppTest of app.py with its own service (st.cache_resource is process-wide):
     ``app()`` runs Home, ``app("pages/x.py")`` switches to a page. No zoo, the small digits."""
     from aedemo import ui
 
-    monkeypatch.setenv("AEDEMO_ZOO", "0")
-
-    monkeypatch.setenv("AEDEMO_WORKERS", "0")          # no training here: no worker process
-    monkeypatch.setenv("AEDEMO_DATASET", "digits")
     st.cache_resource.clear()
     st.cache_data.clear()
 

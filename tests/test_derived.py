@@ -10,18 +10,12 @@ import time
 import pytest
 from test_showcase import stored, student_spec
 
-from aedemo.service import Service, When
+from aedemo.service import When
 
 
 @pytest.fixture
-def svc(isolated_home, monkeypatch):
-    monkeypatch.setenv("AEDEMO_ZOO", "0")
-    monkeypatch.setenv("AEDEMO_WORKERS", "0")
-    monkeypatch.setenv("AEDEMO_DATASET", "digits")
-    service = Service()
-    assert service.wait_ready(60)
-    yield service
-    service.shutdown()
+def svc(quiet_service):
+    return quiet_service
 
 
 def test_computed_once_with_the_loaded_model_the_data_and_the_params(svc):

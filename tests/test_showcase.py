@@ -37,14 +37,8 @@ def student_spec(k: int = 16, epochs: int = 3) -> ModelSpec:
 
 
 @pytest.fixture
-def svc(isolated_home, monkeypatch):
-    monkeypatch.setenv("AEDEMO_ZOO", "0")             # the zoo's specs, but nothing trained
-    monkeypatch.setenv("AEDEMO_WORKERS", "0")          # no training here: no worker process
-    monkeypatch.setenv("AEDEMO_DATASET", "digits")
-    service = Service()
-    assert service.wait_ready(60)
-    yield service
-    service.shutdown()
+def svc(quiet_service):
+    return quiet_service
 
 
 def test_a_students_newer_model_does_not_replace_the_zoos(svc):
