@@ -43,3 +43,12 @@ def test_progress_says_starting_before_the_first_batch_never_batch_0_of_0():
     # the sidebar's short form is the start of the panel's long one: the same percentage
     assert ui.progress_text(running) == "44%"
     assert ui.progress_text(running, detail=True).startswith("44%: epoch 2 of 3, batch 20 of 63")
+
+
+def test_each_test_point_says_how_many_items_it_was_measured_on():
+    # the trainer's history: a sample of the test set per epoch, all of it after the last
+    history = [{"epoch": e, "train": {"loss": 90.0}, "test": {"loss": 95.0 - e},
+                "test_items": 2000 if e < 3 else 10000} for e in (1, 2, 3)]
+    test = next(t for t in loss_curve(history).data if t.name == "test, after each epoch")
+    assert list(test.customdata) == [2000, 2000, 10000]
+    assert "%{customdata} test items" in test.hovertemplate

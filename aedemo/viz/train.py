@@ -48,6 +48,11 @@ def loss_curve(history: Sequence[dict[str, Any]],
         fig.add_trace(go.Scatter(x=[e["epoch"] for e in tested],
                                  y=[e["test"]["loss"] for e in tested], mode="lines+markers",
                                  name="test, after each epoch",
+                                 # a sample of the test set per epoch, all of it after the last
+                                 # (aedemo.train.EVAL_ITEMS); older histories do not say
+                                 customdata=[e.get("test_items", "the") for e in tested],
+                                 hovertemplate="epoch %{x}: %{y:.4g} on %{customdata} test "
+                                               "items<extra></extra>",
                                  line=dict(color=TEST_COLOUR, width=2, dash="dot"),
                                  marker=dict(size=10, color=TEST_COLOUR)))
     return layout(fig, title, "epoch", "loss per item")
