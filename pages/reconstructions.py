@@ -42,7 +42,10 @@ with left:
     entry = ui.pick_model(models, key="rec-model")
 classes = mid.multiselect("Digits to show", all_classes, default=all_classes,
                           format_func=lambda c: data.classes[c], key="rec-classes")
-seed = right.number_input("Seed", 0, 10**6, 0, key="rec-seed")
+# Reshuffle sets the seed through session state, so the widget takes its start from there too:
+# a default given to the widget as well makes Streamlit warn at every Reshuffle.
+st.session_state.setdefault("rec-seed", 0)
+seed = right.number_input("Seed", 0, 10**6, key="rec-seed")
 right.button("Reshuffle", on_click=reseed, icon=":material/shuffle:", key="rec-shuffle")
 
 model = svc.load_model(entry.id)

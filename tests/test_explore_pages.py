@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import math
 import shutil
 import time
@@ -140,18 +141,15 @@ def test_rate_distortion_has_a_point_per_stored_k_and_a_pca_curve(explore):
     assert fig["layout"]["xaxis"]["type"] == "log"
 
 
-def test_bottleneck_slider_updates_the_images_quickly(explore):
+def test_bottleneck_slider_updates_the_images(explore):
+    # how fast it answers is bench/classroom.py's to measure: timings are no test's business
     at = explore("pages/reconstructions.py")
-    at.select_slider(key="rec-k").set_value(4)
-    start = time.perf_counter()
-    at.run()
-    seconds = time.perf_counter() - start
+    at.select_slider(key="rec-k").set_value(4).run()
     no_exception(at)
     captions = [c.value for c in at.caption]
     assert any(c.startswith("Dense autoencoder, k = 4") for c in captions)
     assert any(c.startswith("PCA, k = 4") for c in captions)
     assert figure(at)["layout"]["shapes"][0]["x0"] == 4          # the marker follows
-    assert seconds < 2.0    # AppTest's own overhead included; the page's work is milliseconds
 
 
 def test_picking_digits_and_reshuffling(explore):
@@ -164,6 +162,27 @@ def test_picking_digits_and_reshuffling(explore):
     assert at.number_input(key="rec-seed").value == 1
     labels, after = first_row(at)
     assert labels == ["3"] * 10 and after != before
+
+
+def test_reshuffling_sets_the_seed_without_a_warning_in_the_log(explore, monkeypatch):
+    """Streamlit warns (once per process, with a stack) when a widget has a default value and
+    session state sets it too: it filled the server's log at every Reshuffle."""
+    from streamlit.elements.lib import policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    warned = []
+    handler = logging.Handler()
+    handler.emit = lambda record: warned.append(record.getMessage())
+    policies._LOGGER.addHandler(handler)
+    try:
+        at = explore("pages/reconstructions.py")
+        at.button(key="rec-shuffle").click().run()
+        at.button(key="rec-shuffle").click().run()
+    finally:
+        policies._LOGGER.removeHandler(handler)
+    no_exception(at)
+    assert at.number_input(key="rec-seed").value == 2
+    assert not [m for m in warned if "default value" in m], warned
 
 
 def test_latent_map_has_one_point_per_test_image(explore):
