@@ -44,6 +44,16 @@ NOISE_FLOOR = 0.1
 # stretched so its strongest stroke is 1, as in MNIST (pencil on paper is grey, not black).
 MIN_CONTRAST = 0.15
 
+# The Draw page's pad: SIZE x SIZE pixels of its own (aedemo/assets/drawing_pad.js), drawn with
+# a pen this wide, which is about MNIST's stroke once a digit is framed to 20 x 20.
+PAD_SIZE = 280
+PAD_PEN = 18
+# Ink no taller or wider than this many pen widths is a dot or a dab, not a digit. Framing would
+# blow it up to fill the 20 x 20 box: a single click became a full disc, which every model then
+# "reconstructed" and the anomaly verdict called ordinary. The shortest digit, a 1, is several
+# pen widths tall.
+MIN_PEN_WIDTHS = 2.0
+
 # scikit-learn's digits (UCI optdigits): 32x32 bitmaps, the ink counted in 4x4 blocks -> 8x8
 DIGITS_BITMAP = 32
 DIGITS_GRID = 8
@@ -89,9 +99,14 @@ def ink(image: np.ndarray) -> np.ndarray:
     return np.clip((grey - background) / max(1.0 - background, 1e-6), 0.0, 1.0)
 
 
-def to_mnist(image: np.ndarray) -> torch.Tensor | None:
+class NotADigit(DataError):
+    """The ink is there but too small to be a digit: a dot."""
+
+
+def to_mnist(image: np.ndarray, *, min_extent: float = 0.0) -> torch.Tensor | None:
     """A canvas RGBA array or an uploaded image's array -> (1, 1, 28, 28) float32 in [0, 1],
-    framed as MNIST's digits are; None when there is no ink at all."""
+    framed as MNIST's digits are; None when there is no ink at all. Raises NotADigit when the
+    ink's box is smaller on both sides than ``min_extent`` of the image's longer side."""
     strokes = ink(image)
     peak = float(strokes.max()) if strokes.size else 0.0
     if peak < MIN_CONTRAST:
@@ -103,6 +118,8 @@ def to_mnist(image: np.ndarray) -> torch.Tensor | None:
         return None
     crop = strokes[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]                    # (h, w)
     h, w = crop.shape
+    if max(h, w) < min_extent * max(strokes.shape):
+        raise NotADigit("That is only a dot: draw a whole digit, as large as the pad allows.")
     scale = BOX / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))                   # PIL: (w, h)
     # Lanczos on the float image: anti-aliased like MNIST's grey edges; it rings a little below
@@ -253,8 +270,9 @@ PAD_MAX_CHARS = 2_000_000      # a 280 x 280 drawing is some 10 kB; anything thi
 
 def pad_to_mnist(data_url: str) -> torch.Tensor | None:
     """The drawing pad's picture (a PNG as a data URL, straight from the browser) -> an
-    MNIST-framed digit, or None when it holds no ink. Raises DataError for anything that is not
-    a small PNG: the browser is on the other side of the network and may send anything."""
+    MNIST-framed digit, or None when it holds no ink. Raises NotADigit for a dot, and
+    DataError for anything that is not a small PNG: the browser is on the other side of the
+    network and may send anything."""
     if (not isinstance(data_url, str) or not data_url.startswith(PNG_DATA_URL)
             or len(data_url) > PAD_MAX_CHARS):
         raise DataError("The drawing could not be read; clear the pad and draw again.")
@@ -262,4 +280,4 @@ def pad_to_mnist(data_url: str) -> torch.Tensor | None:
         raw = base64.b64decode(data_url[len(PNG_DATA_URL):], validate=True)
     except (binascii.Error, ValueError):
         raise DataError("The drawing could not be read; clear the pad and draw again.") from None
-    return to_mnist(load_upload(raw))
+    return to_mnist(load_upload(raw), min_extent=MIN_PEN_WIDTHS * PAD_PEN / PAD_SIZE)

@@ -14,6 +14,7 @@ import torch
 
 from aedemo import roles
 from aedemo.jobs import CANCELLED, DONE, FAILED, SYSTEM, JobError, JobSnapshot
+from aedemo.preprocess import PAD_PEN
 from aedemo.service import Provenance, Service
 from aedemo.store import StoredModel, StoreError
 from aedemo.viz.images import image_grid, to_pixels
@@ -202,7 +203,6 @@ def hparam_input(field: Any, key: str, label: str | None = None, default: Any = 
 _drawing_pad = st.components.v2.component(
     "aedemo.drawing_pad", html='<div class="pad-root"></div>',
     js=(ASSETS / "drawing_pad.js").read_text(), css=(ASSETS / "drawing_pad.css").read_text())
-PAD_STROKE = 18        # pen width in the pad's 280 pixels: about MNIST's once framed to 20 x 20
 
 
 def drawing_pad(key: str, strokes: list | None = None) -> dict | None:
@@ -210,7 +210,7 @@ def drawing_pad(key: str, strokes: list | None = None) -> dict | None:
     {"png": a PNG data URL or None when blank, "strokes": [[x0, y0, x1, y1, ...], ...]}.
     ``strokes`` is what a pad mounted afresh shows (the last drawing, coming back to the
     page); a pad already on the screen keeps its own."""
-    result = _drawing_pad(data={"strokeWidth": PAD_STROKE, "strokes": strokes or []}, key=key,
+    result = _drawing_pad(data={"strokeWidth": PAD_PEN, "strokes": strokes or []}, key=key,
                           default={"drawing": None}, on_drawing_change=lambda: None,
                           width="stretch", height="content")
     return result.get("drawing")

@@ -48,6 +48,9 @@ def from_pad() -> tuple[torch.Tensor | None, str]:
         return None, ""                                     # cleared
     try:
         return preprocess.pad_to_mnist(sent["png"]), ""
+    except preprocess.NotADigit as err:
+        st.warning(str(err), icon=":material/draw:")
+        return None, "error"
     except DataError as err:
         st.error(str(err), icon=":material/error:")
         return None, "error"

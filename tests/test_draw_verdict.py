@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from aedemo import data, preprocess, ui, zoo
+from aedemo import data, preprocess, zoo
 from aedemo.lessons import draw
 from aedemo.spec import train_spec
 
-PAD = 280                    # the pad's own pixels (aedemo/assets/drawing_pad.js)
+PAD = preprocess.PAD_SIZE     # the pad's own pixels (aedemo/assets/drawing_pad.js)
 
 
 def on_the_pad(strokes) -> np.ndarray:
@@ -22,9 +22,9 @@ def on_the_pad(strokes) -> np.ndarray:
     them (canvas lineCap and lineJoin "round")."""
     img = Image.new("RGB", (PAD, PAD), (0, 0, 0))
     pen = ImageDraw.Draw(img)
-    r = ui.PAD_STROKE / 2
+    r = preprocess.PAD_PEN / 2
     for points in strokes:
-        pen.line(points, fill=(255, 255, 255), width=ui.PAD_STROKE, joint="curve")
+        pen.line(points, fill=(255, 255, 255), width=preprocess.PAD_PEN, joint="curve")
         for x, y in (points[0], points[-1]):
             pen.ellipse([x - r, y - r, x + r, y + r], fill=(255, 255, 255))
     return np.asarray(img)

@@ -4,8 +4,10 @@ itself: a real digit blown up to canvas size must come back as the digit it was.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,6 +228,57 @@ def test_the_pads_png_is_framed_like_an_upload():
     Image.fromarray(np.zeros((CANVAS, CANVAS), np.uint8)).save(blank, format="PNG")
     assert preprocess.pad_to_mnist(
         "data:image/png;base64," + base64.b64encode(blank.getvalue()).decode()) is None
+
+
+def pad_url(canvas: np.ndarray) -> str:
+    import base64
+
+    buf = io.BytesIO()
+    Image.fromarray(canvas).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def pen_marks(*lines: tuple[float, float, float, float]) -> np.ndarray:
+    """The pad's picture of these strokes (x0, y0, x1, y1 in the pad's pixels), drawn with the
+    pad's pen; a stroke of zero length is one click."""
+    img = Image.new("L", (preprocess.PAD_SIZE, preprocess.PAD_SIZE), 0)
+    pen, r = ImageDraw.Draw(img), preprocess.PAD_PEN / 2
+    for x0, y0, x1, y1 in lines:
+        pen.line([(x0, y0), (x1, y1)], fill=255, width=preprocess.PAD_PEN)
+        for x, y in ((x0, y0), (x1, y1)):                     # the pen's round ends
+            pen.ellipse([x - r, y - r, x + r, y + r], fill=255)
+    return np.asarray(img)
+
+
+@pytest.mark.parametrize("where", [(140, 140), (30, 250)])
+def test_a_single_click_on_the_pad_is_a_dot_not_a_digit(where):
+    """Framing blows any ink up to 20 x 20: one click became a full disc that every model
+    'reconstructed'. A dot (or a dab of under two pen widths) gets a plain message instead."""
+    x, y = where
+    for marks in (pen_marks((x, y, x, y)), pen_marks((x, y, x + 15, y + 5))):
+        with pytest.raises(preprocess.NotADigit, match="only a dot"):
+            preprocess.pad_to_mnist(pad_url(marks))
+
+
+def test_a_small_digit_on_the_pad_is_still_framed():
+    # a 1 of three pen widths drawn in a corner: small, but a digit, and framed as an upload is
+    one = pen_marks((40, 200, 40, 200 + 3 * preprocess.PAD_PEN))
+    framed = preprocess.pad_to_mnist(pad_url(one))
+    torch.testing.assert_close(framed, preprocess.to_mnist(one))
+    assert framed.amax(dim=(0, 1, 3)).gt(0.5).sum() >= 18           # ink on most of 20 rows
+
+
+def test_an_upload_is_never_refused_as_a_dot():
+    """An upload is cropped by its owner, so its size says nothing: a tight crop of a digit
+    fills the picture, and a tiny one is still framed."""
+    dot = pen_marks((140, 140, 140, 140))
+    assert preprocess.to_mnist(dot) is not None
+
+
+def test_the_pads_size_here_is_the_browsers():
+    js = (Path(preprocess.__file__).parent / "assets" / "drawing_pad.js").read_text()
+    assert re.search(r"^const SIZE = (\d+);", js, flags=re.M).group(1) == str(
+        preprocess.PAD_SIZE)
 
 
 @pytest.mark.parametrize("sent", [None, 42, "", "data:image/jpeg;base64,AAAA",

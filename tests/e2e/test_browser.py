@@ -82,6 +82,21 @@ def test_drawing_a_digit_shows_every_models_reconstruction(page, server):
     assert "dense k=16 · MSE" in text and "vae k=16 · MSE" in text
 
 
+def test_a_single_click_on_the_pad_is_called_a_dot_not_reconstructed(page, server):
+    open_page(page, server, "draw")
+    pad = page.locator(PAD)
+    pad.wait_for()
+    box = pad.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.get_by_text("That is only a dot").wait_for(timeout=60_000)
+    wait_idle(page)
+    no_exception(page)
+    assert page.get_by_text("Every variant's reconstruction").count() == 0
+    draw_seven(page)                        # the next stroke makes it a digit after all
+    page.get_by_text("Every variant's reconstruction").wait_for(timeout=60_000)
+    assert page.get_by_text("That is only a dot").count() == 0
+
+
 def test_clearing_the_canvas_keeps_the_chosen_bottleneck(page, server):
     """Clear is the pad's own button (it empties the pad in the browser, so a stroke begun
     right after it is kept); the next drawing comes back at the k the student chose."""
