@@ -16,6 +16,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 from test_pages import no_exception
+from test_showcase import stored
 
 from aedemo import ui
 from aedemo.service import Service
@@ -46,12 +47,9 @@ def explore_store(tmp_path_factory):
 
 
 @pytest.fixture
-def page_app(isolated_home, monkeypatch):
+def page_app(quiet_env):
     """As test_pages' ``app``, but running the page script itself rather than app.py's
     navigation, so these tests do not depend on every other page in the menu existing."""
-    monkeypatch.setenv("AEDEMO_ZOO", "0")
-    monkeypatch.setenv("AEDEMO_WORKERS", "0")          # no training here: no worker process
-    monkeypatch.setenv("AEDEMO_DATASET", "digits")
     st.cache_resource.clear()
     st.cache_data.clear()
 
@@ -257,6 +255,19 @@ def test_generate_page_samples_interpolates_and_breaks_down_the_loss(explore):
     assert len(values(kl["data"][0]["y"])) == 4
     assert at.metric[0].value.endswith("of 4")
     assert len(at.dataframe[0].value) == 2                   # both stored VAEs
+
+
+def test_generate_page_opens_on_a_vae_whose_samples_make_the_lesson(explore, isolated_home):
+    """Not the k = 2 VAE, though it is the newest: at k = 2 a plain autoencoder's decodes of
+    N(0, I) draws look as digit-like as the VAE's, and the page's point is lost."""
+    spec = ModelSpec.create("vae", {"latent_dim": 2}, dataset="digits",
+                            train=TrainConfig(epochs=1))
+    stored(ModelStore(isolated_home), spec, owner=None)      # a second after the others
+    newest = ui.service().models(variant="vae")
+    assert newest[0].spec == spec and {m.spec.latent_dim for m in newest} == {2, 4}
+    at = explore("pages/generate.py")
+    assert at.selectbox(key="gen-vae").value.spec.latent_dim == 4
+    assert any(c.startswith("VAE (k = 4") for c in image_captions(at))
 
 
 def test_denoising_table_ranks_the_methods(explore):
