@@ -98,6 +98,12 @@ class When(enum.Enum):
     READY = "ready"                # never: the result if it is ready, else None (a page waiting)
 
 
+def _version(entry: StoredModel) -> tuple[str, Any]:
+    """A stored model's part of a cache key: its id and creation stamp, so a model retrained
+    under the same id (the same settings) is a new one."""
+    return entry.id, entry.meta.get("created")
+
+
 class Service:
     def __init__(self, settings: Settings | None = None, store: ModelStore | None = None):
         self.settings = settings or Settings.from_env()
@@ -215,8 +221,7 @@ class Service:
         entry = self.store.get(model_id)
         if entry is None or not entry.ok:
             raise StoreError(entry.problem if entry else f"No stored model {model_id}.")
-        stamp = entry.meta.get("created")
-        return self.memo.get(("model", model_id, stamp), lambda: self.store.load(model_id)[0])
+        return self.memo.get(("model", *_version(entry)), lambda: self.store.load(model_id)[0])
 
     # --- derived results ---------------------------------------------------------------------
 
@@ -234,7 +239,7 @@ class Service:
         if data and self._data is None:
             raise RuntimeError("the dataset is still loading")
         key = (name,
-               *((m.id, m.meta.get("created")) if m is not None else None for m in entries),
+               *(_version(m) if m is not None else None for m in entries),
                *((self._data.source, len(self._data.x_train)) if data else ()),
                *(hashlib.sha256(p).hexdigest() if isinstance(p, bytes) else p for p in params))
 
