@@ -194,8 +194,3 @@ class ImageAutoencoder(Autoencoder):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decode_logits(z))             # (B, k) -> (B, 1, 28, 28)
-
-
-def linear_widths(layers: nn.Module) -> list[int]:
-    """The output sizes of the Linear layers in ``layers``, in order, for architecture()."""
-    return [m.out_features for m in layers.modules() if isinstance(m, nn.Linear)]

@@ -10,7 +10,6 @@ from aedemo.models.base import (
     AEConfig,
     ImageAutoencoder,
     image_bce,
-    linear_widths,
     mlp,
     reconstruction_loss,
 )
@@ -52,3 +51,8 @@ def dense_architecture(encoder: nn.Module, decoder: nn.Module) -> list[tuple[str
     names = (["input"] + ["encoder"] * (len(widths) - 1) + ["code"]
              + ["decoder"] * (len(sizes) - len(widths) - 2) + ["output"])
     return [(n, str(s)) for n, s in zip(names, sizes)]
+
+
+def linear_widths(layers: nn.Module) -> list[int]:
+    """The output sizes of the Linear layers in ``layers``, in order."""
+    return [m.out_features for m in layers.modules() if isinstance(m, nn.Linear)]
