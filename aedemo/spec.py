@@ -86,15 +86,24 @@ class ModelSpec:
     dataset: str                                # the dataset actually used (after any fallback)
     train: TrainConfig = field(default_factory=TrainConfig)
     normal: tuple[int, ...] = ()                # train on these classes only (one-class anomaly)
+    # Train on a seeded sample of this many training images only (0: all of them), repeated to
+    # the whole set's size, so the model takes as many steps as one trained on all: the
+    # Reconstructions page's overfitting lesson.
+    subset: int = 0
+    # The share of the normal training images a one-class model never trains on: its anomaly
+    # threshold is set on them, without a label or a test image (VALIDATION_SHARE).
+    holdout: float = 0.0
 
     @classmethod
     def create(cls, variant: str, hparams: dict[str, Any] | None = None, *,
                dataset: str | None = None, train: TrainConfig | None = None,
-               normal: tuple[int, ...] = ()) -> ModelSpec:
+               normal: tuple[int, ...] = (), subset: int = 0) -> ModelSpec:
         """A spec with its hyperparameters checked and completed; ``dataset`` defaults to MNIST
-        for images (or its offline stand-in) and to the generated series for sequences. Raises
-        DataError for a dataset that is not here and has no stand-in of the same kind, and
-        ValueError for a hyperparameter or training setting outside its range."""
+        for images (or its offline stand-in) and to the generated series for sequences. A
+        one-class model (``normal``) keeps VALIDATION_SHARE of its normal images out of
+        training. Raises DataError for a dataset that is not here and has no stand-in of the
+        same kind, and ValueError for a hyperparameter or training setting outside its
+        range."""
         variant_cls = get_variant(variant)
         full = variant_cls.Config.from_dict(hparams or {}).to_dict()
         # ``train`` was built by a caller (a page, the CLI): check it like the hyperparameters
@@ -107,10 +116,12 @@ class ModelSpec:
             if refusal:
                 raise datasets.DataError(refusal)
             dataset = images.source
-        if normal and variant_cls.kind != "image":
-            raise ValueError("normal classes apply to image datasets only")
+        if (normal or subset) and variant_cls.kind != "image":
+            raise ValueError("normal classes and subsets apply to image datasets only")
         return cls(variant=variant, hparams=tuple(sorted(full.items())), dataset=dataset,
-                   train=train, normal=checked_classes(sorted(set(normal))))
+                   train=train, normal=checked_classes(sorted(set(normal))),
+                   subset=checked_subset(subset),
+                   holdout=VALIDATION_SHARE if normal else 0.0)
 
     @property
     def kind(self) -> str:
@@ -121,14 +132,25 @@ class ModelSpec:
         return dict(self.hparams)["latent_dim"]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"variant": self.variant, "hparams": dict(self.hparams), "dataset": self.dataset,
-                "train": dataclasses.asdict(self.train), "normal": list(self.normal)}
+        d = {"variant": self.variant, "hparams": dict(self.hparams), "dataset": self.dataset,
+             "train": dataclasses.asdict(self.train), "normal": list(self.normal)}
+        # written only when set, so the models that use neither keep the ids they always had
+        if self.subset:
+            d["subset"] = self.subset
+        if self.holdout:
+            d["holdout"] = self.holdout
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        holdout = d.get("holdout", 0.0)
+        if isinstance(holdout, bool) or not isinstance(holdout, (int, float)) or not (
+                0.0 <= holdout <= MAX_HOLDOUT):
+            raise ValueError(f"holdout must be a share between 0 and {MAX_HOLDOUT}")
         return cls(variant=d["variant"], hparams=tuple(sorted(d["hparams"].items())),
                    dataset=d["dataset"], train=TrainConfig.from_dict(d["train"]),
-                   normal=checked_classes(d.get("normal", ())))
+                   normal=checked_classes(d.get("normal", ())),
+                   subset=checked_subset(d.get("subset", 0)), holdout=float(holdout))
 
     @property
     def key(self) -> str:
@@ -139,21 +161,57 @@ class ModelSpec:
     def describe(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in self.hparams if k != "latent_dim")
         normal = f", normal={''.join(map(str, self.normal))}" if self.normal else ""
+        subset = f" ({self.subset:,} of its images)" if self.subset else ""
         epochs = self.train.epochs
-        return (f"{self.variant} k={self.latent_dim}{extra} on {self.dataset}{normal}, "
+        return (f"{self.variant} k={self.latent_dim}{extra} on {self.dataset}{subset}{normal}, "
                 f"{epochs} epoch{'s' if epochs != 1 else ''}")
 
 
+# A one-class model never trains on this share of its normal training images: they are the
+# held-out normal images its default anomaly threshold is set on (aedemo.lessons.anomaly).
+VALIDATION_SHARE = 0.1
+MAX_HOLDOUT = 0.5
+SPLIT_SEED = 0           # the same split whatever the training seed: it belongs to the data
+
+
+def checked_subset(subset) -> int:
+    if isinstance(subset, bool) or not isinstance(subset, int) or subset < 0:
+        raise ValueError(f"subset must be a whole number of images, 0 for all, not {subset!r}")
+    return subset
+
+
+def one_class_split(labels: torch.Tensor, normal: tuple[int, ...],
+                    holdout: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of the normal classes' images in ``labels``, split into (trained on, held
+    out): a seeded ``holdout`` share of them is held out, the same split for every model."""
+    found = torch.nonzero(torch.isin(labels, torch.tensor(normal, dtype=labels.dtype)))[:, 0]
+    order = found[torch.randperm(len(found), generator=torch.Generator().manual_seed(SPLIT_SEED))]
+    n_held = int(round(len(found) * holdout))
+    return order[n_held:].sort().values, order[:n_held].sort().values
+
+
 def training_data(spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x_train, x_test) for a spec: the one-class protocol keeps only the normal classes for
-    training and the whole test set for testing."""
+    """(x_train, x_test) for a spec. The one-class protocol trains on the normal classes only,
+    less the held-out share its threshold is set on, and its test curve is measured on the
+    normal test images (the rest of the test set is what it must find, not what it learns).
+    A subset is a seeded sample of the training images, repeated to the whole set's size."""
     d = datasets.load_dataset(spec.dataset, spec.kind)
-    x_train = d.x_train
+    x_train, x_test = d.x_train, d.x_test
     if spec.normal:
-        x_train = x_train[torch.isin(d.y_train, torch.tensor(spec.normal))]
-        if len(x_train) == 0:
-            raise datasets.DataError(f"no training images of class {spec.normal} in {spec.dataset}")
-    return x_train, d.x_test
+        trained_on, _ = one_class_split(d.y_train, spec.normal, spec.holdout)
+        x_train = x_train[trained_on]
+        x_test = x_test[torch.isin(d.y_test, torch.tensor(spec.normal, dtype=d.y_test.dtype))]
+        if len(x_train) == 0 or len(x_test) == 0:
+            raise datasets.DataError(f"no images of class {spec.normal} in {spec.dataset}")
+    if spec.subset:
+        if spec.subset > len(x_train):
+            raise datasets.DataError(f"{spec.dataset} has {len(x_train):,} training images, "
+                                     f"fewer than the {spec.subset:,} asked for")
+        chosen = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(
+            SPLIT_SEED))[:spec.subset]
+        repeats = -(-len(x_train) // spec.subset)              # ceil: at least the whole size
+        x_train = x_train[chosen].repeat(repeats, 1, 1, 1)[:len(x_train)]
+    return x_train, x_test
 
 
 @dataclass

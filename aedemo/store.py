@@ -102,12 +102,22 @@ class StoredModel:
 
     @property
     def metrics(self) -> dict[str, float]:
-        return (self.meta or {}).get("metrics", {})
+        return current_metric_names((self.meta or {}).get("metrics", {}))
 
     @property
     def owner(self) -> str | None:
         """Who asked for it: a browser session's id, the zoo's owner, or None (the CLI)."""
         return (self.meta or {}).get("owner")
+
+
+# Metrics saved under a name that no longer says what they hold: recon + KL is the *negative*
+# ELBO (a positive number of nats), which models saved before the rename called "elbo".
+RENAMED_METRICS = {"elbo": "neg_elbo"}
+
+
+def current_metric_names(metrics: dict[str, float]) -> dict[str, float]:
+    """A stored model's test metrics under today's names."""
+    return {RENAMED_METRICS.get(name, name): value for name, value in metrics.items()}
 
 
 # --- what a model's JSON must hold before anything reads it -----------------------------------

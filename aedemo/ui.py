@@ -3,8 +3,10 @@ sidebar, and widgets that several pages use. Pages call these; nothing here trai
 
 from __future__ import annotations
 
+import html
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ def run_page(page) -> None:
     """Run the page st.navigation chose. With AEDEMO_RUN_LOG naming a file, append each full
     run's page and seconds to it: the classroom bench reads it to tell the server's own time
     from the browsers', which share the machine with it there."""
+    page_style()
     if not RUN_LOG:
         page.run()
         return
@@ -252,21 +255,67 @@ def models(*, others: bool = True, **filters: Any) -> list[StoredModel]:
 ROW = 10          # digits in a full row: a short row keeps the cells of a full one
 
 
+def alt_texts(alt: str | Sequence[str], n: int, captions: Sequence[str] | None = None
+              ) -> list[str]:
+    """One alternative text per picture: ``alt`` as given when it is one per picture, else
+    the group's description once, with each picture's caption (or its place) after it."""
+    if not isinstance(alt, str):
+        texts = list(alt)
+        if len(texts) != n:
+            raise ValueError(f"{len(texts)} alternative texts for {n} pictures")
+        return texts
+    return [f"{alt}: {captions[i]}" if captions else f"{alt}, {i + 1} of {n}"
+            for i in range(n)]
+
+
 def show_images(images: torch.Tensor | list[torch.Tensor], captions: list[str] | None = None, *,
-                scale: int = 8, per_row: int | None = None) -> None:
+                alt: str | Sequence[str], scale: int = 8, per_row: int | None = None) -> None:
     """28x28 images side by side in a grid, ``per_row`` to a row (at least ROW cells, so two
     digits are not drawn half a page wide), each with its caption under it. Each fills its
     cell, so the digits grow with the window on a projector, and the grid keeps its columns
-    however narrow, so on a phone a row stays a row."""
+    however narrow, so on a phone a row stays a row. ``alt`` says what the pictures are to a
+    student who cannot see them: one text per picture ("test digit 7, reconstruction by dense
+    k = 16, MSE 0.012"), or one for the whole row, which each picture's caption completes."""
     pictures = to_pixels(images, scale)
+    texts = alt_texts(alt, len(pictures), captions)
     grid = st.grid(per_row or max(len(pictures), ROW), wrap=False, min_column_width=28,
                    gap="xsmall")
     for i, pixels in enumerate(pictures):
         with grid.cell():
             # PNG: Streamlit's default JPEG blurs the edges of a 28x28 digit
-            st.image(pixels, width="stretch", output_format="PNG")
+            st.image(pixels, width="stretch", output_format="PNG", alt=texts[i])
             if captions:
                 st.caption(captions[i])
+
+
+def picture(pixels: np.ndarray, *, alt: str, caption: str | None = None,
+            width: int | str = "content") -> None:
+    """One picture (a digit, or a mosaic of them from viz.images) with its alternative text:
+    a mosaic describes itself once ("48 digits decoded from random codes")."""
+    st.image(pixels, caption=caption, width=width, output_format="PNG", alt=alt)
+
+
+def chart(figure, *, key: str, summary: str, **options: Any):
+    """A plotly chart with what it shows in words, for a student who cannot see it: the
+    summary is read by screen readers and hidden from the screen (the chart's title says the
+    same to those who see it). Returns what st.plotly_chart returns (a selection event when
+    ``on_select`` is given)."""
+    event = st.plotly_chart(figure, key=key, **options)
+    st.markdown(f'<p class="aedemo-sr-only">{html.escape(summary)}</p>', unsafe_allow_html=True)
+    return event
+
+
+# Text for screen readers only: the usual visually hidden pattern, kept off the screen and out
+# of the layout without display:none, which would hide it from screen readers too.
+PAGE_STYLE = """<style>
+.aedemo-sr-only {position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px;
+  overflow: hidden; clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0;}
+</style>"""
+
+
+def page_style() -> None:
+    """The app's own styles, once per run of every page."""
+    st.html(PAGE_STYLE)
 
 
 def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> StoredModel:

@@ -33,6 +33,7 @@ class ZooEntry:
     epochs: int = 3        # on full MNIST (for a one-class detector, on its classes of MNIST)
     lr: float | None = None   # None: the variant's default
     normal: tuple[int, ...] = ()   # a one-class anomaly detector trained on these classes only
+    subset: int = 0        # trained on this many training images only (repeated: same steps)
 
 
 # A larger step than Adam's usual 0.001 for the few epochs the zoo can afford: on MNIST the
@@ -41,6 +42,12 @@ FAST_LR = 3e-3
 DETECTOR_EPOCHS = 3       # a one-class detector, on a full MNIST class (about 6,000 images)
 DETECTOR = {"variant": "dense", "latent_dim": 16, "normal": (0,)}   # the Anomaly page's defaults
 SPARSE_L1 = 0.7        # see aedemo.models.sparse: most units alive, each a stroke
+# The Generate page's beta lesson: below 1 the codes spread out and reconstructions sharpen,
+# above it units fall silent (posterior collapse); on the offline digits beta = 4 keeps about
+# 11 of 16 units active, so "inactive units" are there to see.
+BETAS = (0.25, 4.0)
+OVERCOMPLETE_K = 1024     # a code wider than the image's 784 pixels: why a bottleneck at all
+OVERFIT_SUBSETS = (100, 500)   # the same dense model on fewer digits: memorising, seen
 
 
 def detector_entry(variant: str, latent_dim: int, normal: tuple[int, ...]) -> ZooEntry:
@@ -65,6 +72,15 @@ ZOO: tuple[ZooEntry, ...] = (
     ZooEntry("conv", {"latent_dim": 16}, epochs=2, lr=FAST_LR),
     detector_entry(**DETECTOR),
     ZooEntry("lstm", {}, epochs=14),      # 3.6 s an epoch on 2 cores, whatever the image set
+    # the controls and the sweeps that the pages compare with, after what every page needs:
+    # the sparse network without its penalty (ReLU codes are partly zero anyway) ...
+    ZooEntry("sparse", {"latent_dim": 64, "l1": 0.0}, epochs=3, lr=FAST_LR),
+    # ... the VAE at other betas ...
+    *(ZooEntry("vae", {"latent_dim": 16, "beta": b}, epochs=5, lr=FAST_LR) for b in BETAS),
+    # ... a code wider than the image, and the k = 16 dense model on fewer digits
+    ZooEntry("dense", {"latent_dim": OVERCOMPLETE_K}, epochs=5, lr=FAST_LR),
+    *(ZooEntry("dense", {"latent_dim": 16}, epochs=5, lr=FAST_LR, subset=n)
+      for n in OVERFIT_SUBSETS),
 )
 
 
@@ -76,8 +92,10 @@ def entry_spec(entry: ZooEntry, images: datasets.ImageData | None) -> ModelSpec:
     n_train = (count_of_classes(images.y_train, entry.normal) if entry.normal else
                len(images.x_train))
     train = suggested_train(entry.variant, n_train, mnist_epochs=entry.epochs, lr=entry.lr)
+    # a subset fits in its set's steps: as many as the same model trained on all the images
+    subset = min(entry.subset, len(images.x_train) // 2) if entry.subset else 0
     return ModelSpec.create(entry.variant, entry.hparams, dataset=images.source, train=train,
-                            normal=entry.normal)
+                            normal=entry.normal, subset=subset)
 
 
 def detector_spec(images: datasets.ImageData, normal: tuple[int, ...], variant: str,

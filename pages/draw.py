@@ -113,7 +113,8 @@ with right:
     if seen is not x:
         inputs, labels = [x, seen], ["your input, framed as MNIST", "as the models see it"]
     ui.show_images(inputs + [r.image for r in recons], labels + [r.caption for r in recons],
-                   per_row=3)
+                   alt=[*labels, *(f"reconstruction of your input by {r.caption}"
+                                   for r in recons)], per_row=3)
     st.caption("One model per variant, with the mean squared error between your input and "
                "its copy: lower is a closer copy.")
     if seen is not x:
@@ -139,7 +140,8 @@ def bottleneck_sweep(seen: torch.Tensor, sweep: dict) -> None:
     (r,) = draw.reconstruct_with_each([(sweep[k], svc.load_model(sweep[k].id))], seen)
     left, _ = st.columns([2, 3])
     with left:
-        ui.show_images([seen, r.image], ["your input", r.caption], per_row=2)
+        ui.show_images([seen, r.image], ["your input", r.caption],
+                       alt=["your input", f"its reconstruction by {r.caption}"], per_row=2)
     st.caption("With k = 2 the model can keep only the rough shape of the nearest typical "
                "digit; the larger k, the more of your own strokes survive the bottleneck.")
 
@@ -179,7 +181,8 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
     with left:
         ui.show_images([svc.data.x_train[list(where.neighbours)]],
                        [f"a {svc.data.classes[int(svc.data.y_train[i])]} · distance {d:.2f}"
-                        for i, d in zip(where.neighbours, where.distances)], per_row=5)
+                        for i, d in zip(where.neighbours, where.distances)],
+                       alt="a training digit near your drawing in code space", per_row=5)
 
 
 if yours:
@@ -188,7 +191,7 @@ if yours:
     left, _ = st.columns([2, 1])
     with left:
         ui.show_images([r.image for r in mine], [f"yours: {r.caption}" for r in mine],
-                       per_row=6)
+                       alt="reconstruction of your input by your own model", per_row=6)
 
 sweep = draw.dense_sweep(lesson)
 if len(sweep) > 1:

@@ -78,15 +78,18 @@ b = int(b_col.number_input("To test digit #", 0, n_test - 1, other, key="gen-to"
 steps = s_col.slider("Steps", 3, 15, 10, key="gen-steps")
 ends = data.x_test[[a, b]]
 ui.show_images(ends, [f"from #{a}: {data.classes[int(data.y_test[a])]}",
-                      f"to #{b}: {data.classes[int(data.y_test[b])]}"])
+                      f"to #{b}: {data.classes[int(data.y_test[b])]}"],
+               alt="an end of the interpolation, test digit")
 fractions = [f"{t / (steps - 1):.2f}" for t in range(steps)]
 st.caption(f"VAE, k = {k}: decoded along z = (1 - t) z_from + t z_to")
 ui.show_images(generate.interpolate(vae, ends[0], ends[1], steps),
-               [f"t = {t}" for t in fractions])
+               [f"t = {t}" for t in fractions],
+               alt=f"VAE k = {k}, decoded between the two codes at")
 if dense is not None:
     st.caption(f"Plain autoencoder, k = {dense_entry.spec.latent_dim}")
     ui.show_images(generate.interpolate(dense, ends[0], ends[1], steps),
-                   [f"t = {t}" for t in fractions])
+                   [f"t = {t}" for t in fractions],
+                   alt="plain autoencoder, decoded between the two codes at")
     st.caption("The VAE's path tends to pass through plausible digits all the way; the plain "
                "autoencoder's middle steps can cross empty regions of its code space and look "
                "like two digits laid over each other.")

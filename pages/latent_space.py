@@ -110,8 +110,11 @@ if picked:
     chosen = picked[:SELECTED_SHOWN]
     originals = data.x_test[chosen]
     st.caption("The selected test digits (number: label), and below, their reconstructions")
-    ui.show_images(originals, [f"#{i}: {data.classes[int(data.y_test[i])]}" for i in chosen])
-    ui.show_images(metrics.reconstruct(model, originals))
+    ui.show_images(originals, [f"#{i}: {data.classes[int(data.y_test[i])]}" for i in chosen],
+                   alt="selected test digit")
+    ui.show_images(metrics.reconstruct(model, originals),
+                   alt=[f"reconstruction of test digit #{i}, a {data.classes[int(data.y_test[i])]}"
+                        for i in chosen])
     if len(picked) > SELECTED_SHOWN:
         st.caption(f"The first {SELECTED_SHOWN} of {len(picked)} are shown.")
 else:

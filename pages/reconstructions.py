@@ -33,7 +33,7 @@ def reseed() -> None:
 def image_rows(rows: list[tuple[str, object, list[str]]]) -> None:
     for label, images, captions in rows:
         st.caption(label)
-        ui.show_images(images, captions)
+        ui.show_images(images, captions, alt=label)
 
 
 all_classes = list(range(len(data.classes)))

@@ -4,6 +4,7 @@ reaches the network: a download that is attempted fails as it does on the CI mac
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 # The tests train tiny models on tiny batches, where a second thread costs more in hand-offs
@@ -16,6 +17,13 @@ import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from aedemo import data as datasets  # noqa: E402
+from aedemo import ui  # noqa: E402
+from aedemo.models import build  # noqa: E402
+from aedemo.spec import ModelSpec, Trained, train_spec  # noqa: E402
+from aedemo.store import ModelStore  # noqa: E402
+from aedemo.train import TrainConfig, fit  # noqa: E402
+from page_support import no_exception  # noqa: E402
 from support import REPO, SHARED_MNIST  # noqa: E402
 
 
@@ -71,8 +79,6 @@ def quiet_service(quiet_env):
 def app(quiet_env):
     """A fresh AppTest of app.py with its own service (st.cache_resource is process-wide):
     ``app()`` runs Home, ``app("pages/x.py")`` switches to a page. No zoo, the small digits."""
-    from aedemo import ui
-
     st.cache_resource.clear()
     st.cache_data.clear()
 
@@ -99,3 +105,102 @@ def redis_server(tmp_path_factory):
     server = Redis(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
+
+
+# --- stores of small models, trained once per session --------------------------------------
+
+SMALL_ZOO = [("dense", {"latent_dim": 2}), ("dense", {"latent_dim": 16}),
+             ("vae", {"latent_dim": 2}), ("denoising", {}), ("sparse", {}), ("conv", {}),
+             ("lstm", {})]
+
+# Three dense ks make a rate-distortion curve; every other variant once, at the zoo's k where
+# it is cheap. Two epochs on the digits: seconds in all, and the images are already digit-like.
+EXPLORE_ZOO = [("dense", {"latent_dim": 2}), ("dense", {"latent_dim": 4}),
+               ("dense", {"latent_dim": 16}), ("vae", {"latent_dim": 2}),
+               ("vae", {"latent_dim": 4}), ("denoising", {"latent_dim": 16}),
+               ("sparse", {"latent_dim": 16}), ("conv", {"latent_dim": 16})]
+
+IMAGE_MODELS = [("dense", {"latent_dim": 2}), ("dense", {"latent_dim": 16}),
+                ("vae", {"latent_dim": 2}), ("denoising", {}), ("sparse", {}), ("conv", {})]
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory):
+    """A store of one small model per zoo variant, trained once for the whole session."""
+    home = tmp_path_factory.mktemp("small-store")
+    store = ModelStore(home)
+    for variant, hparams in SMALL_ZOO:
+        spec = ModelSpec.create(variant, hparams,
+                                dataset="digits" if variant != "lstm" else None,
+                                train=TrainConfig(epochs=2))
+        store.save(spec, train_spec(spec))
+    return home
+
+
+@pytest.fixture(scope="session")
+def explore_store(tmp_path_factory):
+    home = tmp_path_factory.mktemp("explore-store")
+    store = ModelStore(home)
+    for variant, hparams in EXPLORE_ZOO:
+        spec = ModelSpec.create(variant, hparams, dataset="digits", train=TrainConfig(epochs=2))
+        store.save(spec, train_spec(spec))
+    return home
+
+
+@pytest.fixture
+def page_app(quiet_env):
+    """As test_pages' ``app``, but running the page script itself rather than app.py's
+    navigation, so these tests do not depend on every other page in the menu existing."""
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+    def make(page: str) -> AppTest:
+        assert ui.service().wait_ready(60)
+        at = AppTest.from_file(str(REPO / page), default_timeout=60)
+        at.run()
+        return at
+
+    yield make
+    ui.service().shutdown()
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def explore(page_app, explore_store, isolated_home):
+    shutil.copytree(explore_store, isolated_home, dirs_exist_ok=True)
+
+    def make(page: str) -> AppTest:
+        at = page_app(page)
+        no_exception(at)
+        return at
+    return make
+
+
+@pytest.fixture(scope="session")
+def issue5_store(tmp_path_factory):
+    """One small model per image variant (two dense ks for the bottleneck slider), a one-class
+    detector of the digit 0, and a small LSTM. Not test_pages' issue5_store: its LSTM trains on
+    all 2,000 series for a minute; this one is narrower and sees 256 of them, a few seconds,
+    which is all a page test needs (the page, not the model's quality, is under test)."""
+    home = tmp_path_factory.mktemp("issue5-store")
+    store = ModelStore(home)
+    for variant, hparams in IMAGE_MODELS:
+        spec = ModelSpec.create(variant, hparams, dataset="digits", train=TrainConfig(epochs=2))
+        store.save(spec, train_spec(spec))
+    spec = ModelSpec.create("dense", {"latent_dim": 4}, dataset="digits",
+                            train=TrainConfig(epochs=4), normal=(0,))
+    store.save(spec, train_spec(spec))
+    spec = ModelSpec.create("lstm", {"latent_dim": 4, "hidden": 16},
+                            train=TrainConfig(epochs=4, batch_size=64))
+    model = build("lstm", dict(spec.hparams), seed=0)
+    history = fit(model, datasets.make_series().x_train[:256], None, spec.train)
+    store.save(spec, Trained(model=model.cpu(), history=history, metrics={}, seconds=0.0))
+    return home
+
+
+@pytest.fixture
+def page(request):
+    """test_pages' ``app`` fixture (a fresh AppTest maker, no zoo, the digits), under a name
+    that does not shadow the import."""
+    return request.getfixturevalue("app")
+

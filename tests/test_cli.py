@@ -21,7 +21,7 @@ def test_train_json_then_list_evaluate_delete():
     result = json.loads(run.stdout)                     # stdout is exactly one JSON object
     assert result["variant"] == "vae" and result["latent_dim"] == 2
     assert result["dataset"] == "digits" and result["epochs"] == 1
-    assert {"mse", "bce", "kl", "elbo"} <= result["test"].keys()
+    assert {"mse", "bce", "kl", "neg_elbo"} <= result["test"].keys()
 
     again = json.loads(cli("train", "--variant", "vae", "--latent", "2", "--epochs", "1",
                            "--dataset", "digits", "--beta", "0.5", "--json").stdout)
@@ -69,7 +69,7 @@ def test_fashion_mnist_offline_is_refused_not_trained_on_digits():
 @pytest.mark.parametrize("args, message", [
     (["train", "--variant", "nope"], "invalid choice"),
     (["train", "--variant", "dense", "--dataset", "cifar"], "mnist, fashion-mnist, kmnist"),
-    (["train", "--variant", "dense", "--latent", "1000"], "latent_dim must be between"),
+    (["train", "--variant", "dense", "--latent", "2000"], "latent_dim must be between"),
     (["train", "--variant", "dense", "--beta", "2"], "--beta does not apply to the dense"),
     (["train", "--variant", "dense", "--lr", "7"], "lr must be between 1e-05 and 1.0"),
     (["anomaly", "--normal", "x", "--variant", "dense"], "--normal takes digits"),

@@ -3,6 +3,8 @@ median filter."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,11 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from aedemo.lessons import denoising
 from aedemo.viz.denoising import psnr_by_level_figure
+from page_support import (
+    figure,
+    no_exception,
+    values,
+)
 
 
 class Identity(torch.nn.Module):
@@ -67,3 +74,22 @@ def test_psnr_by_level_figure():
     assert [t.name for t in fig.data] == ["noisy input", "median filter"]
     assert fig.data[0].line.dash == "dash" and fig.data[1].line.dash == "solid"
     assert fig.layout.xaxis.title.text == "noise sigma"
+
+
+# --- the page --------------------------------------------------------------------------------
+
+def test_denoising_table_ranks_the_methods(explore):
+    at = explore("pages/denoising.py")
+    at.select_slider(key="den-level-gaussian").set_value(0.5).run()
+    no_exception(at)
+    table = at.dataframe[0].value.set_index("method")
+    assert list(table.index) == ["noisy input", "denoising AE", "plain AE", "median filter"]
+    assert all(math.isfinite(v) for v in table["PSNR (dB)"])
+    noisy = table.loc["noisy input", "PSNR (dB)"]
+    # at sigma 0.5 the noisy input is far from clean: both denoisers do better
+    assert table.loc["denoising AE", "PSNR (dB)"] > noisy + 2
+    assert table.loc["median filter", "PSNR (dB)"] > noisy + 2
+    chart = figure(at)
+    assert {t["name"] for t in chart["data"]} == set(table.index)
+    assert all(len(values(t["y"])) == 6 for t in chart["data"])
+

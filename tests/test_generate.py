@@ -8,11 +8,22 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import norm
+from test_showcase import stored
 from torch.distributions import Normal, kl_divergence
 
+from aedemo import ui
 from aedemo.lessons import generate
 from aedemo.models import build
+from aedemo.spec import ModelSpec
+from aedemo.store import ModelStore
+from aedemo.train import TrainConfig
 from aedemo.viz.generate import kl_per_dimension_figure, loss_terms_figure
+from page_support import (
+    figure,
+    image_captions,
+    no_exception,
+    values,
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +113,35 @@ def test_kl_per_dimension_figure_counts_active_units():
     assert len(fig.data[0].y) == 4
     assert "2 of 4 active" in fig.layout.title.text
     assert fig.data[0].marker.color[1] == "#bbb"
+
+
+# --- the page --------------------------------------------------------------------------------
+
+def test_generate_page_samples_interpolates_and_breaks_down_the_loss(explore):
+    at = explore("pages/generate.py")
+    at.selectbox(key="gen-vae").set_value(
+        next(m for m in ui.service().models(variant="vae") if m.spec.latent_dim == 4)).run()
+    no_exception(at)
+    captions = image_captions(at)
+    assert any(c.startswith("VAE (k = 4") for c in captions)
+    assert any("the very same codes" in c for c in captions)   # a dense k = 4 is stored
+    loss = figure(at, 0)
+    assert {t["name"] for t in loss["data"]} >= {"train reconstruction", "train KL"}
+    kl = figure(at, 1)
+    assert len(values(kl["data"][0]["y"])) == 4
+    assert at.metric[0].value.endswith("of 4")
+    assert len(at.dataframe[0].value) == 2                   # both stored VAEs
+
+
+def test_generate_page_opens_on_a_vae_whose_samples_make_the_lesson(explore, isolated_home):
+    """Not the k = 2 VAE, though it is the newest: at k = 2 a plain autoencoder's decodes of
+    N(0, I) draws look as digit-like as the VAE's, and the page's point is lost."""
+    spec = ModelSpec.create("vae", {"latent_dim": 2}, dataset="digits",
+                            train=TrainConfig(epochs=1))
+    stored(ModelStore(isolated_home), spec, owner=None)      # a second after the others
+    newest = ui.service().models(variant="vae")
+    assert newest[0].spec == spec and {m.spec.latent_dim for m in newest} == {2, 4}
+    at = explore("pages/generate.py")
+    assert at.selectbox(key="gen-vae").value.spec.latent_dim == 4
+    assert any(c.startswith("VAE (k = 4") for c in image_captions(at))
+

@@ -12,6 +12,11 @@ from aedemo.lessons import insights
 from aedemo.models import build
 from aedemo.models.sparse import code_sparsity
 from aedemo.viz.insights import activation_histogram, feature_maps_figure, filters_figure, mosaic
+from page_support import (
+    figure,
+    image_captions,
+    no_exception,
+)
 
 
 def test_near_zero_fraction_is_the_sparse_models_metric(digits):
@@ -84,3 +89,19 @@ def test_insight_figures():
     maps = np.random.default_rng(0).uniform(0, 2, size=(16, 14, 14))
     fig = feature_maps_figure(maps, "layer 1")
     assert np.nanmax(np.asarray(fig.data[0].z, dtype=float)) == pytest.approx(1.0)
+
+
+# --- the page --------------------------------------------------------------------------------
+
+def test_insights_page_compares_codes_and_shows_conv_filters(explore):
+    at = explore("pages/insights.py")
+    hist = figure(at, 0)
+    assert [t["type"] for t in hist["data"]] == ["histogram", "histogram"]
+    assert hist["data"][0]["name"].startswith("dense")
+    assert hist["data"][1]["name"].startswith("sparse")      # on top
+    filters = figure(at, 1)
+    assert filters["data"][0]["type"] == "heatmap"
+    at.number_input(key="ins-digit").set_value(5).run()
+    no_exception(at)
+    assert any(c.startswith("#5:") for c in image_captions(at))
+

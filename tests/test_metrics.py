@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from aedemo.metrics import evaluate, psnr, reconstruction_errors, roc, ssim
@@ -49,7 +50,7 @@ def test_roc_auc_on_a_known_ranking():
 
 def test_evaluate_reports_each_variants_extras(digits):
     x = digits.x_test[:64]
-    expected = {"dense": set(), "vae": {"kl", "elbo", "active_units"}, "sparse": {"sparsity"},
+    expected = {"dense": set(), "vae": {"kl", "neg_elbo", "active_units"}, "sparse": {"sparsity"},
                 "denoising": {"psnr_noisy", "psnr_denoised"}}
     for variant, extras in expected.items():
         metrics = evaluate(build(variant), x)
@@ -73,3 +74,17 @@ def test_noise_kinds_stay_in_range_and_hit_the_asked_fraction(digits):
         assert y.min() >= 0 and y.max() <= 1 and not torch.equal(x, y)
     masked = corrupt(torch.ones(1, 1, 100, 100), "masking", 0.3, rng)
     assert abs((masked == 0).float().mean().item() - 0.3) < 0.02
+
+
+def test_the_bce_floor_is_the_loss_of_a_perfect_copy_and_nothing_beats_it(digits):
+    """No output scores a lower BCE than the target itself (torch's own BCE as the reference),
+    and on grey-level digits that least BCE is well above zero."""
+    import torch.nn.functional as F
+
+    from aedemo.metrics import bce_floor
+
+    x = digits.x_test[:64]
+    perfect = F.binary_cross_entropy(x, x, reduction="sum").item() / len(x)
+    assert bce_floor(x) == pytest.approx(perfect, rel=1e-5) and bce_floor(x) > 10
+    blurred = (x * 0.9 + 0.05)
+    assert F.binary_cross_entropy(blurred, x, reduction="sum").item() / len(x) > bce_floor(x)

@@ -4,37 +4,28 @@ the zoo switched off unless a test is about it."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from aedemo import menu, ui
-from aedemo.spec import ModelSpec, train_spec
+from aedemo.service import Service
 from aedemo.store import ModelStore
-from aedemo.train import TrainConfig
+from page_support import (
+    no_exception,
+)
+
+MY_PAGES = ["pages/reconstructions.py", "pages/latent_space.py", "pages/generate.py",
+            "pages/denoising.py", "pages/insights.py"]
+
+
 
 PAGES = [p.path for p in menu.PAGES]
-SMALL_ZOO = [("dense", {"latent_dim": 2}), ("dense", {"latent_dim": 16}),
-             ("vae", {"latent_dim": 2}), ("denoising", {}), ("sparse", {}), ("conv", {}),
-             ("lstm", {})]
 
 
-@pytest.fixture(scope="session")
-def small_store(tmp_path_factory):
-    """A store of one small model per zoo variant, trained once for the whole session."""
-    home = tmp_path_factory.mktemp("small-store")
-    store = ModelStore(home)
-    for variant, hparams in SMALL_ZOO:
-        spec = ModelSpec.create(variant, hparams,
-                                dataset="digits" if variant != "lstm" else None,
-                                train=TrainConfig(epochs=2))
-        store.save(spec, train_spec(spec))
-    return home
 
 
-def no_exception(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -167,7 +158,6 @@ def test_a_model_description_with_wrong_types_breaks_no_page(app, page, small_st
                                                             isolated_home):
     """The tester's case: one JSON with a list where a dict belongs put a traceback with the
     server's paths on every page. Now it is listed on Train as unreadable, and nowhere else."""
-    import json
 
     shutil.copytree(small_store, isolated_home, dirs_exist_ok=True)
     victim = next((isolated_home / "models").glob("*.json"))
@@ -181,3 +171,21 @@ def test_a_model_description_with_wrong_types_breaks_no_page(app, page, small_st
         at.button(key=f"store-delete-{victim.stem}").click().run()
         no_exception(at)
         assert not victim.exists()
+
+
+# --- the page --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("page", MY_PAGES)
+def test_pages_say_what_they_wait_for_when_the_store_is_empty(page_app, page):
+    at = page_app(page)
+    no_exception(at)
+    assert any("is ready yet" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("page", MY_PAGES)
+def test_pages_say_the_dataset_is_loading(page_app, page, monkeypatch):
+    monkeypatch.setattr(Service, "data", property(lambda self: None))
+    at = page_app(page)
+    no_exception(at)
+    assert [i.value for i in at.info] == ["Loading the dataset…"]
+

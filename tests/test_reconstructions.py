@@ -3,6 +3,7 @@ and its explained variance, the metrics module."""
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import numpy as np
@@ -10,12 +11,24 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
+from aedemo import ui
 from aedemo.lessons import reconstructions
 from aedemo.metrics import reconstruction_errors
 from aedemo.models import build
 from aedemo.projection import fit_pca, pca_reconstruct
 from aedemo.spec import ModelSpec
 from aedemo.viz.reconstructions import PCA_NAME, rate_distortion_figure
+from page_support import (
+    figure,
+    first_row,
+    no_exception,
+    traces,
+    values,
+)
+
+DENSE_KS = [2, 4, 16]
+
+
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +122,66 @@ def test_the_sweep_says_where_it_flattens_and_where_pca_wins():
     assert reconstructions.where_the_curve_flattens(dense[:3]) is None
     pca = [(1, 0.07), (2, 0.056), (4, 0.048), (32, 0.0159), (64, 0.0082)]
     assert reconstructions.where_pca_wins(dense, pca) == [64]
+
+
+# --- the page --------------------------------------------------------------------------------
+
+def test_rate_distortion_has_a_point_per_stored_k_and_a_pca_curve(explore):
+    at = explore("pages/reconstructions.py")
+    fig = figure(at)
+    dense, = traces(fig, "dense")
+    assert values(dense["x"]) == DENSE_KS and all(y > 0 for y in values(dense["y"]))
+    stored = {m.spec.latent_dim: m.metrics["mse"] for m in ui.service().models(variant="dense")}
+    assert values(dense["y"]) == pytest.approx([stored[k] for k in DENSE_KS])
+    pca, = traces(fig, "PCA (linear)")
+    assert set(DENSE_KS) <= set(values(pca["x"]))
+    # more components never cost more error
+    pca_mse = values(pca["y"])
+    assert all(a >= b - 1e-9 for a, b in zip(pca_mse, pca_mse[1:]))
+    assert {t["name"] for t in fig["data"]} >= {"vae", "denoising", "sparse", "conv"}
+    assert fig["layout"]["xaxis"]["type"] == "log"
+
+
+def test_bottleneck_slider_updates_the_images(explore):
+    # how fast it answers is bench/classroom.py's to measure: timings are no test's business
+    at = explore("pages/reconstructions.py")
+    at.select_slider(key="rec-k").set_value(4).run()
+    no_exception(at)
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Dense autoencoder, k = 4") for c in captions)
+    assert any(c.startswith("PCA, k = 4") for c in captions)
+    assert figure(at)["layout"]["shapes"][0]["x0"] == 4          # the marker follows
+
+
+def test_picking_digits_and_reshuffling(explore):
+    at = explore("pages/reconstructions.py")
+    at.multiselect(key="rec-classes").set_value([3]).run()
+    no_exception(at)
+    labels, before = first_row(at)
+    assert labels == ["3"] * 10
+    at.button(key="rec-shuffle").click().run()
+    assert at.number_input(key="rec-seed").value == 1
+    labels, after = first_row(at)
+    assert labels == ["3"] * 10 and after != before
+
+
+def test_reshuffling_sets_the_seed_without_a_warning_in_the_log(explore, monkeypatch):
+    """Streamlit warns (once per process, with a stack) when a widget has a default value and
+    session state sets it too: it filled the server's log at every Reshuffle."""
+    from streamlit.elements.lib import policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    warned = []
+    handler = logging.Handler()
+    handler.emit = lambda record: warned.append(record.getMessage())
+    policies._LOGGER.addHandler(handler)
+    try:
+        at = explore("pages/reconstructions.py")
+        at.button(key="rec-shuffle").click().run()
+        at.button(key="rec-shuffle").click().run()
+    finally:
+        policies._LOGGER.removeHandler(handler)
+    no_exception(at)
+    assert at.number_input(key="rec-seed").value == 2
+    assert not [m for m in warned if "default value" in m], warned
+

@@ -9,8 +9,6 @@ import time
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-from test_issue5_pages import a_drawing
-from test_pages import no_exception
 
 from aedemo import metrics, preprocess, ui
 from aedemo.jobs import SYSTEM
@@ -19,6 +17,7 @@ from aedemo.service import Provenance, Service
 from aedemo.spec import ModelSpec, Trained
 from aedemo.store import ModelStore, StoreError
 from aedemo.train import TrainConfig
+from page_support import a_drawing, no_exception
 from support import REPO
 
 

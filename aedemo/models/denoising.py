@@ -12,7 +12,7 @@ import torch
 from aedemo.metrics import psnr
 from aedemo.models import register
 from aedemo.models.base import AEConfig, ImageAutoencoder, hparam, image_bce, mlp
-from aedemo.models.dense import DenseAE, DenseNet
+from aedemo.models.dense import DenseAE, DenseNet, hidden_widths
 from aedemo.noise import NOISE_KINDS, corrupt
 
 
@@ -46,7 +46,7 @@ class DenoisingAE(ImageAutoencoder, DenoisingNet):
     summary = "Sees a corrupted image, must output the clean one."
     Config = DenoisingConfig
     loss_fn = denoising_loss
-    helpers = (mlp, image_bce, "NOISE_KINDS", corrupt)
+    helpers = (mlp, image_bce, "HIDDEN", hidden_widths, "NOISE_KINDS", corrupt)
 
     architecture = DenseAE.architecture
 

@@ -97,8 +97,9 @@ class VAE(ImageAutoencoder, VAENet):
         terms = self.forward(x, rng=rng).terms
         kl_dims = self.kl_per_dimension(x)
         return {"kl": terms["kl"].item(),
-                # negative ELBO, always with beta = 1, so it is comparable across betas
-                "elbo": (terms["recon"] + terms["kl"]).item(),
+                # the negative ELBO (a positive number of nats: the ELBO itself is below
+                # zero), always with beta = 1, so it is comparable across betas
+                "neg_elbo": (terms["recon"] + terms["kl"]).item(),
                 "active_units": int((kl_dims > ACTIVE_KL).sum().item())}
 
     def architecture(self) -> list[tuple[str, str]]:

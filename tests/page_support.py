@@ -1,0 +1,71 @@
+"""What the page tests share (importable as `page_support`, as `support` is): reading what an
+AppTest run put on the page (its charts, pictures and captions), and a digit as a student
+would upload one."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from aedemo import preprocess, ui
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def figure(at: AppTest, i: int = 0) -> dict:
+    return json.loads(at.get("plotly_chart")[i].proto.spec)
+
+
+def values(v) -> list:
+    """A trace's array as a list: plotly writes numpy arrays as base64 typed arrays."""
+    if isinstance(v, dict) and "bdata" in v:
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
+    return list(v)
+
+
+def traces(fig: dict, name: str | None = None) -> list[dict]:
+    return [t for t in fig["data"] if name is None or t.get("name") == name]
+
+
+def model_id(variant: str, k: int) -> str:
+    return next(m.id for m in ui.service().models(variant=variant) if m.spec.latent_dim == k)
+
+
+def image_captions(at: AppTest) -> list[str]:
+    """The captions of the page's pictures: those st.image carries, and the st.caption under
+    each digit of a ui.show_images grid."""
+    return ([c for img in at.get("image") for c in (i.caption for i in img.proto.imgs)]
+            + [c.value for c in at.caption])
+
+
+def first_row(at: AppTest, n: int = 10) -> tuple[list[str], list[str]]:
+    """The first row of digits the page shows: their captions and their pictures' URLs."""
+    captions = [c.value for c in at.caption]
+    start = captions.index("Originals") + 1
+    return captions[start:start + n], [img.proto.imgs[0].url for img in at.get("image")[:n]]
+
+
+def digit_png(ink: int = 0, paper: int = 255) -> bytes:
+    """A '7' on paper, as a phone photo of one would be after cropping."""
+    img = Image.new("RGB", (200, 200), (paper,) * 3)
+    ImageDraw.Draw(img).line([(40, 40), (160, 40), (90, 180)], fill=(ink,) * 3, width=16)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def a_drawing() -> torch.Tensor:
+    return preprocess.upload_to_mnist(digit_png())
+
+
+def texts(at, kind: str) -> str:
+    return " ".join(e.value for e in getattr(at, kind))
+
