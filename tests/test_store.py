@@ -135,3 +135,23 @@ def test_what_training_writes_passes_the_stores_checks(variant):
     entry = ModelStore().get(saved.id)
     assert entry.ok, entry.problem
     assert entry.spec == spec and entry.metrics == saved.meta["metrics"]
+
+
+def test_the_vaes_recon_plus_kl_is_named_the_negative_elbo_even_in_old_files(trained):
+    """recon + KL is the *negative* ELBO (positive nats; the ELBO itself is below zero): a
+    model trained now stores it as neg_elbo, and one stored before under "elbo" is read, listed
+    and printed by the CLI under the same name."""
+    from aedemo.cli import _summary
+
+    spec, result = trained
+    assert "neg_elbo" in result.metrics and "elbo" not in result.metrics
+    assert result.metrics["neg_elbo"] > 0
+    store = ModelStore()
+    saved = store.save(spec, result)
+    path = store.dir / f"{saved.id}.json"
+    meta = json.loads(path.read_text())
+    meta["metrics"]["elbo"] = meta["metrics"].pop("neg_elbo")       # as an older aedemo wrote
+    path.write_text(json.dumps(meta))
+    old = store.get(saved.id)
+    assert old.ok and old.metrics["neg_elbo"] == result.metrics["neg_elbo"]
+    assert "elbo" not in old.metrics and "elbo" not in _summary(old.meta)["test"]

@@ -54,3 +54,35 @@ def test_the_zoos_sparse_model_keeps_most_units_alive_and_each_draws_a_stroke():
     ink = atoms - insights.empty_code_image(model)
     pixels = (ink > 0.3).flatten(1).sum(dim=1).float()
     assert pixels.median() < 40, pixels.median()       # a digit has over 100 inked pixels
+
+
+def test_the_zoos_vae_with_beta_above_one_has_inactive_units():
+    """The Generate page's inactive units must be there to see: the zoo's beta = 1 VAE at
+    k = 16 uses all 16 units, so the zoo trains one with beta > 1 beside it; trained as the zoo
+    trains it on the offline MNIST digits (about 8 s), some of its units carry no information
+    (mean KL under ACTIVE_KL), and most still do."""
+    from aedemo.models.vae import ACTIVE_KL
+    from aedemo.spec import train_spec
+
+    specs = zoo.zoo_specs(datasets.MNIST_SUBSET)
+    betas = {dict(s.hparams)["beta"] for s in specs if s.variant == "vae" and s.latent_dim == 16}
+    assert {0.25, 1.0, 4.0} <= betas
+    spec, = [s for s in specs if s.variant == "vae" and dict(s.hparams)["beta"] > 1]
+    metrics = train_spec(spec).metrics
+    assert 0 < metrics["active_units"] < spec.latent_dim, metrics
+    assert metrics["active_units"] >= spec.latent_dim // 2
+    assert ACTIVE_KL > 0
+
+
+def test_the_zoo_has_the_controls_the_pages_compare_with():
+    """The sparse network without its penalty, a code wider than the image, and the dense
+    k = 16 on fewer digits with the same steps as on all of them."""
+    specs = zoo.zoo_specs(datasets.MNIST_SUBSET)
+    l1s = {dict(s.hparams)["l1"] for s in specs if s.variant == "sparse"}
+    assert {0.0, zoo.SPARSE_L1} <= l1s
+    assert any(s.variant == "dense" and s.latent_dim >= datasets.IMAGE_PIXELS for s in specs)
+    full, = [s for s in specs if s.variant == "dense" and s.latent_dim == 16 and not s.normal
+             and not s.subset]
+    subsets = [s for s in specs if s.subset]
+    assert sorted(s.subset for s in subsets) == list(zoo.OVERFIT_SUBSETS)
+    assert all(s.train == full.train and s.latent_dim == 16 for s in subsets)
