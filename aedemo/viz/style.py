@@ -1,11 +1,35 @@
-"""Shared plotly styling."""
+"""Shared plotly styling: the line palette, the digit classes' colours and symbols, the layout."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
+# The line colours every chart draws with, indexed by position across the viz modules, so the
+# order and the hue at each place stay: 0 blue, 1 red, 2 green, 3 purple, 4 orange, 5 brown,
+# 6 pink, 7 grey, 8 olive, 9 cyan. Each has at least 3:1 contrast against the white page
+# (WCAG 2.1's 1.4.11 for graphics), which matplotlib's tab10 orange, pink, olive and cyan lack.
+# The pairs that the pages draw against each other stay apart for the colour-blind too: blue
+# and orange (train and test curves), red and green (anomalous and normal) is Paul Tol's
+# vibrant red against Okabe & Ito's bluish green, which a red-green deficiency still tells
+# apart by lightness (tests/test_viz_style.py measures both).
+PALETTE = ("#0077BB", "#CC3311", "#009E73", "#7B3294", "#CC6600", "#8C564B", "#AA3377",
+           "#7F7F7F", "#6B6B00", "#0E8A99")
+
+# The ten digit classes on a latent map: Paul Tol's "muted" scheme, his nine colours for
+# qualitative data that colour-blind readers can tell apart, and its pale grey as the tenth
+# (https://personal.sron.nl/~pault/, "Colour schemes and templates"). Simulated for
+# protanopia, deuteranopia and tritanopia, every pair keeps a CIEDE2000 difference of 11 or
+# more (tests/test_viz_style.py); matplotlib's tab10 falls to about 1 under protanopia. Its
+# light colours (the sand and the grey) get a dark outline on the map, so no marker fades into
+# the white page.
+DIGIT_COLOURS = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99",
+                 "#999933", "#AA4499", "#DDDDDD")
+# A shape per class as well, so colour is never the only cue (WCAG 1.4.1): ten filled plotly
+# symbols that Scattergl draws and that read apart at a map's marker size. The five-pointed
+# star is left for the marks drawn on top (a student's drawing on the Draw page).
+DIGIT_SYMBOLS = ("circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down",
+                 "triangle-left", "triangle-right", "hexagram")
+MARKER_OUTLINE = "#333333"     # around every class marker: the light colours keep an edge
 
 
 def layout(fig: go.Figure, title: str, x: str, y: str, height: int = 340) -> go.Figure:
