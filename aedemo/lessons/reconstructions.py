@@ -1,30 +1,51 @@
 """The Reconstructions page teaches that a code of k numbers is a compression: the smaller k,
-the more the redrawing of a digit costs in error, and a non-linear autoencoder beats the best
-linear code, PCA, at the same k.
+the more the redrawing of a digit costs in error; that a non-linear autoencoder can beat the
+best linear code, PCA, at the same k; and why the code must be narrow at all.
 
 Rate-distortion: the test error of a code of k numbers falls as k grows, for PCA (the optimal
-*linear* code, Baldi & Hornik 1989) and for every trained autoencoder variant (Hinton &
+*linear* code in squared error, Eckart & Young 1936, Baldi & Hornik 1989) and for the dense and
+convolutional autoencoders, whose k is the number of values their code holds (Hinton &
 Salakhutdinov 2006 show the non-linear code beating PCA at the same k). Its figure is
 ``aedemo.viz.reconstructions``.
 
-Everything here takes plain tensors and models and returns numbers or tensors; the page has
-the slow ones cached by ``Service.derived``.
+Why a bottleneck: a code as wide as the image lets a plain autoencoder copy its input, which
+teaches it nothing about digits (Goodfellow, Bengio & Courville, *Deep Learning*, 2016,
+section 14.1: an overcomplete autoencoder "can learn to copy its input to its output without
+learning anything useful"); and a narrow code stops copying, not memorising: trained on too few
+digits, the same network learns those by heart.
+
+Everything here takes plain tensors and models and returns numbers, tensors or sentences; the
+page has the slow ones cached by ``Service.derived``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from aedemo.data import IMAGE_PIXELS
 from aedemo.metrics import mse_per_item, reconstruction_errors
+from aedemo.models.dense import hidden_widths
 from aedemo.projection import fit_pca
 
 # PCA is fitted once with this many components; a k-component PCA is its first k components
 # (principal components are nested), so one fit serves every k on the bottleneck slider.
 PCA_MAX_K = 128
+
+# The variants whose k is the number of values the code holds, so that k is a fair axis for
+# them: a sparse model's k counts the units it may use (its L1 penalty keeps most near zero), a
+# VAE's noisy code carries at most its KL in nats whatever k is, and the denoising model is
+# trained for another task (cleaning corrupted inputs).
+K_AXIS_VARIANTS = ("dense", "conv")
+
+
+def is_overcomplete(latent_dim: int) -> bool:
+    """A code at least as wide as the image: it can hold the image itself."""
+    return latent_dim >= IMAGE_PIXELS
 
 
 # --- PCA, the linear baseline ----------------------------------------------------------------
@@ -56,6 +77,14 @@ class PCABaseline:
         """Mean squared error per pixel of the k-component reconstruction of x."""
         return mse_per_item(self.reconstruct(x, k, clip=clip), x).mean().item()
 
+    def share_in_components(self, x: torch.Tensor) -> np.ndarray:
+        """Per image of x, (N,): the share of its squared distance from the mean training
+        digit that lies in the span of the components, the directions in which the training
+        digits vary most. Near 1 for a digit; for an input unlike the digits, much less."""
+        centred = x.flatten(1).numpy().astype(np.float64) - self.mean      # (N, D)
+        inside = ((centred @ self.components.T) ** 2).sum(axis=1)          # (N,)
+        return inside / np.maximum((centred ** 2).sum(axis=1), 1e-12)
+
 
 def fit_pca_baseline(x_train: torch.Tensor, max_k: int = PCA_MAX_K, seed: int = 0) -> PCABaseline:
     """Fit PCA once with as many components as any k will need (at most the data's rank)."""
@@ -65,21 +94,65 @@ def fit_pca_baseline(x_train: torch.Tensor, max_k: int = PCA_MAX_K, seed: int = 
                        pca.explained_variance_.copy())
 
 
+@dataclass(frozen=True)
+class ClippingEffect:
+    """PCA's test error at one k as the page scores it (clipped to [0, 1]) and as the linear
+    code it is (unclipped)."""
+
+    k: int
+    clipped: float
+    linear: float
+
+
+def clipping_effect(baseline: PCABaseline, x: torch.Tensor, k: int) -> ClippingEffect:
+    k = min(k, baseline.max_k)
+    return ClippingEffect(k, baseline.mse(x, k), baseline.mse(x, k, clip=False))
+
+
+def pca_caveats(effect: ClippingEffect) -> str:
+    """Why the PCA line is a fair baseline and in which way it is not, with the numbers of the
+    k on the slider."""
+    lower = effect.clipped < effect.linear
+    clip = (f"which is no longer a linear map and {'lowers' if lower else 'does not raise'} "
+            f"its error (at k = {effect.k}: {effect.clipped:.4f} clipped against "
+            f"{effect.linear:.4f} as the linear code)")
+    return ("PCA is the best *linear* code of k numbers in squared error. Shown and scored "
+            f"here, its reconstructions are clipped to the pixels' range [0, 1], {clip}. And "
+            "the contest is on PCA's own ground: PCA minimises the squared error, while the "
+            "autoencoder is trained on binary cross-entropy and only judged here by MSE.")
+
+
 # --- rate-distortion -------------------------------------------------------------------------
 
-def model_sweep(models: Iterable) -> dict[str, list[tuple[int, float, str]]]:
+def model_sweep(models: Iterable, variants: Sequence[str] | None = None
+                ) -> dict[str, list[tuple[int, float, str]]]:
     """Stored models -> {variant: [(k, test MSE, model id), ...] sorted by k}, from the MSE each
-    model's JSON recorded when it was trained. ``models`` come newest first (as the store lists
-    them): when several models share a variant and k, the newest one speaks for them."""
+    model's JSON recorded when it was trained; only ``variants`` when given. A sweep of
+    bottlenecks: an overcomplete code (k >= the image's pixels) is no bottleneck and is left
+    out. ``models`` come newest first (as the store lists them): when several models share a
+    variant and k, the newest one speaks for them."""
     sweep: dict[str, dict[int, tuple[int, float, str]]] = {}
     for m in models:
         mse = m.metrics.get("mse")
-        if mse is None or not np.isfinite(mse):
-            continue
         spec = m.spec
+        if mse is None or not np.isfinite(mse) or is_overcomplete(spec.latent_dim):
+            continue
+        if variants is not None and spec.variant not in variants:
+            continue
         sweep.setdefault(spec.variant, {}).setdefault(spec.latent_dim,
                                                       (spec.latent_dim, float(mse), m.id))
     return {variant: sorted(points.values()) for variant, points in sweep.items()}
+
+
+def final_losses(history: Sequence[Mapping[str, Any]]) -> tuple[float, float | None] | None:
+    """(training loss, test loss) of a stored history's last epoch, in the model's own loss
+    (nats per image for the image models); None for an empty history, a test loss of None
+    when none was measured."""
+    if not history:
+        return None
+    last = history[-1]
+    return float(last["train"]["loss"]), (float(last["test"]["loss"]) if last.get("test")
+                                          else None)
 
 
 # A next k whose error is not at least this much lower than the k before counts as no better.
@@ -102,6 +175,68 @@ def where_the_curve_flattens(dense: list[tuple[int, float, str]]) -> int | None:
     return None
 
 
+def _ks(ks: Sequence[int]) -> str:
+    return ", ".join(map(str, ks[:-1])) + (" and " if len(ks) > 1 else "") + str(ks[-1])
+
+
+def bottleneck_findings(dense: list[tuple[int, float, str]], pca: list[tuple[int, float]],
+                        train_loss: Mapping[int, float], epochs: Mapping[int, int],
+                        n_train: int) -> list[str]:
+    """What the k chart shows, in sentences whose every number comes from the chart's points
+    (``dense``: model_sweep's, ``pca``: pca_curve's) and the dense models' final training
+    loss and epochs by k (from their stored histories). Where the autoencoder's curve
+    flattens, the training loss says why: if it flattens too, the wider code is not being
+    used even on the training digits, so the limit is the network and its training budget;
+    if it still falls, the wider code fits the training digits without carrying over to new
+    ones, which is what too few training digits looks like."""
+    said: list[str] = []
+    mse_at = {k: mse for k, mse, _ in dense}
+    pca_at = dict(pca)
+    flat_k = where_the_curve_flattens(dense)
+    if flat_k is not None:
+        before = max(k for k in mse_at if k < flat_k)
+        text = (f"From k = {before} to k = {flat_k} the autoencoder's test error hardly falls "
+                f"({mse_at[before]:.4f} to {mse_at[flat_k]:.4f} per pixel)")
+        if before in train_loss and flat_k in train_loss:
+            t0, t1 = train_loss[before], train_loss[flat_k]
+            if t1 > t0 * (1 - FLAT):
+                widths = " and ".join(map(str, hidden_widths(flat_k)))
+                budget = (f"its training budget ({epochs[flat_k]} epochs)" if flat_k in epochs
+                          else "its training budget")
+                text += (f", and neither does its training loss ({t0:.1f} to {t1:.1f} nats "
+                         "per image). A model short of training digits would still fit them "
+                         "better with the wider code while only its test error stalled; this "
+                         "one fits them no better, so what limits it is the network "
+                         f"(hidden layers of {widths} units before the code) and {budget}, "
+                         f"not the {n_train:,} training digits.")
+            else:
+                text += (f", while its training loss still does ({t0:.1f} to {t1:.1f} nats per "
+                         "image): the wider code fits the training digits better without "
+                         f"carrying over to new ones, the mark of too few training digits "
+                         f"({n_train:,}).")
+        else:
+            text += "."
+        said.append(text)
+    wins = where_pca_wins(dense, pca)
+    if len(wins) == 1:
+        k = wins[0]
+        said.append(f"At k = {k}, PCA's test error ({pca_at[k]:.4f}) is below the "
+                    f"autoencoder's ({mse_at[k]:.4f}).")
+    elif wins:
+        pairs = "; ".join(f"k = {k}: {pca_at[k]:.4f} against {mse_at[k]:.4f}" for k in wins)
+        said.append(f"At k = {_ks(wins)}, PCA's test error is below the autoencoder's "
+                    f"({pairs}).")
+    elif any(k in pca_at for k in mse_at):
+        said.append("At every stored k the autoencoder's test error is below PCA's.")
+    pca_errors = [e for _, e in sorted(pca)]
+    falls = len(pca_errors) > 1 and all(a > b for a, b in zip(pca_errors, pca_errors[1:]))
+    said.append(f"PCA is fitted on the same {n_train:,} training digits, in closed form (the "
+                "top eigenvectors of their covariance): it has no network to size and no "
+                "training budget to run out of"
+                + (", and its error falls at every k on the chart." if falls else "."))
+    return said
+
+
 def pca_curve(baseline: PCABaseline, x_test: torch.Tensor,
               ks: Iterable[int]) -> list[tuple[int, float]]:
     """[(k, test MSE of PCA with k components, clipped as shown)] for each k the baseline can
@@ -121,6 +256,27 @@ def pca_curve(baseline: PCABaseline, x_test: torch.Tensor,
     return curve
 
 
+def sweep_summary(pca: Sequence[tuple[int, float]],
+                  sweep: Mapping[str, Sequence[tuple]]) -> str:
+    """The k chart in words, for a screen reader: each curve's first and last point and where
+    PCA is below the dense autoencoder."""
+    parts = []
+    for name, points in sorted(sweep.items()):
+        if len(points) == 1:
+            parts.append(f"{name} at k = {points[0][0]}: {points[0][1]:.4f}")
+        elif points:
+            parts.append(f"{name} falls from {points[0][1]:.4f} at k = {points[0][0]} to "
+                         f"{points[-1][1]:.4f} at k = {points[-1][0]}")
+    if pca:
+        parts.append(f"PCA from {pca[0][1]:.4f} at k = {pca[0][0]} to {pca[-1][1]:.4f} at "
+                     f"k = {pca[-1][0]}")
+    text = "Test error per pixel against bottleneck size k: " + "; ".join(parts) + "."
+    wins = where_pca_wins(list(sweep.get("dense", [])), list(pca))
+    if wins:
+        text += f" PCA is below the dense autoencoder at k = {_ks(wins)}."
+    return text
+
+
 # --- reconstructions -------------------------------------------------------------------------
 
 def pick_examples(labels: torch.Tensor, classes: Iterable[int], n: int, seed: int) -> np.ndarray:
@@ -133,6 +289,209 @@ def pick_examples(labels: torch.Tensor, classes: Iterable[int], n: int, seed: in
 
 def hardest(model, x: torch.Tensor, n: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """The n items of x the model reconstructs worst: (indices, their MSE), worst first."""
-    errors = reconstruction_errors(model, x).numpy()
+    return _hardest_of(reconstruction_errors(model, x).numpy(), n)
+
+
+def _hardest_of(errors: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(-errors, kind="stable")[:n]
     return order, errors[order]
+
+
+def ink(x: torch.Tensor) -> np.ndarray:
+    """The amount of ink in each image, (N,): its mean grey level (0 blank, 1 all white)."""
+    return x.flatten(1).double().mean(dim=1).numpy()
+
+
+@dataclass(frozen=True)
+class HardestDigits:
+    """The items a model reconstructs worst, and how much the ranking owes to ink: MSE sums
+    over pixels, so a digit with more ink has more pixels to get wrong."""
+
+    indices: np.ndarray        # (n,) worst first
+    errors: np.ndarray         # (n,) their MSE
+    ink_error_r: float         # Pearson correlation of ink and MSE over all of x
+    hardest_ink: float         # mean ink of the n hardest
+    mean_ink: float            # mean ink of all of x
+
+
+def hardest_and_ink(model, x: torch.Tensor, n: int = 10) -> HardestDigits:
+    errors = reconstruction_errors(model, x).numpy()
+    idx, err = _hardest_of(errors, n)
+    amount = ink(x)
+    r = float(np.corrcoef(amount, errors)[0, 1]) if len(x) > 1 else float("nan")
+    return HardestDigits(idx, err, r, float(amount[idx].mean()), float(amount.mean()))
+
+
+def ink_caveat(h: HardestDigits) -> str:
+    """One sentence on how far the hardest digits are the inkiest, from the numbers."""
+    more = h.hardest_ink / h.mean_ink if h.mean_ink > 0 else float("nan")
+    text = (f"These are ranked by MSE, which grows with the amount of ink: across the test "
+            f"set a digit's ink (its mean grey level) and its error correlate at "
+            f"r = {h.ink_error_r:.2f}, and these {len(h.indices)} carry {more:.2f} times the "
+            f"mean ink of a test digit ({h.hardest_ink:.3f} against {h.mean_ink:.3f}).")
+    if h.ink_error_r > 0.1 and more > 1:
+        text += " So part of what puts a digit here is how big and bold it is, not only how odd."
+    return text
+
+
+# --- why a bottleneck ------------------------------------------------------------------------
+
+def scribbles(n: int = 3, seed: int = 0, *, points: tuple[int, int] = (8, 10),
+              half_width: float = 0.8, size: int = 28, box: tuple[float, float] = (4.0, 24.0)
+              ) -> torch.Tensor:
+    """Non-digits made of pen strokes, (n, 1, size, size) in [0, 1]: each a seeded random
+    polyline of ``points`` vertices (at least and at most) inside the central 20x20 box where
+    MNIST centres its digits, drawn with a soft pen: full ink within ``half_width`` pixels of
+    the line, fading to none one pixel further, a stroke about 3 pixels wide like MNIST's.
+    Strokes rather than random pixels: the same kind of marks as a digit, in an arrangement
+    no digit has, so what an autoencoder makes of them says whether it learned digits or
+    learned to copy. The same seed gives the same scribbles, for the page and its tests."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5                     # pixel centres, (size, size)
+    out = np.zeros((n, size, size))
+    for i in range(n):
+        vertices = rng.uniform(*box, size=(rng.integers(points[0], points[1] + 1), 2))
+        dist = np.full((size, size), np.inf)
+        for (y0, x0), (y1, x1) in zip(vertices, vertices[1:]):
+            dy, dx = y1 - y0, x1 - x0
+            # the nearest point of the segment to each pixel centre, as a fraction along it
+            t = np.clip(((yy - y0) * dy + (xx - x0) * dx) / max(dy * dy + dx * dx, 1e-9), 0, 1)
+            dist = np.minimum(dist, np.hypot(yy - (y0 + t * dy), xx - (x0 + t * dx)))
+        out[i] = np.clip(1.0 - (dist - half_width), 0, 1)
+    return torch.from_numpy(out).float().unsqueeze(1)
+
+
+def uniform_noise(n: int = 1, seed: int = 0, size: int = 28) -> torch.Tensor:
+    """Seeded uniform noise in [0, 1], (n, 1, size, size): every pixel grey at random."""
+    return torch.rand(n, 1, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+@dataclass(frozen=True)
+class CopyTest:
+    """One model's errors on the test set and on some other inputs, to see what it copies."""
+
+    test_errors: np.ndarray      # (N,) MSE of each test digit
+    errors: np.ndarray           # (M,) MSE of each other input
+
+    @property
+    def typical(self) -> float:
+        """A typical test digit's error: the median."""
+        return float(np.median(self.test_errors))
+
+    def standing(self, error: float) -> float:
+        """The share of test digits reconstructed better than an input with this error: near
+        1, the input stands out among the digits (what an anomaly detector relies on)."""
+        return float((self.test_errors < error).mean())
+
+
+def copy_test(model, x_test: torch.Tensor, inputs: torch.Tensor) -> CopyTest:
+    return CopyTest(reconstruction_errors(model, x_test).numpy(),
+                    reconstruction_errors(model, inputs).numpy())
+
+
+def copy_findings(narrow_k: int, narrow: CopyTest, wide_k: int, wide: CopyTest,
+                  kinds: Sequence[str], shares: Mapping[str, float] | None = None,
+                  directions: int | None = None) -> list[str]:
+    """What the narrow and the wide code make of test digits and of inputs that are not
+    digits, in sentences computed from their errors. ``kinds`` names each of the inputs
+    "scribble", "noise" or anything else (a drawing: not summarised here); ``shares`` may give
+    the share of a "digit" and of the "noise" lying in the ``directions`` in which the
+    training digits vary most (PCABaseline.share_in_components), to say why noise is not
+    copied."""
+    kinds = list(kinds)
+    said = []
+    scrib = [i for i, kind in enumerate(kinds) if kind == "scribble"]
+    noise = [i for i, kind in enumerate(kinds) if kind == "noise"]
+    digit_gain = narrow.typical / wide.typical
+    text = (f"Through the wide code (k = {wide_k}, more numbers than the image's {IMAGE_PIXELS} "
+            f"pixels) a typical test digit comes back with an MSE of {wide.typical:.4f}, "
+            f"against {narrow.typical:.4f} through k = {narrow_k}")
+    if scrib:
+        s_wide, s_narrow = wide.errors[scrib].mean(), narrow.errors[scrib].mean()
+        text += f", and the scribbles with {s_wide:.4f} against {s_narrow:.4f}"
+        if s_wide < s_narrow and digit_gain > 1:
+            text += (f" ({s_narrow / s_wide:.0f} times less error): it redraws what it is "
+                     "shown, digit or not, far more faithfully than the bottleneck can.")
+        else:
+            text += ": it does not redraw the scribbles better than the bottleneck does."
+        said.append(text)
+        r_narrow = s_narrow / narrow.typical
+        r_wide = s_wide / wide.typical
+        st_narrow = np.mean([narrow.standing(e) for e in narrow.errors[scrib]])
+        st_wide = np.mean([wide.standing(e) for e in wide.errors[scrib]])
+        text = (f"Against the digits, a scribble's error is on average {r_narrow:.1f} times a "
+                f"typical test digit's through k = {narrow_k} and {r_wide:.1f} times through "
+                f"k = {wide_k}; it is above {st_narrow:.0%} and {st_wide:.0%} of the test "
+                "digits' errors. ")
+        if st_wide < st_narrow:
+            text += ("So through the wide code the scribbles stand out less among the digits: "
+                     "as an anomaly detector it would let more of them pass.")
+        else:
+            text += ("So here the scribbles stand out no less through the wide code: copying "
+                     "did not hide them this time.")
+        said.append(text)
+    else:
+        said.append(text + ".")
+    if noise:
+        n_wide, n_narrow = wide.errors[noise].mean(), narrow.errors[noise].mean()
+        copied = n_wide < 5 * wide.typical
+        text = (f"Uniform noise it {'copies too' if copied else 'does not copy'}: MSE "
+                f"{n_wide:.4f} (k = {narrow_k}: {n_narrow:.4f}), {n_wide / wide.typical:.0f} "
+                "times a typical digit's.")
+        if (not copied and directions and shares and {"digit", "noise"} <= shares.keys()
+                and shares["noise"] < shares["digit"]):
+            text += (" Training moves the first layer's weights only within the span of the "
+                     "training digits, and mostly along the directions in which they vary most "
+                     "(a pixel that is 0 in every training digit gives its weights no gradient "
+                     f"at all); noise lies mostly elsewhere: the {directions} directions that "
+                     f"hold {shares['digit']:.0%} of a test digit's departure from the mean "
+                     f"digit hold only {shares['noise']:.0%} of the noise's.")
+        said.append(text)
+    return said
+
+
+@dataclass(frozen=True)
+class LossCurve:
+    """One model's loss per epoch, training and test, in its own loss (nats per image)."""
+
+    label: str
+    epochs: list[int]
+    train: list[float]
+    test: list[float]
+
+    @property
+    def final_gap(self) -> float:
+        return self.test[-1] - self.train[-1]
+
+
+def loss_curve(label: str, history: Sequence[Mapping[str, Any]]) -> LossCurve:
+    """A stored history's training and test loss per epoch (epochs with a test loss only)."""
+    rows = [h for h in history if h.get("test")]
+    return LossCurve(label, [int(h["epoch"]) for h in rows],
+                     [float(h["train"]["loss"]) for h in rows],
+                     [float(h["test"]["loss"]) for h in rows])
+
+
+def overfitting_findings(curves: Sequence[tuple[int, LossCurve]], k: int) -> list[str]:
+    """``curves``: (number of training digits, its model's curve), in any order, for models
+    with a code of k numbers. Sentences on the final training and test loss of each and the
+    gap between them, from the curves."""
+    ordered = sorted(curves, key=lambda c: c[0])
+    if not ordered:
+        return []
+    each = "; ".join(f"on {n:,} digits, {c.train[-1]:.0f} and {c.test[-1]:.0f} "
+                     f"(a gap of {c.final_gap:.0f})" for n, c in ordered)
+    said = [f"After the last epoch, training and test loss in nats per image: {each}."]
+    gaps = [c.final_gap for _, c in ordered]
+    trains = [c.train[-1] for _, c in ordered]
+    if len(ordered) > 1 and all(a > b for a, b in zip(gaps, gaps[1:])):
+        fewest = ordered[0][0]
+        said.append("The fewer the digits, the wider the gap"
+                    + (" and the lower the training loss" if all(
+                        a < b for a, b in zip(trains, trains[1:])) else "")
+                    + f": with a code of only {k} numbers, the model on "
+                    f"{fewest:,} digits learns those by heart and does badly on new ones. A "
+                    "narrow code stops the network from copying its input, not from "
+                    "memorising its training set; more data (or a regulariser, or stopping "
+                    "early) does that.")
+    return said

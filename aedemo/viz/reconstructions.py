@@ -1,5 +1,6 @@
-"""The rate-distortion chart of the Reconstructions page: test error against bottleneck size k,
-for PCA and each autoencoder variant, on a log k axis (each step doubles the code)."""
+"""The Reconstructions page's charts: test error against bottleneck size k, for PCA and the
+autoencoders whose k is the size of their code, on a log k axis (each step doubles the code);
+and the overfitting demo's training and test loss per epoch."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
+from aedemo.lessons.reconstructions import LossCurve
 from aedemo.viz.style import PALETTE, layout
 
 PCA_NAME = "PCA (linear)"
@@ -15,7 +17,7 @@ PCA_NAME = "PCA (linear)"
 def rate_distortion_figure(pca: Sequence[tuple[int, float]],
                            variants: Mapping[str, Sequence[tuple]], *,
                            marked_k: int | None = None,
-                           title: str = "Test error against bottleneck size") -> go.Figure:
+                           title: str = "Test error against bottleneck size k") -> go.Figure:
     """``pca``: [(k, MSE)]; ``variants``: {variant: [(k, MSE, ...)]}, one trace each. A dotted
     vertical line marks the k on the slider. Fewer numbers in the code (left) means more
     compression and more error."""
@@ -33,7 +35,24 @@ def rate_distortion_figure(pca: Sequence[tuple[int, float]],
                                  hovertemplate=f"{variant} k=%{{x}}: MSE %{{y:.4f}}"
                                                "<extra></extra>"))
     if marked_k is not None:
-        fig.add_vline(x=marked_k, line=dict(color="#999", dash="dot"))
+        fig.add_vline(x=marked_k, line=dict(color="#767676", dash="dot"))
     all_k = sorted({p[0] for p in pca} | {p[0] for pts in variants.values() for p in pts})
     fig.update_xaxes(type="log", tickvals=all_k, ticktext=[str(k) for k in all_k])
     return layout(fig, title, "bottleneck size k (log scale)", "test MSE per pixel", height=380)
+
+
+def overfitting_figure(curves: Sequence[LossCurve], *,
+                       title: str = "Training and test loss on fewer digits") -> go.Figure:
+    """Each model's loss per epoch in one colour: training solid, test dashed, so the gap
+    between a model's two lines is what it memorised and could not carry over."""
+    fig = go.Figure()
+    for i, curve in enumerate(curves):
+        colour = PALETTE[i % len(PALETTE)]
+        for split, values, dash in (("training", curve.train, "solid"),
+                                    ("test", curve.test, "dash")):
+            fig.add_trace(go.Scatter(
+                x=curve.epochs, y=values, name=f"{curve.label}, {split}", mode="lines",
+                line=dict(color=colour, dash=dash, width=2.5), legendgroup=curve.label,
+                hovertemplate=f"{curve.label}, {split}, epoch %{{x}}: %{{y:.1f}} nats"
+                              "<extra></extra>"))
+    return layout(fig, title, "epoch", "BCE loss (nats per image)", height=380)
