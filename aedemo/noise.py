@@ -14,7 +14,11 @@ def corrupt(x, kind, level, rng=None):
     """Corrupt images in [0, 1]; the result stays in [0, 1]. ``rng`` is a torch.Generator, or
     None for torch's global one.
 
-    gaussian: add N(0, level^2) to every pixel, then clip.
+    gaussian: add N(0, level^2) to every pixel, then clip to [0, 1]. The clip is not neutral:
+        on a black pixel (most of an MNIST image) the negative half of the noise is cut to 0,
+        so there the noise is rectified and brightens the page on average, by about
+        0.4 * level for light noise (aedemo.lessons.denoising.rectified_mean), instead of
+        averaging out; on white ink it is cut from above and darkens it.
     salt-pepper: a fraction ``level`` of pixels set to 0 or 1 at random.
     masking: a fraction ``level`` of pixels set to 0 (the ink simply goes missing).
     """

@@ -32,7 +32,10 @@ class TrainConfig(CheckedConfig):
     epochs: int = hparam(5, low=1, high=100, help="Passes over the training set")
     batch_size: int = hparam(256, low=16, high=2048, help="Images per gradient step")
     lr: float = hparam(1e-3, low=1e-5, high=1.0, log=True, help="Adam learning rate")
-    seed: int = hparam(0, low=0, high=2**31 - 1, help="Seed for shuffling and noise")
+    seed: int = hparam(0, low=0, high=2**31 - 1,
+                       help="Seed for the initial weights, the order of the batches and the "
+                            "random noise (the denoising corruption, the VAE's sampling): the "
+                            "same seed and settings train the same model")
 
 
 class TrainingDiverged(RuntimeError):

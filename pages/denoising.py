@@ -39,9 +39,20 @@ start = (min(levels, key=lambda v: abs(v - trained["noise_level"]))
 level = cols[2].select_slider("Noise level", levels, value=start, key=f"den-level-{kind}",
                               help="Gaussian: the noise's sigma. Salt-and-pepper and masking: "
                                    "the fraction of pixels hit.")
-seed = int(cols[3].number_input("Seed", 0, 10**6, 0, key="den-seed"))
-st.caption(f"This model was trained on {trained['noise_kind']} noise at level "
-           f"{trained['noise_level']:g}; try the other kinds to see how far that carries.")
+seed = int(cols[3].number_input("Seed", 0, 10**6, 0, key="den-seed",
+                                help="Which test digits are shown and which noise they get"))
+same_kind = kind == trained["noise_kind"]
+st.caption(f"This model was trained on "
+           f"{denoising.describe_noise(trained['noise_kind'], trained['noise_level'])}"
+           + ("; the chart below marks that level." if same_kind else
+              "; try the other kinds to see how far that carries."))
+if kind == "gaussian":
+    st.markdown(
+        f"Gaussian noise is added to every pixel and the result **clipped to [0, 1]**. On the "
+        f"black background, most of a digit, the negative half of the noise is cut off: there "
+        f"the noise is rectified, and at sigma {level:g} it brightens a black pixel by "
+        f"{denoising.rectified_mean(level):.2f} on average instead of averaging out. A "
+        f"denoiser must remove that grey veil as well as the speckle.")
 
 k = entry.spec.latent_dim
 plain_models = ui.models(variant="dense", others=False)
@@ -59,28 +70,38 @@ if plain_entry is None:
     st.caption("No plain dense autoencoder is stored yet, so that column is left out.")
 
 # --- a few digits, every method --------------------------------------------------------------
+st.header("A few test digits, every method")
 shown = pick_examples(data.y_test, range(len(data.classes)), SHOWN, seed)
 result = denoising.compare_denoisers(models, data.x_test[shown], kind, level, seed=seed)
 titles = {"clean": "Clean", denoising.NOISY: "Noisy input",
           DENOISING: f"Denoising AE (k = {k})", denoising.MEDIAN: "Median filter 3x3"}
+# what each column's pictures are, for the alternative texts
+doers = {DENOISING: f"cleaned by the denoising AE k = {k}",
+         denoising.MEDIAN: "cleaned by a 3x3 median filter"}
 if plain_entry is not None:
     titles[PLAIN] = f"Plain AE (k = {plain_entry.spec.latent_dim})"
+    doers[PLAIN] = f"reconstructed by the plain AE k = {plain_entry.spec.latent_dim}"
 order = ["clean", denoising.NOISY, DENOISING, *([PLAIN] if PLAIN in models else []),
          denoising.MEDIAN]
+noise = denoising.describe_noise(kind, level)
 for col, name in zip(st.columns(len(order)), order):
     col.markdown(f"**{titles[name]}**")
 for i in range(len(shown)):
+    digit = data.classes[int(data.y_test[shown[i]])]
     for col, name in zip(st.columns(len(order)), order):
-        if name == "clean":
-            col.image(to_pixels(result.clean[i:i + 1], SCALE)[0],
-                      caption=f"digit {data.classes[int(data.y_test[shown[i]])]}",
-                      output_format="PNG")
-        else:
-            col.image(to_pixels(result.outputs[name][i:i + 1], SCALE)[0],
-                      caption=f"PSNR {result.psnr[name][i]:.1f} dB · SSIM "
-                              f"{result.ssim[name][i]:.2f}", output_format="PNG")
+        with col:
+            if name == "clean":
+                ui.picture(to_pixels(result.clean[i:i + 1], SCALE)[0],
+                           alt=f"test digit {digit}, clean", caption=f"digit {digit}")
+                continue
+            score = f"PSNR {result.psnr[name][i]:.1f} dB, SSIM {result.ssim[name][i]:.2f}"
+            what = "the noisy input" if name == denoising.NOISY else doers[name]
+            ui.picture(to_pixels(result.outputs[name][i:i + 1], SCALE)[0],
+                       alt=f"test digit {digit} with {noise}, {what}, {score}",
+                       caption=score.replace(", ", " · "))
 
 # --- averages and the level sweep -----------------------------------------------------------
+st.header("Averages, and PSNR against the noise level")
 items = min(denoising.SCORE_ITEMS, len(data.x_test))
 # once per pair of models and kind of noise, for every session: about a second on a laptop
 with st.spinner(f"Scoring {items} test digits at {len(levels)} noise levels…"):
@@ -89,12 +110,15 @@ with st.spinner(f"Scoring {items} test digits at {len(levels)} noise levels…")
                              named(den, plain), data.x_test[:n], kind), kind, items)
 table_col, chart_col = st.columns([2, 3])
 with table_col:
-    st.markdown(f"**Averages over {items} test digits**, {kind} noise at level {level:g}")
+    st.markdown(f"**Averages over {items} test digits**, {noise}")
     st.dataframe(scores.table(level), hide_index=True, key="den-table")
-    st.caption("A denoiser helps where it scores above the noisy input. An autoencoder "
-               "can only draw what its small code holds, so on light noise it may score below "
-               "the input itself. The median filter shines on light salt-and-pepper noise, "
-               "whose isolated outliers it simply drops.")
-chart_col.plotly_chart(psnr_by_level_figure(scores.levels, scores.psnr, kind=kind,
-                                            marked_level=level, baseline=denoising.NOISY),
-                       key="den-chart")
+    st.caption(scores.gains(level) + " A denoiser helps where it scores above the noisy "
+               "input. An autoencoder can only draw what its small code holds, so where the "
+               "noise is light it can score below the input itself. The median filter drops "
+               "isolated outliers, which is what salt-and-pepper noise is made of.")
+trained_level = trained["noise_level"] if same_kind else None
+with chart_col:
+    ui.chart(psnr_by_level_figure(scores.levels, scores.psnr, kind=kind, marked_level=level,
+                                  baseline=denoising.NOISY, trained_level=trained_level),
+             key="den-chart", summary=f"Over {items} test digits. "
+                                      + scores.summary(trained_level))

@@ -4,18 +4,34 @@ from aedemo import ui
 from aedemo.lessons import insights
 from aedemo.models.sparse import NEAR_ZERO
 from aedemo.viz.images import to_pixels
-from aedemo.viz.insights import activation_histogram, feature_maps_figure, filters_figure
+from aedemo.viz.insights import (
+    activation_histogram,
+    activation_summary,
+    feature_maps_figure,
+    feature_maps_summary,
+    filters_figure,
+    filters_summary,
+)
 
 CODE_ITEMS = 1000     # test images whose codes make the histogram and the atoms' scales
+ATOMS_PER_ROW = 10      # wide enough cells for "unit 59: 70%" on one line
 
 st.title("Sparse and conv")
 st.markdown(
-    "Two ways of shaping what happens inside. A **sparse** autoencoder pays a penalty (L1) for "
-    "every active code unit, so each digit is described by a few units out of many; what each "
-    "unit stands for can be seen by decoding it alone, its **atom**. A **convolutional** "
-    "autoencoder slides small 3x3 filters over the image: each filter is a detector for a "
-    "local pattern (an edge, a stroke end), and its **feature map** shows where in the digit "
-    "it fires.")
+    "Two ways of shaping what happens inside. A **sparse** autoencoder adds an **L1 penalty**, "
+    "λ·Σ|a|, to its loss: it charges each code unit for *how strongly* it fires, so the "
+    "cheapest code leaves most units at exactly zero and describes each digit with a few. "
+    "(A fixed price for every active unit would be L0, which gives no gradient to train with.) "
+    "Its code is a ReLU, which is zero for every negative input, so some units are off even "
+    "without the penalty: the **control**, the same network trained with λ = 0, tells the two "
+    "apart. Its decoder is **one non-negative linear layer** (before the output's sigmoid): "
+    "each unit adds its own fixed image, its **atom**, scaled by how strongly it fires. Atoms "
+    "that can only add ink, all of one length and each charged for the pixels it uses, become "
+    "parts of digits, strokes, rather than whole-digit templates (parts from non-negativity: "
+    "Lee & Seung, 1999; from sparse atoms: Hoyer, 2004).\n\n"
+    "A **convolutional** autoencoder slides small 3x3 filters over the image: each filter is "
+    "a detector for a local pattern (an edge, a stroke end), and its **feature map** shows "
+    "where in the digit it fires.")
 
 svc = ui.service()
 data = svc.data
@@ -23,13 +39,13 @@ if data is None:
     st.info("Loading the dataset…", icon=":material/hourglass_top:")
     ui.refresh_when_ready(False)
     st.stop()
-sparse_models = ui.models(variant="sparse")
+# the penalised models first: the l1 = 0 control is what they are compared with, not the lesson
+sparse_models = ui.models(variant="sparse", prefer=lambda m: insights.l1_of(m) == 0)
 conv_models = ui.models(variant="conv")
 missing = [{"variant": v} for v, found in (("sparse", sparse_models), ("conv", conv_models))
            if not found]
 if missing:                           # each half of the page says what it is waiting for
     ui.refresh_when_ready(True, *missing)
-
 
 
 def codes_of(entry) -> insights.CodeStats:
@@ -38,53 +54,73 @@ def codes_of(entry) -> insights.CodeStats:
                        min(CODE_ITEMS, len(data.x_test)))
 
 
+def l1_name(l1: float, chosen: float) -> str:
+    role = "chosen" if l1 == chosen else "control, no penalty" if l1 == 0 else "same network"
+    return f"λ = {l1:g} ({role})"
+
+
 # --- sparse ----------------------------------------------------------------------------------
 st.header("Sparse codes")
 if not sparse_models:
     ui.waiting_for_models("sparse autoencoder")
 else:
     entry = ui.pick_model(sparse_models, key="ins-sparse", label="Sparse autoencoder")
-    k = entry.spec.latent_dim
-    dense_models = ui.models(variant="dense", others=False)
-    dense_entry = min(dense_models, key=lambda m: abs(m.spec.latent_dim - k), default=None)
-    sparse_stats = codes_of(entry)
-    values = {}
+    k, chosen = entry.spec.latent_dim, insights.l1_of(entry)
+    family = insights.same_network(entry, ui.models(variant="sparse", others=False))
+    stats = {l1: codes_of(m) for l1, m in family.items()}
+    mine, control = stats[chosen], stats.get(0.0)
+    items = len(mine.codes)
+    # the others first and the chosen model last, so on top: its spike at zero stays visible
+    values = {l1_name(l1, chosen): s.values for l1, s in stats.items() if l1 != chosen}
+    values[l1_name(chosen, chosen)] = mine.values
     hist_col, metric_col = st.columns([3, 1])
-    metric_col.metric("Near-zero activations, sparse", f"{sparse_stats.near_zero:.0%}",
-                      help=f"|activation| < {NEAR_ZERO:g}")
-    metric_col.metric("Units on per digit, sparse",
-                      f"{sparse_stats.active_per_image:.1f} of {k}")
-    if dense_entry is not None:
-        dense_stats = codes_of(dense_entry)
-        values[f"dense (k = {dense_entry.spec.latent_dim})"] = dense_stats.values
-        metric_col.metric("Near-zero activations, dense", f"{dense_stats.near_zero:.0%}")
-    else:
-        metric_col.caption("No dense autoencoder is stored yet to compare with.")
-    # drawn last, so on top: the sparse code's spike at zero stays visible over the dense one
-    values[f"sparse (k = {k}, L1 = {dict(entry.spec.hparams)['l1']:g})"] = sparse_stats.values
-    hist_col.plotly_chart(activation_histogram(values), key="ins-histogram")
+    with hist_col:
+        ui.chart(activation_histogram(
+            values, f"Code activations of sparse k = {k} over {items:,} test digits, by L1 "
+                    f"weight λ"), key="ins-histogram",
+                 summary=f"Sparse k = {k} over {items:,} test digits. "
+                         + activation_summary(values))
+    compare = control is not None and chosen != 0
+    metric_col.metric("Near-zero activations", f"{mine.near_zero:.0%}",
+                      delta=f"{(mine.near_zero - control.near_zero) * 100:+.0f} points "
+                            f"against λ = 0" if compare else None, delta_color="off",
+                      help=f"|activation| < {NEAR_ZERO:g}, over {items:,} test digits")
+    metric_col.metric("Units on per digit", f"{mine.active_per_image:.1f} of {k}",
+                      delta=f"{mine.active_per_image - control.active_per_image:+.1f} "
+                            f"against λ = 0" if compare else None, delta_color="off")
+    st.markdown(insights.what_the_penalty_adds(stats, chosen))
+    st.dataframe(insights.l1_table(stats, chosen), hide_index=True, key="ins-l1-table")
+    st.caption(f"The same network (sparse, k = {k}) at every L1 weight stored, on the same "
+               f"{items:,} test digits. Train it at another λ on the Train page to add a row.")
 
     st.subheader("Atoms: what each unit draws")
-    live = sparse_stats.live_units()
+    live = mine.live_units()
     if len(live) == 0:
-        st.caption("No unit fires on these test digits: the L1 penalty has switched the whole "
-                   "code off. Train with a smaller L1 weight.")
+        st.caption("No unit fires on these test digits: the code is switched off entirely. "
+                   + ("Train with a smaller L1 weight." if chosen > 0 else ""))
     else:
-        scale = sparse_stats.activation_scale()
+        scale = mine.activation_scale()
         atoms = svc.derived("ins-atoms", entry, lambda model: insights.atoms(model, scale),
                             data=False)
         empty = insights.empty_code_image(svc.load_model(entry.id))
-        rate = sparse_stats.firing_rate()
-        pictures = to_pixels([empty, atoms[live]], 3)
-        st.image(pictures, output_format="PNG",
-                 caption=["empty code"] + [f"unit {j + 1}: {rate[j]:.0%}" if rate[j] >= 0.01
-                                           else f"unit {j + 1}: <1%" for j in live])
+        rate = mine.firing_rate()
+        shares = [f"{rate[j]:.0%}" if rate[j] >= 0.01 else "<1%" for j in live]
+        ui.show_images(
+            [empty, atoms[live]], ["empty code"] + [f"unit {j + 1}: {s}"
+                                                    for j, s in zip(live, shares)],
+            alt=["the empty code: what the decoder draws with every unit off"]
+            + [f"atom of unit {j + 1}: what the decoder draws with only unit {j + 1} on, at "
+               f"activation {scale[j]:.2f}; the unit is on for {s} of the test digits"
+               for j, s in zip(live, shares)],
+            scale=3, per_row=ATOMS_PER_ROW)
+        never = (f"{mine.dead_units} of the {k} units never fire on these digits, so the code "
+                 f"uses only the rest")
+        if control is not None and chosen != 0:
+            never += f" (without the penalty, {control.dead_units} never fire)"
         st.caption(
             f"First what the decoder draws from an all-zero code, then each unit that fires "
             f"switched on alone, at a strong activation (the 95th percentile of its activations "
-            f"when on), most used first, with the share of digits it is on for. "
-            f"{k - len(live)} of the {k} units never fire on these digits: the L1 penalty has "
-            f"switched them off, and the code uses only the rest.")
+            f"when on), most used first, with the share of digits it is on for. {never}.")
 
 # --- convolutional ---------------------------------------------------------------------------
 st.header("Convolutional filters and feature maps")
@@ -97,19 +133,23 @@ else:
     index = int(right.number_input("Test digit #", 0, len(data.x_test) - 1, 0,
                                    key="ins-digit"))
     conv = svc.load_model(conv_entry.id)
-    st.plotly_chart(filters_figure(insights.first_layer_filters(conv)),
-                    key="ins-filters")
+    weights = insights.first_layer_filters(conv)
+    ui.chart(filters_figure(weights), key="ins-filters", summary=filters_summary(weights))
     digit = data.x_test[index]
+    label = data.classes[int(data.y_test[index])]
     maps = insights.feature_maps(conv, digit)
     digit_col, maps_col = st.columns([1, 5])
-    digit_col.image(to_pixels(digit[None], 4)[0],
-                    caption=f"#{index}: {data.classes[int(data.y_test[index])]}",
-                    output_format="PNG")
+    with digit_col:
+        ui.picture(to_pixels(digit[None], 4)[0], alt=f"test digit #{index}, a {label}",
+                   caption=f"#{index}: {label}")
     with maps_col:
         for depth, m in enumerate(maps, start=1):
-            st.plotly_chart(feature_maps_figure(
-                m, f"Layer {depth}: {m.shape[0]} feature maps of {m.shape[1]}x{m.shape[2]}"),
-                key=f"ins-maps-{depth}")
+            what = f"Layer {depth}: {m.shape[0]} feature maps of {m.shape[1]}x{m.shape[2]}"
+            ui.chart(feature_maps_figure(m, what), key=f"ins-maps-{depth}",
+                     summary=feature_maps_summary(m, f"Layer {depth} for test digit #{index}, "
+                                                     f"a {label}"))
     st.caption("Layer 1 maps are the digit seen through each filter above (stride 2 halves the "
                "size); layer 2 combines them into larger, more abstract parts at a quarter of "
-               "the resolution.")
+               "the resolution. Each map is scaled to its own strongest response (white), so a "
+               "map that barely fires looks as bright as one that fires hard: hover over a map "
+               "for its raw activation.")

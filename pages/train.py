@@ -3,18 +3,18 @@ import streamlit as st
 from aedemo import data as datasets
 from aedemo import ui
 from aedemo.jobs import JobError
+from aedemo.metrics import bce_floor
 from aedemo.models import REGISTRY, variant_names
 from aedemo.spec import ModelSpec, suggested_train
 from aedemo.train import TrainConfig
+from aedemo.viz.train import curves_note
 
 st.title("Train")
 st.markdown(
     "Pick a variant and its settings, then **Start**. Training runs in the background on the "
     "server, one job at a time, so you can switch pages and come back; the model is stored when "
-    "it finishes and every page can use it. The loss curve shows the training loss after every "
-    "batch (blue, smoothed over the faint raw line) and, after every epoch, the loss on test "
-    "images the model never trained on (orange points): when the two part ways, the model has "
-    "started to memorise.")
+    "it finishes and every page can use it. What its loss curve shows depends on the variant: "
+    "see under the settings.")
 
 svc = ui.service()
 train_fields = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
@@ -55,7 +55,8 @@ with st.container(border=True):
                    <= train_fields["batch_size"].metadata["high"]]
     batch_size = right.select_slider("Batch size", batch_sizes, value=suggested.batch_size,
                                      key=f"train-batch-{variant}")
-    seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="train-seed")
+    seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="train-seed",
+                              help=train_fields["seed"].metadata["help"])
     start = st.button("Start training", type="primary", icon=":material/play_arrow:",
                       key="train-start")
 
@@ -69,6 +70,13 @@ if start:
     except (JobError, ValueError) as err:
         st.error(str(err), icon=":material/error:")
 
+# The least BCE any model can reach on the app's training images, once per dataset: the loss
+# chart's floor. Another dataset's floor is not known here without loading it, so none is said.
+floor = (svc.derived("bce-floor", None, lambda data: bce_floor(data.x_train))
+         if cls.kind == "image" and svc.data is not None and dataset == svc.data.source
+         else None)
+st.markdown(curves_note(variant, hparams, kind=cls.kind, floor=floor, dataset=dataset))
+
 ui.interrupted_jobs()
 for job_id in ui.my_job_ids(st.session_state.get("train-job")):
     ui.job_panel(job_id)
@@ -77,5 +85,5 @@ ui.teacher_queue()
 with st.expander("Show the code: the same training as a plain PyTorch script"):
     ui.code_for(variant, hparams, dataset, train_cfg)
 
-st.subheader("Stored models")
+st.header("Stored models")
 ui.stored_models_table()

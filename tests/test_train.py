@@ -164,3 +164,30 @@ def test_evaluating_does_not_move_the_training_stream(digits):
 
     a, b = train(None), train(digits.x_test[:100])
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_seed_sets_the_initial_weights_as_its_help_says(monkeypatch):
+    """The Train page's Seed widget and the CLI's --seed show this help: it must name every
+    thing the seed decides, the initial weights first (spec.train_spec builds with it)."""
+    from aedemo import spec as spec_module
+    from aedemo.spec import ModelSpec
+
+    help_text = TrainConfig.__dataclass_fields__["seed"].metadata["help"]
+    assert "initial weights" in help_text and "batches" in help_text and "noise" in help_text
+    built = {}
+
+    class Built(Exception):
+        pass
+
+    def spy(variant, hparams=None, *, seed=0):
+        built["seed"] = seed
+        raise Built
+
+    monkeypatch.setattr(spec_module, "build", spy)
+    monkeypatch.setattr(spec_module, "training_data", lambda spec: (None, None))
+    with pytest.raises(Built):
+        spec_module.train_spec(ModelSpec.create("dense", {}, dataset="digits",
+                                                train=TrainConfig(seed=7)))
+    assert built["seed"] == 7
+    a, b = build("dense", seed=7).state_dict(), build("dense", seed=8).state_dict()
+    assert not all(torch.equal(a[k], b[k]) for k in a)

@@ -1,10 +1,12 @@
-"""The Train page's live loss chart."""
+"""The Train page's live loss chart, its summary in words, and what its curves mean per
+variant."""
 
 from __future__ import annotations
 
 import pytest
 
-from aedemo.viz.train import loss_curve, smoothed
+from aedemo.metrics import bce_floor
+from aedemo.viz.train import curves_note, loss_curve, loss_summary, smoothed
 
 
 def test_smoothing_is_tensorboards_debiased_moving_average():
@@ -52,3 +54,52 @@ def test_each_test_point_says_how_many_items_it_was_measured_on():
     test = next(t for t in loss_curve(history).data if t.name == "test, after each epoch")
     assert list(test.customdata) == [2000, 2000, 10000]
     assert "%{customdata} test items" in test.hovertemplate
+
+
+def test_the_loss_axis_names_its_unit_and_the_floor_is_a_labelled_line(digits):
+    history = [{"epoch": 1, "train": {"loss": 150.0}, "test": {"loss": 140.0},
+                "test_items": 359}]
+    floor = bce_floor(digits.x_train)
+    fig = loss_curve(history, [(0.5, 200.0), (1.0, 150.0)], kind="image", floor=floor)
+    assert fig.layout.yaxis.title.text == "loss (nats per image)"
+    assert [s.y0 for s in fig.layout.shapes] == [pytest.approx(floor)]
+    assert fig.layout.annotations[0].text == (
+        f"BCE floor: {floor:.0f} nats per image, no model goes below")
+    # the LSTM's loss is its own: no nats, and no BCE floor
+    series = loss_curve(history, kind="sequence")
+    assert series.layout.yaxis.title.text == "loss (squared error per value)"
+    assert not series.layout.shapes
+    # a caller that says nothing gets no unit it cannot vouch for
+    assert loss_curve(history).layout.yaxis.title.text == "loss per item"
+
+
+def test_the_loss_chart_in_words_has_the_charts_numbers():
+    batches = [(i / 10, 200.0 - i) for i in range(1, 31)]
+    history = [{"epoch": e, "train": {"loss": 90.0}, "test": {"loss": 100.0 - e},
+                "test_items": 2000} for e in (1, 2, 3)]
+    said = loss_summary(history, batches, kind="image", floor=46.3)
+    line = smoothed([y for _, y in batches])
+    assert f"from {line[0]:.4g} to {line[-1]:.4g} nats per image over 3.0 epochs" in said
+    assert "test loss after epoch 3: 97 on 2,000 test items" in said
+    assert "floor, which no model goes below, is 46 nats per image" in said
+    assert loss_summary([], []) == "No loss measured yet."
+
+
+def test_what_the_curves_mean_depends_on_the_variant():
+    memorise = "the model has started to memorise"
+    plain = curves_note("dense", {"latent_dim": 16}, floor=46.3, dataset="mnist-5k")
+    assert memorise in plain and "**46 nats per image**" in plain and "mnist-5k" in plain
+    # the denoising model is trained on noisy inputs and tested on clean ones: its gap is not
+    # read as memorising
+    noisy = curves_note("denoising", {"noise_kind": "gaussian", "noise_level": 0.4})
+    assert memorise not in noisy and "different tasks" in noisy
+    assert "gaussian noise at level 0.4" in noisy
+    sparse = curves_note("sparse", {"l1": 0.7})
+    assert "include its penalties" in sparse and "λ = 0.7" in sparse
+    vae = curves_note("vae", {"beta": 4.0})
+    assert "−ELBO" in vae and "sampled" in vae and "β = 4" in vae
+    assert "β" not in curves_note("vae", {"beta": 1.0}).split("−ELBO")[1].split(".")[0]
+    lstm = curves_note("lstm", {}, kind="sequence")
+    assert "mean squared error per value" in lstm and "nats per image" not in lstm
+    # a one-class detector's test curve is on its normal digits only
+    assert "normal digits' test images only" in plain
