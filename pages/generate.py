@@ -1,75 +1,131 @@
 import streamlit as st
 
 from aedemo import ui
+from aedemo.data import IMAGE_PIXELS
+from aedemo.jobs import JobError
 from aedemo.lessons import generate
 from aedemo.models.vae import ACTIVE_KL
-from aedemo.viz.generate import kl_per_dimension_figure, loss_terms_figure
+from aedemo.viz.generate import (
+    kl_per_dimension_figure,
+    loss_terms_figure,
+    traversal_mosaic,
+    vae_rate_distortion_figure,
+)
 from aedemo.viz.images import image_grid
 
 SAMPLES, COLUMNS = 48, 8     # a grid of new digits: six rows of eight
 GRID = 15                    # the 2D manifold: 15 x 15 decoded codes
+TRAVERSAL_ROWS = 16          # units in the traversal mosaic; beyond, the first and the last
+TRAVERSAL_TAIL = 4           # ... of which this many are the least informative units
+
+
+def beta_of(m) -> float:
+    return float(dict(m.spec.hparams).get("beta", 1.0))
+
+
+def nats(value: float | None) -> float | None:
+    """A table's figure in nats, to one decimal."""
+    return None if value is None else round(float(value), 1)
+
 
 st.title("Generate")
 st.markdown(
     "A decoder turns any code into an image, so new digits need only new codes. The "
-    "**variational autoencoder** (VAE) is trained so that its codes follow a known "
-    "distribution, the standard normal N(0, I): draw z from it, decode, and a new digit appears. "
-    "**Temperature** scales the draws: below 1 they stay near the centre (typical, safe digits), "
-    "above 1 they reach the edges (varied, sometimes broken ones).")
+    "**variational autoencoder** (VAE) adds a KL term to its loss that pulls each image's "
+    "code distribution q(z|x) towards a known one, the standard normal N(0, I): draw z from "
+    "it, decode, and a new digit appears. What that term buys, against a plain autoencoder "
+    "sampled fairly, is the first lesson below; what it costs, and what **β** (its weight) "
+    "does, the last.")
 
 svc = ui.service()
-# A k = 2 VAE is not the first choice: a plain autoencoder's 2D codes spread so widely over the
-# plane that N(0, I) draws land among its digits too, and on the zoo its random decodes looked
-# as digit-like as the VAE's; at k = 16 they are smudges, which is this page's lesson. The
-# manifold below has a k = 2 VAE of its own.
+# The first choice is a plain VAE (beta = 1) with k > 2. Not k = 2: a plain autoencoder's 2D
+# codes spread so widely over the plane that N(0, I) draws land among its digits too, and on the
+# zoo its random decodes looked as digit-like as the VAE's (the manifold below has a k = 2 VAE
+# of its own). Not another beta: those are the beta section's, which shows every VAE.
 data, vaes = ui.models_or_wait("variational autoencoder (VAE)", variant="vae",
-                               prefer=lambda m: m.spec.latent_dim == 2)
-
-left, mid, right = st.columns([3, 1, 2])
-with left:
-    entry = ui.pick_model(vaes, key="gen-vae", label="VAE")
-seed = int(mid.number_input("Seed", 0, 10**6, 0, key="gen-seed"))
-temperature = right.slider("Temperature", 0.1, 2.0, 1.0, 0.1, key="gen-temp",
-                           help="Codes are drawn from N(0, T² I)")
+                               prefer=lambda m: (m.spec.latent_dim == 2, beta_of(m) != 1.0))
+entry = ui.pick_model(vaes, key="gen-vae", label="VAE")
 vae = svc.load_model(entry.id)
 k = entry.spec.latent_dim
-beta = dict(entry.spec.hparams).get("beta", 1.0)
+beta = beta_of(entry)
+name = f"VAE (k = {k}, β = {beta:g})"
 
 # The plain autoencoder to compare with: the same k if one is stored, else the nearest (the
-# lesson's before the student's own on a tie).
-dense_entry = min(ui.models(variant="dense", others=False),
+# lesson's before the student's own on a tie); never an overcomplete one, which has no
+# bottleneck to sample from.
+dense_entry = min((m for m in ui.models(variant="dense", others=False)
+                   if m.spec.latent_dim < IMAGE_PIXELS),
                   key=lambda m: abs(m.spec.latent_dim - k), default=None)
 dense = svc.load_model(dense_entry.id) if dense_entry else None
+dense_k = dense_entry.spec.latent_dim if dense_entry else None
+
+test_look = svc.derived("gen-test-look", None,
+                        lambda data: generate.look(data.x_test[:generate.LOOK_ITEMS]))
+spread = svc.derived("gen-spread", entry,
+                     lambda model, data: generate.posterior_spread(model, data.x_train))
 
 # --- samples from the prior ------------------------------------------------------------------
-st.subheader("Random codes, decoded")
-vae_col, dense_col = st.columns(2)
-vae_col.image(image_grid(generate.sample_prior(vae, SAMPLES, temperature=temperature,
-                                               seed=seed), columns=COLUMNS),
-              caption=f"VAE (k = {k}, beta = {beta:g}): {SAMPLES} codes z ~ N(0, "
-                      f"{temperature:g}² I), decoded", width="stretch",
-              output_format="PNG")
+st.header("Random codes, decoded")
+seed_col, temp_col = st.columns([1, 2])
+seed = int(seed_col.number_input("Seed", 0, 10**6, 0, key="gen-seed",
+                                 help="Another seed draws other codes"))
+temperature = temp_col.slider(
+    "Temperature T", 0.1, 2.0, 1.0, 0.1, key="gen-temp",
+    help="Codes are drawn from N(0, T² I); the fitted Gaussian's spread is scaled the same way")
+vae_samples = generate.sample_prior(vae, SAMPLES, temperature=temperature, seed=seed)
+draws = f"z ~ N(0, {temperature:g}² I)"
+vae_col, plain_col, fair_col = st.columns(3)
+with vae_col:
+    ui.picture(image_grid(vae_samples, columns=COLUMNS),
+               alt=f"{SAMPLES} digits decoded by the {name} from random codes {draws}",
+               caption=f"{name}: {SAMPLES} codes {draws}, decoded", width="stretch")
 if dense is None:
-    with dense_col:
+    with plain_col:
         ui.waiting_for_models("plain (dense) autoencoder")
 else:
-    dense_k = dense_entry.spec.latent_dim
+    plain_name = f"plain autoencoder (k = {dense_k})"
     same = ("the very same codes, decoded" if dense_k == k else
             f"no dense model with k = {k} is stored, so the nearest, with codes drawn the same "
             f"way")
-    dense_col.image(image_grid(generate.sample_prior(dense, SAMPLES,
-                                                     temperature=temperature, seed=seed),
-                               columns=COLUMNS),
-                    caption=f"Plain autoencoder (k = {dense_k}): {same}", width="stretch",
-                    output_format="PNG")
-st.markdown(
-    "**Why the prior matters:** the VAE's KL term pulls every code towards N(0, I), so random "
-    "draws from N(0, I) land where its decoder has learned to draw digits; the plain "
-    "autoencoder was never asked to put its codes there, so many random codes fall where its "
-    "decoder has seen nothing, and it draws smudges.")
+    fit = svc.derived("gen-fit", dense_entry,
+                      lambda model, data: generate.fit_code_gaussian(model, data.x_train))
+    plain_samples = generate.sample_prior(dense, SAMPLES, temperature=temperature, seed=seed)
+    fair_samples = generate.sample_fitted(dense, fit, SAMPLES, temperature=temperature,
+                                          seed=seed)
+    with plain_col:
+        ui.picture(image_grid(plain_samples, columns=COLUMNS),
+                   alt=f"{SAMPLES} digits decoded by the {plain_name} from random codes {draws}",
+                   caption=f"Plain autoencoder (k = {dense_k}): {same}", width="stretch")
+    with fair_col:
+        ui.picture(image_grid(fair_samples, columns=COLUMNS),
+                   alt=(f"{SAMPLES} digits decoded by the {plain_name} from codes drawn from a "
+                        f"Gaussian fitted to its own training codes"),
+                   caption=(f"Plain autoencoder (k = {dense_k}), the fair test: the same draws "
+                            f"from a Gaussian fitted to its {fit.count:,} training codes"),
+                   width="stretch")
+st.caption("Each picture shows every pixel's probability of being ink (the decoder's Bernoulli "
+           "means), not a black-and-white draw from those probabilities, as samples usually "
+           "are shown.")
+looks = svc.derived("gen-temps", entry, generate.temperature_looks, data=False)
+st.markdown("**Temperature** T scales the draws. " + generate.temperature_text(looks, test_look)
+            + " (Grey share: the share of inked pixels that are neither faint nor solid, "
+              "which is what blur looks like; variety: the mean distance between two "
+              "samples.)")
+
+st.subheader("Why the prior matters, and what it does not do")
+if dense is not None:
+    st.markdown(
+        generate.scale_text(dense_k, fit, k, spread.mean_norm)
+        + " The fair test, on the right, draws from a Gaussian fitted to the plain "
+          "autoencoder's own training codes (their mean and full covariance). "
+        + generate.fair_text(generate.look(vae_samples), generate.look(plain_samples),
+                             generate.look(fair_samples), test_look))
+st.markdown(generate.aggregate_text(spread))
+if dense is not None:
+    st.markdown(generate.kl_buys_text(spread, fit))
 
 # --- interpolation ---------------------------------------------------------------------------
-st.subheader("Interpolation: a straight line between two codes")
+st.header("Interpolation: a straight line between two codes")
 n_test = len(data.x_test)
 other = next((i for i in range(n_test) if data.y_test[i] != data.y_test[0]), min(1, n_test - 1))
 a_col, b_col, s_col = st.columns(3)
@@ -81,57 +137,155 @@ ui.show_images(ends, [f"from #{a}: {data.classes[int(data.y_test[a])]}",
                       f"to #{b}: {data.classes[int(data.y_test[b])]}"],
                alt="an end of the interpolation, test digit")
 fractions = [f"{t / (steps - 1):.2f}" for t in range(steps)]
-st.caption(f"VAE, k = {k}: decoded along z = (1 - t) z_from + t z_to")
-ui.show_images(generate.interpolate(vae, ends[0], ends[1], steps),
-               [f"t = {t}" for t in fractions],
-               alt=f"VAE k = {k}, decoded between the two codes at")
+vae_path = generate.interpolate(vae, ends[0], ends[1], steps)
+st.caption(f"{name}: decoded along z = (1 - t) z_from + t z_to")
+ui.show_images(vae_path, [f"t = {t}" for t in fractions],
+               alt=f"{name}, decoded between the two codes at")
+paths = {"VAE": vae_path}
 if dense is not None:
-    st.caption(f"Plain autoencoder, k = {dense_entry.spec.latent_dim}")
-    ui.show_images(generate.interpolate(dense, ends[0], ends[1], steps),
-                   [f"t = {t}" for t in fractions],
+    plain_path = generate.interpolate(dense, ends[0], ends[1], steps)
+    st.caption(f"Plain autoencoder, k = {dense_k}")
+    ui.show_images(plain_path, [f"t = {t}" for t in fractions],
                    alt="plain autoencoder, decoded between the two codes at")
-    st.caption("The VAE's path tends to pass through plausible digits all the way; the plain "
-               "autoencoder's middle steps can cross empty regions of its code space and look "
-               "like two digits laid over each other.")
+    paths["plain autoencoder"] = plain_path
+distances = svc.derived("gen-path-distance", [entry, dense_entry], generate.path_distances,
+                        a, b, steps)
+st.markdown(generate.path_text(distances))
 
 # --- the 2D manifold -------------------------------------------------------------------------
-st.subheader("The whole plane of a 2D VAE")
+st.header("The whole plane of a 2D VAE")
 flat = entry if k == 2 else next((m for m in vaes if m.spec.latent_dim == 2), None)
 if flat is None:
     st.caption("Train a VAE with k = 2 to see its whole code plane decoded here.")
 else:
     grid = svc.derived("gen-grid", flat, generate.manifold_grid, GRID, data=False)
     grid_col, text_col = st.columns(2)
-    grid_col.image(image_grid(grid.images, columns=grid.n, scale=2, pad=0),
-                   caption=f"{flat.spec.describe()}: a {GRID} x {GRID} grid of z, each axis the "
-                           f"N(0, 1) quantiles from 5% to 95%", width="stretch",
-                   output_format="PNG")
+    with grid_col:
+        ui.picture(image_grid(grid.images, columns=grid.n, scale=2, pad=0),
+                   alt=(f"{GRID} x {GRID} digits decoded by the {flat.spec.describe()} from a "
+                        f"grid of codes, each axis the N(0, 1) quantiles from 5% to 95%"),
+                   caption=(f"{flat.spec.describe()}: a {GRID} x {GRID} grid of z, each axis "
+                            f"the N(0, 1) quantiles from 5% to 95%"), width="stretch")
     text_col.markdown(
-        "Each cell holds the same share of the prior, so the picture is the **learned "
-        "manifold** the way Kingma & Welling drew it (2014, figure 4): digits morph smoothly "
-        "into one another, and every region of the plane decodes to something digit-like.")
+        "The grid is Kingma & Welling's (2014, figure 4): a linear grid of the unit square "
+        "mapped through the Gaussian's inverse CDF, so each cell holds the same share of the "
+        "prior. The crop to the 5%–95% quantiles, which leaves out the tails, comes from the "
+        "Keras VAE example. Neighbouring codes decode to similar pictures, so the digits morph "
+        "into one another across the plane: this is the **learned manifold**.")
 
 # --- the loss, taken apart -------------------------------------------------------------------
-st.subheader("The loss: reconstruction + beta x KL")
+st.header("The loss: reconstruction + KL = −ELBO")
 history = entry.meta.get("history", [])
-st.plotly_chart(loss_terms_figure(generate.loss_terms(history, "train"),
-                                  generate.loss_terms(history, "test"), beta=beta),
-                key="gen-loss")
+train_terms = generate.loss_terms(history, "train")
+test_terms = generate.loss_terms(history, "test")
+floors = svc.derived("gen-floors", None, generate.bce_floors)
+ui.chart(loss_terms_figure(train_terms, test_terms, beta=beta, floors=floors), key="gen-loss",
+         summary=generate.loss_text(train_terms, test_terms, beta=beta, floors=floors))
+st.markdown(
+    "Both terms are in **nats per image**, on one axis, the KL stacked on the reconstruction so "
+    "the top of the stack is **−ELBO**, the negative evidence lower bound: the number the VAE "
+    "drives down. The reconstruction term is a binary cross-entropy (BCE) against grey-level "
+    "digits, and that has a floor above zero: against a grey target t the best output is t "
+    "itself, which still costs t's own entropy, so no model gets below "
+    f"{floors['test']:.1f} nats per test image (the dotted line). "
+    + (f"With β = {beta:g} training minimised reconstruction + {beta:g} × KL (dashed), not "
+       f"−ELBO; −ELBO is what the table below compares across β." if beta != 1 else
+       "With β = 1 the loss training minimised is −ELBO itself."))
+
+# --- what each unit carries --------------------------------------------------------------------
+st.header("What each code unit carries")
 kl = svc.derived("gen-kl", entry, lambda model, data: generate.kl_per_dimension(model, data.x_test))
 active = int((kl > ACTIVE_KL).sum())
-chart_col, metric_col = st.columns([3, 1])
-chart_col.plotly_chart(kl_per_dimension_figure(kl, ACTIVE_KL), key="gen-kl")
-metric_col.metric("Active code units", f"{active} of {k}",
-                  help=f"Units whose mean KL over the test set exceeds {ACTIVE_KL} nats")
-metric_col.metric("KL per image (test)", f"{kl.sum():.1f} nats")
+points = generate.vae_points(vaes)
+bars_col, trav_col = st.columns(2)
+with bars_col:
+    st.subheader("KL per unit")
+    ui.chart(kl_per_dimension_figure(kl, ACTIVE_KL), key="gen-kl",
+             summary=generate.kl_text(kl, ACTIVE_KL))
+    metric_a, metric_b = st.columns(2)
+    metric_a.metric("Active code units", f"{active} of {k}",
+                    help=f"Units whose mean KL over the test set exceeds {ACTIVE_KL} nats")
+    metric_b.metric("KL per image (test)", f"{kl.sum():.1f} nats")
+    st.markdown(
+        "A unit's mean KL is an **upper bound** on the information it carries about the "
+        "image, in nats (Hoffman & Johnson, 2016): it is that information plus how far the "
+        "unit's codes, all images together, sit from N(0, 1). A unit whose KL is near zero "
+        "outputs the prior whatever the image, so it carries nothing and the decoder learns "
+        "to ignore it: it is *inactive*.")
+    if active == k:
+        collapsing = [p for p in points if p.collapsed]
+        st.markdown(
+            "Every unit of this VAE is active. "
+            + (f"Choose the {collapsing[0].label} VAE above to see inactive units: "
+               f"{collapsing[0].collapsed} of its {collapsing[0].k} have collapsed."
+               if collapsing else "No stored VAE has an inactive unit yet."))
+with trav_col:
+    st.subheader("Latent traversals")
+    index = int(st.number_input("Test digit #", 0, n_test - 1, 0, key="gen-trav-digit",
+                                help="The digit whose code the traversal starts from"))
+    trav = svc.derived("gen-traversal", entry,
+                       lambda model, data, i: generate.traversal(model, data.x_test[i], kl),
+                       index)
+    n_values = len(trav.values)
+    trav_rows = list(range(k))
+    if k > TRAVERSAL_ROWS:
+        trav_rows = trav_rows[:TRAVERSAL_ROWS - TRAVERSAL_TAIL] + trav_rows[-TRAVERSAL_TAIL:]
+    labels = [f"z{trav.units[r] + 1} · KL {trav.kl[r]:.2f}" for r in trav_rows]
+    shown = trav.images.reshape(k, n_values, *trav.images.shape[1:])[trav_rows].flatten(0, 1)
+    digit = data.classes[int(data.y_test[index])]
+    values = ", ".join(f"{v:g}" for v in trav.values)
+    ui.picture(traversal_mosaic(shown, trav.values, labels),
+               alt=(f"Latent traversals of test digit #{index}, a {digit}, by the {name}: "
+                    f"{len(trav_rows)} rows, one per code unit from the largest KL "
+                    f"({labels[0]}) to the least ({labels[-1]}); in each row that unit is set "
+                    f"to {values} with the others at the digit's code. "
+                    + generate.traversal_text(trav)),
+               caption=(f"Each row sets one unit to {trav.values[0]:g} … {trav.values[-1]:g}, "
+                        f"the others at test digit #{index}'s code; rows by KL, largest first"
+                        + (f" ({len(trav_rows)} of {k} shown)" if len(trav_rows) < k else "")),
+               width="stretch")
+    st.markdown(generate.traversal_text(trav)
+                + " Higgins et al. (2017) found that with β > 1 each unit tends to one kind of "
+                  "change (slant, width, stroke): compare the rows of the β = 4 and β = 1 "
+                  "VAEs.")
+
+# --- beta on the rate-distortion plane -------------------------------------------------------
+st.header("β: rate against distortion")
+sweeps = generate.beta_sweeps(points)
+rd_text = generate.rate_distortion_text(points, sweeps)
+ui.chart(vae_rate_distortion_figure(points, sweeps, floor=floors["test"], chosen=entry.id),
+         key="gen-rd", summary=generate.plane_summary(points, sweeps))
 st.markdown(
-    "The KL term is the price of each code unit that carries information: a unit whose KL is "
-    "near zero outputs the prior whatever the image, so the decoder learns to ignore it "
-    "(it is *inactive*). **Beta** sets that price: a larger beta switches off more units, gives "
-    "smoother samples and blurrier reconstructions; beta = 1 is the plain VAE.")
-rows = [{"model": m.id, "k": m.spec.latent_dim, "beta": dict(m.spec.hparams).get("beta"),
-         "epochs": m.spec.train.epochs, "reconstruction MSE": m.metrics.get("mse"),
-         "KL (nats)": m.metrics.get("kl"), "active units": m.metrics.get("active_units")}
+    "Each VAE spends a **rate**, its KL in nats (what its codes carry about the image, at "
+    "most), to buy a **distortion**, its reconstruction loss; −ELBO is their sum, so points "
+    "on one line of slope −1 tie (Alemi et al., \"Fixing a Broken ELBO\", 2018). **β** sets "
+    "the exchange rate: a larger β makes each nat of KL dearer, so the model spends fewer and "
+    "reconstructs worse, and units that no longer pay their way collapse to the prior. "
+    + rd_text)
+missing = [s for s in generate.zoo_beta_specs(data) if svc.store.find(s) is None]
+if missing:
+    st.markdown("Not all of the lesson's β sweep is stored yet. Train what is missing (it "
+                "trains in the background; the plane fills in when it is done):")
+    for spec in missing:
+        b_ = dict(spec.hparams).get("beta", 1.0)
+        if st.button(f"Train the VAE with β = {b_:g} (k = {spec.latent_dim}, "
+                     f"{spec.train.epochs} epochs)", key=f"gen-train-beta-{b_:g}",
+                     icon=":material/play_arrow:"):
+            try:
+                job = ui.submit(spec)
+                jobs = st.session_state.setdefault("gen-beta-jobs", [])
+                if job.id not in jobs:
+                    jobs.append(job.id)
+            except (JobError, ValueError) as err:
+                st.error(str(err), icon=":material/error:")
+for job_id in st.session_state.get("gen-beta-jobs", []):
+    ui.job_panel(job_id)
+
+rows = [{"model": m.id, "k": m.spec.latent_dim, "β": beta_of(m),
+         "epochs": m.spec.train.epochs, "−ELBO (nats)": nats(m.metrics.get("neg_elbo")),
+         "reconstruction (nats)": (nats(m.metrics["neg_elbo"] - m.metrics["kl"])
+                                   if {"neg_elbo", "kl"} <= m.metrics.keys() else None),
+         "KL (nats)": nats(m.metrics.get("kl")), "active units": m.metrics.get("active_units")}
         for m in vaes]
-st.caption("Every stored VAE, to compare betas (train more on the Train page):")
+st.caption("Every stored VAE, measured on the test images (train more on the Train page):")
 st.dataframe(rows, hide_index=True, key="gen-vaes")

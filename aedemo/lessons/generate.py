@@ -1,18 +1,35 @@
-"""The Generate page teaches that a decoder draws from any code, and that a VAE's prior is what
-makes random codes decode to digits: samples from the prior, paths between two codes, the
-decoded plane of a two-dimensional code, and the VAE's loss taken apart into reconstruction and
-KL per code unit. Its figures are ``aedemo.viz.generate``; ``decode`` serves every lesson.
+"""The Generate page teaches that a decoder draws from any code, and what a VAE's prior adds:
+samples from the prior beside a plain autoencoder's (from N(0, I) and, the fair test, from a
+Gaussian fitted to its own codes), paths between two codes, the decoded plane of a 2D code, the
+VAE's loss as reconstruction + KL = −ELBO, the KL of each code unit beside latent traversals,
+and every stored VAE on the rate-distortion plane. Its figures are ``aedemo.viz.generate``;
+``decode`` serves every lesson.
 
-A VAE is trained so that its codes follow N(0, I) (Kingma & Welling, "Auto-Encoding Variational
-Bayes", 2014), so decoding z ~ N(0, I) gives plausible digits; a plain autoencoder's codes sit
-wherever training put them, and most of N(0, I) decodes to smudges. The manifold grid is
-Kingma & Welling's figure 4: a regular grid of the unit square mapped through the Gaussian's
-inverse CDF, so each cell holds the same prior mass, decoded and laid out as one picture.
+A VAE (Kingma & Welling, "Auto-Encoding Variational Bayes", 2014) is trained with a KL term that
+pulls each posterior q(z|x) towards the prior N(0, I); only the aggregate posterior, all the
+q(z|x) together, ends up roughly N(0, I), which is why decoding z ~ N(0, I) gives digits. A plain
+autoencoder's codes sit wherever training put them, at another scale: decoded, N(0, I) draws are
+smudges, while draws from a Gaussian fitted to its own codes are digits too. What the KL term buys
+is a prior known before training (nothing to fit afterwards) and a decoder trained on regions of
+codes rather than points.
+
+The manifold grid follows Kingma & Welling's figure 4: a linear grid of the unit square mapped
+through the Gaussian's inverse CDF, so each cell holds the same prior mass. The crop to the 5%-95%
+quantiles is not theirs: it comes from the Keras VAE example (keras/examples/
+variational_autoencoder.py), which leaves out the tails where the decoder has seen few codes.
+
+The KL of a code unit, averaged over the data, is an upper bound on the information (in nats) the
+unit carries about the image: E_x KL(q(z_j|x) || p(z_j)) = I(x; z_j) + KL(q(z_j) || p(z_j))
+(Hoffman & Johnson, "ELBO surgery", 2016). A unit whose bound is near zero carries nothing:
+it has collapsed to the prior. With beta > 1 more units do (Higgins et al., beta-VAE, 2017), and
+every VAE is a point on the rate (KL) against distortion (reconstruction) plane (Alemi et al.,
+"Fixing a Broken ELBO", 2018).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +37,13 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
+from aedemo import zoo
 from aedemo.lessons.latent_space import encode
+from aedemo.metrics import bce_floor
+from aedemo.models.vae import ACTIVE_KL
 
-# The manifold grid avoids the prior's tails: quantiles 5% to 95%, as in Kingma & Welling fig. 4.
+# The manifold grid's quantiles: the 5%-95% crop of the Keras VAE example (not Kingma &
+# Welling's, whose grid spans the unit square), which keeps the prior's thin tails off the grid.
 QUANTILE_RANGE = (0.05, 0.95)
 # A plain autoencoder's plane is spanned between these percentiles of its test codes: the
 # extremes are a few outliers and would waste most of the grid on empty space.
@@ -31,7 +52,8 @@ PERCENTILE_RANGE = (1.0, 99.0)
 
 @torch.no_grad()
 def decode(model, z: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Decode codes (N, k) to images on the CPU."""
+    """Decode codes (N, k) to images on the CPU: each pixel's Bernoulli mean (its probability
+    of being ink), not a draw of black and white pixels from it."""
     model.eval()
     device = next(model.parameters()).device
     z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(device)
@@ -50,6 +72,226 @@ def sample_prior(model, n: int, *, temperature: float = 1.0, seed: int = 0) -> t
     return decode(model, prior_codes(n, model.latent_dim, temperature=temperature, seed=seed))
 
 
+def prior_mean_norm(k: int) -> float:
+    """The mean length of a draw from N(0, I_k): sqrt(2) Gamma((k + 1) / 2) / Gamma(k / 2),
+    the mean of a chi distribution with k degrees of freedom (just under sqrt(k))."""
+    return math.sqrt(2.0) * math.exp(math.lgamma((k + 1) / 2) - math.lgamma(k / 2))
+
+
+# --- what a set of samples looks like -----------------------------------------------------------
+
+INK, SOLID = 0.2, 0.8       # a pixel above INK is ink; ink below SOLID is grey, not solid
+LOOK_ITEMS = 500            # test digits to compare samples with
+LOOK_SAMPLES = 200          # samples per temperature: enough for numbers that hold still
+TEMPERATURES = (0.5, 1.0, 1.5)
+
+
+@dataclass(frozen=True)
+class Look:
+    """What a set of images looks like, in numbers a student can hold against the test digits'.
+
+    ``ink``: the mean total brightness of an image (a faint smudge has little); ``grey``: the
+    share of the inked pixels (above INK) that are grey (below SOLID), which is what blur looks
+    like; ``variety``: the mean distance between two different images of the set (Euclidean,
+    pixels in [0, 1]), small when they all look alike."""
+
+    ink: float
+    grey: float
+    variety: float
+    count: int
+
+
+def look(images: torch.Tensor) -> Look:
+    x = images.detach().cpu().double().flatten(1)                     # (N, 784)
+    n = len(x)
+    inked = x > INK
+    grey = float((inked & (x < SOLID)).sum() / inked.sum().clamp(min=1))
+    pairs = n * (n - 1)
+    variety = float(torch.cdist(x, x).sum() / pairs) if pairs else 0.0   # the diagonal is 0
+    return Look(ink=float(x.sum(dim=1).mean()) if n else 0.0, grey=grey, variety=variety,
+                count=n)
+
+
+def temperature_looks(model, temperatures: Sequence[float] = TEMPERATURES,
+                      n: int = LOOK_SAMPLES, seed: int = 0) -> dict[float, Look]:
+    """How the prior's samples look at each temperature (the same draws, scaled)."""
+    return {float(t): look(sample_prior(model, n, temperature=t, seed=seed))
+            for t in temperatures}
+
+
+def temperature_text(looks: dict[float, Look], test: Look) -> str:
+    """What temperature does to this model's samples, in words chosen by the numbers: at each
+    temperature other than 1, blurrier or sharper and more alike or more varied than at 1."""
+    if 1.0 not in looks:
+        raise ValueError("the comparison needs the samples at temperature 1")
+    one = looks[1.0]
+    parts = []
+    for t in sorted(t for t in looks if t != 1.0):
+        at = looks[t]
+        blur = "blurrier" if at.grey > one.grey else "sharper"
+        alike = "more alike" if at.variety < one.variety else "more varied"
+        text = (f"at T = {t:g} the samples are {blur} than at T = 1 ({at.grey:.0%} of their "
+                f"ink is grey, against {one.grey:.0%}) and {alike} (variety {at.variety:.1f} "
+                f"against {one.variety:.1f})")
+        if t < 1 and blur == "blurrier" and alike == "more alike":
+            text += (": codes near the prior's centre decode to something like the average of "
+                     "many digits, not to a typical one")
+        parts.append(text)
+    return ("For this VAE, " + "; ".join(parts)
+            + f". The test digits: {test.grey:.0%} grey, variety {test.variety:.1f}.")
+
+
+# --- the fair comparison: a plain autoencoder sampled from its own codes ------------------------
+
+@dataclass(frozen=True)
+class CodeGaussian:
+    """A Gaussian fitted to a model's codes of the training images (their mean and full
+    covariance): what a plain autoencoder needs before it can sample at all."""
+
+    mean: np.ndarray          # (k,)
+    cov: np.ndarray           # (k, k)
+    mean_norm: float          # the codes' mean distance from the origin
+    count: int                # training codes it was fitted to
+
+    @property
+    def parameters(self) -> int:
+        """Numbers fitted: k means and the k (k + 1) / 2 of a symmetric covariance."""
+        k = len(self.mean)
+        return k + k * (k + 1) // 2
+
+    def codes(self, n: int, *, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
+        """n codes mean + A eps with A A^T = cov, where eps are the very draws prior_codes makes
+        for this seed and k: the same randomness as the VAE's samples, only shaped by the fit.
+        The temperature scales the spread about the mean, as it scales N(0, I)'s."""
+        k = len(self.mean)
+        eps = prior_codes(n, k, temperature=temperature, seed=seed).double().numpy()  # (n, k)
+        # eigh rather than Cholesky: a covariance of codes may be singular (a unit that never
+        # varies), and its square root is still defined
+        w, v = np.linalg.eigh(self.cov)
+        factor = v * np.sqrt(np.clip(w, 0.0, None))                  # (k, k)
+        return self.mean + eps @ factor.T
+
+
+def fit_code_gaussian(model, x: torch.Tensor) -> CodeGaussian:
+    """Fit a Gaussian to the codes of x (for a VAE, the posterior means)."""
+    codes = encode(model, x).astype(np.float64)                       # (N, k)
+    cov = np.atleast_2d(np.cov(codes, rowvar=False))
+    return CodeGaussian(mean=codes.mean(axis=0), cov=cov,
+                        mean_norm=float(np.linalg.norm(codes, axis=1).mean()),
+                        count=len(codes))
+
+
+def sample_fitted(model, fit: CodeGaussian, n: int, *, temperature: float = 1.0,
+                  seed: int = 0) -> torch.Tensor:
+    return decode(model, fit.codes(n, temperature=temperature, seed=seed))
+
+
+@dataclass(frozen=True)
+class PosteriorSpread:
+    """How a VAE's posteriors q(z|x) = N(mu, sigma^2) sit against the prior, over a set of
+    images: each one narrow, their mixture (the aggregate posterior) roughly N(0, I)."""
+
+    sigma: np.ndarray           # (k,) each unit's sigma, root mean square over the images
+    kl: np.ndarray              # (k,) each unit's mean KL, nats
+    mean_norm: float            # mean length of mu
+    aggregate_mean: np.ndarray  # (k,) the aggregate posterior's mean per unit: E[mu_j]
+    aggregate_var: np.ndarray   # (k,) and its variance, Var(mu_j) + E[sigma_j^2]
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.kl > ACTIVE_KL
+
+    @property
+    def active_sigma(self) -> float:
+        """The active units' sigma (root mean square): the width of one digit's posterior
+        along a unit that carries information. Inactive units' sigma is about 1, the prior's."""
+        s = self.sigma[self.active] if self.active.any() else self.sigma
+        return float(np.sqrt(np.mean(s ** 2)))
+
+
+@torch.no_grad()
+def posterior_spread(model, x: torch.Tensor, *, batch_size: int = 1000) -> PosteriorSpread:
+    model.eval()
+    device = next(model.parameters()).device
+    mus, variances = [], []
+    for i in range(0, len(x), batch_size):
+        mu, logvar = model.posterior(x[i:i + batch_size].to(device))
+        mus.append(mu.cpu().double())
+        variances.append(logvar.exp().cpu().double())
+    mu, var = torch.cat(mus), torch.cat(variances)                   # (N, k) each
+    # KL(N(mu, var) || N(0, 1)) per unit, as the model's own gaussian_kl
+    kl = (-0.5 * (1 + var.log() - mu.pow(2) - var)).mean(dim=0)
+    # the aggregate posterior is the mixture of the q(z|x): by the law of total variance its
+    # variance per unit is the spread of the means plus the mean of the variances
+    return PosteriorSpread(sigma=var.mean(dim=0).sqrt().numpy(), kl=kl.numpy(),
+                           mean_norm=float(mu.norm(dim=1).mean()),
+                           aggregate_mean=mu.mean(dim=0).numpy(),
+                           aggregate_var=(mu.var(dim=0, unbiased=False)
+                                          + var.mean(dim=0)).numpy())
+
+
+# The scale of two sets of codes differs when their mean lengths differ by more than this factor.
+SCALE_GAP = 1.5
+
+
+def scale_text(dense_k: int, dense: CodeGaussian, vae_k: int, vae_norm: float) -> str:
+    """Why the plain decoder turns N(0, I) draws into smudges, from the codes' lengths."""
+    prior = prior_mean_norm(dense_k)
+    ratio = dense.mean_norm / prior
+    where = ("at another scale, where its decoder has seen no code"
+             if ratio > SCALE_GAP or ratio < 1 / SCALE_GAP else
+             "at about the scale of its own codes")
+    vae = f" The VAE's codes, its posterior means, lie {vae_norm:.1f} from it"
+    vae += (f", and N(0, I) draws in its k = {vae_k} {prior_mean_norm(vae_k):.1f}."
+            if vae_k != dense_k else ".")
+    return (f"The plain autoencoder's training codes lie {dense.mean_norm:.1f} from the "
+            f"origin on average, while N(0, I) draws in k = {dense_k} lie {prior:.1f} from it."
+            f"{vae} So the plain decoder's N(0, I) draws land {where}.")
+
+
+def fair_text(vae: Look, plain_prior: Look, plain_fitted: Look, test: Look) -> str:
+    """The three samplers' looks against the test digits', and what the numbers say."""
+    text = (f"Ink per image: the VAE's samples {vae.ink:.0f}, the plain decoder's from N(0, I) "
+            f"{plain_prior.ink:.0f}, from its fitted Gaussian {plain_fitted.ink:.0f}; the test "
+            f"digits have {test.ink:.0f}. Grey share of the ink: {vae.grey:.0%}, "
+            f"{plain_prior.grey:.0%}, {plain_fitted.grey:.0%} (test digits {test.grey:.0%}).")
+    prior_gap, fitted_gap = abs(plain_prior.ink - test.ink), abs(plain_fitted.ink - test.ink)
+    if fitted_gap < prior_gap / 2:
+        text += (" Drawn where its own codes lie, the plain decoder draws digits too: most of "
+                 "the smudge was the scale of the codes, not the lack of a prior.")
+    elif fitted_gap > prior_gap:
+        text += " Its fitted Gaussian does not help here: its codes are far from Gaussian."
+    return text
+
+
+def aggregate_text(spread: PosteriorSpread) -> str:
+    """Each q(z|x) is narrow; only their mixture, the aggregate posterior, is near N(0, I)."""
+    var = spread.aggregate_var
+    near = "roughly" if np.all(np.abs(var - 1) < 0.5) else "only loosely"
+    return (f"The KL term pulls each digit's posterior q(z|x) towards N(0, I), but along the "
+            f"units that carry information none gets there: a digit's σ is "
+            f"{spread.active_sigma:.2f} along them, against the prior's 1. Only the **aggregate "
+            f"posterior**, all the training digits' q(z|x) together, is {near} N(0, I): per "
+            f"unit its mean is within {np.abs(spread.aggregate_mean).max():.2f} of 0 and its "
+            f"variance between {var.min():.2f} and {var.max():.2f}.")
+
+
+def kl_buys_text(spread: PosteriorSpread, fit: CodeGaussian) -> str:
+    """What the KL term really buys, with this pair's numbers."""
+    k = len(fit.mean)
+    return (f"So what the KL term buys is not digits from random codes as such. It buys **a "
+            f"known prior**: the VAE samples from N(0, I) as it is, with nothing fitted after "
+            f"training, where the plain autoencoder needed its {fit.count:,} training codes "
+            f"encoded and {fit.parameters:,} numbers fitted (a mean and a full covariance in "
+            f"k = {k}), and nothing makes its codes Gaussian at all. And it buys **a latent "
+            f"with fewer holes**: the VAE's decoder is trained on codes drawn from each q(z|x) "
+            f"(σ {spread.active_sigma:.2f} along an active unit), so it learns to decode "
+            f"regions around the codes rather than single points, and the KL keeps those "
+            f"regions together around the origin. Gaps can remain between them (nothing forces "
+            f"the aggregate posterior to fill the prior), so a few random samples may still "
+            f"come out broken.")
+
+
 def interpolate(model, x_from: torch.Tensor, x_to: torch.Tensor, steps: int = 10) -> torch.Tensor:
     """Decode ``steps`` codes on the straight line from encode(x_from) to encode(x_to),
     endpoints included: (steps, 1, 28, 28). For a VAE the codes are the posterior means."""
@@ -59,6 +301,48 @@ def interpolate(model, x_from: torch.Tensor, x_to: torch.Tensor, steps: int = 10
                                    x_to.reshape(x_to.shape[-3:])]))      # (2, k)
     t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]         # (steps, 1)
     return decode(model, (1 - t) * z[0] + t * z[1])
+
+
+def nearest_distance(images: torch.Tensor, x: torch.Tensor) -> np.ndarray:
+    """Each image's Euclidean distance (pixels in [0, 1]) to its nearest image of x, (N,):
+    how far a decoded step is from any real digit."""
+    a = images.detach().cpu().float().flatten(1)
+    b = x.detach().cpu().float().flatten(1)
+    return torch.cdist(a, b).min(dim=1).values.double().numpy()
+
+
+def path_distances(vae, plain, data, a: int, b: int, steps: int) -> dict[str, np.ndarray]:
+    """For the interpolation from test digit a to test digit b: each step's distance from its
+    nearest training digit, for the VAE's path and (when ``plain`` is given) the plain
+    autoencoder's."""
+    ends = data.x_test[[a, b]]
+    models = {"VAE": vae, "plain autoencoder": plain}
+    return {name: nearest_distance(interpolate(model, ends[0], ends[1], steps), data.x_train)
+            for name, model in models.items() if model is not None}
+
+
+# Two paths stray "about equally" when their farthest steps differ by less than this share.
+PATH_TOLERANCE = 0.1
+
+
+def path_text(paths: dict[str, np.ndarray]) -> str:
+    """How far each path's steps stray from the training digits (``nearest_distance`` per
+    step, by the model's name), and which strays further, judged by the numbers."""
+    parts = [f"the {name}'s path from {d[[0, -1]].mean():.1f} at its ends to {d.max():.1f} at its "
+             f"farthest step" for name, d in paths.items()]
+    text = ("Distance of each step from its nearest training digit: "
+            + "; ".join(parts) + ".")
+    if len(paths) == 2:
+        (a, da), (b, db) = paths.items()
+        if abs(da.max() - db.max()) <= PATH_TOLERANCE * max(da.max(), db.max()):
+            text += (" Here the two paths stray about equally: the middle steps blend the two "
+                     "digits in both, and a straight line between two codes of either model "
+                     "stays about as near to real digits.")
+        else:
+            far, near = (a, b) if da.max() > db.max() else (b, a)
+            text += (f" The {far}'s path strays further from real digits than the {near}'s: "
+                     f"its middle crosses codes its decoder has seen less.")
+    return text
 
 
 @dataclass(frozen=True)
@@ -78,7 +362,9 @@ class ManifoldGrid:
 
 def manifold_grid(model, n: int = 15, *, codes: np.ndarray | None = None) -> ManifoldGrid:
     """The decoded plane of a model with a 2D code. Without ``codes`` the grid holds the N(0, 1)
-    quantiles (for a VAE); with the test codes (N, 2) it spans their 1st to 99th percentiles."""
+    quantiles from 5% to 95% (for a VAE: Kingma & Welling's inverse-CDF grid, cropped as the
+    Keras VAE example crops it); with the test codes (N, 2) it spans their 1st to 99th
+    percentiles."""
     if model.latent_dim != 2:
         raise ValueError(f"a manifold grid needs a 2D code, not k = {model.latent_dim}")
     if codes is None:
@@ -104,11 +390,223 @@ def loss_terms(history: Sequence[dict[str, Any]], split: str = "train") -> dict[
             "kl": [float(e[split]["kl"]) for e in rows]}
 
 
+def bce_floors(data) -> dict[str, float]:
+    """The least reconstruction loss any model can reach on the training and the test images,
+    in nats per image (``metrics.bce_floor``): grey-level targets keep BCE above zero."""
+    return {"train": bce_floor(data.x_train), "test": bce_floor(data.x_test)}
+
+
+def loss_text(train: dict[str, list[float]], test: dict[str, list[float]] | None, *,
+              beta: float, floors: dict[str, float]) -> str:
+    """The loss chart in words: the last epoch's terms, the floor, and what was optimised."""
+    parts = []
+    for split, terms, images in (("train", train, "training"), ("test", test, "test")):
+        if not terms or not terms.get("epoch"):
+            continue
+        recon, kl = terms["recon"][-1], terms["kl"][-1]
+        parts.append(f"On the {images} images at epoch {terms['epoch'][-1]}, −ELBO is "
+                     f"{recon + kl:.1f} nats per image: reconstruction {recon:.1f} + KL "
+                     f"{kl:.1f}; no model's reconstruction can go below "
+                     f"{floors[split]:.1f}, the BCE floor of these grey-level images.")
+    if not parts:
+        return "No loss history is stored for this model."
+    if beta != 1:
+        terms = train if train and train.get("epoch") else test
+        recon, kl = terms["recon"][-1], terms["kl"][-1]
+        parts.append(f"Training minimised reconstruction + {beta:g} × KL ({recon + beta * kl:.1f} "
+                     f"at the last epoch), not −ELBO, because beta = {beta:g}.")
+    return " ".join(parts)
+
+
 def kl_per_dimension(model, x: torch.Tensor, *, batch_size: int = 1000) -> np.ndarray:
-    """Mean KL(q(z_j|x) || N(0, 1)) of each code unit over x, shape (k,), in nats."""
+    """Mean KL(q(z_j|x) || N(0, 1)) of each code unit over x, shape (k,), in nats: an upper
+    bound on the information unit j carries about x."""
     total = np.zeros(model.latent_dim)
     device = next(model.parameters()).device
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size]
         total += model.kl_per_dimension(xb.to(device)).cpu().numpy() * len(xb)
     return total / max(len(x), 1)
+
+
+def kl_text(kl: np.ndarray, threshold: float = ACTIVE_KL) -> str:
+    """The KL-per-unit chart in words."""
+    kl = np.asarray(kl, dtype=float)
+    active = kl > threshold
+    order = np.argsort(-kl)
+    text = (f"Mean KL per code unit on the test images, an upper bound on what each carries: "
+            f"{int(active.sum())} of {len(kl)} units are above {threshold:g} nats, the largest "
+            f"z{order[0] + 1} with {kl[order[0]]:.2f} nats.")
+    if (~active).any():
+        names = ", ".join(f"z{j + 1}" for j in np.flatnonzero(~active))
+        text += (f" The inactive ones ({names}) carry at most {kl[~active].max():.3f} nats: "
+                 f"they have collapsed to the prior.")
+    return text
+
+
+# --- latent traversals -------------------------------------------------------------------------
+
+# Each unit is set to these values in turn, the others kept at the digit's code: the prior's
+# -3 to 3 sigma, as in Higgins et al.'s traversals (beta-VAE, 2017).
+TRAVERSAL_VALUES = tuple(float(v) for v in np.linspace(-3.0, 3.0, 7))
+
+
+@dataclass(frozen=True)
+class Traversal:
+    """One digit's code with one unit at a time swept over ``values``: row r of ``images``
+    sets unit ``units[r]`` to each value in turn. Rows run from the largest KL to the least."""
+
+    code: np.ndarray          # (k,) the digit's code (for a VAE, the posterior mean)
+    units: np.ndarray         # (k,) unit indices, largest KL first
+    kl: np.ndarray            # (k,) each row's unit's KL, nats
+    values: np.ndarray        # (V,)
+    images: torch.Tensor      # (k * V, 1, 28, 28), row by row
+    change: np.ndarray        # (k,) mean |image - reconstruction| over each row's pixels
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.kl > ACTIVE_KL
+
+
+def traversal(model, x: torch.Tensor, kl: np.ndarray,
+              values: Sequence[float] = TRAVERSAL_VALUES) -> Traversal:
+    """Latent traversals of one image x (1, 28, 28): each unit in turn set to each of
+    ``values`` with the others at x's code, decoded; ``kl`` (k,) orders the units."""
+    kl = np.asarray(kl, dtype=float)
+    code = encode(model, x.reshape(1, *x.shape[-3:]))[0]                # (k,)
+    units = np.argsort(-kl, kind="stable")
+    vals = np.asarray(values, dtype=np.float32)
+    z = np.repeat(code[None, None, :], len(units) * len(vals), axis=0).reshape(
+        len(units), len(vals), -1).copy()                               # (k, V, k)
+    for r, j in enumerate(units):
+        z[r, :, j] = vals
+    images = decode(model, z.reshape(-1, len(code)))                   # (k * V, 1, 28, 28)
+    base = decode(model, code[None])                                   # (1, 1, 28, 28)
+    change = (images - base).abs().reshape(len(units), -1).mean(dim=1).double().numpy()
+    return Traversal(code=code, units=units, kl=kl[units], values=vals, images=images,
+                     change=change)
+
+
+# Inactive units "change nothing" when the picture moves less than this share as much along
+# them as along the active ones.
+IGNORED_SHARE = 0.1
+
+
+def traversal_text(trav: Traversal) -> str:
+    """How much the pictures change along active units against inactive ones, measured, and
+    what that says (the decoder ignores the inactive units only when they change little)."""
+    active = trav.active
+    measure = "per pixel on average (mean absolute change from the reconstruction)"
+    if not active.any():
+        return (f"None of this VAE's {len(active)} units is active (KL above {ACTIVE_KL:g} "
+                f"nats); along them the picture changes by {trav.change.mean():.4f} {measure}.")
+    moved = trav.change[active].mean()
+    text = (f"Along the {int(active.sum())} active units the picture changes by {moved:.3f} "
+            f"{measure}")
+    if active.all():
+        return text + "; every unit of this VAE is active."
+    still = trav.change[~active].mean()
+    text += f"; along the {int((~active).sum())} inactive ones by {still:.4f}"
+    return text + (": the decoder ignores them." if still < IGNORED_SHARE * moved else ".")
+
+
+# --- beta: every VAE on the rate-distortion plane ------------------------------------------------
+
+@dataclass(frozen=True)
+class VAEPoint:
+    """A stored VAE on the rate-distortion plane, from its test metrics: rate = KL (nats),
+    distortion = reconstruction = −ELBO - KL (nats per image)."""
+
+    model_id: str
+    k: int
+    beta: float
+    rate: float
+    distortion: float
+    active: int | None
+    sweep: tuple              # what a beta sweep holds fixed: k, dataset and training settings
+
+    @property
+    def neg_elbo(self) -> float:
+        return self.rate + self.distortion
+
+    @property
+    def collapsed(self) -> int | None:
+        return None if self.active is None else self.k - self.active
+
+    @property
+    def label(self) -> str:
+        return f"β = {self.beta:g}, k = {self.k}"
+
+
+def vae_points(models: Iterable[Any]) -> list[VAEPoint]:
+    """The stored VAEs (``StoredModel``s) whose metrics hold their KL and −ELBO."""
+    points = []
+    for m in models:
+        spec, metrics = m.spec, m.metrics
+        if spec.variant != "vae" or "kl" not in metrics or "neg_elbo" not in metrics:
+            continue
+        active = metrics.get("active_units")
+        points.append(VAEPoint(
+            model_id=m.id, k=spec.latent_dim, beta=float(dict(spec.hparams).get("beta", 1.0)),
+            rate=float(metrics["kl"]), distortion=float(metrics["neg_elbo"] - metrics["kl"]),
+            active=None if active is None else int(active),
+            sweep=(spec.latent_dim, spec.dataset, spec.train)))
+    return points
+
+
+def beta_sweeps(points: Sequence[VAEPoint]) -> list[list[VAEPoint]]:
+    """VAEs that differ only in beta, each group ordered by beta: the curves of the plane.
+    A beta stored twice counts once (the first given)."""
+    groups: dict[tuple, dict[float, VAEPoint]] = {}
+    for p in points:
+        groups.setdefault(p.sweep, {}).setdefault(p.beta, p)
+    return [sorted(g.values(), key=lambda p: p.beta) for g in groups.values() if len(g) > 1]
+
+
+def rate_distortion_text(points: Sequence[VAEPoint], sweeps: Sequence[Sequence[VAEPoint]], *,
+                         bold: bool = True) -> str:
+    """The plane in words: each sweep's ends, its best −ELBO, and every collapse, named
+    (in bold as Markdown unless ``bold`` is False, for a text read aloud as it is)."""
+    if not points:
+        return "No stored VAE has its KL and −ELBO measured."
+    parts = []
+    for sweep in sweeps:
+        low, high = sweep[0], sweep[-1]
+        best = min(sweep, key=lambda p: p.neg_elbo)
+        parts.append(f"At k = {low.k}, raising β from {low.beta:g} to {high.beta:g} "
+                     f"{'cuts' if high.rate < low.rate else 'raises'} the rate from "
+                     f"{low.rate:.1f} to {high.rate:.1f} nats and "
+                     f"{'raises' if high.distortion > low.distortion else 'cuts'} the "
+                     f"distortion from {low.distortion:.1f} to {high.distortion:.1f} nats per "
+                     f"image; the lowest −ELBO, {best.neg_elbo:.1f}, is at β = {best.beta:g}.")
+    collapsed = [p for p in points if p.collapsed]
+    mark = "**" if bold else ""
+    for p in sorted(collapsed, key=lambda p: (p.k, p.beta)):
+        parts.append(f"At β = {p.beta:g} (k = {p.k}), {p.collapsed} of {p.k} units have "
+                     f"collapsed to the prior (KL at most {ACTIVE_KL:g} nats): {mark}posterior "
+                     f"collapse{mark}, their q(z_j|x) is N(0, 1) whatever the image, so they carry "
+                     f"nothing and the decoder ignores them.")
+    if not collapsed:
+        parts.append("No stored VAE has a collapsed unit: every unit carries information.")
+    return " ".join(parts)
+
+
+def plane_summary(points: Sequence[VAEPoint], sweeps: Sequence[Sequence[VAEPoint]]) -> str:
+    """The rate-distortion chart for a screen reader: every point, then what they say."""
+    if not points:
+        return "No stored VAE has its KL and −ELBO measured."
+    each = "; ".join(f"{p.label}: rate {p.rate:.1f} nats, distortion {p.distortion:.1f}"
+                     + (f", {p.collapsed} of {p.k} units collapsed" if p.collapsed else "")
+                     for p in sorted(points, key=lambda p: (p.k, p.beta)))
+    return (f"{len(points)} VAEs on the rate (KL) against distortion (reconstruction) plane: "
+            f"{each}. " + rate_distortion_text(points, sweeps, bold=False))
+
+
+def zoo_beta_specs(images) -> list:
+    """The zoo's VAEs of the beta sweep (beta = 1 and zoo.BETAS, at the same k) on the app's
+    image set, ordered by beta: what the page offers to train when one is not stored."""
+    swept = {e.hparams.get("latent_dim") for e in zoo.ZOO
+             if e.variant == "vae" and e.hparams.get("beta", 1.0) != 1.0}
+    specs = [zoo.entry_spec(e, images) for e in zoo.ZOO
+             if e.variant == "vae" and e.hparams.get("latent_dim") in swept]
+    return sorted(specs, key=lambda s: dict(s.hparams).get("beta", 1.0))
