@@ -234,7 +234,7 @@ def parse_digits(text: str) -> tuple[int, ...]:
 
 def cmd_anomaly(args, store: ModelStore) -> int:
     from aedemo import data as datasets
-    from aedemo.lessons.anomaly import score_test_set
+    from aedemo.lessons import anomaly
     from aedemo.models import get_variant
 
     normal = parse_digits(args.normal)
@@ -243,18 +243,40 @@ def cmd_anomaly(args, store: ModelStore) -> int:
     spec = _spec_from_args(args, normal=normal)
     meta, _ = _train_or_reuse(spec, store, show_bar=not args.json)
     model, _ = store.load(meta["id"])
+    images = datasets.load_images(spec.dataset)
     try:
-        result = score_test_set(model, datasets.load_images(spec.dataset), normal)
+        result = anomaly.score_test_set(model, images, normal, spec.holdout)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    # the Anomaly page's default: set on held-out normal training images, never the test set
+    threshold = anomaly.false_alarm_threshold(result.reference.errors)
+    report = anomaly.threshold_report(result.scores, result.is_anomaly, threshold)
     out = {"auc": result.auc, "normal": list(normal), "id": meta["id"], "variant": spec.variant,
            "latent_dim": spec.latent_dim, "dataset": spec.dataset, "epochs": spec.train.epochs,
-           "n_test": int(len(result.scores)), "n_anomalous": int(result.is_anomaly.sum())}
+           "n_test": int(len(result.scores)), "n_anomalous": int(result.is_anomaly.sum()),
+           "threshold": threshold, "target_false_alarm_rate": anomaly.FALSE_ALARM_RATE,
+           "threshold_set_on": {"images": int(len(result.reference.errors)),
+                                "held_out": result.reference.held_out},
+           "false_alarm_rate": report.false_alarm_rate, "recall": report.recall,
+           "precision": report.precision, "f1": report.f1, "base_rate": result.base_rate,
+           "flag_everything_f1": anomaly.flag_everything(result.is_anomaly).f1,
+           "auc_per_class": {images.classes[r.label]: r.auc for r in result.per_class},
+           "ink_auc_per_class": {images.classes[r.label]: r.ink_auc for r in result.per_class}}
     if args.json:
         print(json.dumps(out))
-    else:
-        print(f"one-class AUC {out['auc']:.4f}: normal {out['normal']}, {out['n_anomalous']} of "
-              f"{out['n_test']} test images anomalous ({spec.describe()})")
+        return 0
+    print(f"one-class AUC {out['auc']:.4f}: normal {out['normal']}, {out['n_anomalous']} of "
+          f"{out['n_test']} test images anomalous ({spec.describe()})")
+    where = ("held-out normal training images" if result.reference.held_out else
+             "normal training images, trained on: no held-out images were kept")
+    print(f"threshold {threshold:.6g}: at most {anomaly.FALSE_ALARM_RATE:.0%} false alarms, set "
+          f"on {len(result.reference.errors)} {where}")
+    print(f"  on the test set: false alarms {report.false_alarm_rate:.1%} of the normal images, "
+          f"recall {report.recall:.1%}, precision {report.precision:.3f}, F1 {report.f1:.3f}")
+    print(f"  base rate {result.base_rate:.1%}: flagging everything scores F1 "
+          f"{out['flag_everything_f1']:.3f}")
+    print("  AUC per anomalous class (ink alone): " + ", ".join(
+        f"{images.classes[r.label]} {r.auc:.3f} ({r.ink_auc:.3f})" for r in result.per_class))
     return 0
 
 

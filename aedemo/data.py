@@ -7,13 +7,17 @@ files. Every image set becomes float32 in [0, 1] of shape (N, 1, 28, 28) with in
 loaded once per process.
 
 Sequences: a seeded generator of noisy sine mixtures with labelled anomalies, or a CSV of the
-user's own series (one per row), as float32 of shape (N, T, 1).
+user's own series (one per row or per column, as a spreadsheet exports them: the separator, the
+decimal mark and a header row are detected), as float32 of shape (N, T, 1). Normal series that
+no model trains on and no test set holds (``make_validation_series``) are where a sequence
+detector's anomaly threshold is set.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import gzip
 import io
 import math
@@ -333,15 +337,24 @@ class SeriesData:
         return torch.tensor([k != "normal" for k in self.kinds_test], dtype=torch.int64)
 
 
+# What a normal series is, the one thing the LSTM learns: a sine of MAIN_CYCLES cycles per window
+# (amplitude 1) plus a weaker one of SECOND_CYCLES cycles (amplitude SECOND_AMPLITUDE), random
+# phases, and Gaussian noise of NOISE_SD. The Sequences page says so from these numbers.
+MAIN_CYCLES = (1.0, 3.0)
+SECOND_CYCLES = (3.0, 6.0)
+SECOND_AMPLITUDE = (0.2, 0.5)
+NOISE_SD = 0.05
+
+
 def _normal_series(n: int, length: int, rng: np.random.Generator) -> np.ndarray:
     """Noisy mixtures of two sines: 1-3 and 3-6 cycles per window, random phase and amplitude."""
     t = np.linspace(0, 1, length, endpoint=False)
-    f1 = rng.uniform(1, 3, (n, 1))
-    f2 = rng.uniform(3, 6, (n, 1))
-    a2 = rng.uniform(0.2, 0.5, (n, 1))
+    f1 = rng.uniform(*MAIN_CYCLES, (n, 1))
+    f2 = rng.uniform(*SECOND_CYCLES, (n, 1))
+    a2 = rng.uniform(*SECOND_AMPLITUDE, (n, 1))
     p1, p2 = rng.uniform(0, 2 * np.pi, (2, n, 1))
     clean = np.sin(2 * np.pi * f1 * t + p1) + a2 * np.sin(2 * np.pi * f2 * t + p2)
-    return clean + rng.normal(0, 0.05, (n, length))
+    return clean + rng.normal(0, NOISE_SD, (n, length))
 
 
 def _inject(series: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -385,62 +398,272 @@ def make_series(n_train: int = 2000, n_test: int = 600, *, length: int = SERIES_
                       kinds_test=tuple(kinds))
 
 
-def parse_series_csv(raw: bytes, *, max_bytes: int = CSV_MAX_BYTES,
-                     max_rows: int = CSV_MAX_ROWS, max_length: int = CSV_MAX_LENGTH,
-                     max_values: int | None = None) -> torch.Tensor:
-    """A CSV of series, one per row, all the same length, numbers only -> (N, T, 1) float32.
-    Raises DataError naming the first bad row. Each limit is checked as the file is read, so a
-    file over one is refused before the rest of it is parsed."""
+# The held-out normal series come from a stream of their own, a child of the seed's (NumPy's
+# SeedSequence spawn key): make_series draws nothing more or less than before, so the training
+# and test series, and every model trained on them, stay exactly as they were, and no seed's
+# training or test set shares a series with them.
+VALIDATION_STREAM = 1
+VALIDATION_SIZE = 1000
+
+
+def make_validation_series(n: int = VALIDATION_SIZE, *, length: int = SERIES_LENGTH,
+                           seed: int = 0) -> torch.Tensor:
+    """(n, length, 1) normal series that no model trains on and no test set holds: the
+    sequence detector's anomaly threshold is set on them, without a label."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(VALIDATION_STREAM,)))
+    return torch.tensor(_normal_series(n, length, rng), dtype=torch.float32).unsqueeze(-1)
+
+
+# --- a CSV of series, as a student's spreadsheet exports it ----------------------------------
+
+CSV_DELIMITERS = {",": "','", ";": "';'", "\t": "tabs"}
+ORIENTATIONS = ("rows", "columns")      # one series per row, or one per column
+_SNIFF_LINES = 20               # the first lines: the separator and decimal mark are read there
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a CSV of series is laid out: what separates its values, the decimal mark, whether
+    its first line names the series, and whether each series is a row or a column (``why``
+    says, in a few words, what the orientation was read from)."""
+
+    delimiter: str = ","
+    decimal: str = "."
+    header: bool = False
+    orientation: str = "rows"
+    why: str = ""
+    blank_corner: bool = False   # the header's first cell is empty: pandas' index column
+
+    @property
+    def index(self) -> bool:
+        """In columns, a header with an empty first cell sits over an index (0, 1, 2 ... as
+        pandas writes it), not a series: that column is skipped."""
+        return self.header and self.blank_corner and self.orientation == "columns"
+
+    def turned(self, orientation: str) -> CsvLayout:
+        """The same file read with the other orientation, as the student chose."""
+        if orientation not in ORIENTATIONS:
+            raise ValueError(f"orientation must be one of {ORIENTATIONS}, not {orientation!r}")
+        if orientation == self.orientation:
+            return self
+        return dataclasses.replace(self, orientation=orientation, why="as chosen")
+
+    def describe(self, n_series: int) -> str:
+        """'Read 3 series in columns, separated by ';', decimal commas, header row skipped'."""
+        parts = [f"Read {n_series:,} series in {self.orientation}",
+                 f"separated by {CSV_DELIMITERS[self.delimiter]}",
+                 "decimal commas" if self.decimal == "," else "decimal points"]
+        if self.header:
+            parts.append("header row skipped")
+        if self.index:
+            parts.append("index column skipped")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class SeriesTable:
+    """The series of a CSV (N, T, 1), how the file was read, and where each series was."""
+
+    x: torch.Tensor
+    layout: CsvLayout
+    labels: tuple[str, ...]           # "row 3" or "column 2": where each series is in the file
+    names: tuple[str, ...] = ()       # the header's name of each series (columns only)
+
+    def describe(self) -> str:
+        return self.layout.describe(len(self.x))
+
+
+def _decode(raw: bytes, max_bytes: int) -> str:
     if len(raw) == 0:
         raise DataError("The file is empty.")
     if len(raw) > max_bytes:
         raise DataError(f"The file is {len(raw) / 1e6:.1f} MB; the limit is "
                         f"{max_bytes / 1e6:.0f} MB.")
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataError("The file is not a text CSV (it is not UTF-8).") from None
-    rows: list[np.ndarray] = []                         # float32 rows of T values
-    reader = csv.reader(_short_lines(text, max_length))
+
+
+def _too_wide(number: int, limit: int, max_length: int, max_rows: int) -> DataError:
+    if limit == max_length:
+        return DataError(f"Row {number} has more than {max_length} values; each series may "
+                         f"have at most {max_length} values.")
+    return DataError(f"Row {number} has more than {limit} values; a row may hold at most "
+                     f"{max_length} values of one series, or {max_rows} series side by side.")
+
+
+def _split(line: str, delimiter: str, number: int) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error as err:                           # a cell of over 128 kB, say
+        raise DataError(f"Line {number} cannot be read as CSV ({err}).") from None
+
+
+def _is_number(cell: str, decimal: str) -> bool:
+    try:
+        float(cell.replace(",", ".") if decimal == "," else cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _sniff(text: str, max_rows: int, max_length: int) -> CsvLayout:
+    """Read the layout from the file's first lines and its number of lines. The separator is
+    ';' or a tab when one appears (a spreadsheet set to decimal commas writes ';'), else ','.
+    The first line is a header when none of its cells is a number. The series are columns when
+    a header names them, when a line holds one value, or when the lines are too short to be
+    series but there are enough of them; otherwise rows, as before any of this was read."""
+    widest = max(max_rows, max_length)   # a line's values: steps in rows, series in columns
+    sample: list[tuple[int, str]] = []
+    lines = 0
+    for number, line in enumerate(io.StringIO(text), start=1):
+        if not line.strip():
+            continue
+        lines += 1
+        if len(sample) < _SNIFF_LINES:
+            sample.append((number, line))
+    if not sample:
+        raise DataError("The file has no rows of numbers.")
+    joined = "".join(line for _, line in sample)
+    delimiter = ";" if ";" in joined else "\t" if "\t" in joined else ","
+    first: list[str] = []
+    for number, line in sample:             # refused before the CSV reader splits it
+        if line.count(delimiter) >= widest:
+            raise _too_wide(number, widest, max_length, max_rows)
+        first = first or _split(line, delimiter, number)
+    decimal = "," if delimiter != "," and "," in joined else "."
+    filled = [c for c in first if c.strip()]
+    header = bool(filled) and not any(_is_number(c, decimal) for c in filled)
+    data_lines = lines - header
+    width = len(_split(sample[1][1], delimiter, sample[1][0])) if header and lines > 1 else (
+        len(first))
+    if data_lines <= 1:
+        orientation, why = "rows", "one line of values"
+    elif header:
+        orientation, why = "columns", "the first row names them"
+    elif width == 1:
+        orientation, why = "columns", "one value a row"
+    elif width < CSV_MIN_LENGTH:
+        orientation, why = "columns", f"rows of {width} values are too short to be series"
+    else:
+        orientation, why = "rows", "the default"
+    return CsvLayout(delimiter=delimiter, decimal=decimal, header=header,
+                     orientation=orientation, why=why,
+                     blank_corner=header and not first[0].strip())
+
+
+def sniff_series_csv(raw: bytes, *, max_bytes: int = CSV_MAX_BYTES,
+                     max_rows: int = CSV_MAX_ROWS, max_length: int = CSV_MAX_LENGTH) -> CsvLayout:
+    """How ``raw`` is laid out (see ``_sniff``), reading only its first lines' cells; DataError
+    for a file that cannot be a CSV of series (empty, too large, not UTF-8, a line too long)."""
+    return _sniff(_decode(raw, max_bytes), max_rows, max_length)
+
+
+def read_series_csv(raw: bytes, *, max_bytes: int = CSV_MAX_BYTES,
+                    max_rows: int = CSV_MAX_ROWS, max_length: int = CSV_MAX_LENGTH,
+                    max_values: int | None = None, orientation: str | None = None
+                    ) -> SeriesTable:
+    """A CSV of series -> a SeriesTable of (N, T, 1) float32: its separator, decimal mark and
+    header detected, its orientation detected unless ``orientation`` ("rows" or "columns")
+    is given. All series have the same length; numbers only. Raises DataError naming the first
+    bad row. Each limit (``max_rows`` series of at most ``max_length`` values, ``max_values``
+    in all) is checked as the file is read, so a file over one is refused before the rest of
+    it is parsed, and a line with too many values before it is split into cells."""
+    text = _decode(raw, max_bytes)
+    layout = _sniff(text, max_rows, max_length)
+    if orientation is not None:
+        layout = layout.turned(orientation)
+    columns = layout.orientation == "columns"
+    skip = int(layout.index)                  # an index column is read past, never parsed
+    per_line = max_rows + skip if columns else max_length
+    rows: list[np.ndarray] = []               # float32, one per line of values
+    numbers: list[int] = []                   # each one's row in the file
+    names: list[str] = []
+    header_to_skip = layout.header
+    reader = csv.reader(_short_lines(text, layout.delimiter, per_line, columns, max_rows),
+                        delimiter=layout.delimiter)
     try:
         for number, cells in enumerate(reader, start=1):
             if not cells or all(not c.strip() for c in cells):
                 continue                                # blank lines are harmless
-            if len(rows) >= max_rows:
-                raise DataError(f"More than {max_rows} rows; the limit is {max_rows}.")
-            if max_values is not None and (len(rows) + 1) * len(cells) > max_values:
+            if header_to_skip:
+                names, header_to_skip = [c.strip() for c in cells[skip:]], False
+                continue
+            if len(rows) >= (max_length if columns else max_rows):
+                raise DataError(
+                    f"More than {max_length} rows; in columns each row is one time step, and a "
+                    f"series may have at most {max_length} values." if columns else
+                    f"More than {max_rows} rows; the limit is {max_rows}.")
+            if max_values is not None and (len(rows) + 1) * (len(cells) - skip) > max_values:
                 raise DataError(f"The file holds more than {max_values:,} values; the limit is "
                                 f"{max_values:,} (fewer rows, or shorter ones).")
-            values = [_csv_number(cell, number, col) for col, cell in enumerate(cells, start=1)]
+            values = [_csv_number(cell, number, col, layout.decimal)
+                      for col, cell in enumerate(cells, start=1) if col > skip]
             if rows and len(values) != len(rows[0]):
-                raise DataError(f"Row {number} has {len(values)} values but row 1 has "
-                                f"{len(rows[0])}; every series must have the same length.")
+                raise DataError(
+                    f"Row {number} has {_values(len(values))} but row {numbers[0]} has "
+                    f"{len(rows[0])}; in columns every row must give one value to each series."
+                    if columns else
+                    f"Row {number} has {_values(len(values))} but row {numbers[0]} has "
+                    f"{len(rows[0])}; every series must have the same length.")
             rows.append(np.array(values, dtype=np.float32))
+            numbers.append(number)
     except csv.Error as err:                            # a cell of over 128 kB, say
         raise DataError(f"Line {reader.line_num} cannot be read as CSV ({err}).") from None
     if not rows:
         raise DataError("The file has no rows of numbers.")
-    if len(rows[0]) < CSV_MIN_LENGTH:
-        raise DataError(f"Each series needs at least {CSV_MIN_LENGTH} values; row 1 has "
-                        f"{len(rows[0])}.")
-    return torch.from_numpy(np.stack(rows)).unsqueeze(-1)
+    table = np.stack(rows)                              # (lines, values a line)
+    if columns:
+        if len(rows) < CSV_MIN_LENGTH:
+            raise DataError(f"Each series needs at least {CSV_MIN_LENGTH} values; the columns "
+                            f"have {len(rows)}.")
+        table = table.T
+        labels = tuple(f"column {c + 1 + skip}" for c in range(len(table)))
+        names = (names + [""] * len(table))[:len(table)] if layout.header else []
+    else:
+        if len(rows[0]) < CSV_MIN_LENGTH:
+            raise DataError(f"Each series needs at least {CSV_MIN_LENGTH} values; row "
+                            f"{numbers[0]} has {len(rows[0])}.")
+        labels = tuple(f"row {n}" for n in numbers)
+        names = []
+    x = torch.from_numpy(np.ascontiguousarray(table)).unsqueeze(-1)
+    return SeriesTable(x=x, layout=layout, labels=labels, names=tuple(names))
 
 
-def _short_lines(text: str, max_length: int):
-    """The lines of ``text``, refusing one with more than ``max_length`` values before the CSV
-    reader splits it into cells (a 5 MB line is 2.5 million of them). Counting commas may
-    overcount a quoted cell's, but a cell holding a comma is not a number anyway."""
+def _values(n: int) -> str:
+    return f"{n} value" if n == 1 else f"{n} values"
+
+
+def parse_series_csv(raw: bytes, *, max_bytes: int = CSV_MAX_BYTES,
+                     max_rows: int = CSV_MAX_ROWS, max_length: int = CSV_MAX_LENGTH,
+                     max_values: int | None = None, orientation: str | None = None
+                     ) -> torch.Tensor:
+    """A CSV of series -> (N, T, 1) float32 (see ``read_series_csv``, which also says how it
+    was read)."""
+    return read_series_csv(raw, max_bytes=max_bytes, max_rows=max_rows, max_length=max_length,
+                           max_values=max_values, orientation=orientation).x
+
+
+def _short_lines(text: str, delimiter: str, max_values: int, columns: bool, max_rows: int):
+    """The lines of ``text``, refusing one with more than ``max_values`` values before the CSV
+    reader splits it into cells (a 5 MB line is 2.5 million of them). Counting separators may
+    overcount a quoted cell's, but a cell holding a separator is not a number anyway."""
     for number, line in enumerate(io.StringIO(text), start=1):
-        if line.count(",") >= max_length:
-            raise DataError(f"Row {number} has more than {max_length} values; each series may "
-                            f"have at most {max_length} values.")
+        if line.count(delimiter) >= max_values:
+            if columns:
+                raise DataError(f"Row {number} has more than {max_rows} values; in columns each "
+                                f"value belongs to one series, and the limit is {max_rows} "
+                                f"series.")
+            raise DataError(f"Row {number} has more than {max_values} values; each series may "
+                            f"have at most {max_values} values.")
         yield line
 
 
-def _csv_number(cell: str, row: int, col: int) -> float:
+def _csv_number(cell: str, row: int, col: int, decimal: str = ".") -> float:
     """One CSV cell as a number within CSV_MAX_MAGNITUDE, or a DataError naming it."""
     try:
-        value = float(cell)
+        value = float(cell.replace(",", ".") if decimal == "," else cell)
     except ValueError:
         raise DataError(f"Row {row}, column {col}: {cell.strip()[:20]!r} is not a "
                         f"number.") from None
@@ -454,8 +677,9 @@ def _csv_number(cell: str, row: int, col: int) -> float:
 
 
 def load_series(name: str = SERIES, *, seed: int = 0) -> SeriesData:
-    """``series`` (the generated set) or the path of a CSV of series, one per row: a CSV is
-    standardised with its training rows' mean and spread and split 80/20, with no labels."""
+    """``series`` (the generated set) or the path of a CSV of series (``read_series_csv``): a
+    CSV is standardised with its training series' mean and spread and split 80/20, with no
+    labels."""
     if name == SERIES:
         return make_series(seed=seed)
     path = Path(name).expanduser()

@@ -5,7 +5,7 @@ from aedemo import preprocess, ui
 from aedemo.jobs import JobError
 from aedemo.lessons import anomaly
 from aedemo.models import REGISTRY, variant_names
-from aedemo.viz.anomaly import error_histogram, roc_figure
+from aedemo.viz.anomaly import error_histogram, per_class_figure, roc_figure
 from aedemo.viz.images import image_grid
 from aedemo.zoo import DETECTOR, detector_spec
 
@@ -17,7 +17,7 @@ st.markdown(
     "One-Class Classification* (ICML 2018): train on the normal class(es) of the training set, "
     "score every image of the test set, count every other class as an anomaly, and measure how "
     "well the score separates the two with the area under the ROC curve (AUC: 1 is perfect, "
-    "0.5 is chance). The command line gives the same number: "
+    "0.5 is chance). The command line gives the same numbers: "
     "`python -m aedemo anomaly --normal 3 --variant dense --latent 16`.")
 
 svc = ui.service()
@@ -29,7 +29,7 @@ data = svc.data
 image_variants = [n for n in variant_names() if REGISTRY[n].kind == "image"]
 
 with st.container(border=True):
-    st.markdown("**Train a detector**")
+    st.header("Train a detector")
     left, mid, right = st.columns(3)
     digits = left.multiselect("Normal digit(s)", list(range(len(data.classes))),
                               default=list(DETECTOR["normal"]),
@@ -47,9 +47,10 @@ with st.container(border=True):
     # the defaults are the zoo's own detector: training them again finds it stored at once
     spec = detector_spec(data, tuple(digits), variant, k) if digits else None
     if spec is not None:
-        st.caption(f"{n_normal:,} training images of the normal digit(s), "
-                   f"{spec.train.epochs} epochs. Training runs in the background; you can "
-                   f"leave the page and come back.")
+        held = round(n_normal * spec.holdout)
+        st.caption(f"{n_normal - held:,} training images of the normal digit(s), {held:,} more "
+                   f"held out to set the threshold on, {spec.train.epochs} epochs. Training runs "
+                   f"in the background; you can leave the page and come back.")
     if st.button("Train detector", type="primary", icon=":material/play_arrow:",
                  key="anomaly-train", disabled=not digits):
         try:
@@ -77,7 +78,7 @@ if not detectors:
     ui.refresh_when_ready(True, {"kind": "image", "one_class": True})
     st.stop()
 
-st.subheader("How well it separates")
+st.header("How well it separates")
 labels = {m.id: ui.model_label(m) for m in detectors}
 if st.session_state.get("anomaly-model") not in labels:
     st.session_state.pop("anomaly-model", None)
@@ -87,61 +88,108 @@ normal_names = ", ".join(data.classes[c] for c in entry.spec.normal)
 try:
     with st.spinner("Scoring every test image (once per detector)…"):
         scores = svc.derived("anomaly-scores", entry, anomaly.score_test_set,
-                             entry.spec.normal)
+                             entry.spec.normal, entry.spec.holdout)
 except ValueError as err:
     st.error(f"This detector cannot be scored: {err}", icon=":material/error:")
     st.stop()
 model = svc.load_model(entry.id)
+charts = st.container()          # filled below, once the threshold is chosen
 
-normal_share = 100 * (1 - scores.is_anomaly.mean())
-percentile = st.slider(
-    "Threshold: flag the test images whose error is above this percentile of all test errors",
-    1, 99, int(min(99, max(1, round(normal_share)))), key="anomaly-threshold",
-    help="The default flags as many images as there are anomalies. Lower it to catch more "
-         "anomalies at the cost of more false alarms.")
-threshold = anomaly.quantile_threshold(scores.scores, percentile)
-report = anomaly.threshold_report(scores.scores, scores.is_anomaly, threshold)
-
-marks = {}
 drawing = st.session_state.get("aedemo_drawing")
 drawing_error = None
 if drawing is not None and tuple(drawing.shape[1:]) == (1, 28, 28):
     # as the detector's training images were made (coarsened for the offline digits)
     drawing_error = anomaly.error_of(model, preprocess.for_dataset(drawing, entry.spec.dataset))
-    marks["your drawing"] = drawing_error
 
-left, right = st.columns(2)
-left.plotly_chart(error_histogram(scores.scores, scores.is_anomaly, threshold=threshold,
-                                  marks=marks, names=(f"normal ({normal_names})", "anomalous"),
-                                  title="Test reconstruction errors"), key="anomaly-hist")
-right.plotly_chart(roc_figure(scores.fpr, scores.tpr, scores.auc,
-                              point=(report.false_alarm_rate, report.recall),
-                              title=f"ROC curve: AUC {scores.auc:.3f}"), key="anomaly-roc")
+st.header("Anomaly detection done right")
+st.markdown(
+    "Three habits separate a detector you can trust from a good-looking number. **Choose the "
+    "threshold without the test set's labels**: a threshold tuned to the test set's share of "
+    "anomalies has seen the answers, and no one knows that share in practice. Set it instead on "
+    "*normal* images held out of training, at a false-alarm rate you can live with. **Read "
+    "precision and F1 against the base rate**: when most test images are anomalies, flagging "
+    "everything already scores high. **Ask what the score measures**: reconstruction error "
+    "also grows with the amount of ink, so compare each class with what ink alone would do.")
 
-cols = st.columns(5)
-cols[0].metric("AUC", f"{scores.auc:.3f}", help="Threshold-free: the chance that a random "
-               "anomaly scores higher than a random normal image")
-cols[1].metric("Precision", f"{report.precision:.2f}", help="Of the flagged, the share that "
-               "are anomalies")
-cols[2].metric("Recall", f"{report.recall:.2f}", help="Of the anomalies, the share flagged")
-cols[3].metric("F1", f"{report.f1:.2f}", help="Harmonic mean of precision and recall")
-cols[4].metric("False alarms", f"{report.false_alarm_rate:.0%}", help="Of the normal images, "
-               "the share flagged")
-st.caption(f"Threshold {report.threshold:.4f}: the {percentile}th percentile of the test errors.")
-st.table(pd.DataFrame(report.confusion,
-                      index=[f"actually normal ({normal_names})", "actually anomalous"],
-                      columns=["not flagged", "flagged"]))
+st.subheader("A threshold chosen without labels")
+reference = scores.reference
+rate_percent = st.slider(
+    "Target false-alarm rate on the held-out normal images (%)" if reference.held_out else
+    "Target false-alarm rate on the normal training images (%)",
+    1, 50, round(100 * anomaly.FALSE_ALARM_RATE), key="anomaly-rate",
+    help="The threshold is the error that this share of the normal reference images reach. "
+         "Raise it to catch more anomalies at the cost of more false alarms. No test image and "
+         "no label is used.")
+rate = rate_percent / 100
+threshold = anomaly.false_alarm_threshold(reference.errors, rate)
+report = anomaly.threshold_report(scores.scores, scores.is_anomaly, threshold)
+everything = anomaly.flag_everything(scores.is_anomaly)
+if reference.held_out:
+    st.markdown(anomaly.threshold_sentence(threshold, rate, reference))
+else:
+    st.warning(anomaly.threshold_sentence(threshold, rate, reference), icon=":material/warning:")
+st.markdown(anomaly.outcome_sentence(report, rate))
 if drawing_error is not None:
     flagged = "flagged as anomalous" if drawing_error >= threshold else "passed as normal"
     st.markdown(f"**Your drawing** from the Draw page scores {drawing_error:.4f}: "
-                f"{flagged} at this threshold (the line on the histogram).")
+                f"{flagged} at this threshold (the line on the histogram above).")
 
+st.subheader("Against the base rate")
+cols = st.columns(5)
+cols[0].metric("Base rate", f"{scores.base_rate:.1%}", help="The share of anomalies in the "
+               "test set: the precision of flagging everything")
+cols[1].metric("Precision", f"{report.precision:.3f}", help="Of the flagged, the share that "
+               "are anomalies")
+cols[2].metric("Recall", f"{report.recall:.3f}", help="Of the anomalies, the share flagged")
+cols[3].metric("F1", f"{report.f1:.3f}", help="Harmonic mean of precision and recall")
+cols[4].metric("False alarms", f"{report.false_alarm_rate:.1%}", help="Of the normal test "
+               "images, the share flagged")
+st.markdown(anomaly.base_rate_sentence(report, everything))
+st.table(anomaly.comparison_table(report, everything))
+st.table(pd.DataFrame(report.confusion,
+                      index=[f"actually normal ({normal_names})", "actually anomalous"],
+                      columns=["not flagged", "flagged"]))
+
+st.subheader("Per class, beside ink alone")
+per_class = scores.per_class
+ui.chart(per_class_figure([data.classes[r.label] for r in per_class], [r.auc for r in per_class],
+                          [r.ink_auc for r in per_class],
+                          title="AUC per anomalous class: the detector and ink alone"),
+         key="anomaly-per-class", summary=anomaly.per_class_summary(per_class, data.classes))
+st.markdown(anomaly.ink_confound(scores, data.classes))
+st.caption("Ink is the sum of an image's grey levels. Each AUC separates one class from the "
+           "normal test images; ink's is below 0.5 where that class usually has less ink than the "
+           "normal digits.")
+
+with charts:
+    marks = {"your drawing": drawing_error} if drawing_error is not None else {}
+    left, right = st.columns(2)
+    with left:
+        ui.chart(error_histogram(scores.scores, scores.is_anomaly, threshold=threshold,
+                                 marks=marks, names=(f"normal ({normal_names})", "anomalous"),
+                                 title="Test reconstruction errors"), key="anomaly-hist",
+                 summary=anomaly.histogram_summary(scores.scores, scores.is_anomaly, threshold))
+    with right:
+        ui.chart(roc_figure(scores.fpr, scores.tpr, scores.auc,
+                            point=(report.false_alarm_rate, report.recall),
+                            title=f"ROC curve: AUC {scores.auc:.3f}"), key="anomaly-roc",
+                 summary=anomaly.roc_summary(scores.auc, report))
+    st.metric("AUC", f"{scores.auc:.3f}", help="Threshold-free: the chance that a random "
+              "anomaly scores higher than a random normal image")
+
+st.header("The most anomalous test images")
 worst = anomaly.most_anomalous(scores.scores, 10)
 worst_normal = anomaly.most_anomalous(scores.scores, 10, among=~scores.is_anomaly)
-for title, idx in (("The most anomalous test images (top) and their reconstructions", worst),
-                   ("The worst-reconstructed normal images: the false alarms to expect",
-                    worst_normal)):
-    st.markdown(f"**{title}**")
-    st.caption(" · ".join(f"{data.classes[int(scores.labels[i])]}: {scores.scores[i]:.3f}"
-                          for i in idx))
-    st.image(image_grid(anomaly.gallery(model, data, idx), columns=len(idx), scale=3))
+for title, what, idx in (
+        ("The test images with the highest error (top) and their reconstructions",
+         "test images with the highest error", worst),
+        ("The worst-reconstructed normal images: the false alarms to expect",
+         f"normal test images ({normal_names}) with the highest error", worst_normal)):
+    st.subheader(title)
+    listed = ", ".join(f"{data.classes[int(scores.labels[i])]} ({scores.scores[i]:.3f})"
+                       for i in idx)
+    ui.picture(image_grid(anomaly.gallery(model, data, idx), columns=len(idx), scale=3),
+               alt=f"The {len(idx)} {what} (top row) and their reconstructions by the detector "
+                   f"(bottom row); their digits and errors, left to right: {listed}",
+               caption=" · ".join(f"{data.classes[int(scores.labels[i])]}: "
+                                  f"{scores.scores[i]:.3f}" for i in idx))

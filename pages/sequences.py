@@ -46,76 +46,131 @@ entry = next(m for m in models if m.id == chosen)
 with st.spinner("Scoring the test series…"):
     scores = svc.derived("series-scores", entry, sequences.score_test_series,
                          sequences.kinds_in_order(kinds), int(seed), data=False)
+    reference = svc.derived("series-reference", entry, sequences.normal_reference, data=False)
 
-st.subheader("Inputs and reconstructions")
+st.header("Inputs and reconstructions")
 shown = scores.examples()
-st.plotly_chart(series_with_error(scores.x[shown], scores.recon[shown],
-                                  [f"{scores.kinds[i]} · MSE {scores.errors[i]:.3f}"
-                                   for i in shown]), key="seq-examples")
+titles = [f"{scores.kinds[i]} · MSE {scores.errors[i]:.3f}" for i in shown]
+ui.chart(series_with_error(scores.x[shown], scores.recon[shown], titles,
+                           title="A test series of each kind and its reconstruction"),
+         key="seq-examples",
+         summary=sequences.series_summary([scores.kinds[i] for i in shown], scores.errors[shown]))
 
+st.header("A threshold chosen without labels")
+rate_percent = st.slider(
+    "Target false-alarm rate on the held-out normal series (%)", 1, 50,
+    round(100 * anomaly.FALSE_ALARM_RATE), key="seq-rate",
+    help="The threshold is the error that this share of the held-out normal series reach. "
+         "Raise it to catch more anomalies at the cost of more false alarms. No test series "
+         "and no label is used.")
+rate = rate_percent / 100
+threshold = anomaly.false_alarm_threshold(reference.errors, rate)
+st.markdown(anomaly.threshold_sentence(threshold, rate, reference, what="series", one="series")
+            + " They come from a generator of their own, so neither the training series nor "
+              "any test set holds them.")
+
+st.header("Finding the anomalous series")
 if scores.auc is None:
     st.info("Pick at least one kind of anomaly to measure how well the error finds them.",
             icon=":material/info:")
 else:
-    st.subheader("Finding the anomalous series")
-    anomalous_share = 100 * scores.is_anomaly.mean()
-    percentile = st.slider(
-        "Threshold: flag the series whose error is above this percentile of all test errors",
-        1, 99, int(round(100 - anomalous_share)), key="seq-threshold",
-        help="The default flags as many series as there are anomalies.")
-    threshold = anomaly.quantile_threshold(scores.errors, percentile)
     report = anomaly.threshold_report(scores.errors, scores.is_anomaly, threshold)
+    everything = anomaly.flag_everything(scores.is_anomaly)
     left, right = st.columns(2)
-    left.plotly_chart(error_histogram(scores.errors, scores.is_anomaly, threshold=threshold,
-                                      title="Test errors, one per series"), key="seq-hist")
-    right.plotly_chart(roc_figure(scores.fpr, scores.tpr, scores.auc,
-                                  point=(report.false_alarm_rate, report.recall),
-                                  title=f"ROC curve: AUC {scores.auc:.3f}"), key="seq-roc")
-    cols = st.columns(4)
+    with left:
+        ui.chart(error_histogram(scores.errors, scores.is_anomaly, threshold=threshold,
+                                 title="Test errors, one per series"), key="seq-hist",
+                 summary=anomaly.histogram_summary(scores.errors, scores.is_anomaly, threshold,
+                                                   what="series"))
+    with right:
+        ui.chart(roc_figure(scores.fpr, scores.tpr, scores.auc,
+                            point=(report.false_alarm_rate, report.recall),
+                            title=f"ROC curve: AUC {scores.auc:.3f}"), key="seq-roc",
+                 summary=anomaly.roc_summary(scores.auc, report))
+    st.markdown(anomaly.outcome_sentence(report, rate, what="series"))
+    cols = st.columns(6)
     cols[0].metric("AUC", f"{scores.auc:.3f}")
-    cols[1].metric("Precision", f"{report.precision:.2f}",
+    cols[1].metric("Base rate", f"{scores.is_anomaly.mean():.1%}",
+                   help="The share of anomalous series in the test set")
+    cols[2].metric("Precision", f"{report.precision:.3f}",
                    help="Of the flagged series, the share that are anomalous")
-    cols[2].metric("Recall", f"{report.recall:.2f}",
+    cols[3].metric("Recall", f"{report.recall:.3f}",
                    help="Of the anomalous series, the share flagged")
-    cols[3].metric("F1", f"{report.f1:.2f}")
-    by_kind = pd.DataFrame({"kind": scores.kinds, "error": scores.errors}).groupby("kind")
-    st.caption("Median error by kind: " + ", ".join(
-        f"{k} {v:.3f}" for k, v in by_kind["error"].median().sort_values().items()))
+    cols[4].metric("F1", f"{report.f1:.3f}")
+    cols[5].metric("False alarms", f"{report.false_alarm_rate:.1%}",
+                   help="Of the normal test series, the share flagged")
+    st.markdown(anomaly.base_rate_sentence(report, everything, what="series", one="series"))
+    st.table(anomaly.comparison_table(report, everything))
+    st.caption(sequences.by_kind(scores, threshold))
 
-st.subheader("Your own series")
+st.header("What normal means here")
+st.markdown(sequences.normal_description())
+probes = svc.derived("series-probes", entry, sequences.score_probes, data=False)
+ui.chart(series_with_error(probes.x, probes.recon,
+                           [f"{n} · MSE {e:.3f}" for n, e in zip(probes.names, probes.errors)],
+                           title="Series a student might try, at the training scale"),
+         key="seq-probes", summary=sequences.series_summary(probes.names, probes.errors))
+st.markdown(sequences.probe_sentence(probes, reference.errors, threshold))
+
+st.header("Your own series")
 st.markdown(
-    "Upload a CSV with one series per row, numbers only, every row the same length (at least "
+    "Upload a CSV of series, as a spreadsheet exports it: one series per row or per column, "
+    "separated by commas, semicolons or tabs, with decimal points or decimal commas, and a "
+    "header row naming the columns if you like. Every series has the same length (at least "
     f"{datasets.CSV_MIN_LENGTH} values; the model was trained on {datasets.SERIES_LENGTH}). "
-    "Each row is shifted and stretched to the mean and spread of the training series before "
-    "scoring, since yours may be in any unit; so a whole row at an unusual level is not an "
-    "anomaly here, but its shape is judged.")
+    "Each series is shifted and stretched to the mean and spread of the training series before "
+    "scoring, since yours may be in any unit; so a whole series at an unusual level is not an "
+    "anomaly here, but its shape is judged, against the normal series above.")
 upload = st.file_uploader(
     "CSV of series", type=["csv", "txt"], key="seq-upload",
     max_upload_size=max(1, datasets.CSV_MAX_BYTES // 1_000_000),
-    help=f"At most {datasets.CSV_MAX_BYTES / 1e6:.0f} MB, {sequences.UPLOAD_MAX_ROWS:,} rows, "
-         f"{sequences.UPLOAD_MAX_LENGTH:,} values a row and {sequences.UPLOAD_MAX_VALUES:,} values "
-         f"in all; each value between -{datasets.CSV_MAX_MAGNITUDE:g} and "
+    help=f"At most {datasets.CSV_MAX_BYTES / 1e6:.0f} MB, {sequences.UPLOAD_MAX_ROWS:,} series, "
+         f"{sequences.UPLOAD_MAX_LENGTH:,} values a series and {sequences.UPLOAD_MAX_VALUES:,} "
+         f"values in all; each value between -{datasets.CSV_MAX_MAGNITUDE:g} and "
          f"{datasets.CSV_MAX_MAGNITUDE:g}.")
 if upload is not None:
+    raw = upload.getvalue()
     try:
-        mine = svc.derived("series-upload", entry, sequences.score_upload, upload.getvalue(),
+        layout = svc.derived("series-layout", None, sequences.sniff_upload, raw, data=False)
+        orientation = st.radio(
+            "Each series in the file is a", datasets.ORIENTATIONS,
+            index=datasets.ORIENTATIONS.index(layout.orientation), horizontal=True,
+            format_func=lambda o: "row" if o == "rows" else "column",
+            key=f"seq-orientation-{upload.file_id}",
+            help=f"Detected: {layout.orientation} ({layout.why}). Change it if the file was read "
+                 f"the wrong way round.")
+        mine = svc.derived("series-upload", entry, sequences.score_upload, raw, orientation,
                            data=False)
     except datasets.DataError as err:
         # the message may quote the file's own cells, so it is escaped with the name
         st.error(escape_markdown(f"{upload.name}: {err}"), icon=":material/error:")
         st.stop()
-    percentiles = [anomaly.percentile_of(e, scores.errors[~scores.is_anomaly])
-                   for e in mine.errors]
-    marks = {f"row {i + 1}": float(e) for i, e in enumerate(mine.errors[:10])}
-    st.plotly_chart(error_histogram(scores.errors, scores.is_anomaly if scores.auc else None,
-                                    marks=marks, names=("test: normal", "test: anomalous"),
-                                    title="Your rows' errors against the test series'"),
-                    key="seq-mine-hist")
-    st.dataframe(pd.DataFrame({"row": np.arange(1, len(mine.errors) + 1), "error": mine.errors,
-                               "percentile among normal test series": np.round(percentiles, 1)}),
-                 hide_index=True, key="seq-mine-table")
+    table = mine.table
+    why = f" (as detected: {layout.why})" if orientation == layout.orientation else ""
+    st.caption(f"{table.describe()}{why}.")
+    flagged = mine.errors >= threshold
+    marks = {label: float(e) for label, e in zip(table.labels[:10], mine.errors[:10])}
+    ui.chart(error_histogram(scores.errors, scores.is_anomaly if scores.auc else None,
+                             threshold=threshold, marks=marks,
+                             names=("test: normal", "test: anomalous"),
+                             title="Your series' errors against the test series'"),
+             key="seq-mine-hist",
+             summary=sequences.upload_summary(table.labels, mine.errors, threshold))
+    st.markdown(f"At the threshold {threshold:.4f} ({rate:.0%} false alarms on the held-out "
+                f"normal series), **{int(flagged.sum())} of your {len(flagged)} series** "
+                f"{'is' if flagged.sum() == 1 else 'are'} flagged as anomalous.")
+    columns = {"series": table.labels}
+    if table.names:
+        columns["name"] = table.names
+    columns |= {"error": mine.errors,
+                "percentile among held-out normal series": np.round(
+                    [anomaly.percentile_of(e, reference.errors) for e in mine.errors], 1),
+                "verdict": [sequences.verdict(e, threshold) for e in mine.errors]}
+    st.dataframe(pd.DataFrame(columns), hide_index=True, key="seq-mine-table")
     first = list(range(min(3, len(mine.x))))
-    st.plotly_chart(series_with_error(mine.x[first], mine.recon[first],
-                                      [f"row {i + 1} · MSE {mine.errors[i]:.3f}" for i in first],
-                                      title="Your first rows, at the training scale"),
-                    key="seq-mine-series")
+    ui.chart(series_with_error(mine.x[first], mine.recon[first],
+                               [f"{table.labels[i]} · MSE {mine.errors[i]:.3f}" for i in first],
+                               title="Your first series, at the training scale"),
+             key="seq-mine-series",
+             summary=sequences.series_summary([table.labels[i] for i in first],
+                                              mine.errors[first]))

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
+from aedemo.data import load_images
+from aedemo.metrics import reconstruction_errors
+from aedemo.spec import one_class_split
+from aedemo.store import ModelStore
 from support import REPO
 
 
@@ -82,7 +89,7 @@ def test_bad_arguments_exit_2_with_a_message(args, message):
     assert message in run.stderr
 
 
-def test_anomaly_one_class_auc_on_real_mnist(mnist_folder):
+def test_anomaly_one_class_auc_on_real_mnist(mnist_folder, isolated_home):
     run = cli("anomaly", "--normal", "1", "--variant", "dense", "--latent", "8", "--epochs",
               "10", "--dataset", str(mnist_folder), "--json")
     assert run.returncode == 0, run.stderr
@@ -92,6 +99,37 @@ def test_anomaly_one_class_auc_on_real_mnist(mnist_folder):
     # Ruff et al. 2018 report 0.997 for a conv AE on digit 1 with full MNIST; a small dense AE
     # on 8,000 images reaches about 0.98, a broken score would sit near 0.5
     assert result["auc"] > 0.9
+
+    # the default threshold, recomputed here from the stored model: the split-conformal
+    # quantile at 5% of the normal training images held out of training, no test image used
+    model, _ = ModelStore(isolated_home).load(result["id"])
+    images = load_images(str(mnist_folder))
+    _, held = one_class_split(images.y_train, (1,), 0.1)
+    held_errors = reconstruction_errors(model, images.x_train[held]).numpy()
+    level = math.ceil((len(held) + 1) * 0.95) / len(held)
+    threshold = float(np.quantile(held_errors, level, method="inverted_cdf"))
+    assert result["threshold"] == pytest.approx(threshold, rel=1e-6)
+    assert result["threshold_set_on"] == {"images": len(held), "held_out": True}
+    errors = reconstruction_errors(model, images.x_test).numpy()
+    labels = images.y_test.numpy()
+    assert result["false_alarm_rate"] == pytest.approx((errors[labels == 1] >= threshold).mean())
+    assert result["base_rate"] == pytest.approx((2000 - 209) / 2000)
+    assert result["auc_per_class"].keys() == {"0", "2", "3", "4", "5", "6", "7", "8", "9"}
+    for digit, auc in result["auc_per_class"].items():
+        mask = (labels == 1) | (labels == int(digit))
+        assert auc == pytest.approx(roc_auc_score(labels[mask] == int(digit), errors[mask]))
+
+
+def test_anomaly_text_output_has_the_threshold_the_base_rate_and_the_classes():
+    run = cli("anomaly", "--normal", "0", "--variant", "dense", "--latent", "4", "--epochs", "1",
+              "--dataset", "digits")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("one-class AUC")
+    assert lines[1].startswith("threshold ") and "held-out normal training images" in lines[1]
+    assert "on the test set: false alarms" in lines[2]
+    assert "base rate" in lines[3] and "flagging everything scores F1" in lines[3]
+    assert lines[4].startswith("  AUC per anomalous class (ink alone): 1 ")
 
 
 @pytest.mark.parametrize("args", [["--help"], ["list", "--help"], ["bogus"], []])

@@ -162,3 +162,130 @@ def test_oversized_series_csv_is_refused():
 def test_good_series_csv():
     x = parse_series_csv(b"1,2,3,4,5,6,7,8\n\n8,7,6,5,4,3,2,1\n")
     assert x.shape == (2, 8, 1) and x[1, 0, 0] == 8
+
+
+# --- held-out normal series ------------------------------------------------------------------
+
+def test_the_generated_series_are_unchanged_by_the_validation_stream():
+    """The training and test series every stored LSTM was trained and judged on: their first
+    values as generated before the validation series existed."""
+    s = make_series()
+    np.testing.assert_allclose(s.x_train[0, :3, 0].numpy(), FIRST_TRAIN, rtol=1e-5)
+    np.testing.assert_allclose(s.x_test[0, :3, 0].numpy(), FIRST_TEST, rtol=1e-5)
+    assert s.x_train.shape == (2000, 128, 1) and s.x_test.shape == (600, 128, 1)
+
+
+FIRST_TRAIN = [-1.0991498, -1.2934508, -1.2904570]
+FIRST_TEST = [1.2031924, 1.0614387, 0.9465408]
+
+
+def test_validation_series_are_normal_seeded_and_in_no_other_set():
+    v = data.make_validation_series()
+    assert v.shape == (data.VALIDATION_SIZE, 128, 1)
+    assert torch.equal(v, data.make_validation_series())               # seeded
+    assert not torch.equal(v, data.make_validation_series(seed=1))
+    # a generator of their own: no series of the training set or of any seed's test set
+    for seed in (0, 1):
+        s = make_series(seed=seed)
+        everything = torch.cat([s.x_train, s.x_test])[:, :, 0]
+        assert torch.cdist(v[:, :, 0], everything).min() > 0.1       # a copy would be 0
+    # drawn like the training series (two sines and a little noise): the same spread
+    train = make_series().x_train
+    assert abs(float(v.std()) - float(train.std())) < 0.02
+    assert abs(float(v.mean()) - float(train.mean())) < 0.02
+
+
+# --- CSVs of series as spreadsheets write them -----------------------------------------------
+
+def frame(rows: int = 20, series: int = 3) -> np.ndarray:
+    t = np.arange(rows)
+    return np.stack([np.sin(t / (k + 2)) * (k + 1) + 0.5 * k for k in range(series)], axis=1)
+
+
+def pandas_csv(values: np.ndarray, **options) -> bytes:
+    import pandas as pd
+
+    df = pd.DataFrame(values, columns=[f"sensor {k + 1}" for k in range(values.shape[1])])
+    return df.to_csv(**options).encode()
+
+
+@pytest.mark.parametrize(("options", "described"), [
+    ({"sep": ";", "decimal": ",", "index": False},
+     "Read 3 series in columns, separated by ';', decimal commas, header row skipped"),
+    ({"sep": ",", "index": False},
+     "Read 3 series in columns, separated by ',', decimal points, header row skipped"),
+    ({"sep": "\t", "decimal": ",", "index": False},
+     "Read 3 series in columns, separated by tabs, decimal commas, header row skipped"),
+    ({"sep": ","},                     # pandas' default: the index as a first, unnamed column
+     "Read 3 series in columns, separated by ',', decimal points, header row skipped, index "
+     "column skipped"),
+])
+def test_spreadsheet_exports_read_as_pandas_writes_them(options, described):
+    """pandas, the reference, writes the table; it comes back the same, one series a column."""
+    values = frame()
+    table = data.read_series_csv(pandas_csv(values, **options))
+    assert table.describe() == described
+    assert table.layout.orientation == "columns" and table.layout.why == "the first row names them"
+    np.testing.assert_allclose(table.x[:, :, 0].numpy(), values.T, rtol=1e-6)
+    assert table.names == ("sensor 1", "sensor 2", "sensor 3")
+    first = 2 if options.get("index", True) else 1
+    assert table.labels == tuple(f"column {c}" for c in range(first, first + 3))
+
+
+def test_series_in_rows_stay_rows_and_say_so():
+    values = frame(rows=3, series=16)                   # 3 lines of 16 values: three series
+    raw = "\n".join(",".join(f"{v:.6f}" for v in row) for row in values).encode()
+    table = data.read_series_csv(raw)
+    assert table.describe() == "Read 3 series in rows, separated by ',', decimal points"
+    assert table.labels == ("row 1", "row 2", "row 3") and table.names == ()
+    np.testing.assert_allclose(table.x[:, :, 0].numpy(), values, atol=1e-6)
+
+
+@pytest.mark.parametrize(("text", "orientation", "why"), [
+    ("1\n2\n3\n4\n5\n6\n7\n8\n", "columns", "one value a row"),
+    ("\n".join(f"{i};{i * 2}" for i in range(10)), "columns",
+     "rows of 2 values are too short to be series"),
+    ("1,2,3,4,5,6,7,8\n", "rows", "one line of values"),
+    ("\n".join(",".join(str(i + j) for j in range(8)) for i in range(20)), "rows", "the default"),
+])
+def test_the_orientation_is_detected_and_the_reason_given(text, orientation, why):
+    layout = data.sniff_series_csv(text.encode())
+    assert (layout.orientation, layout.why) == (orientation, why)
+
+
+def test_the_student_can_turn_the_reading_round():
+    values = frame(rows=10, series=8)                   # 10 lines of 8: rows by default
+    raw = "\n".join(",".join(f"{v:.6f}" for v in row) for row in values).encode()
+    assert data.read_series_csv(raw).x.shape == (10, 8, 1)
+    turned = data.read_series_csv(raw, orientation="columns")
+    assert turned.x.shape == (8, 10, 1) and turned.layout.why == "as chosen"
+    np.testing.assert_allclose(turned.x[:, :, 0].numpy(), values.T, atol=1e-6)
+    with pytest.raises(DataError, match="at least 8 values; row 1 has 2"):
+        data.read_series_csv(b"1;2\n" * 10, orientation="rows")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a;b\n1;2\n3\n" + "4;5\n" * 8, "Row 3 has 1 value but row 2 has 2; in columns every row "
+                                    "must give one value to each series"),
+    ("a;b\n" + "1;2\n" * 5, "at least 8 values; the columns have 5"),
+    ("a;b\n" + "1,5;x\n" * 8, "Row 2, column 2: 'x' is not a number"),
+    ("a;b\n" + "1.234,5;2\n" * 8, "Row 2, column 1: '1.234,5' is not a number"),
+    ("a;b\n", "no rows of numbers"),
+])
+def test_bad_spreadsheet_exports_name_the_cell(text, message):
+    with pytest.raises(DataError, match=message):
+        data.read_series_csv(text.encode())
+
+
+def test_column_files_keep_the_limits():
+    wide = ("x;" * 30 + "x\n" + ("1;" * 30 + "1\n") * 8).encode()    # 31 series
+    with pytest.raises(DataError, match="Row 1 has more than 20 values; in columns each value "
+                                        "belongs to one series, and the limit is 20 series"):
+        data.read_series_csv(wide, max_rows=20, max_length=40)
+    long = ("a;b\n" + "1;2\n" * 41).encode()                          # 41 steps
+    with pytest.raises(DataError, match="More than 40 rows; in columns each row is one time "
+                                        "step, and a series may have at most 40 values"):
+        data.read_series_csv(long, max_rows=20, max_length=40)
+    many = ("a;b;c\n" + "1;2;3\n" * 30).encode()                       # 90 values
+    with pytest.raises(DataError, match="more than 80 values"):
+        data.read_series_csv(many, max_rows=20, max_length=40, max_values=80)

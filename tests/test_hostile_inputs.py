@@ -83,8 +83,8 @@ def test_a_row_over_the_length_limit_is_refused_before_it_is_split(monkeypatch):
     seen = []
     real_reader = csv.reader
 
-    def reader(lines):
-        for row in real_reader(lines):
+    def reader(lines, **dialect):
+        for row in real_reader(lines, **dialect):
             seen.append(len(row))
             yield row
 
@@ -282,3 +282,31 @@ def test_the_sequences_page_shows_the_name_and_the_bad_value_literally(app, isol
     assert [e.value for e in at.error] == [
         r"\*\*mine\*\*.csv\: Row 1, column 8\: 1e+300 is too large; values must be ordinary "
         r"numbers between -1e+12 and 1e+12 \(write the series in a larger unit\)."]
+
+
+# --- 6. a spreadsheet of series laid out in columns ----------------------------------------
+
+def test_a_line_of_too_many_series_is_refused_before_it_is_split(monkeypatch):
+    seen = []
+    real_reader = csv.reader
+
+    def reader(lines, **dialect):
+        for row in real_reader(lines, **dialect):
+            seen.append(len(row))
+            yield row
+
+    monkeypatch.setattr(datasets.csv, "reader", reader)
+    header = ";".join(f"s{i}" for i in range(3))
+    raw = "\n".join([header] + ["1,5;2,5;3,5"] * 20 + [";".join(["1"] * 500_000)]).encode()
+    with pytest.raises(DataError, match="Row 22 has more than 1000 values; in columns each "
+                                        "value belongs to one series"):
+        sequences.parse_upload(raw)
+    assert max(seen) == 3                                          # the long line never split
+
+
+def test_header_names_that_are_markup_are_kept_as_plain_names():
+    names = ["**bold**", "<b>x</b>", "[a](http://evil)"]
+    raw = "\n".join([";".join(names)] + ["1;2;3"] * 8).encode()
+    table = sequences.parse_upload(raw)
+    assert table.names == tuple(names) and table.labels == ("column 1", "column 2", "column 3")
+    assert "**" not in table.describe() and "<" not in table.describe()

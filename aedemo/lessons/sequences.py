@@ -4,8 +4,12 @@ autoencoder (Malhotra et al., "LSTM-based encoder-decoder for multi-sensor anoma
 squared error per series is the anomaly score, and ROC AUC measures how well that score
 separates the labelled test series, and the error at each step shows where the anomaly is.
 
-The test set is generated with the anomaly kinds the user picks; the user's own CSV rows are
-brought to the training series' scale and scored the same way. Its figures are
+The test set is generated with the anomaly kinds the user picks; the user's own CSV series are
+brought to the training series' scale and scored the same way. The threshold is set as on the
+Anomaly page (``anomaly.false_alarm_threshold``), on normal series that no model trained on and
+no test set holds (``data.make_validation_series``), never from the test set's labels. "Normal"
+means only what the model was trained on, which a few probe series show (``score_probes``): a
+clean sine at a frequency it never saw is an anomaly to it. Its figures are
 ``aedemo.viz.sequences`` and the anomaly lesson's histogram and ROC curve.
 """
 
@@ -18,7 +22,8 @@ import numpy as np
 import torch
 
 from aedemo import data as datasets
-from aedemo.metrics import reconstruct, roc
+from aedemo.lessons.anomaly import NormalReference, percentile_of
+from aedemo.metrics import reconstruct, reconstruction_errors, roc
 from aedemo.spec import ModelSpec
 from aedemo.store import StoredModel
 from aedemo.zoo import ZOO, entry_spec
@@ -101,23 +106,147 @@ def to_training_scale(x: torch.Tensor) -> torch.Tensor:
     return scaled + mean
 
 
+def normal_reference(model) -> NormalReference:
+    """The model's errors on the held-out normal series: what its threshold is set on."""
+    return NormalReference(reconstruction_errors(model, datasets.make_validation_series()).numpy(),
+                           held_out=True)
+
+
+def normal_description() -> str:
+    """What "normal" means to the model, in words, from the generator's own settings."""
+    main, second, amp = datasets.MAIN_CYCLES, datasets.SECOND_CYCLES, datasets.SECOND_AMPLITUDE
+    return (f"**Normal** here means what the model was trained on, and nothing more: a sine of "
+            f"{main[0]:g} to {main[1]:g} cycles per {datasets.SERIES_LENGTH} steps, plus a "
+            f"weaker one (amplitude {amp[0]:g} to {amp[1]:g} against 1) of {second[0]:g} to "
+            f"{second[1]:g} cycles, at random phases, with a little noise (standard deviation "
+            f"{datasets.NOISE_SD:g}). The score says how unlike those series a series is, not "
+            f"whether it is faulty or interesting: the model rebuilds well only the kind of "
+            f"series it has seen.")
+
+
 @dataclass(frozen=True)
 class UploadScores:
     raw: torch.Tensor               # (N, T, 1) as uploaded
     x: torch.Tensor                 # (N, T, 1) at the training scale
     recon: torch.Tensor
     errors: np.ndarray              # (N,)
+    table: datasets.SeriesTable     # how the file was read, and where each series was
 
 
-def parse_upload(raw: bytes) -> torch.Tensor:
-    """A CSV of series, one per row -> (N, T, 1); DataError naming the row for bad input."""
-    return datasets.parse_series_csv(raw, max_rows=UPLOAD_MAX_ROWS, max_length=UPLOAD_MAX_LENGTH,
-                                     max_values=UPLOAD_MAX_VALUES)
+def sniff_upload(raw: bytes) -> datasets.CsvLayout:
+    """How an uploaded CSV is laid out (separator, decimal mark, header, rows or columns)."""
+    return datasets.sniff_series_csv(raw, max_rows=UPLOAD_MAX_ROWS, max_length=UPLOAD_MAX_LENGTH)
 
 
-def score_upload(model, raw: bytes) -> UploadScores:
-    x_raw = parse_upload(raw)
+def parse_upload(raw: bytes, orientation: str | None = None) -> datasets.SeriesTable:
+    """A CSV of series, one per row or per column (detected unless ``orientation`` is given)
+    -> its SeriesTable; DataError naming the row for bad input."""
+    return datasets.read_series_csv(raw, max_rows=UPLOAD_MAX_ROWS, max_length=UPLOAD_MAX_LENGTH,
+                                    max_values=UPLOAD_MAX_VALUES, orientation=orientation)
+
+
+def _scored(model, x_raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     x = to_training_scale(x_raw)
     recon = reconstruct(model, x)
-    errors = (recon - x).pow(2).flatten(1).mean(dim=1).numpy()
-    return UploadScores(raw=x_raw, x=x, recon=recon, errors=errors)
+    return x, recon, (recon - x).pow(2).flatten(1).mean(dim=1).numpy()
+
+
+def score_upload(model, raw: bytes, orientation: str | None = None) -> UploadScores:
+    table = parse_upload(raw, orientation)
+    x, recon, errors = _scored(model, table.x)
+    return UploadScores(raw=table.x, x=x, recon=recon, errors=errors, table=table)
+
+
+# --- what "normal" means: a few series scored as an upload would be ---------------------------
+
+PROBE_SPIKE = 3.0          # as tall as the test set's spikes (2.5 to 4)
+
+
+def probe_cycles() -> tuple[float, float]:
+    """The probes' two sines: the middle of the training's main frequencies, and one faster
+    than any wave in training."""
+    return sum(datasets.MAIN_CYCLES) / 2, datasets.SECOND_CYCLES[1] + 2
+
+
+def probe_series(length: int = datasets.SERIES_LENGTH) -> tuple[tuple[str, ...], torch.Tensor]:
+    """Names and (5, length, 1) series that a student might upload to try the model: the two
+    clean sines of ``probe_cycles``, each alone and with a spike in the middle, and a seeded
+    random walk."""
+    t = np.linspace(0, 1, length, endpoint=False)
+    rows, names = [], []
+    for cycles in probe_cycles():
+        wave = np.sin(2 * np.pi * cycles * t)
+        spiked = wave.copy()
+        spiked[length // 2] += PROBE_SPIKE
+        rows += [wave, spiked]
+        names += [f"clean sine, {cycles:g} cycles", f"clean sine, {cycles:g} cycles, one spike"]
+    rows.append(np.cumsum(np.random.default_rng(0).normal(size=length)))
+    names.append("random walk")
+    return tuple(names), torch.tensor(np.stack(rows), dtype=torch.float32).unsqueeze(-1)
+
+
+@dataclass(frozen=True)
+class ProbeScores:
+    names: tuple[str, ...]
+    x: torch.Tensor                 # (P, T, 1) at the training scale
+    recon: torch.Tensor
+    errors: np.ndarray              # (P,)
+
+
+def score_probes(model) -> ProbeScores:
+    """The probe series scored exactly as an upload is (brought to the training scale)."""
+    names, raw = probe_series()
+    x, recon, errors = _scored(model, raw)
+    return ProbeScores(names=names, x=x, recon=recon, errors=errors)
+
+
+def verdict(error: float, threshold: float) -> str:
+    return "flagged" if error >= threshold else "not flagged"
+
+
+def probe_sentence(probes: ProbeScores, reference: np.ndarray, threshold: float) -> str:
+    """What the probes show, from their scores: which clean sine looks normal, what a spike
+    does to each, and the random walk's verdict."""
+    slow, slow_spike, fast, fast_spike, walk = (float(e) for e in probes.errors)
+    slow_cycles, fast_cycles = probe_cycles()
+
+    def scored(error: float) -> str:
+        return (f"{error:.3f}, above {percentile_of(error, reference):.1f}% of the held-out "
+                f"normal series ({verdict(error, threshold)})")
+
+    def spike(before: float, after: float, whose: str) -> str:
+        way = "raises" if after > before else "lowers"
+        return (f"{way} the {whose} sine's error from {before:.3f} to {after:.3f} "
+                f"({verdict(after, threshold)})")
+
+    return (f"A clean sine of {slow_cycles:g} cycles scores {scored(slow)}; one of "
+            f"{fast_cycles:g} cycles, however clean, scores {scored(fast)}. A spike in the "
+            f"middle {spike(slow, slow_spike, 'slow')} and {spike(fast, fast_spike, 'fast')}. "
+            f"The random walk scores {scored(walk)}.")
+
+
+def series_summary(titles, errors) -> str:
+    """What a chart of series and their reconstructions shows, for a screen reader."""
+    listed = "; ".join(f"{t}: mean squared error {e:.3f}" for t, e in zip(titles, errors))
+    return (f"{len(titles)} series, each drawn with its reconstruction and the squared error at "
+            f"every step beneath. {listed}.")
+
+
+def upload_summary(labels, errors, threshold: float) -> str:
+    """The uploaded series' verdicts in words, for a screen reader."""
+    flagged = [lab for lab, e in zip(labels, errors) if e >= threshold]
+    return (f"{len(flagged)} of {len(labels)} uploaded series score at or above the threshold "
+            f"{threshold:.4f} and are flagged" + (f": {', '.join(flagged[:20])}" if flagged else "")
+            + f". Their errors range from {min(errors):.3f} to {max(errors):.3f}.")
+
+
+def by_kind(scores: SeriesScores, threshold: float) -> str:
+    """The median error of each kind and the share of each flagged at ``threshold``."""
+    kinds = np.array(scores.kinds)
+    parts = []
+    for kind in ("normal", *datasets.ANOMALY_KINDS):
+        mask = kinds == kind
+        if mask.any():
+            parts.append(f"{kind}: median {np.median(scores.errors[mask]):.3f}, "
+                         f"{(scores.errors[mask] >= threshold).mean():.0%} flagged")
+    return "By kind: " + "; ".join(parts) + "."

@@ -73,3 +73,21 @@ def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, *,
     fig.update_yaxes(range=[-0.01, 1.01])
     return layout(fig, title, "false alarm rate (normal flagged)",
                   "recall (anomalies flagged)")
+
+
+def per_class_figure(classes: Sequence[str], detector: Sequence[float], ink: Sequence[float], *,
+                     title: str = "") -> go.Figure:
+    """One pair of bars per anomalous class: the detector's AUC against the normal test images
+    and the AUC of the image's ink alone, with chance (0.5) as a dotted line. The ink bars are
+    grey and hatched, so the pair reads apart without colour."""
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=list(classes), y=list(detector), name="detector (reconstruction error)",
+                         marker_color=PALETTE[0]))
+    fig.add_trace(go.Bar(x=list(classes), y=list(ink), name="ink alone",
+                         marker=dict(color=PALETTE[7], pattern=dict(shape="/"))))
+    fig.add_hline(y=0.5, line=dict(color="black", dash="dot"), annotation_text="chance",
+                  annotation_position="top right")
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_xaxes(type="category")
+    return layout(fig, title, "anomalous class", "AUC against the normal test images")
