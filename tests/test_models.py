@@ -89,7 +89,10 @@ def test_hyperparameters_are_declared_with_ranges(variant):
 
 def test_out_of_range_and_unknown_hyperparameters_are_refused():
     with pytest.raises(ValueError, match="latent_dim must be between 2 and 128"):
-        build("dense", {"latent_dim": 1000})
+        build("vae", {"latent_dim": 1000})
+    # the dense code may be wider than the image (the overcomplete lesson), not without end
+    with pytest.raises(ValueError, match="latent_dim must be between 2 and 1024"):
+        build("dense", {"latent_dim": 2000})
     with pytest.raises(ValueError, match="unknown hyperparameter"):
         build("dense", {"beta": 2.0})
     with pytest.raises(ValueError, match="noise_kind must be one of"):
@@ -140,3 +143,17 @@ def test_sparse_reports_l1_and_sparsity(digits):
     assert (atoms >= 0).all()
     torch.testing.assert_close(atoms.norm(dim=0), torch.full((64,), ATOM_LENGTH))
     assert 0.0 <= model.extra_metrics(digits.x_train[:8], torch.Generator())["sparsity"] <= 1.0
+
+
+def test_a_dense_code_wider_than_a_hidden_layer_skips_it():
+    """No layer narrower than the code squeezes the image on its way in or out: up to k = 128
+    the network is 784-256-128-k as before (so stored models still load), at k = 1024 it is a
+    single 784-1024 layer each way, an overcomplete code with nothing narrower in between."""
+    assert [w for _, w in build("dense", {"latent_dim": 128}).architecture()] == [
+        "784", "256", "128", "128", "128", "256", "784"]
+    assert [w for _, w in build("dense", {"latent_dim": 200}).architecture()] == [
+        "784", "256", "200", "256", "784"]
+    wide = build("dense", {"latent_dim": 1024})
+    assert [w for _, w in wide.architecture()] == ["784", "1024", "784"]
+    x = torch.rand(3, 1, 28, 28)
+    assert wide.encode(x).shape == (3, 1024) and wide.decode(wide.encode(x)).shape == x.shape
