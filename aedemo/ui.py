@@ -3,25 +3,29 @@ sidebar, and widgets that several pages use. Pages call these; nothing here trai
 
 from __future__ import annotations
 
+import copy
 import html
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 import torch
 
 from aedemo import roles
 from aedemo.jobs import CANCELLED, DONE, FAILED, SYSTEM, JobError, JobSnapshot
-from aedemo.preprocess import PAD_PEN
+from aedemo.preprocess import PAD_PEN, escape_markdown
 from aedemo.service import Provenance, Service
 from aedemo.store import StoredModel, StoreError
 from aedemo.viz.images import image_grid, to_pixels
 from aedemo.viz.series import series_figure
-from aedemo.viz.train import loss_curve
+from aedemo.viz.train import loss_curve, loss_summary
 
 ASSETS = Path(__file__).parent / "assets"
 RUN_LOG = os.environ.get("AEDEMO_RUN_LOG")     # bench/classroom.py sets it: see run_page
@@ -89,6 +93,7 @@ def sidebar() -> None:
     with st.sidebar:
         _sidebar_status()
         _teacher_box()
+        _projector_toggle()
 
 
 def _teacher_box() -> None:
@@ -157,8 +162,8 @@ def _sidebar_status() -> None:
     else:
         st.caption(f"Dataset: **{data.source}** · {len(data.x_train):,} training and "
                    f"{len(data.x_test):,} test images")
-        if data.notice:          # what stands in for the dataset asked for, and why
-            st.warning(data.notice, icon=":material/wifi_off:")
+        if data.notice:
+            offline_notice(data)
         elif data.about:
             st.caption(f"From {data.about}.")
     try:
@@ -176,6 +181,73 @@ def _sidebar_status() -> None:
         st.caption(_job_line(job, me))
     if len(active) > 6:
         st.caption(f"… and {len(active) - 6} more")
+
+
+def offline_notice(data) -> None:
+    """What stands in for the dataset asked for, and why: one line on every page, the reason
+    and the stand-in's source one click away (the whole notice took a third of the sidebar)."""
+    with st.expander(f"Offline: {data.name} stand-in", icon=":material/wifi_off:"):
+        st.warning(escape_markdown(data.notice))      # a reason may hold * or _
+
+
+# --- projector mode --------------------------------------------------------------------------
+
+# The toggle's key; the pages read the mode through projector().
+PROJECTOR = "aedemo_projector"
+PROJECTOR_TEXT_PX = 24     # the root font size: body 24 px, captions and labels 21 px
+PROJECTOR_CHART_PX = 22    # every text in a chart: ticks, axis titles, legend, notes
+PROJECTOR_ROW = 5          # digits in a row of show_images: twice as large as a row of ROW
+PROJECTOR_PICTURE = 1.5    # ui.picture's width, times this
+
+
+class Screens:
+    """The browsers (student cookies) set to projector mode on this server: the teacher sets it
+    once for the room's screen and it holds across reloads and pages, as the cookie does. Only
+    the browsers that turned it on are kept, the oldest dropped beyond ``cap``."""
+
+    def __init__(self, cap: int = 1000):
+        self._on: OrderedDict[str, None] = OrderedDict()
+        self._cap = cap
+        self._lock = threading.Lock()
+
+    def projector(self, browser: str) -> bool:
+        with self._lock:
+            return browser in self._on
+
+    def set_projector(self, browser: str, on: bool) -> None:
+        with self._lock:
+            self._on.pop(browser, None)
+            if on:
+                self._on[browser] = None
+                while len(self._on) > self._cap:
+                    self._on.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def screens() -> Screens:
+    """One record of projector screens per server process, as the teachers' is."""
+    return Screens()
+
+
+def projector() -> bool:
+    """Whether this browser shows the projector mode: large black text on white, large chart
+    text and larger digits, for the back of a room. This session's toggle once it has been
+    drawn, else what this browser chose before (a reload, another tab)."""
+    if PROJECTOR in st.session_state:
+        return bool(st.session_state[PROJECTOR])
+    return screens().projector(student_id())
+
+
+def _projector_toggle() -> None:
+    # The session's toggle starts from what the browser chose before; a change is written back
+    # at once, and only a change: a tab left open with the old value must not undo another's.
+    if PROJECTOR not in st.session_state:
+        st.session_state[PROJECTOR] = screens().projector(student_id())
+    st.toggle("Projector mode", key=PROJECTOR,
+              on_change=lambda: screens().set_projector(student_id(),
+                                                        bool(st.session_state[PROJECTOR])),
+              help="For the screen at the front of a room: larger black text, chart text and "
+                   "digits. Set once in this browser; it stays on across pages and reloads.")
 
 
 # --- widgets shared by pages -----------------------------------------------------------------
@@ -269,17 +341,26 @@ def alt_texts(alt: str | Sequence[str], n: int, captions: Sequence[str] | None =
 
 
 def show_images(images: torch.Tensor | list[torch.Tensor], captions: list[str] | None = None, *,
-                alt: str | Sequence[str], scale: int = 8, per_row: int | None = None) -> None:
+                alt: str | Sequence[str], scale: int = 8, per_row: int | None = None,
+                min_width: int | None = None) -> None:
     """28x28 images side by side in a grid, ``per_row`` to a row (at least ROW cells, so two
     digits are not drawn half a page wide), each with its caption under it. Each fills its
     cell, so the digits grow with the window on a projector, and the grid keeps its columns
-    however narrow, so on a phone a row stays a row. ``alt`` says what the pictures are to a
-    student who cannot see them: one text per picture ("test digit 7, reconstruction by dense
-    k = 16, MSE 0.012"), or one for the whole row, which each picture's caption completes."""
+    however narrow, so on a phone a row stays a row; with ``min_width`` (pixels) it wraps to
+    fewer columns instead once its cells would be narrower. In projector mode a row holds at
+    most PROJECTOR_ROW digits, each twice as large as in a row of ROW. ``alt`` says what the
+    pictures are to a student who cannot see them: one text per picture ("test digit 7,
+    reconstruction by dense k = 16, MSE 0.012"), or one for the whole row, which each
+    picture's caption completes."""
     pictures = to_pixels(images, scale)
     texts = alt_texts(alt, len(pictures), captions)
-    grid = st.grid(per_row or max(len(pictures), ROW), wrap=False, min_column_width=28,
-                   gap="xsmall")
+    columns = per_row or max(len(pictures), ROW)
+    if projector():
+        columns = min(columns, PROJECTOR_ROW)
+    if min_width:
+        grid = st.grid(columns, wrap=True, min_column_width=min_width, gap="xsmall")
+    else:
+        grid = st.grid(columns, wrap=False, min_column_width=28, gap="xsmall")
     for i, pixels in enumerate(pictures):
         with grid.cell():
             # PNG: Streamlit's default JPEG blurs the edges of a 28x28 digit
@@ -291,31 +372,107 @@ def show_images(images: torch.Tensor | list[torch.Tensor], captions: list[str] |
 def picture(pixels: np.ndarray, *, alt: str, caption: str | None = None,
             width: int | str = "content") -> None:
     """One picture (a digit, or a mosaic of them from viz.images) with its alternative text:
-    a mosaic describes itself once ("48 digits decoded from random codes")."""
+    a mosaic describes itself once ("48 digits decoded from random codes"). In projector mode
+    a picture of a given size ("content": its own pixels, or a width in pixels) is drawn
+    PROJECTOR_PICTURE times as wide, as far as its column allows."""
+    if projector() and width != "stretch":
+        own = pixels.shape[1] if width == "content" else int(width)
+        width = round(own * PROJECTOR_PICTURE)
     st.image(pixels, caption=caption, width=width, output_format="PNG", alt=alt)
 
 
 def chart(figure, *, key: str, summary: str, **options: Any):
     """A plotly chart with what it shows in words, for a student who cannot see it: the
     summary is read by screen readers and hidden from the screen (the chart's title says the
-    same to those who see it). Returns what st.plotly_chart returns (a selection event when
+    same to those who see it). In projector mode every text in the chart is drawn at
+    PROJECTOR_CHART_PX or more. Returns what st.plotly_chart returns (a selection event when
     ``on_select`` is given)."""
+    if projector():
+        figure = projected(figure)
     event = st.plotly_chart(figure, key=key, **options)
     st.markdown(f'<p class="aedemo-sr-only">{html.escape(summary)}</p>', unsafe_allow_html=True)
     return event
 
 
+def projected(figure: go.Figure | dict, px: int = PROJECTOR_CHART_PX) -> go.Figure:
+    """A copy of ``figure`` with every text at ``px`` or more (the title larger still), the
+    margins grown to hold it: what the back of a room can read. The figure itself is left as
+    it is (it may be kept and shared by every session)."""
+    fig = figure.to_dict() if isinstance(figure, go.Figure) else copy.deepcopy(figure)
+    lay = fig.setdefault("layout", {})
+
+    def at_least(holder: dict, name: str, size: int = px) -> None:
+        font = holder.setdefault(name, {})
+        font["size"] = max(font.get("size") or 0, size)
+
+    at_least(lay, "font")
+    title = lay.setdefault("title", {})
+    if isinstance(title, str):
+        title = lay["title"] = {"text": title}
+    at_least(title, "font", round(px * 1.2))
+    for name in [k for k in lay if k.startswith(("xaxis", "yaxis"))] or ["xaxis", "yaxis"]:
+        axis = lay.setdefault(name, {})
+        at_least(axis, "tickfont")
+        axis_title = axis.setdefault("title", {})
+        if isinstance(axis_title, str):
+            axis_title = axis["title"] = {"text": axis_title}
+        at_least(axis_title, "font")
+        axis["automargin"] = True
+    at_least(lay.setdefault("legend", {}), "font")
+    at_least(lay.setdefault("hoverlabel", {}), "font")
+    for note in lay.get("annotations", ()):
+        at_least(note, "font")
+    for trace in fig.get("data", ()):
+        for holder in (trace, trace.get("marker") or {}):
+            if "colorbar" in holder:
+                at_least(holder["colorbar"], "tickfont")
+    margin = lay.setdefault("margin", {})
+    margin["t"] = max(margin.get("t") or 0, round(px * 3.5))      # the title's two lines
+    if lay.get("height"):
+        lay["height"] = round(lay["height"] * 1.25)                # room for the larger text
+    return go.Figure(fig, _validate=False)
+
+
 # Text for screen readers only: the usual visually hidden pattern, kept off the screen and out
-# of the layout without display:none, which would hide it from screen readers too.
+# of the layout without display:none, which would hide it from screen readers too. And the
+# charts' axis labels and titles in black: Streamlit's plotly theme draws them #808495, 3.8:1
+# on white, under WCAG AA's 4.5:1 for text (a style on the page, not on each figure: the pages'
+# figures are kept and shared, and some are marked again on every stroke).
 PAGE_STYLE = """<style>
 .aedemo-sr-only {position: absolute; width: 1px; height: 1px; padding: 0; margin: -1px;
   overflow: hidden; clip: rect(0, 0, 0, 0); white-space: nowrap; border: 0;}
+.js-plotly-plot .xaxislayer-above text, .js-plotly-plot .yaxislayer-above text,
+.js-plotly-plot [class*="title"] text, .js-plotly-plot .colorbar text,
+.js-plotly-plot .legendtext {fill: #000 !important;}
+</style>"""
+
+# Projector mode, for the back of a room: Streamlit sizes its text in rem, so a larger root
+# font makes every text larger at once (body 24 px, captions and labels 21 px); captions, drawn
+# at 60% opacity, and the sidebar's grey become black on white; the sidebar widens for its
+# larger words; digits scaled up by the browser keep their square pixels.
+PROJECTOR_STYLE = f"""<style>
+html {{font-size: {PROJECTOR_TEXT_PX}px !important;}}
+.stApp, .stApp p, .stApp li, .stApp label {{color: #000;}}
+.stApp [data-testid="stCaptionContainer"] {{color: #000; opacity: 1; font-size: max(1rem, 20px);}}
+.stApp [data-testid="stSidebar"] {{background: #fff; border-right: 2px solid #000;
+  width: 420px !important; min-width: 420px !important;}}
+.stApp [data-testid="stImage"] img {{image-rendering: pixelated;}}
 </style>"""
 
 
+@st.cache_data(show_spinner=False)
+def _asset_text(name: str) -> str:
+    return (ASSETS / name).read_text()
+
+
+def stylesheet(name: str) -> None:
+    """A page's own styles, from aedemo/assets/``name`` (its layout on a phone, say)."""
+    st.html(f"<style>{_asset_text(name)}</style>")
+
+
 def page_style() -> None:
-    """The app's own styles, once per run of every page."""
-    st.html(PAGE_STYLE)
+    """The app's own styles, once per run of every page (and the projector's where it is on)."""
+    st.html(PAGE_STYLE + (PROJECTOR_STYLE if projector() else ""))
 
 
 def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> StoredModel:
@@ -424,22 +581,30 @@ def job_panel(job_id: str) -> None:
         _job_controls(job, me)
     if job.batch_losses or job.history:
         left, right = st.columns([3, 2])
-        left.plotly_chart(loss_curve(job.history, job.batch_losses), key=f"loss-{job.id}")
+        with left:
+            chart(loss_curve(job.history, job.batch_losses), key=f"loss-{job.id}",
+                  summary=loss_summary(job.history, job.batch_losses))
         if job.preview is not None and job.spec.kind == "image":
-            right.caption(f"Fixed test digits (top) and their reconstructions after epoch "
-                          f"{len(job.history)} (bottom)")
-            right.image(image_grid(torch.cat([job.preview_inputs, job.preview]),
-                                       columns=len(job.preview)))
+            what = (f"Fixed test digits (top) and their reconstructions after epoch "
+                    f"{len(job.history)} (bottom)")
+            with right:
+                st.caption(what)
+                picture(image_grid(torch.cat([job.preview_inputs, job.preview]),
+                                   columns=len(job.preview)),
+                        alt=f"{len(job.preview)} {what[0].lower()}{what[1:]}")
         elif job.preview is not None:
-            right.plotly_chart(series_figure(job.preview_inputs[:2], job.preview[:2]),
-                               key=f"series-{job.id}")
+            with right:
+                chart(series_figure(job.preview_inputs[:2], job.preview[:2],
+                                    title="Two test series and their reconstructions"),
+                      key=f"series-{job.id}",
+                      summary="Two fixed test series (solid) and the model's reconstructions "
+                              f"of them (dashed) after epoch {len(job.history)}.")
     # When the job ends, rerun the whole page once so tables and pickers include the new model.
     seen = st.session_state.setdefault("aedemo_seen_active", {})
     if job.active:
         seen[job.id] = True
     elif seen.pop(job.id, False):
         st.rerun(scope="app")
-
 
 
 def _job_controls(job: JobSnapshot, me: str) -> None:

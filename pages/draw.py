@@ -16,16 +16,17 @@ if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its
 DRAWING = "aedemo_drawing"             # the latest input, (1, 1, 28, 28): the Anomaly page reads it
 STROKES = "draw-strokes"               # the pad's strokes, for a pad mounted afresh
 SWEEP_K = "draw-k-chosen"              # the sweep's k, kept while the slider is off the page
+COPY_MIN_PX = 90                       # a copy's least width before its row wraps
 
 st.title("Draw")
 st.markdown(
-    "Draw a digit with the mouse (or a finger) and every stored model tries to copy it through "
-    "its bottleneck. Before that, your drawing is framed the way MNIST's digits were: cropped "
-    "to its ink, scaled to fit a 20 x 20 box and placed in a 28 x 28 frame with its centre of "
-    "mass in the middle, so a digit drawn small in a corner looks like one drawn large. A "
-    "digit like the ones the model trained on comes back well; a scribble comes back as the "
-    "nearest digit the model knows, and its error is high: that is how an autoencoder spots "
-    "the unusual.")
+    "Draw a digit with the mouse (or a finger), or upload a photo of one, and every stored "
+    "model tries to copy it through its bottleneck. Before that, your drawing is framed the "
+    "way MNIST's digits were: cropped to its ink, scaled to fit a 20 x 20 box and placed in a "
+    "28 x 28 frame with its centre of mass in the middle, so a digit drawn small in a corner "
+    "looks like one drawn large. A digit like the ones the model trained on comes back well; a "
+    "scribble comes back as the nearest digit the model knows, and its error is high: that is "
+    "how an autoencoder spots the unusual.")
 
 svc = ui.service()
 
@@ -76,8 +77,12 @@ def from_upload() -> tuple[torch.Tensor | None, str]:
     return x, f"From {name}."
 
 
-# The pad and what the models make of it side by side, on a phone too (the columns never stack)
-left, right = st.columns([1, 1], wrap=False)
+# The pad and what the models make of it side by side, on a phone too (the columns never stack:
+# there the pad's column takes most of the width, assets/draw_page.css, and the copies go one
+# under another beside it, the first level with the pad, in view while the student draws)
+ui.stylesheet("draw_page.css")
+with st.container(key="draw-row"):
+    left, right = st.columns([1, 1], wrap=False)
 with left:
     source = st.radio("Input", ["Draw on the pad", "Upload an image"], horizontal=True,
                       key="draw-source", label_visibility="collapsed")
@@ -112,11 +117,15 @@ with right:
     inputs, labels = [x], ["your input, framed as MNIST"]
     if seen is not x:
         inputs, labels = [x, seen], ["your input, framed as MNIST", "as the models see it"]
-    ui.show_images(inputs + [r.image for r in recons], labels + [r.caption for r in recons],
-                   alt=[*labels, *(f"reconstruction of your input by {r.caption}"
-                                   for r in recons)], per_row=3)
-    st.caption("One model per variant, with the mean squared error between your input and "
-               "its copy: lower is a closer copy.")
+    # the input as the models get it, then their copies, three to a row; in a phone's narrow
+    # column one under another, the input moved below the copies (assets/draw_page.css)
+    with st.container(key="draw-input"):
+        ui.show_images(inputs, labels, alt=labels, per_row=3, min_width=COPY_MIN_PX)
+    ui.show_images([r.image for r in recons], [r.caption for r in recons],
+                   alt=[r.alt for r in recons], per_row=3, min_width=COPY_MIN_PX)
+with left:     # under the pad: the words that would make the copies' narrow column long
+    st.caption("Beside the pad: one model per variant, with the mean squared error (MSE) "
+               "between your input and its copy; lower is a closer copy.")
     if seen is not x:
         st.caption("Offline without MNIST, the models learned scikit-learn's 8 x 8 digits "
                    "blown up to 28 x 28, so your drawing is coarsened the same way first. "
@@ -127,7 +136,7 @@ with right:
 # its own section, not the whole page (under a classroom's load most actions are these).
 @st.fragment
 def bottleneck_sweep(seen: torch.Tensor, sweep: dict) -> None:
-    st.subheader("A narrower or wider bottleneck")
+    st.header("A narrower or wider bottleneck")
     ks = list(sweep)
     # Streamlit forgets a widget's value on a run that does not show it (a cleared canvas
     # stops the page above), so the chosen k is kept under a key of its own and is the
@@ -141,14 +150,15 @@ def bottleneck_sweep(seen: torch.Tensor, sweep: dict) -> None:
     left, _ = st.columns([2, 3])
     with left:
         ui.show_images([seen, r.image], ["your input", r.caption],
-                       alt=["your input", f"its reconstruction by {r.caption}"], per_row=2)
-    st.caption("With k = 2 the model can keep only the rough shape of the nearest typical "
-               "digit; the larger k, the more of your own strokes survive the bottleneck.")
+                       alt=["your input", r.alt], per_row=2)
+    st.caption(f"With k = {ks[0]} the model can keep only the rough shape of the nearest "
+               "typical digit; the larger k, the more of your own strokes survive the "
+               "bottleneck.")
 
 
 @st.fragment
 def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
-    st.subheader("Your drawing among the dataset")
+    st.header("Your drawing among the dataset")
     labels = {m.id: ui.model_label(m) for m in shown}
     chosen = st.selectbox("Seen through", list(labels), format_func=labels.get,
                           key="draw-model")
@@ -167,31 +177,39 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
     with map_col:
         how = ("its two code numbers" if latent.method == "code" else
                "their first two principal components")
-        st.plotly_chart(with_stars(maps[0], {"your drawing": where.point}), key="draw-map")
+        ui.chart(with_stars(maps[0], {"your drawing": where.point}), key="draw-map",
+                 summary=draw.map_summary(latent, where.point, svc.data.classes))
         st.caption(f"Each dot is a test digit's code, placed by {how}; the star is your "
                    "drawing. Hide a digit by clicking it in the legend.")
     with score_col:
         st.metric("Reconstruction error (MSE)", f"{where.error:.4f}",
                   help="Mean squared difference between your input and the model's copy")
         st.markdown(draw.describe_percentile(where.percentile, where.ink_kept))
-        st.plotly_chart(with_marks(maps[1], {"your drawing": where.error}), key="draw-errors")
+        ui.chart(with_marks(maps[1], {"your drawing": where.error}), key="draw-errors",
+                 summary=draw.errors_summary(views.test_errors, where.error,
+                                             where.percentile))
 
-    st.markdown("**The nearest training digits in this model's code space**")
+    st.subheader("The nearest training digits in this model's code space")
     left, _ = st.columns([4, 1])
     with left:
+        classes = svc.data.classes
+        names = [classes[int(svc.data.y_train[i])] for i in where.neighbours]
         ui.show_images([svc.data.x_train[list(where.neighbours)]],
-                       [f"a {svc.data.classes[int(svc.data.y_train[i])]} · distance {d:.2f}"
-                        for i, d in zip(where.neighbours, where.distances)],
-                       alt="a training digit near your drawing in code space", per_row=5)
+                       [f"a {name} · distance {d:.2f}"
+                        for name, d in zip(names, where.distances)],
+                       alt=[f"training digit {name}, the {draw.ordinal(i)} nearest your "
+                            f"drawing in code space, distance {d:.2f}"
+                            for i, (name, d) in enumerate(zip(names, where.distances), 1)],
+                       per_row=5)
 
 
 if yours:
-    st.subheader("Your own models")
+    st.header("Your own models")
     mine = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in yours[:6]], seen)
     left, _ = st.columns([2, 1])
     with left:
         ui.show_images([r.image for r in mine], [f"yours: {r.caption}" for r in mine],
-                       alt="reconstruction of your input by your own model", per_row=6)
+                       alt=[f"{r.alt}, your own model" for r in mine], per_row=6)
 
 sweep = draw.dense_sweep(lesson)
 if len(sweep) > 1:

@@ -4,20 +4,27 @@ there, so a drawing is put in st.session_state["aedemo_drawing"], where the page
 
 from __future__ import annotations
 
+import html
+import json
 import shutil
 
 import numpy as np
 import pytest
 
 from aedemo import preprocess
-from aedemo.lessons import draw
+from aedemo.data import IMAGE_PIXELS
+from aedemo.lessons import draw, latent_space
 from aedemo.metrics import reconstruction_errors
+from aedemo.models import build
+from aedemo.spec import ModelSpec, Trained
 from aedemo.store import ModelStore
 from page_support import (
     a_drawing,
     digit_png,
     no_exception,
     texts,
+    traces,
+    values,
 )
 
 DRAW = "pages/draw.py"
@@ -125,3 +132,77 @@ def test_draw_page_good_upload_becomes_the_drawing(page):
     assert x.shape == (1, 1, 28, 28)
     np.testing.assert_allclose(x.numpy(), a_drawing().numpy())
 
+
+
+def overcomplete(home) -> None:
+    """A dense model whose code is wider than the image (untrained: only its k matters)."""
+    spec = ModelSpec.create("dense", {"latent_dim": 1024}, dataset="digits")
+    ModelStore(home).save(spec, Trained(model=build("dense", {"latent_dim": 1024}), history=[],
+                                        metrics={}, seconds=0.0))
+
+
+def test_the_bottleneck_sweep_leaves_out_a_code_wider_than_the_image(issue5_store, tmp_path):
+    shutil.copytree(issue5_store, tmp_path, dirs_exist_ok=True)
+    overcomplete(tmp_path)
+    entries = [m for m in ModelStore(tmp_path).list()      # as svc.models(kind="image")
+               if m.ok and m.spec.kind == "image" and not m.spec.normal]
+    assert 1024 in {m.spec.latent_dim for m in entries}
+    assert list(draw.dense_sweep(entries)) == [2, 16]
+    assert all(k < IMAGE_PIXELS for k in draw.dense_sweep(entries))
+
+
+def test_the_maps_summary_counts_the_digits_nearest_the_star():
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(300, 2))
+    labels = rng.integers(0, 10, 300)
+    latent = latent_space.LatentMap(method="pca", indices=np.arange(300), labels=labels,
+                                    codes=points, points=points)
+    star = np.array([[0.3, -0.2]])
+    said = draw.map_summary(latent, star, [str(i) for i in range(10)], n=25)
+    # brute force: the 25 nearest points to the star, their digits counted
+    nearest = sorted(range(300), key=lambda i: float(np.hypot(*(points[i] - star[0]))))[:25]
+    counts = {d: sum(labels[i] == d for i in nearest) for d in range(10)}
+    top = max(counts, key=lambda d: (counts[d], -d))
+    assert said.startswith("300 test digits' codes, placed by their first two principal")
+    assert "star is at (0.30, -0.20)" in said
+    assert f"the most common are {top} ({counts[top]})" in said
+
+
+def test_the_histograms_summary_has_its_numbers():
+    errors = np.array([0.01, 0.02, 0.03, 0.04, 0.10])
+    said = draw.errors_summary(errors, 0.05, 80.0)
+    assert "the 5 test digits, from 0.0100 to 0.1000, median 0.0300" in said
+    assert "Your drawing's error, 0.0500, is higher than 80% of them" in said
+
+
+def test_draw_page_headings_charts_and_pictures_say_what_they_show(page, issue5_store,
+                                                                   isolated_home):
+    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+    overcomplete(isolated_home)
+    at = page(DRAW)
+    at.session_state["aedemo_drawing"] = a_drawing()
+    at.run()
+    no_exception(at)
+    # the title the one h1, its sections h2, the nearest digits an h3 under its section
+    assert [t.value for t in at.title] == ["Draw"]
+    assert [h.value for h in at.header] == ["A narrower or wider bottleneck",
+                                            "Your drawing among the dataset"]
+    assert [h.value for h in at.subheader] == [
+        "The nearest training digits in this model's code space"]
+    # every picture says what it is
+    alts = [img.alt for image in at.get("image") for img in image.proto.imgs]
+    assert alts and all(alts), alts
+    assert any(a.startswith("your drawing reconstructed by dense k = 16, MSE 0.") for a in alts)
+    assert sum(a.startswith("training digit ") for a in alts) == draw.NEAREST
+    # the two charts each have a title and a summary in words, from the same numbers
+    spec = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert all(f["layout"]["title"]["text"] for f in spec)
+    hidden = [html.unescape(m.value) for m in at.markdown if "aedemo-sr-only" in m.value]
+    assert len(hidden) == 2
+    (star,) = traces(spec[0], "your drawing")
+    x, y = values(star["x"])[0], values(star["y"])[0]
+    assert hidden[0].startswith('<p class="aedemo-sr-only">359 test digits\' codes')
+    assert f"star is at ({x:.2f}, {y:.2f})" in hidden[0] and "the most common are" in hidden[0]
+    assert f"Your drawing's error, {at.metric[0].value}, is higher than" in hidden[1]
+    # the sweep's slider: no overcomplete k
+    assert list(at.select_slider(key="draw-k").options) == ["2", "16"]

@@ -71,3 +71,46 @@ def test_without_a_run_log_pages_just_run(monkeypatch, tmp_path):
     page = FakePage("draw")
     ui.run_page(page)
     assert page.ran and not list(tmp_path.iterdir())
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2's contrast ratio of two colours (#RRGGBB)."""
+    def luminance(colour: str) -> float:
+        rgb = [int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def over(colour: str, background: str, opacity: float) -> str:
+    """``colour`` drawn at ``opacity`` on ``background``, as the browser blends it."""
+    mix = [round(opacity * int(colour[i:i + 2], 16) + (1 - opacity) * int(background[i:i + 2], 16))
+           for i in (1, 3, 5)]
+    return "#" + "".join(f"{c:02x}" for c in mix)
+
+
+WHITE, SIDEBAR = "#ffffff", "#f0f2f6"      # Streamlit's light page and sidebar
+CAPTION_OPACITY = 0.6                      # how Streamlit draws captions, in the body colour
+AA_TEXT = 4.5                              # WCAG AA for text under 18 pt
+
+
+def test_the_reference_contrast_is_wcags():
+    assert contrast("#000000", "#ffffff") == pytest.approx(21)
+    assert contrast("#767676", "#ffffff") == pytest.approx(4.54, abs=0.01)   # the AA grey
+    assert over("#000000", "#ffffff", 0.6) == "#666666"
+
+
+def test_the_theme_meets_wcag_aa_contrast(repo_config):
+    # light whatever the student's system prefers: the figures below are against white
+    assert config.get_option("theme.base") == "light"
+    text = config.get_option("theme.textColor") or "#31333f"         # Streamlit's default
+    primary = config.get_option("theme.primaryColor") or "#ff4b4b"
+    for background in (WHITE, SIDEBAR):
+        assert contrast(text, background) >= AA_TEXT
+        # a caption: the body colour at 60% on the page or the sidebar
+        caption = over(text, background, CAPTION_OPACITY)
+        assert contrast(caption, background) >= AA_TEXT, (caption, background)
+    # a primary button's white text on the accent, and the accent as a control on the page
+    assert contrast("#ffffff", primary) >= AA_TEXT
+    assert contrast(primary, WHITE) >= 3                 # WCAG 1.4.11, a control's colour

@@ -30,9 +30,27 @@ function redraw(pad) {
   for (const points of pad.strokes) strokePath(ctx, points);
 }
 
+// What a screen reader says the pad holds: the canvas is a picture with a name that follows
+// the drawing. Drawing itself needs a pointer; the page offers an upload beside it.
+function describe(pad) {
+  const n = pad.strokes.length;
+  const holds = n === 0 ? "empty" : `${n} stroke${n === 1 ? "" : "s"} drawn`;
+  pad.canvas.setAttribute(
+    "aria-label",
+    `Drawing pad, ${holds}: draw one digit here with a mouse, pen or finger`,
+  );
+}
+
 function refreshButtons(pad) {
   pad.undo.disabled = pad.strokes.length === 0;
   pad.clear.disabled = pad.strokes.length === 0;
+  describe(pad);
+}
+
+// Said aloud (a polite live region) after Clear or Undo, whose result is otherwise only seen.
+function announce(pad, text) {
+  pad.status.textContent = "";
+  setTimeout(() => { pad.status.textContent = text; }, 50);
 }
 
 function send(pad) {
@@ -70,25 +88,34 @@ function mount(parent, data) {
   canvas.width = canvas.height = SIZE;
   canvas.className = "pad-canvas";
   canvas.setAttribute("role", "img");
-  canvas.setAttribute("aria-label", "Drawing pad: draw one digit here");
   const buttons = document.createElement("div");
   buttons.className = "pad-buttons";
+  buttons.setAttribute("role", "group");
+  buttons.setAttribute("aria-label", "Drawing pad");
+  const status = document.createElement("div");
+  status.className = "pad-status";
+  status.setAttribute("role", "status");
+  status.setAttribute("aria-live", "polite");
   const pad = {
-    root, canvas, ctx: canvas.getContext("2d"), strokes: [], current: null,
+    root, canvas, status, ctx: canvas.getContext("2d"), strokes: [], current: null,
     strokeWidth: data.strokeWidth, setStateValue: () => {},
   };
+  // Native buttons: Tab reaches them, Enter and Space press them, as any button.
   pad.clear = button("Clear", "Clear the drawing", () => {
     pad.strokes = [];
     redraw(pad);
     send(pad);
+    announce(pad, "Drawing cleared.");
   });
   pad.undo = button("Undo", "Take back the last stroke", () => {
     pad.strokes.pop();
     redraw(pad);
     send(pad);
+    const n = pad.strokes.length;
+    announce(pad, `Last stroke taken back; ${n} stroke${n === 1 ? "" : "s"} left.`);
   });
   buttons.append(pad.clear, pad.undo);
-  root.append(canvas, buttons);
+  root.append(canvas, buttons, status);
   parent.querySelector(".pad-root").appendChild(root);
 
   canvas.addEventListener("pointerdown", (event) => {

