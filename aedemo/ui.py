@@ -546,6 +546,24 @@ def interrupted_jobs() -> None:
                 f"the start; the queued jobs keep their places.", icon=":material/restart_alt:")
 
 
+def training_floor(spec) -> float | None:
+    """The least BCE per image any model can reach on what ``spec`` trains on (its own images:
+    a one-class or subset model's are not the whole set's), computed once per spec; None for
+    sequence models, whose loss is not a BCE, or when the data cannot be had."""
+    if spec.kind != "image":
+        return None
+    from aedemo.data import DataError
+    from aedemo.metrics import bce_floor
+    from aedemo.spec import training_data
+
+    try:
+        return service().derived("bce-floor", None,
+                                 lambda _key: bce_floor(training_data(spec)[0]), spec.key,
+                                 data=False)
+    except DataError:
+        return None
+
+
 @st.fragment(run_every=PROGRESS_EVERY_S)
 def job_panel(job_id: str) -> None:
     """Progress, live loss curve, reconstruction strip and Cancel for one job; refreshes itself
@@ -581,9 +599,11 @@ def job_panel(job_id: str) -> None:
         _job_controls(job, me)
     if job.batch_losses or job.history:
         left, right = st.columns([3, 2])
+        kind, floor = job.spec.kind, training_floor(job.spec)
         with left:
-            chart(loss_curve(job.history, job.batch_losses), key=f"loss-{job.id}",
-                  summary=loss_summary(job.history, job.batch_losses))
+            chart(loss_curve(job.history, job.batch_losses, kind=kind, floor=floor),
+                  key=f"loss-{job.id}",
+                  summary=loss_summary(job.history, job.batch_losses, kind=kind, floor=floor))
         if job.preview is not None and job.spec.kind == "image":
             what = (f"Fixed test digits (top) and their reconstructions after epoch "
                     f"{len(job.history)} (bottom)")

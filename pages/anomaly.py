@@ -146,8 +146,10 @@ cols[4].metric("False alarms", f"{report.false_alarm_rate:.1%}", help="Of the no
                "images, the share flagged")
 st.markdown(anomaly.base_rate_sentence(report, everything))
 st.table(anomaly.comparison_table(report, everything))
+# a named index, so the table's corner cell is a header a screen reader can say
 st.table(pd.DataFrame(report.confusion,
-                      index=[f"actually normal ({normal_names})", "actually anomalous"],
+                      index=pd.Index([f"actually normal ({normal_names})", "actually anomalous"],
+                                     name="test images"),
                       columns=["not flagged", "flagged"]))
 
 st.subheader("Per class, beside ink alone")

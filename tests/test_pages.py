@@ -10,11 +10,10 @@ import shutil
 import pytest
 
 from aedemo import menu, ui
+from aedemo.metrics import bce_floor
 from aedemo.service import Service
 from aedemo.store import ModelStore
-from page_support import (
-    no_exception,
-)
+from page_support import figure, no_exception
 
 MY_PAGES = ["pages/reconstructions.py", "pages/latent_space.py", "pages/generate.py",
             "pages/denoising.py", "pages/insights.py"]
@@ -73,6 +72,14 @@ def test_starting_a_job_puts_it_in_the_queue_and_a_worker_trains_it(app, monkeyp
     assert jobs[0].owner == at.session_state["aedemo_student"]
     done = ui.service().jobs.wait(jobs[0].id, timeout=120)
     assert done.status == "done"
+    # the job's loss chart: nats per image, above the floor of the images it trained on
+    at.run()
+    no_exception(at)
+    charts = [figure(at, i) for i in range(len(at.get("plotly_chart")))]
+    loss = next(f for f in charts if f["layout"]["title"]["text"].startswith("Loss"))
+    floor = bce_floor(ui.service().data.x_train)
+    assert loss["layout"]["shapes"][0]["y0"] == pytest.approx(floor)
+    assert "nats per image" in loss["layout"]["yaxis"]["title"]["text"]
 
 
 def test_fashion_mnist_offline_is_refused_on_the_train_page_not_trained_on_digits(app,

@@ -96,9 +96,13 @@ def page_with_two_dense_models(isolated_home, monkeypatch):
     mine = stored(svc.store, student_spec(), owner="student-a", seed=1)
 
     def run(page: str, session: str) -> AppTest:
-        at = AppTest.from_file(str(REPO / page), default_timeout=60)
+        # through app.py's navigation, as a browser gets it: a page that links to another
+        # (st.page_link) finds that page only among those st.navigation was given
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
         at.session_state["aedemo_student"] = session
         at.session_state["aedemo_drawing"] = a_drawing()
+        at.run()
+        at.switch_page(page)
         at.run()
         no_exception(at)
         return at

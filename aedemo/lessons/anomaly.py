@@ -175,7 +175,7 @@ def comparison_table(report: ThresholdReport, everything: ThresholdReport):
                          "recall": [f"{r.recall:.3f}" for r in rows.values()],
                          "F1": [f"{r.f1:.3f}" for r in rows.values()],
                          "false alarms": [f"{r.false_alarm_rate:.1%}" for r in rows.values()]},
-                        index=list(rows))
+                        index=pd.Index(list(rows), name="flagged by"))
 
 
 def _ordinal(k: int) -> str:

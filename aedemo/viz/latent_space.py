@@ -73,6 +73,8 @@ def star(name: str, xy: np.ndarray) -> go.Scatter:
     xy = np.asarray(xy).reshape(-1, 2)
     return go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers+text", name=name,
                       text=[name] * len(xy), textposition="top center",
+                      # black, and not cut off at the plot's edge: read by all, wherever it lands
+                      textfont=dict(color="black"), cliponaxis=False,
                       marker=dict(size=18, symbol="star", color="black",
                                   line=dict(color="white", width=1)))
 
