@@ -26,6 +26,28 @@ from e2e_support import (  # noqa: E402
 )
 
 OUT = REPO / "docs" / "screenshots"
+# The sections a page's first screen does not reach: (page path, its heading, file name).
+SECTIONS = (("reconstructions", "Why a bottleneck", "why_a_bottleneck"),
+            ("reconstructions", "Too few digits: memorising", "memorising"),
+            ("latent_space", "A plain autoencoder's map beside a VAE's, k = 2", "two_maps"),
+            ("generate", "Why the prior matters, and what it does not do", "fair_prior"),
+            ("generate", "The loss: reconstruction + KL = −ELBO", "neg_elbo"),
+            ("generate", "Latent traversals", "traversals"),
+            ("generate", "β: rate against distortion", "beta"),
+            ("insights", "Sparse codes", "sparse_control"),
+            ("anomaly", "Anomaly detection done right", "anomaly_done_right"),
+            ("anomaly", "Per class, beside ink alone", "anomaly_per_class"),
+            ("sequences", "What normal means here", "sequences_normal"))
+
+
+def shoot_section(page, server, path: str, heading: str, name: str) -> None:
+    """The part of a page that starts at ``heading``, scrolled to the top of the window."""
+    open_page(page, server, path)
+    found = page.get_by_role("heading", name=heading).first
+    found.wait_for(timeout=60_000)
+    found.evaluate("h => h.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(OUT / f"{name}.png"))
 
 
 def draw_and_shoot(page, server, name: str) -> None:
@@ -53,7 +75,17 @@ def main() -> None:
                 open_page(page, server, path)
                 page.wait_for_timeout(1500)
                 page.screenshot(path=str(OUT / f"{name}.png"))
+            for path, heading, name in SECTIONS:
+                shoot_section(page, server, path, heading, name)
             draw_and_shoot(page, server, "draw")
+            # the projector mode, set once in the sidebar (kept for this browser)
+            open_page(page, server, "reconstructions")
+            page.get_by_text("Projector mode").click()
+            wait_idle(page)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(OUT / "projector.png"))
+            page.get_by_text("Projector mode").click()
+            wait_idle(page)
             open_page(page, server, "train")
             page.get_by_role("button", name="Start training").click()
             page.wait_for_function("() => document.querySelector('.js-plotly-plot')",

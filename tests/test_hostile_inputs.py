@@ -79,7 +79,9 @@ def test_the_largest_values_allowed_still_score_as_finite_numbers(tmp_path):
     assert torch.isfinite(loaded.x_train).all() and torch.isfinite(loaded.x_test).all()
 
 
-def test_a_row_over_the_length_limit_is_refused_before_it_is_split(monkeypatch):
+@pytest.fixture
+def cells_split(monkeypatch) -> list[int]:
+    """How many cells the CSV reader split each row into, in order, as the parser reads."""
     seen = []
     real_reader = csv.reader
 
@@ -89,6 +91,11 @@ def test_a_row_over_the_length_limit_is_refused_before_it_is_split(monkeypatch):
             yield row
 
     monkeypatch.setattr(datasets.csv, "reader", reader)
+    return seen
+
+
+def test_a_row_over_the_length_limit_is_refused_before_it_is_split(cells_split):
+    seen = cells_split
     raw = series_csv([[1] * 8, [1] * 1_000_000])                  # 2 MB, under the byte limit
     with pytest.raises(DataError, match="Row 2 has more than 2048 values"):
         sequences.parse_upload(raw)
@@ -286,16 +293,8 @@ def test_the_sequences_page_shows_the_name_and_the_bad_value_literally(app, isol
 
 # --- 6. a spreadsheet of series laid out in columns ----------------------------------------
 
-def test_a_line_of_too_many_series_is_refused_before_it_is_split(monkeypatch):
-    seen = []
-    real_reader = csv.reader
-
-    def reader(lines, **dialect):
-        for row in real_reader(lines, **dialect):
-            seen.append(len(row))
-            yield row
-
-    monkeypatch.setattr(datasets.csv, "reader", reader)
+def test_a_line_of_too_many_series_is_refused_before_it_is_split(cells_split):
+    seen = cells_split
     header = ";".join(f"s{i}" for i in range(3))
     raw = "\n".join([header] + ["1,5;2,5;3,5"] * 20 + [";".join(["1"] * 500_000)]).encode()
     with pytest.raises(DataError, match="Row 22 has more than 1000 values; in columns each "

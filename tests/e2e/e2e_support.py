@@ -159,6 +159,19 @@ def draw_seven(page, pad: str = PAD) -> None:
     page.mouse.up()
 
 
+def start_training(tab, variant: str, epochs_key: str = "End") -> None:
+    """On the Train page: pick ``variant``, set the epochs slider with a key (End: the most, a
+    job that trains while a test looks at it) and press Start."""
+    tab.get_by_label("Variant").click()
+    tab.get_by_role("option", name=variant).first.click()
+    wait_idle(tab)
+    epochs = tab.locator('[data-testid="stSlider"]', has_text="Epochs").get_by_role("slider")
+    epochs.focus()
+    epochs.press(epochs_key)
+    wait_idle(tab)
+    tab.get_by_role("button", name="Start training").click()
+
+
 def no_exception(page) -> None:
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()

@@ -18,7 +18,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from aedemo import menu
 from aedemo.roles import PASSPHRASE_ENV
-from e2e_support import PAD, Server, draw_seven, no_exception, open_page, wait_idle
+from e2e_support import PAD, Server, draw_seven, no_exception, open_page, start_training, wait_idle
 
 SECRET = "a passphrase for the class"
 PAGES = {p.title: "" if i == 0 else Path(p.path).stem for i, p in enumerate(menu.PAGES)}
@@ -110,14 +110,7 @@ def test_a_digit_drawn_and_the_pages_that_show_it(page, lesson_server, axe):
 
 def test_a_job_training(page, lesson_server, axe):
     open_page(page, lesson_server, "train")
-    page.get_by_label("Variant").click()
-    page.get_by_role("option", name="conv").click()
-    wait_idle(page)
-    epochs = page.locator('[data-testid="stSlider"]', has_text="Epochs").get_by_role("slider")
-    epochs.focus()
-    epochs.press("End")                 # the most epochs: it trains while the pages are checked
-    wait_idle(page)
-    page.get_by_role("button", name="Start training").click()
+    start_training(page, "conv")        # the most epochs: it trains while the test looks on
     page.get_by_text("Training:").first.wait_for(timeout=TRAIN_TIMEOUT_MS)
     page.locator(".js-plotly-plot").first.wait_for(timeout=TRAIN_TIMEOUT_MS)   # its loss curve
     settle(page)

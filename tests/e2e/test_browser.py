@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aedemo import menu
-from e2e_support import PAD, draw_seven, no_exception, open_page, wait_idle
+from e2e_support import PAD, draw_seven, no_exception, open_page, start_training, wait_idle
 
 ZOO_TIMEOUT_MS = 300_000
 PAGE_PATHS = ["" if i == 0 else Path(p.path).stem for i, p in enumerate(menu.PAGES)]
@@ -53,14 +53,7 @@ def test_every_page_loads_without_an_exception(page, server, path):
 
 def test_training_run_shows_the_loss_falling_and_cancel_stops_it(page, server):
     open_page(page, server, "train")
-    page.get_by_label("Variant").click()
-    page.get_by_role("option", name="conv").click()
-    wait_idle(page)
-    epochs = page.locator('[data-testid="stSlider"]', has_text="Epochs").get_by_role("slider")
-    epochs.focus()
-    epochs.press("End")                 # the most epochs: long enough to watch and cancel
-    wait_idle(page)
-    page.get_by_role("button", name="Start training").click()
+    start_training(page, "conv")        # the most epochs: it trains while the test looks on
     # wait for the zoo ahead of it, then for the chart to gain points batch by batch: within
     # its first epoch a run already has a curve (it once drew a point per epoch)
     page.wait_for_function(f"() => ({FIRST_CHART_POINTS})() >= 20", timeout=ZOO_TIMEOUT_MS)

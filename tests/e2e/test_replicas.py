@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from e2e_support import REPO, Server, no_exception, open_page, wait_idle
+from e2e_support import REPO, Server, no_exception, open_page, start_training
 
 TRAIN_TIMEOUT_MS = 180_000
 
@@ -39,16 +39,6 @@ def sidebar_text(tab) -> str:
     return tab.locator('[data-testid="stSidebar"]').inner_text()
 
 
-def start(tab, variant: str, epochs_key: str = "End") -> None:
-    tab.get_by_label("Variant").click()
-    tab.get_by_role("option", name=variant).first.click()
-    wait_idle(tab)
-    epochs = tab.locator('[data-testid="stSlider"]', has_text="Epochs").get_by_role("slider")
-    epochs.focus()
-    epochs.press(epochs_key)
-    wait_idle(tab)
-    tab.get_by_role("button", name="Start training").click()
-
 
 def test_two_servers_one_queue_one_worker_one_store(browser, replicas):
     a, b = replicas
@@ -57,14 +47,14 @@ def test_two_servers_one_queue_one_worker_one_store(browser, replicas):
     open_page(on_a, a, "train")
     open_page(on_b, b, "train")
     # a short job from server A: the worker trains it and B lists the model, no restart
-    start(on_a, "dense", epochs_key="Home")                 # the fewest epochs
+    start_training(on_a, "dense", epochs_key="Home")                 # the fewest epochs
     on_a.get_by_text("Done: stored as model").wait_for(timeout=TRAIN_TIMEOUT_MS)
     model_id = on_a.get_by_text("Done: stored as model").inner_text().split()[-1].rstrip(".")
     on_b.reload()
     open_page(on_b, b, "train")
     on_b.get_by_text(model_id).first.wait_for(state="attached", timeout=30_000)   # its table
     # a long job queued from A: B's sidebar shows it, not as its own, and only A may cancel
-    start(on_a, "conv")
+    start_training(on_a, "conv")
     on_a.get_by_role("button", name="Cancel").wait_for(timeout=TRAIN_TIMEOUT_MS)
     on_b.locator('[data-testid="stSidebar"]').get_by_text("▶ conv").wait_for(timeout=30_000)
     sidebar = '[data-testid="stSidebar"]'
