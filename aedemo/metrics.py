@@ -13,6 +13,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+# How a table shows each test metric: what it is and its unit. recon + KL is the *negative*
+# ELBO, a positive number of nats (the ELBO itself, a log-likelihood bound, is below zero).
+METRIC_LABELS = {"mse": "MSE per pixel", "bce": "BCE (nats per image)", "kl": "KL (nats)",
+                 "neg_elbo": "−ELBO (nats)", "psnr": "PSNR (dB)", "ssim": "SSIM",
+                 "psnr_noisy": "PSNR noisy (dB)", "psnr_denoised": "PSNR denoised (dB)",
+                 "active_units": "active units", "sparsity": "share near zero"}
+
 
 def mse_per_item(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error per item (per pixel or per time step), shape (B,)."""

@@ -20,6 +20,7 @@ import torch
 
 from aedemo import roles
 from aedemo.jobs import CANCELLED, DONE, FAILED, SYSTEM, JobError, JobSnapshot
+from aedemo.metrics import METRIC_LABELS
 from aedemo.preprocess import PAD_PEN, escape_markdown
 from aedemo.service import Provenance, Service
 from aedemo.store import StoredModel, StoreError
@@ -760,7 +761,8 @@ def stored_models_table() -> None:
         row = {"id": m.id, "variant": spec.variant, "k": spec.latent_dim,
                "dataset": spec.dataset, "epochs": spec.train.epochs,
                "created": m.meta.get("created", "")}
-        row.update({name: round(v, 4) for name, v in m.metrics.items()})
+        row.update({METRIC_LABELS.get(name, name): round(v, 4)
+                    for name, v in m.metrics.items()})
         rows.append(row)
     st.dataframe(rows, hide_index=True, key="stored-models")
     labels = {m.id: (model_label(m) if m.ok else f"{m.id} (unreadable: {m.problem[:60]})")

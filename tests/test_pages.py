@@ -196,3 +196,15 @@ def test_pages_say_the_dataset_is_loading(page_app, page, monkeypatch):
     no_exception(at)
     assert [i.value for i in at.info] == ["Loading the dataset…"]
 
+
+
+def test_the_stored_models_table_names_the_negative_elbo_for_what_it_is(app, small_store,
+                                                                       isolated_home):
+    """recon + KL is the negative ELBO (positive nats): the table says so, with its unit,
+    rather than calling it the ELBO."""
+    shutil.copytree(small_store, isolated_home, dirs_exist_ok=True)
+    at = app("pages/train.py")
+    no_exception(at)
+    columns = [c for d in at.dataframe for c in d.value.columns]
+    assert "−ELBO (nats)" in columns and "KL (nats)" in columns
+    assert not {"elbo", "neg_elbo"} & set(columns)
