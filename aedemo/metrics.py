@@ -32,6 +32,12 @@ def bce_per_image(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
                                   reduction="none").flatten(1).sum(dim=1)
 
 
+def ink(x: torch.Tensor) -> np.ndarray:
+    """The amount of ink in each image, (N,): its mean grey level (0 blank, 1 all white). An
+    error summed or averaged over pixels grows with it, which is why the pages say so."""
+    return x.flatten(1).double().mean(dim=1).numpy()
+
+
 def bce_floor(x: torch.Tensor) -> float:
     """The least binary cross-entropy any model can reach on the images x, in nats per image:
     BCE against a grey-level target t is smallest when the output is t itself, and there it is

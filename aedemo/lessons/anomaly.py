@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from aedemo import data as datasets
-from aedemo.metrics import reconstruction_errors, roc
+from aedemo.metrics import ink, reconstruction_errors, roc
 from aedemo.spec import one_class_split
 
 # The false-alarm rate the default threshold is set for: 5% of the held-out normal items score
@@ -58,7 +58,7 @@ class AnomalyScores:
     fpr: np.ndarray
     tpr: np.ndarray
     thresholds: np.ndarray
-    ink: np.ndarray              # (N,) each test image's ink: the sum of its grey levels
+    ink: np.ndarray              # (N,) each test image's ink: its mean grey level
     reference: NormalReference   # the normal images the threshold is set on
     per_class: tuple[ClassAUC, ...]   # each anomalous class against the normal test images
     ink_rho: float               # Spearman's rank correlation of the scores with the ink
@@ -91,12 +91,13 @@ def score_test_set(model, data: datasets.ImageData, normal: tuple[int, ...],
     if is_anomaly.all() or not is_anomaly.any():
         raise ValueError("the test set needs both normal and anomalous images for an AUC")
     auc, fpr, tpr, thresholds = roc(scores, is_anomaly)
-    ink = data.x_test.flatten(1).sum(dim=1).numpy()
+    # the images' own ink, as a score of its own (an AUC is the same for any scale of it)
+    amount = ink(data.x_test)
     return AnomalyScores(normal=tuple(normal), scores=scores, labels=labels,
                          is_anomaly=is_anomaly, auc=auc, fpr=fpr, tpr=tpr, thresholds=thresholds,
-                         ink=ink, reference=normal_reference(model, data, normal, holdout),
-                         per_class=auc_per_class(scores, ink, labels, is_anomaly),
-                         ink_rho=rank_correlation(scores, ink))
+                         ink=amount, reference=normal_reference(model, data, normal, holdout),
+                         per_class=auc_per_class(scores, amount, labels, is_anomaly),
+                         ink_rho=rank_correlation(scores, amount))
 
 
 def percentile_of(value: float, reference: np.ndarray | torch.Tensor) -> float:
@@ -178,9 +179,10 @@ def comparison_table(report: ThresholdReport, everything: ThresholdReport):
                         index=pd.Index(list(rows), name="flagged by"))
 
 
-def _ordinal(k: int) -> str:
-    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
-    return f"{k}{suffix}"
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st, 22nd, 93rd."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def threshold_sentence(threshold: float, rate: float, reference: NormalReference,
@@ -196,13 +198,13 @@ def threshold_sentence(threshold: float, rate: float, reference: NormalReference
                f"largest error with a chance of 1 in {n + 1}")
     if reference.held_out:
         return (f"The threshold, {threshold:.4f}, comes from the {n:,} held-out normal {what} "
-                f"alone, normal {what} that no model trained on: it is the {_ordinal(k)} "
+                f"alone, normal {what} that no model trained on: it is the {ordinal(k)} "
                 f"smallest of their errors, so {promise} (the split-conformal rule; "
                 f"{at_or_above} of the {n:,} are at or above it). No test {one} and no label "
                 f"was used to choose it.")
     return (f"This detector was stored before detectors kept normal {what} out of training, so "
             f"no held-out normal {what} exist. The threshold, {threshold:.4f}, is set on its "
-            f"{n:,} normal training {what} instead (the {_ordinal(k)} smallest of their "
+            f"{n:,} normal training {what} instead (the {ordinal(k)} smallest of their "
             f"errors), which it was trained on: new normal {what} tend to score higher than "
             f"those it learnt, so expect more false alarms than {rate:.0%}. Retrain it to set "
             f"the threshold on held-out {what}.")

@@ -19,7 +19,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from aedemo.data import IMAGE_PIXELS
 from aedemo.lessons import latent_space
-from aedemo.lessons.anomaly import percentile_of
+from aedemo.lessons.anomaly import ordinal, percentile_of
 from aedemo.metrics import mse_per_item, reconstruct, reconstruction_errors
 from aedemo.models import variant_names
 from aedemo.store import StoredModel
@@ -80,12 +80,6 @@ def reconstruct_with_each(models: Sequence[tuple[StoredModel, object]],
         recon = reconstruct(model, x)
         out.append(Reconstruction(entry, recon, float(mse_per_item(recon, x)[0])))
     return out
-
-
-def ordinal(n: int) -> str:
-    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, ..., 21st, 22nd, 93rd."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 def describe_percentile(percentile: float, ink_kept: float = 1.0,

@@ -184,21 +184,20 @@ def code_plane(model, data, items: int = MAP_ITEMS, draws: int = DRAWS, shown: i
     its training codes (mean and covariance) and, the unfair test, from N(0, I). Every sampler
     transforms the same standard normal draws (seeded), so the two models see the same ones."""
     # generate imports encode from this module: imported here, when both are loaded
-    from aedemo.lessons.generate import decode, prior_codes
+    from aedemo.lessons.generate import decode, fit_code_gaussian, prior_codes
 
     if model.latent_dim != 2:
         raise ValueError(f"a code plane needs a 2D code, not k = {model.latent_dim}")
     shown_map = latent_map(model, data, "code", items)
     codes = shown_map.codes.astype(np.float64)
-    train_codes = encode(model, data.x_train).astype(np.float64)             # (N, 2)
-    mean, cov = train_codes.mean(axis=0), np.cov(train_codes, rowvar=False)
+    # the Gaussian the Generate page fits to a plain autoencoder's codes, and its draws
+    fit = fit_code_gaussian(model, data.x_train)
     tree = cKDTree(codes)
     # each test code's nearest other test code: k = 2, the first is itself
     gap = float(np.percentile(tree.query(codes, k=2)[0][:, 1], HOLE_PERCENTILE))
     is_vae = hasattr(model, "posterior")
     eps = prior_codes(draws, 2, seed=seed).numpy().astype(np.float64)      # (draws, 2)
-    samplers = {PRIOR: eps} if is_vae else {
-        FITTED: mean + eps @ np.linalg.cholesky(cov).T, PRIOR: eps}
+    samplers = {PRIOR: eps} if is_vae else {FITTED: fit.codes(draws, seed=seed), PRIOR: eps}
     n_classes = max(len(data.classes), int(shown_map.labels.max()) + 1)
     test_share = np.bincount(shown_map.labels, minlength=n_classes) / len(shown_map.labels)
     found = []
@@ -213,7 +212,7 @@ def code_plane(model, data, items: int = MAP_ITEMS, draws: int = DRAWS, shown: i
     sigma = posterior_sigma(model, data.x_test[:items]) if is_vae else None
     norms = np.linalg.norm(codes, axis=1)
     return CodePlane(shown_map, is_vae, float(norms.mean()),
-                     float(np.mean(norms <= PRIOR_DISC)), gap, mean, cov, len(train_codes),
+                     float(np.mean(norms <= PRIOR_DISC)), gap, fit.mean, fit.cov, fit.count,
                      test_share, tuple(found), sigma)
 
 

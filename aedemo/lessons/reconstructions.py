@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from aedemo.data import IMAGE_PIXELS
-from aedemo.metrics import mse_per_item, reconstruction_errors
+from aedemo.metrics import ink, mse_per_item, reconstruction_errors
 from aedemo.models.dense import hidden_widths
 from aedemo.projection import fit_pca
 
@@ -295,11 +295,6 @@ def hardest(model, x: torch.Tensor, n: int = 10) -> tuple[np.ndarray, np.ndarray
 def _hardest_of(errors: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(-errors, kind="stable")[:n]
     return order, errors[order]
-
-
-def ink(x: torch.Tensor) -> np.ndarray:
-    """The amount of ink in each image, (N,): its mean grey level (0 blank, 1 all white)."""
-    return x.flatten(1).double().mean(dim=1).numpy()
 
 
 @dataclass(frozen=True)
