@@ -58,6 +58,7 @@ class Status(str, enum.Enum):
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = Status
 ACTIVE = (QUEUED, RUNNING)
 SYSTEM = "zoo"           # the owner of the first-start zoo's jobs, which no cap limits
+TEACHER = "teacher"      # who cancelled a job for everyone (a student's cancel names the student)
 PREVIEW_COUNT = 10       # fixed test items whose reconstructions show training progress
 FINISHED_KEPT = 200      # jobs remembered for their pages, the oldest finished forgotten first
 PROGRESS_EVERY_S = 0.5   # how often a worker writes a running job's progress
@@ -125,6 +126,7 @@ class JobSnapshot:
     finished: float | None
     note: str | None = None              # e.g. that a restart interrupted it
     askers: tuple[str, ...] = ()         # every student who asked for it and still wants it
+    cancelled_by: str | None = None      # TEACHER, or the student who took back the last request
 
     @property
     def active(self) -> bool:
@@ -266,7 +268,7 @@ class JobQueue:
                                         if k != owner}
                     self.board.put(record_key(job_id), job)
                 else:
-                    self._stop(job)
+                    self._stop(job, TEACHER if teacher else owner)
         self._forget_cache()
         return self._snapshot(job)
 
@@ -276,16 +278,19 @@ class JobQueue:
         with self._queue_errors(), self.board.lock():
             active = [r for r in self._records() if Status(r["status"]).active]
             for job in active:
-                self._stop(job)
+                self._stop(job, TEACHER)
         self._forget_cache()
         return len(active)
 
-    def _stop(self, job: dict) -> None:
-        """Cancel a job for everyone (call with the board's lock held)."""
+    def _stop(self, job: dict, by: str) -> None:
+        """Cancel a job for everyone on behalf of ``by`` (TEACHER or a student), which its
+        record keeps so its page can say who stopped it (call with the board's lock held)."""
+        job["cancelled_by"] = by
         if job["status"] == QUEUED:
             self.huey.revoke_by_id(job["id"])            # never started, then
             _finish(self.board, job, CANCELLED)
         elif job["status"] == RUNNING:
+            self.board.put(record_key(job["id"]), job)     # the worker finishes this record
             self.board.put(cancel_key(job["id"]), True)
 
     def snapshot(self, job_id: str) -> JobSnapshot | None:
@@ -408,7 +413,7 @@ class JobQueue:
                                    lambda: self.board.get(preview_key(job["id"]))) or {}
         position = None
         if status is QUEUED:
-            order = self._cached("order", self.board.queued_ids)
+            order = self._cached("order", self._waiting_order)
             position = order.index(job["id"]) + 1 if job["id"] in order else None
         spec = ModelSpec.from_dict(job["spec"])
         fraction = 1.0 if status is DONE else progress.get("fraction", 0.0)
@@ -424,7 +429,14 @@ class JobQueue:
             preview=_tensor(preview.get("recon")), preview_inputs=_tensor(preview.get("inputs")),
             error=job.get("error"), model_id=job.get("model_id"), reused=job.get("reused", False),
             submitted=job["submitted"], finished=job.get("finished"), note=job.get("note"),
-            askers=tuple(_askers(job)))
+            askers=tuple(_askers(job)), cancelled_by=job.get("cancelled_by"))
+
+    def _waiting_order(self) -> list[str]:
+        """The waiting jobs in the order they will run. Huey's queue keeps a cancelled job's
+        task until a worker pops and drops it: it takes nobody's turn, so it is not counted."""
+        waiting = {r["id"] for r in self._cached("records", self._records)
+                   if r["status"] == QUEUED}
+        return [i for i in self.board.queued_ids() if i in waiting]
 
     def _cached(self, key: Any, read):
         """``read()``, shared by every session for SNAPSHOT_TTL_S: thirty browsers polling every

@@ -25,9 +25,9 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aedemo import classroom, roles, taskqueue
 from aedemo import data as datasets
-from aedemo import roles, taskqueue
-from aedemo.jobs import SYSTEM, JobError, JobQueue, JobSnapshot
+from aedemo.jobs import SYSTEM, TEACHER, JobError, JobQueue, JobSnapshot
 from aedemo.memo import MEMO_BYTES, Memo
 from aedemo.spec import ModelSpec
 from aedemo.store import ModelStore, StoredModel, StoreError
@@ -117,6 +117,9 @@ class Service:
         self.workers = LocalWorkers(self.settings.workers, on_death=self.jobs.worker_died)
         self._store_checked: tuple[float, str | None] = (-1e9, None)
         self.teachers = roles.Teachers()     # who unlocked the teacher's role on this server
+        # what the teacher did, for every open page to say; the students' numbers
+        self.news = classroom.News(self.store.root)
+        self.roster = classroom.Roster(self.store.root)
         self.memo = Memo(_env_int("AEDEMO_MEMO_MB", MEMO_BYTES // 2**20) * 2**20)
         self._data: datasets.ImageData | None = None
         self._data_error: str | None = None
@@ -195,13 +198,21 @@ class Service:
     def models(self, *, variant: str | None = None, kind: str | None = None,
                dataset: str | None = None, one_class: bool = False, subset: bool = False,
                viewer: str | None = None,
+               need: Callable[[StoredModel], bool] | None = None,
                prefer: Callable[[StoredModel], Any] | None = None) -> list[StoredModel]:
-        """Usable stored models, filtered, in the pages' order of preference: by provenance
-        for the student ``viewer`` (the teacher's pins, the zoo, the teacher's other models,
-        the viewer's own, then other students'), then by the page's own ``prefer`` key, then
-        newest first. One-class (anomaly) models and those trained on a subset of the images
-        (the overfitting lesson's) are left out unless asked for: the first know only some
-        digits, the second too few of them to speak for their variant and k."""
+        """Usable stored models, filtered, in the pages' order of preference; the first is
+        what a page shows by default.
+
+        What a pin means, for every page alike: a pinned model comes first wherever it fits
+        the page, and never displaces what a page needs. ``need`` is what the page's default
+        must be (a k = 2 map needs k = 2; a VAE page needs a VAE, as ``variant`` says): the
+        models that meet it come before those that do not, whatever is pinned. Among them the
+        order is by provenance for the student ``viewer`` (the teacher's pins, the zoo, the
+        teacher's other models, the viewer's own, then other students'), then by the page's
+        own ``prefer`` key (a wish, such as k near 16, that a pin overrides), then newest
+        first. One-class (anomaly) models and those trained on a subset of the images (the
+        overfitting lesson's) are left out unless asked for: the first know only some digits,
+        the second too few of them to speak for their variant and k."""
         found = []
         for m in self.store.list():
             if not m.ok:
@@ -216,7 +227,8 @@ class Service:
             found.append(m)
         provenance = self._provenance_for(viewer)
         # a stable sort: newest first (the store's order) within equal keys
-        return sorted(found, key=lambda m: (provenance(m), prefer(m) if prefer else 0))
+        return sorted(found, key=lambda m: (not need(m) if need else False, provenance(m),
+                                            prefer(m) if prefer else 0))
 
     def load_model(self, model_id: str):
         """A stored model, loaded once and kept in memory while it is in use (read-only)."""
@@ -224,6 +236,25 @@ class Service:
         if entry is None or not entry.ok:
             raise StoreError(entry.problem if entry else f"No stored model {model_id}.")
         return self.memo.get(("model", *_version(entry)), lambda: self.store.load(model_id)[0])
+
+    # --- the teacher's actions, said to the class --------------------------------------------
+
+    def delete_model(self, model_id: str, by: str) -> None:
+        """Delete a stored model (StoreError if it cannot be) and tell the class when someone
+        other than its owner did: ``by`` is TEACHER or the student who deleted it."""
+        entry = self.store.get(model_id)
+        was_pinned = model_id in self.store.pinned()
+        self.store.delete(model_id)
+        if entry is not None and entry.ok and (by != entry.owner or was_pinned):
+            self.news.add(classroom.DELETED, model_id, entry.spec.to_dict(), [entry.owner], by)
+
+    def set_pinned(self, model_id: str, pinned: bool) -> None:
+        """The teacher pins a model to the showcase, or takes it off; every open page hears."""
+        self.store.set_pinned(model_id, pinned)
+        entry = self.store.get(model_id)
+        if entry is not None and entry.ok:
+            self.news.add(classroom.PINNED if pinned else classroom.UNPINNED, model_id,
+                          entry.spec.to_dict(), [entry.owner], TEACHER)
 
     # --- derived results ---------------------------------------------------------------------
 
@@ -258,7 +289,12 @@ class Service:
     # --- jobs --------------------------------------------------------------------------------
 
     def submit(self, spec: ModelSpec, student: str, address: str | None = None) -> JobSnapshot:
-        return self.jobs.submit(spec, student, address)
+        """Queue a job for ``student`` (JobError when it is refused); the student gets their
+        number in the class's roster with their first request."""
+        job = self.jobs.submit(spec, student, address)
+        if student != SYSTEM:
+            self.roster.number(student)
+        return job
 
     def job(self, job_id: str) -> JobSnapshot | None:
         """One job as it is now, or None for a job the queue does not know (JobError when the
@@ -271,12 +307,27 @@ class Service:
         return self.jobs.jobs(student, active_only=True)
 
     def cancel(self, job_id: str, student: str, *, teacher: bool = False) -> JobSnapshot:
-        """Take back ``student``'s request for a job, or, for the teacher, stop it for all."""
-        return self.jobs.cancel(job_id, student, teacher=teacher)
+        """Take back ``student``'s request for a job, or, for the teacher, stop it for all (and
+        tell those who asked for it)."""
+        before = self.jobs.snapshot(job_id)
+        job = self.jobs.cancel(job_id, student, teacher=teacher)
+        if teacher and before is not None and before.active:
+            self._announce_cancelled([before])
+        return job
 
     def clear_queue(self) -> int:
-        """Cancel every job, the zoo's too (the teacher's "Cancel every job")."""
-        return self.jobs.clear()
+        """Cancel every job, the zoo's too (the teacher's "Cancel every job"), and tell those
+        who asked for them."""
+        active = self.active_jobs()
+        stopped = self.jobs.clear()
+        self._announce_cancelled(active)
+        return stopped
+
+    def _announce_cancelled(self, cancelled: Sequence[JobSnapshot]) -> None:
+        for job in cancelled:
+            askers = [a for a in job.askers if a != SYSTEM]
+            if askers:
+                self.news.add(classroom.CANCELLED, job.id, job.spec.to_dict(), askers, TEACHER)
 
     def queue_problem(self) -> str | None:
         """What keeps jobs from running or their models from being stored, in words: a store

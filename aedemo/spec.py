@@ -158,13 +158,40 @@ class ModelSpec:
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
+    @property
+    def title(self) -> str:
+        """The model's name for people: "dense autoencoder, k = 16", "VAE, k = 2, β = 4",
+        "dense autoencoder, k = 16, normal: 0 and 3", with only the settings that differ from
+        the variant's defaults, each by its symbol."""
+        cls = get_variant(self.variant)
+        fields = {f.name: f for f in dataclasses.fields(cls.Config)}
+        parts = [cls.title or self.variant, f"k = {self.latent_dim}"]
+        for name, value in self.hparams:
+            f = fields.get(name)
+            if name == "latent_dim" or f is None or value == f.default:
+                continue
+            symbol = f.metadata.get("symbol") or name.replace("_", " ")
+            parts.append(f"{symbol} = {value:g}" if isinstance(value, float) else
+                         f"{symbol} = {value}")
+        if self.normal:
+            parts.append(f"normal: {and_list(self.normal)}")
+        if self.subset:
+            parts.append(f"on {self.subset:,} images")
+        return ", ".join(parts)
+
     def describe(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in self.hparams if k != "latent_dim")
-        normal = f", normal={''.join(map(str, self.normal))}" if self.normal else ""
+        normal = f", normal: {and_list(self.normal)}" if self.normal else ""
         subset = f" ({self.subset:,} of its images)" if self.subset else ""
         epochs = self.train.epochs
         return (f"{self.variant} k={self.latent_dim}{extra} on {self.dataset}{subset}{normal}, "
                 f"{epochs} epoch{'s' if epochs != 1 else ''}")
+
+
+def and_list(items) -> str:
+    """Items in words: "0", "0 and 3", "0, 3 and 8"."""
+    words = [str(i) for i in items]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 # A one-class model never trains on this share of its normal training images: they are the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import html
+import json
 import os
 import threading
 import time
@@ -19,7 +20,7 @@ import streamlit as st
 import torch
 
 from aedemo import roles
-from aedemo.jobs import CANCELLED, DONE, FAILED, SYSTEM, JobError, JobSnapshot
+from aedemo.jobs import CANCELLED, DONE, FAILED, SYSTEM, TEACHER, JobError, JobSnapshot
 from aedemo.metrics import METRIC_LABELS
 from aedemo.preprocess import PAD_PEN, escape_markdown
 from aedemo.service import Provenance, Service
@@ -201,33 +202,54 @@ PROJECTOR_ROW = 5          # digits in a row of show_images: twice as large as a
 PROJECTOR_PICTURE = 1.5    # ui.picture's width, times this
 
 
-class Screens:
-    """The browsers (student cookies) set to projector mode on this server: the teacher sets it
-    once for the room's screen and it holds across reloads and pages, as the cookie does. Only
-    the browsers that turned it on are kept, the oldest dropped beyond ``cap``."""
+class Browsers:
+    """What each browser (its student cookie) chose, kept by the server so that a reload, or
+    another tab, finds it: projector mode, the Train page's settings, the drawing on the pad.
+    A reload starts a new Streamlit session, whose session_state is empty. Bounded: only the
+    browsers that chose something are kept, the oldest dropped beyond ``cap``, and a value over
+    ``max_bytes`` (as JSON) is not kept."""
 
-    def __init__(self, cap: int = 1000):
-        self._on: OrderedDict[str, None] = OrderedDict()
+    def __init__(self, cap: int = 1000, max_bytes: int = 256_000):
+        self._kept: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._cap = cap
+        self._max_bytes = max_bytes
         self._lock = threading.Lock()
 
-    def projector(self, browser: str) -> bool:
+    def recall(self, browser: str, name: str, default: Any = None) -> Any:
         with self._lock:
-            return browser in self._on
+            return copy.deepcopy(self._kept.get(browser, {}).get(name, default))
 
-    def set_projector(self, browser: str, on: bool) -> None:
+    def remember(self, browser: str, name: str, value: Any) -> bool:
+        """Keep ``value`` for the browser (None forgets it); False when it is too large."""
+        if value is not None and len(json.dumps(value, default=str)) > self._max_bytes:
+            return False
         with self._lock:
-            self._on.pop(browser, None)
-            if on:
-                self._on[browser] = None
-                while len(self._on) > self._cap:
-                    self._on.popitem(last=False)
+            kept = self._kept.pop(browser, {})
+            if value is None:
+                kept.pop(name, None)
+            else:
+                kept[name] = copy.deepcopy(value)
+            if kept:
+                self._kept[browser] = kept
+                while len(self._kept) > self._cap:
+                    self._kept.popitem(last=False)
+        return True
 
 
 @st.cache_resource(show_spinner=False)
-def screens() -> Screens:
-    """One record of projector screens per server process, as the teachers' is."""
-    return Screens()
+def browsers() -> Browsers:
+    """One memory of the browsers' choices per server process, as the teachers' is."""
+    return Browsers()
+
+
+def recall(name: str, default: Any = None) -> Any:
+    """What this browser chose for ``name`` before (see Browsers)."""
+    return browsers().recall(student_id(), name, default)
+
+
+def remember(name: str, value: Any) -> bool:
+    """Keep this browser's choice for ``name`` across reloads (see Browsers)."""
+    return browsers().remember(student_id(), name, value)
 
 
 def projector() -> bool:
@@ -236,17 +258,16 @@ def projector() -> bool:
     drawn, else what this browser chose before (a reload, another tab)."""
     if PROJECTOR in st.session_state:
         return bool(st.session_state[PROJECTOR])
-    return screens().projector(student_id())
+    return bool(recall(PROJECTOR, False))
 
 
 def _projector_toggle() -> None:
     # The session's toggle starts from what the browser chose before; a change is written back
     # at once, and only a change: a tab left open with the old value must not undo another's.
     if PROJECTOR not in st.session_state:
-        st.session_state[PROJECTOR] = screens().projector(student_id())
+        st.session_state[PROJECTOR] = bool(recall(PROJECTOR, False))
     st.toggle("Projector mode", key=PROJECTOR,
-              on_change=lambda: screens().set_projector(student_id(),
-                                                        bool(st.session_state[PROJECTOR])),
+              on_change=lambda: remember(PROJECTOR, bool(st.session_state[PROJECTOR]) or None),
               help="For the screen at the front of a room: larger black text, chart text and "
                    "digits. Set once in this browser; it stays on across pages and reloads.")
 
@@ -808,8 +829,10 @@ def model_actions(entry: StoredModel) -> None:
                 if not may_delete(entry):             # the role may have changed since
                     st.error("Only the teacher can delete this model.", icon=":material/lock:")
                 else:
+                    me = student_id()
+                    by = me if entry.ok and entry.owner == me else TEACHER
                     try:
-                        svc.store.delete(entry.id)
+                        svc.delete_model(entry.id, by=by)
                         st.rerun()
                     except StoreError as err:
                         st.error(str(err))
@@ -818,5 +841,5 @@ def model_actions(entry: StoredModel) -> None:
         if st.button("Take off the showcase" if pinned else "Pin to the showcase",
                      icon=":material/push_pin:", key=f"store-pin-{entry.id}",
                      help="Pinned models are what every page shows first, before the zoo's"):
-            _teacher_act(lambda: svc.store.set_pinned(entry.id, not pinned))
+            _teacher_act(lambda: svc.set_pinned(entry.id, not pinned))
 

@@ -386,3 +386,34 @@ def test_one_computer_cannot_take_the_queue_under_ever_new_student_ids(q):
     assert queue.submit(slow(65), "s7", "127.0.0.1").status == QUEUED  # this machine
     queue.cancel(queue.jobs("s1")[0].id, "s1")
     assert queue.submit(slow(66), "s4", "10.0.0.5").status == QUEUED   # room again
+
+
+def test_a_cancelled_job_takes_nobodys_place_in_the_queue(q):
+    """X runs, Y waits, Y is cancelled, Z comes: Z is first in line. Huey still holds Y's
+    revoked task until a worker pops it, so a position read from Huey's queue said 2."""
+    queue = q(1)
+    x = queue.queue.submit(slow(2), "a")
+    queue.running(x.id)
+    y = queue.queue.submit(spec(3), "b")
+    assert queue.queue.snapshot(y.id).position == 1
+    queue.queue.cancel(y.id, "b")
+    z = queue.queue.submit(spec(4), "c")
+    assert queue.queue.snapshot(z.id).position == 1
+    assert [j.id for j in queue.queue.jobs(active_only=True)] == [x.id, z.id]
+    queue.queue.clear()
+
+
+def test_a_cancelled_job_says_who_cancelled_it(q):
+    """The teacher's cancel and a student's own are told apart, waiting or running."""
+    queue = q(1)
+    running = queue.queue.submit(slow(2), "a")
+    queue.running(running.id)
+    waiting = queue.queue.submit(spec(3), "b")
+    mine = queue.queue.submit(spec(4), "c")
+    queue.queue.cancel(mine.id, "c")
+    queue.queue.cancel(waiting.id, "a", teacher=True)
+    queue.queue.cancel(running.id, "a", teacher=True)
+    ended = queue.queue.wait(running.id, timeout=120)
+    assert ended.status == CANCELLED and ended.cancelled_by == jobs.TEACHER
+    assert queue.queue.snapshot(waiting.id).cancelled_by == jobs.TEACHER
+    assert queue.queue.snapshot(mine.id).cancelled_by == "c"

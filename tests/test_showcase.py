@@ -169,3 +169,68 @@ def test_the_dataset_is_published_only_once_the_zoos_ids_are_known(isolated_home
     release.set()
     assert service.wait_ready(60) and service.data is not None and service.zoo_specs
     service.shutdown()
+
+
+def test_a_pin_comes_first_where_it_fits_and_never_displaces_what_a_page_needs(svc):
+    """One rule for every page (Service.models): a pinned model leads among the models that
+    meet the page's need, over the page's wishes, and never takes the place of what the page
+    needs (a k = 2 map's k = 2, a page's variant)."""
+    two = stored(svc.store, student_spec(k=2), SYSTEM)
+    zoo16 = stored(svc.store, svc.zoo_specs[0], SYSTEM)
+    pinned8 = stored(svc.store, student_spec(k=8), owner=None, seed=3)
+    vae8 = stored(svc.store, ModelSpec.create("vae", {"latent_dim": 8}, dataset="digits"),
+                  owner=None, seed=4)
+    for model_id in (pinned8, vae8):
+        svc.store.set_pinned(model_id)
+    near16 = {"prefer": lambda m: abs(m.spec.latent_dim - 16)}
+    # a wish (k near 16) gives way to the pin of the same variant
+    assert svc.models(variant="dense", viewer="s", **near16)[0].id == pinned8
+    # a need (a k = 2 map) does not: the pinned k = 8 comes after every k = 2
+    needs_two = {"need": lambda m: m.spec.latent_dim == 2}
+    assert svc.models(kind="image", viewer="s", **needs_two)[0].id == two
+    # a page of dense models is not given the pinned VAE
+    assert vae8 not in [m.id for m in svc.models(variant="dense", viewer="s")]
+    # with no need, the pinned come first, then the zoo's
+    assert [m.id for m in svc.models(variant="dense", viewer="s", **near16)] == [
+        pinned8, zoo16, two]
+
+
+def test_the_teachers_pins_deletes_and_cancels_become_news_for_the_class(svc):
+    mine = stored(svc.store, student_spec(k=8), owner="student-a")
+    start = svc.news.last_seq()
+    svc.set_pinned(mine, True)
+    svc.set_pinned(mine, False)
+    svc.delete_model(mine, by="teacher")
+    own = stored(svc.store, student_spec(k=4), owner="student-a")
+    svc.delete_model(own, by="student-a")         # a student deleting their own: no news
+    news = svc.news.since(start)
+    assert [(i.kind, i.subject, i.owners, i.by) for i in news] == [
+        ("pinned", mine, ("student-a",), "teacher"),
+        ("unpinned", mine, ("student-a",), "teacher"),
+        ("deleted", mine, ("student-a",), "teacher")]
+    assert ModelSpec.from_dict(news[-1].spec).title == "dense autoencoder, k = 8"
+    assert svc.news.since(news[-1].seq) == []
+
+
+@pytest.mark.parametrize("garbage", [b"{not json", b"[1, 2]", b'{"items": "abc"}',
+                                     b'{"items": [1, null, {"seq": "x"}]}',
+                                     b'{"students": [1, null]}'])
+def test_broken_news_and_roster_files_say_nothing_and_raise_nowhere(isolated_home, garbage):
+    from aedemo.classroom import News, Roster
+
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    (isolated_home / "news.json").write_bytes(garbage)
+    (isolated_home / "roster.json").write_bytes(garbage)
+    news, roster = News(isolated_home), Roster(isolated_home)
+    assert news.items() == [] and news.last_seq() == 0
+    assert roster.numbers() == {}
+    assert news.add("pinned", "0123456789ab", {}, ["a"], "teacher").seq == 1
+    assert roster.number("b") == 1 and roster.number("c") == 2 and roster.number("b") == 1
+
+
+def test_students_are_numbered_in_the_order_they_first_asked(svc):
+    svc.submit(student_spec(k=3), "student-b")
+    svc.submit(student_spec(k=4), "student-a")
+    svc.submit(student_spec(k=5), "student-b")
+    assert svc.roster.numbers() == {"student-b": 1, "student-a": 2}
+    svc.clear_queue()

@@ -67,3 +67,20 @@ def test_a_subset_larger_than_the_set_is_a_plain_data_error():
     spec = ModelSpec.create("dense", {}, dataset="digits", subset=10**6)
     with pytest.raises(datasets.DataError, match="fewer than"):
         training_data(spec)
+
+
+def test_a_model_is_named_for_people_with_only_the_settings_that_differ():
+    def title(variant, hparams, **kw):
+        return ModelSpec.create(variant, hparams, dataset=kw.pop("dataset", "mnist"),
+                                **kw).title
+
+    assert title("dense", {"latent_dim": 16}) == "dense autoencoder, k = 16"
+    assert title("vae", {"latent_dim": 8}) == "VAE, k = 8"
+    assert title("vae", {"latent_dim": 2, "beta": 4.0}) == "VAE, k = 2, β = 4"
+    assert title("sparse", {"latent_dim": 64, "l1": 0.0}) == "sparse autoencoder, k = 64, λ = 0"
+    assert (title("dense", {"latent_dim": 16}, normal=[0, 3])
+            == "dense autoencoder, k = 16, normal: 0 and 3")
+    assert "normal: 0, 3 and 8" in ModelSpec.create(
+        "dense", {"latent_dim": 16}, dataset="mnist", normal=[8, 0, 3]).describe()
+    assert (title("denoising", {"latent_dim": 16, "noise_kind": "masking"})
+            == "denoising autoencoder, k = 16, noise = masking")

@@ -56,17 +56,23 @@ def test_a_projected_figure_has_every_text_large_and_leaves_the_original_as_it_w
     assert ui.projected(before).to_dict() == big
 
 
-def test_screens_remember_the_browsers_in_projector_mode_and_no_more():
-    screens = ui.Screens(cap=2)
-    assert not screens.projector("a")
-    screens.set_projector("a", True)
-    screens.set_projector("b", True)
-    assert screens.projector("a") and screens.projector("b")
-    screens.set_projector("b", False)
-    assert not screens.projector("b")
+def test_the_server_remembers_each_browsers_choices_and_no_more():
+    kept = ui.Browsers(cap=2, max_bytes=100)
+    assert kept.recall("a", "projector", False) is False
+    kept.remember("a", "projector", True)
+    kept.remember("b", "projector", True)
+    assert kept.recall("a", "projector") and kept.recall("b", "projector")
+    kept.remember("b", "projector", None)
+    assert kept.recall("b", "projector") is None
+    form = {"variant": "vae"}
+    kept.remember("a", "form", form)
+    form["variant"] = "dense"                     # a copy is kept, not the caller's object
+    assert kept.recall("a", "form") == {"variant": "vae"}
+    assert not kept.remember("a", "drawing", [[0.5] * 100])       # too large: not kept
+    assert kept.recall("a", "drawing") is None
     for browser in "cde":                      # beyond the cap the oldest goes
-        screens.set_projector(browser, True)
-    assert [screens.projector(b) for b in "acde"] == [False, False, True, True]
+        kept.remember(browser, "projector", True)
+    assert [kept.recall(b, "projector") for b in "acde"] == [None, None, True, True]
 
 
 def digits_drawn(projector: bool) -> None:
@@ -137,7 +143,7 @@ def test_the_projector_toggle_sets_what_the_pages_read(app, explore_store, isola
     at = app()
     at.sidebar.toggle(key=ui.PROJECTOR).set_value(True).run()
     me = at.session_state["aedemo_student"]
-    assert ui.screens().projector(me)                                # kept for this browser
+    assert ui.browsers().recall(me, ui.PROJECTOR)                    # kept for this browser
     draw_page(at)
     assert len(chart_sizes(at)) == 2
     assert all(size and size >= ui.PROJECTOR_CHART_PX
@@ -152,7 +158,7 @@ def test_the_projector_toggle_sets_what_the_pages_read(app, explore_store, isola
     assert all(size and size >= ui.PROJECTOR_CHART_PX
                for sizes in chart_sizes(again) for size in sizes), chart_sizes(again)
     # another browser is not changed by it
-    assert not ui.screens().projector(plain.session_state["aedemo_student"])
+    assert not ui.browsers().recall(plain.session_state["aedemo_student"], ui.PROJECTOR)
 
 
 def test_the_offline_notice_is_one_line_with_the_details_a_click_away(page, monkeypatch):

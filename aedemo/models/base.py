@@ -21,10 +21,11 @@ from torch import nn
 
 
 def hparam(default: Any, *, low=None, high=None, choices: tuple = (), log: bool = False,
-           help: str = "") -> Any:
-    """A config field that carries the range the UI sliders and the CLI flags read."""
+           help: str = "", symbol: str | None = None) -> Any:
+    """A config field that carries the range the UI sliders and the CLI flags read, and the
+    symbol a model's name gives it ("β = 4"; the field's name in words by default)."""
     return field(default=default, metadata={"low": low, "high": high, "choices": choices,
-                                            "log": log, "help": help})
+                                            "log": log, "help": help, "symbol": symbol})
 
 
 class CheckedConfig:
@@ -77,7 +78,7 @@ def checked_value(f: dataclasses.Field, value: Any) -> Any:
 class AEConfig(CheckedConfig):
     """Hyperparameters shared by every variant; variants subclass this and add their own."""
 
-    latent_dim: int = hparam(16, low=2, high=128, help="Bottleneck size k")
+    latent_dim: int = hparam(16, low=2, high=128, help="Bottleneck size k", symbol="k")
 
     @classmethod
     def params(cls) -> list[dataclasses.Field]:
@@ -147,6 +148,7 @@ class Autoencoder(nn.Module):
     kind: ClassVar[str] = "image"
     Config: ClassVar[type[AEConfig]] = AEConfig
     summary: ClassVar[str] = ""
+    title: ClassVar[str] = ""        # the name a page gives it: "dense autoencoder", "VAE"
     max_grad_norm: ClassVar[float | None] = None    # gradient clipping, for recurrent variants
     # Training settings this variant learns best with, where they differ from TrainConfig's.
     train_defaults: ClassVar[dict[str, Any]] = {}

@@ -41,6 +41,7 @@ class ConvNet(nn.Module):
 
 @register("conv")
 class ConvAE(ImageAutoencoder, ConvNet):
+    title = "convolutional autoencoder"          # what a page calls it
     summary = "Convolutions see local strokes; fewer weights, sharper images."
     Config = AEConfig          # the bottleneck size k is all it takes
     loss_fn = reconstruction_loss

@@ -18,8 +18,9 @@ from aedemo.noise import NOISE_KINDS, corrupt
 
 @dataclass(frozen=True)
 class DenoisingConfig(AEConfig):
-    noise_kind: str = hparam("gaussian", choices=NOISE_KINDS, help="How inputs are corrupted")
-    noise_level: float = hparam(0.4, low=0.0, high=1.0,
+    noise_kind: str = hparam("gaussian", choices=NOISE_KINDS, help="How inputs are corrupted",
+                           symbol="noise")
+    noise_level: float = hparam(0.4, low=0.0, high=1.0, symbol="noise level",
                                 help="Gaussian sigma, or the fraction of pixels hit")
 
 
@@ -43,6 +44,7 @@ def denoising_loss(model, x, rng=None):
 
 @register("denoising")
 class DenoisingAE(ImageAutoencoder, DenoisingNet):
+    title = "denoising autoencoder"          # what a page calls it
     summary = "Sees a corrupted image, must output the clean one."
     Config = DenoisingConfig
     loss_fn = denoising_loss

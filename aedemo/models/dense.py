@@ -27,8 +27,8 @@ HIDDEN = (256, 128)
 class DenseConfig(AEConfig):
     # up to beyond the image's 784 pixels: an overcomplete code, the Reconstructions page's
     # lesson on why the bottleneck must be narrow
-    latent_dim: int = hparam(16, low=2, high=1024, help="Bottleneck size k (784 and above: "
-                                                        "wider than the image)")
+    latent_dim: int = hparam(16, low=2, high=1024, symbol="k",
+                             help="Bottleneck size k (784 and above: wider than the image)")
 
 
 def hidden_widths(latent_dim):
@@ -56,6 +56,7 @@ class DenseNet(nn.Module):
 
 @register("dense")
 class DenseAE(ImageAutoencoder, DenseNet):
+    title = "dense autoencoder"          # what a page calls it
     summary = "Fully connected encoder and decoder: the classic autoencoder."
     Config = DenseConfig
     loss_fn = reconstruction_loss

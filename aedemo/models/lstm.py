@@ -23,8 +23,9 @@ MAX_GRAD_NORM = 1.0
 
 @dataclass(frozen=True)
 class LSTMConfig(AEConfig):
-    latent_dim: int = hparam(8, low=2, high=64, help="Bottleneck size k")
-    hidden: int = hparam(64, low=8, high=256, help="LSTM hidden units")
+    latent_dim: int = hparam(8, low=2, high=64, help="Bottleneck size k", symbol="k")
+    hidden: int = hparam(64, low=8, high=256, help="LSTM hidden units",
+                        symbol="hidden units")
 
 
 def time_features(batch, length, device):
@@ -67,6 +68,7 @@ def series_loss(model, x, rng=None):
 
 @register("lstm")
 class LSTMAE(Autoencoder, LSTMNet):
+    title = "LSTM autoencoder"          # what a page calls it
     summary = "Reads a time series step by step and writes it back."
     kind = "sequence"
     Config = LSTMConfig

@@ -35,8 +35,9 @@ BLACK = -4.0          # the output's starting bias, in logits: an empty code dra
 
 @dataclass(frozen=True)
 class SparseConfig(AEConfig):
-    latent_dim: int = hparam(64, low=2, high=128, help="Bottleneck size k")
-    l1: float = hparam(0.7, low=0.0, high=10.0,
+    latent_dim: int = hparam(64, low=2, high=128, help="Bottleneck size k",
+                             symbol="k")
+    l1: float = hparam(0.7, low=0.0, high=10.0, symbol="λ",
                        help="Weight lambda of the L1 penalty on the code")
 
 
@@ -79,6 +80,7 @@ def sparse_loss(model, x, rng=None):
 
 @register("sparse")
 class SparseAE(ImageAutoencoder, SparseNet):
+    title = "sparse autoencoder"          # what a page calls it
     summary = "An L1 penalty keeps most code units at zero; each unit draws one stroke."
     Config = SparseConfig
     loss_fn = sparse_loss

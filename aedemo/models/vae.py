@@ -23,7 +23,8 @@ ACTIVE_KL = 0.01
 
 @dataclass(frozen=True)
 class VAEConfig(AEConfig):
-    beta: float = hparam(1.0, low=0.0, high=10.0, help="Weight of the KL term (beta-VAE)")
+    beta: float = hparam(1.0, low=0.0, high=10.0, help="Weight of the KL term (beta-VAE)",
+                         symbol="β")
 
 
 class VAENet(nn.Module):
@@ -73,6 +74,7 @@ def vae_loss(model, x, rng=None):
 
 @register("vae")
 class VAE(ImageAutoencoder, VAENet):
+    title = "VAE"          # what a page calls it
     summary = "Encodes a distribution, not a point; decoding N(0, I) samples makes new images."
     Config = VAEConfig
     loss_fn = vae_loss
