@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aedemo.jobs import TEACHER
 from aedemo.store import (
     MAX_JSON_BYTES,
+    ModelStore,
     StoreError,
     _explain_os_error,
     _read_regular_file,
@@ -221,3 +223,26 @@ class Roster:
             log.warning("the roster was not written: %s", err)
         return self.numbers()
 
+
+
+# --- the teacher's actions on models, with their news ---------------------------------------------
+# The pages (through Service) and the command line (`python -m aedemo pin ID`) both come here, so a
+# pin made in a terminal reaches the open pages as one made in the sidebar does.
+
+def set_pinned(store: ModelStore, model_id: str, pinned: bool) -> None:
+    """Pin a model to the showcase, or take it off (StoreError if it cannot be), and say so."""
+    store.set_pinned(model_id, pinned)
+    entry = store.get(model_id)
+    if entry is not None and entry.ok:
+        News(store.root).add(PINNED if pinned else UNPINNED, model_id, entry.spec.to_dict(),
+                             [entry.owner], TEACHER)
+
+
+def delete_model(store: ModelStore, model_id: str, by: str) -> None:
+    """Delete a stored model (StoreError if it cannot be), and say so when someone other than
+    its owner did, or it was on the showcase: ``by`` is TEACHER or the student who deleted it."""
+    entry = store.get(model_id)
+    was_pinned = model_id in store.pinned()
+    store.delete(model_id)
+    if entry is not None and entry.ok and (by != entry.owner or was_pinned):
+        News(store.root).add(DELETED, model_id, entry.spec.to_dict(), [entry.owner], by)

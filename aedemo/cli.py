@@ -208,18 +208,22 @@ def cmd_evaluate(args, store: ModelStore) -> int:
 
 
 def cmd_delete(args, store: ModelStore) -> int:
+    from aedemo import classroom
+
     if store.get(args.id) is None:
         raise UsageError(f"no stored model {args.id}")
-    store.delete(args.id)
+    classroom.delete_model(store, args.id, by=classroom.TEACHER)    # the server's user teaches
     print(f"deleted {args.id}")
     return 0
 
 
 def cmd_pin(args, store: ModelStore) -> int:
     """Pin a model to the showcase: every page shows it by default, before the zoo's."""
+    from aedemo import classroom
+
     if store.get(args.id) is None:
         raise UsageError(f"no stored model {args.id}")
-    store.set_pinned(args.id, args.command == "pin")
+    classroom.set_pinned(store, args.id, args.command == "pin")
     print(f"{args.command}ned {args.id}")
     return 0
 

@@ -240,21 +240,12 @@ class Service:
     # --- the teacher's actions, said to the class --------------------------------------------
 
     def delete_model(self, model_id: str, by: str) -> None:
-        """Delete a stored model (StoreError if it cannot be) and tell the class when someone
-        other than its owner did: ``by`` is TEACHER or the student who deleted it."""
-        entry = self.store.get(model_id)
-        was_pinned = model_id in self.store.pinned()
-        self.store.delete(model_id)
-        if entry is not None and entry.ok and (by != entry.owner or was_pinned):
-            self.news.add(classroom.DELETED, model_id, entry.spec.to_dict(), [entry.owner], by)
+        """Delete a stored model and tell the class (classroom.delete_model)."""
+        classroom.delete_model(self.store, model_id, by)
 
     def set_pinned(self, model_id: str, pinned: bool) -> None:
         """The teacher pins a model to the showcase, or takes it off; every open page hears."""
-        self.store.set_pinned(model_id, pinned)
-        entry = self.store.get(model_id)
-        if entry is not None and entry.ok:
-            self.news.add(classroom.PINNED if pinned else classroom.UNPINNED, model_id,
-                          entry.spec.to_dict(), [entry.owner], TEACHER)
+        classroom.set_pinned(self.store, model_id, pinned)
 
     # --- derived results ---------------------------------------------------------------------
 

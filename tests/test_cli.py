@@ -45,6 +45,12 @@ def test_train_json_then_list_evaluate_delete():
     assert evaluated["test"]["mse"] == pytest.approx(result["test"]["mse"], rel=1e-5)
     assert cli("delete", result["id"]).returncode == 0
     assert json.loads(cli("list", "--json").stdout) == []
+    # the open pages hear of a pin made in a terminal as of one made in the sidebar
+    from aedemo.classroom import News
+    from aedemo.store import default_home
+
+    assert [(i.kind, i.subject) for i in News(default_home()).items()] == [
+        ("pinned", result["id"]), ("unpinned", result["id"]), ("deleted", result["id"])]
 
 
 @pytest.mark.parametrize("variant, flag, keys", [
