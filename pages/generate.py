@@ -41,7 +41,9 @@ svc = ui.service()
 # The first choice is a plain VAE (beta = 1) with k > 2. Not k = 2: a plain autoencoder's 2D
 # codes spread so widely over the plane that N(0, I) draws land among its digits too, and on the
 # zoo its random decodes looked as digit-like as the VAE's (the manifold below has a k = 2 VAE
-# of its own). Not another beta: those are the beta section's, which shows every VAE.
+# of its own). Not another beta: those are the beta section's, which shows every VAE. Both are
+# wishes, not needs (every section works with any VAE: the loss says what beta != 1 trained,
+# the manifold finds a k = 2 VAE), so a VAE the teacher pins is the default here too.
 data, vaes = ui.models_or_wait("variational autoencoder (VAE)", variant="vae",
                                prefer=lambda m: (m.spec.latent_dim == 2, beta_of(m) != 1.0))
 entry = ui.pick_model(vaes, key="gen-vae", label="VAE")

@@ -39,8 +39,9 @@ if data is None:
     st.info("Loading the dataset…", icon=":material/hourglass_top:")
     ui.refresh_when_ready(False)
     st.stop()
-# the penalised models first: the l1 = 0 control is what they are compared with, not the lesson
-sparse_models = ui.models(variant="sparse", prefer=lambda m: insights.l1_of(m) == 0)
+# The default needs an L1 penalty: the l1 = 0 control is what it is compared with, not the
+# lesson, so even a pinned control is listed after the penalised models.
+sparse_models = ui.models(variant="sparse", need=lambda m: insights.l1_of(m) > 0)
 conv_models = ui.models(variant="conv")
 missing = [{"variant": v} for v, found in (("sparse", sparse_models), ("conv", conv_models))
            if not found]

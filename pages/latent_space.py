@@ -27,11 +27,17 @@ st.markdown(
     "Each digit class has its own colour and marker shape. Hover over a point to see its "
     "digit; click one, or drag a box or lasso, to see those digits and their reconstructions.")
 
+
+def is_2d(m) -> bool:
+    return m.spec.latent_dim == 2
+
+
 svc = ui.service()
-# The first choice has a 2D code, a VAE's if there is one: its map is the code itself, and its
-# decoded plane is shown beside it.
-data, models = ui.models_or_wait(
-    "image model", kind="image", prefer=lambda m: (m.spec.latent_dim != 2, m.spec.variant != "vae"))
+# The first choice needs a 2D code: its map is the code itself, with its decoded plane beside
+# it, so a pinned model of a larger k is listed but does not replace it. A VAE's is only a
+# wish, which a pinned 2D model of another variant overrides (Service.models' rule).
+data, models = ui.models_or_wait("image model", kind="image", need=is_2d,
+                                 prefer=lambda m: m.spec.variant != "vae")
 
 st.header("The test digits' codes")
 left, right = st.columns([3, 2])
@@ -172,11 +178,13 @@ st.markdown(
 
 
 def first_2d(variant: str, **filters):
-    return next((m for m in ui.models(variant=variant, others=False, **filters)
-                 if m.spec.latent_dim == 2), None)
+    """The first model of ``variant`` for a map that needs k = 2, or None when none has it."""
+    found = ui.models(variant=variant, others=False, need=is_2d, **filters)
+    return found[0] if found and is_2d(found[0]) else None
 
 
 plain_entry = first_2d("dense")
+# beta = 1 is a wish: a pinned 2D VAE of another beta still shows what a KL term does
 vae_entry = first_2d("vae", prefer=lambda m: dict(m.spec.hparams).get("beta", 1.0) != 1.0)
 if plain_entry is None or vae_entry is None:
     missing = " and ".join(name for name, e in (("a dense", plain_entry), ("a VAE", vae_entry))

@@ -24,6 +24,7 @@ from aedemo.metrics import reconstruction_errors
 from aedemo.spec import ModelSpec, one_class_split, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
+from aedemo.viz.anomaly import error_histogram
 from page_support import (
     a_drawing,
     figure,
@@ -183,12 +184,42 @@ def test_anomaly_page_train_detector_queues_a_one_class_job(page, monkeypatch):
     assert job.spec.holdout == pytest.approx(0.1)            # images kept for the threshold
     assert job.owner == at.session_state["aedemo_student"]
     assert job.spec.train.epochs > TrainConfig().epochs         # a tenth of the data: more epochs
+    # the job panel names it for people
+    assert "**dense autoencoder, k = 4, normal: 3 and 5**" in [m.value for m in at.markdown]
     # trained in the background on those digits only; the page then shows the detector
     assert ui.service().jobs.wait(job.id, timeout=60).status == "done"
     at.run()
     no_exception(at)
     assert at.selectbox(key="anomaly-model").value == job.spec.key
     assert any(m.label == "AUC" for m in at.metric)
+    shown = [texts(at, kind) for kind in ("markdown", "caption", "info")]
+    assert not any("normal=" in t for t in shown + at.selectbox(key="anomaly-model").options)
+
+
+def label_line(note: dict) -> int:
+    """On which line of text from the plot's top a line's label sits: the blank lines before
+    it (every label hangs from the plot's top edge)."""
+    *blank, text = note["text"].split("<br>")
+    assert not "".join(blank).strip() and text.strip()
+    assert (note["y"], note["yref"], note["yanchor"], note.get("yshift", 0)) == (
+        1, "y domain", "top", 0)
+    return len(blank)
+
+
+@pytest.mark.parametrize("drawing", [0.049, 0.0499, 0.05, 0.0501, 0.051])   # close by
+def test_the_threshold_and_drawing_labels_never_overlap(drawing):
+    """Two labels on one line of text overlap unless the one reading leftwards from its line
+    starts at or left of the one reading rightwards from its own; labels on different lines
+    never do. Whatever the font size: projector mode enlarges every chart's text."""
+    errors = np.random.default_rng(0).gamma(2.0, 0.01, 500)
+    fig = error_histogram(errors, threshold=0.05, marks={"your drawing": drawing}).to_dict()
+    notes = fig["layout"]["annotations"]
+    assert [n["text"].split("<br>")[-1] for n in notes] == ["threshold", "your drawing"]
+    if label_line(notes[0]) == label_line(notes[1]):
+        # xanchor "right": the label reads leftwards from its line
+        left, right = sorted(notes, key=lambda n: n["xanchor"] == "left")
+        assert (left["xanchor"], right["xanchor"]) == ("right", "left")
+        assert left["x"] <= right["x"]
 
 
 def threshold_line(fig: dict) -> float:

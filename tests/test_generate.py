@@ -602,7 +602,7 @@ def test_a_missing_beta_trains_in_one_click(explore):
     no_exception(at)
     (job,) = ui.service().active_jobs()
     assert job.spec == wanted[4.0]
-    assert wanted[4.0].describe() in texts(at, "markdown")       # its panel, with progress
+    assert f"**{wanted[4.0].title}**" in [m.value for m in at.markdown]   # its job panel
 
 
 def test_generate_page_opens_on_a_vae_whose_samples_make_the_lesson(explore, isolated_home):

@@ -42,7 +42,11 @@ def error_histogram(scores: np.ndarray, is_anomaly: np.ndarray | None = None, *,
                                    xbins=dict(start=0.0, end=top + size, size=size)))
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(range=[0, top * 1.08])       # a line at the largest value stays visible
-    lines = [mark_line(name, value) for name, value in (marks or {}).items()]
+    # The threshold's label reads rightwards from its line and a mark's leftwards from its own,
+    # so a mark below the threshold points away from it; a mark at or beyond the threshold
+    # would run into the threshold's label, so its label goes a line lower.
+    lines = [mark_line(name, value, lower=threshold is not None and value >= threshold)
+             for name, value in (marks or {}).items()]
     if threshold is not None:
         lines.insert(0, vline(threshold, "threshold", "black", width=2, dash="dash",
                               position="right"))
@@ -51,9 +55,16 @@ def error_histogram(scores: np.ndarray, is_anomaly: np.ndarray | None = None, *,
     return layout(fig, title, x_title, "share of the group (%)")
 
 
-def mark_line(name: str, value: float) -> tuple[dict, dict]:
-    """The line that marks one named error, such as the user's drawing."""
-    return vline(value, name, PALETTE[3])
+def mark_line(name: str, value: float, lower: bool = False) -> tuple[dict, dict]:
+    """The line that marks one named error, such as the user's drawing; ``lower`` puts its
+    label a line below the top, under the threshold's."""
+    shape, note = vline(value, name, PALETTE[3])
+    if lower:
+        # A blank first line (plotly drops an empty one), not a shift in pixels: projector
+        # mode enlarges every chart's text (ui.projected), and the label must still clear the
+        # one above it.
+        note["text"] = f" <br>{name}"
+    return shape, note
 
 
 def roc_figure(fpr: np.ndarray, tpr: np.ndarray, auc: float, *,

@@ -1,0 +1,108 @@
+"""A pin means one thing on every page (Service.models: what the page needs, then the teacher's
+pins, then the page's wishes): a pinned model is the default wherever its variant and kind fit
+the page, and never replaces a page's model of another variant or a map that needs k = 2. Each
+page runs as the real script (AppTest) on small untrained models: the choice is under test,
+not the models' quality."""
+
+from __future__ import annotations
+
+import pytest
+
+from aedemo import ui
+from aedemo.jobs import SYSTEM
+from aedemo.models import build
+from aedemo.spec import ModelSpec, Trained
+from aedemo.train import TrainConfig
+from aedemo.zoo import SPARSE_L1
+from page_support import no_exception
+
+
+def stored(store, spec: ModelSpec, owner: str | None) -> str:
+    """An untrained model for ``spec``, saved at once: what these pages choose depends on
+    needs, pins and wishes, never on which was stored last (test_showcase's ``stored`` waits
+    a second between models for that)."""
+    model = build(spec.variant, dict(spec.hparams), seed=0)
+    return store.save(spec, Trained(model=model, history=[], metrics={"mse": 0.05}, seconds=0),
+                      owner=owner).id
+
+
+@pytest.fixture
+def classroom(app):
+    """The zoo's models that the pages default to, stored; ``pin(variant, **hparams)`` stores
+    the teacher's own model and pins it; ``run(page)`` runs a page through app.py's menu (the
+    pages link to each other)."""
+    svc = ui.service()
+    assert svc.wait_ready(60)
+
+    def zoo(variant: str, **hparams) -> str:
+        spec = next(s for s in svc.zoo_specs if s.variant == variant
+                    and all(dict(s.hparams).get(k) == v for k, v in hparams.items()))
+        return stored(svc.store, spec, SYSTEM)
+
+    def pin(variant: str, **hparams) -> str:
+        spec = ModelSpec.create(variant, hparams, dataset=svc.data.source,
+                                train=TrainConfig(epochs=30))
+        model_id = stored(svc.store, spec, owner=None)
+        svc.set_pinned(model_id, True)
+        return model_id
+
+    def listed(at, key: str, model_id: str) -> bool:
+        """Whether the picker ``key`` offers the model (named for people, by its title)."""
+        title = svc.store.get(model_id).spec.title
+        return any(title in label for label in at.selectbox(key=key).options)
+
+    def run(page: str):
+        at = app(page)
+        no_exception(at)
+        return at
+
+    return zoo, pin, run, listed
+
+
+def test_a_pinned_vae_is_offered_on_reconstructions_but_the_default_stays_dense(classroom):
+    zoo, pin, run, listed = classroom
+    dense16 = zoo("dense", latent_dim=16)
+    pinned = pin("vae", latent_dim=8)
+    at = run("pages/reconstructions.py")
+    assert at.selectbox(key="rec-model").value.id == dense16     # the lesson's variant, dense
+    assert listed(at, "rec-model", pinned)
+
+
+def test_a_pinned_vae_of_another_k_does_not_replace_latent_spaces_2d_maps(classroom):
+    zoo, pin, run, listed = classroom
+    vae2 = zoo("vae", latent_dim=2)
+    zoo("dense", latent_dim=2)                  # the plain half of the 2D pair
+    pinned = pin("vae", latent_dim=8)
+    at = run("pages/latent_space.py")
+    assert at.selectbox(key="latent-model").value.id == vae2     # its map needs k = 2
+    assert listed(at, "latent-model", pinned)
+    assert "VAE (k = 2)" in [h.value for h in at.subheader]      # the pair, both 2D
+
+
+def test_a_pinned_dense_model_of_another_k_is_the_reconstructions_default(classroom):
+    zoo, pin, run, listed = classroom
+    zoo("dense", latent_dim=16)
+    pinned = pin("dense", latent_dim=8)
+    at = run("pages/reconstructions.py")
+    assert at.selectbox(key="rec-model").value.id == pinned     # k = 16 was only a wish
+    assert at.select_slider(key="rec-k").value == 8
+
+
+def test_a_pinned_2d_vae_of_another_beta_is_the_default_where_a_vae_fits(classroom):
+    """Generate needs only a VAE (its sections work for any k and beta), and Latent space a
+    k = 2 code: beta = 1 and a k above 2 are wishes, which the teacher's pin overrides."""
+    zoo, pin, run, listed = classroom
+    zoo("vae", latent_dim=16)
+    zoo("vae", latent_dim=2)
+    pinned = pin("vae", latent_dim=2, beta=4.0)
+    assert run("pages/generate.py").selectbox(key="gen-vae").value.id == pinned
+    assert run("pages/latent_space.py").selectbox(key="latent-model").value.id == pinned
+
+
+def test_a_pinned_sparse_control_is_listed_but_the_default_has_a_penalty(classroom):
+    zoo, pin, run, listed = classroom
+    penalised = zoo("sparse", latent_dim=64, l1=SPARSE_L1)
+    control = pin("sparse", latent_dim=64, l1=0.0)
+    at = run("pages/insights.py")
+    assert at.selectbox(key="ins-sparse").value.id == penalised
+    assert listed(at, "ins-sparse", control)
