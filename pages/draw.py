@@ -15,6 +15,7 @@ if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its
 
 DRAWING = "aedemo_drawing"             # the latest input, (1, 1, 28, 28): the Anomaly page reads it
 STROKES = "draw-strokes"               # the pad's strokes, for a pad mounted afresh
+INPUT = "draw-input"                   # the latest input as rows of numbers, for the browser
 SWEEP_K = "draw-k-chosen"              # the sweep's k, kept while the slider is off the page
 COPY_MIN_PX = 90                       # a copy's least width before its row wraps
 
@@ -31,20 +32,50 @@ st.markdown(
 svc = ui.service()
 
 
+def last_drawing() -> tuple[list | None, torch.Tensor | None]:
+    """The pad's last strokes and the last input: this session's, else this browser's. A
+    reload starts a new Streamlit session with an empty session_state; the server kept both
+    for the browser (ui.remember), checked again here as they come back."""
+    if STROKES not in st.session_state and DRAWING not in st.session_state:
+        st.session_state[STROKES] = draw.finite_rows(ui.recall(STROKES))
+        x = draw.input_from_rows(ui.recall(INPUT))
+        if x is not None:
+            st.session_state[DRAWING] = x
+    return st.session_state.get(STROKES), st.session_state.get(DRAWING)
+
+
+def keep_input(x: torch.Tensor | None) -> None:
+    """The input for this session (the Anomaly page reads it) and for this browser, which
+    hears of a change only: a tab left open must not undo what another tab drew since."""
+    before = st.session_state.get(DRAWING)
+    if x is None:
+        st.session_state.pop(DRAWING, None)
+        if before is not None:
+            ui.remember(INPUT, None)
+        return
+    st.session_state[DRAWING] = x
+    if before is None or not before.equal(x):
+        ui.remember(INPUT, draw.input_rows(x))
+
+
 def from_pad() -> tuple[torch.Tensor | None, str]:
     """The drawing pad's digit framed as MNIST, and a line saying where it came from. Until
-    the pad sends something in this session (coming back to the page), it shows the last
-    drawing and the page uses the saved input.
+    the pad sends something in this session (coming back to the page, or a reload), it shows
+    the last drawing and the page uses the saved input.
 
     Clear and Undo are the pad's own buttons: they act in the browser at once and then send
     the result. A Clear button in Python would have to replace the pad on a rerun, and under a
     classroom's load a stroke begun before that rerun arrived was wiped with it."""
-    sent = ui.drawing_pad("draw-pad", st.session_state.get(STROKES))
+    kept, saved = last_drawing()
+    sent = ui.drawing_pad("draw-pad", kept)
     if sent is None:
-        saved = st.session_state.get(DRAWING)
         return saved, "Your last input; draw to replace it." if saved is not None else ""
-    strokes = sent.get("strokes")
-    st.session_state[STROKES] = strokes if isinstance(strokes, list) else None
+    strokes = draw.finite_rows(sent.get("strokes"))
+    if strokes != kept:
+        st.session_state[STROKES] = strokes
+        # over Browsers' bound the drawing is not kept, and neither is an older one in its place
+        if not ui.remember(STROKES, strokes or None):
+            ui.remember(STROKES, None)
     if not sent.get("png"):
         return None, ""                                     # cleared
     try:
@@ -83,15 +114,21 @@ def from_upload() -> tuple[torch.Tensor | None, str]:
 ui.stylesheet("draw_page.css")
 with st.container(key="draw-row"):
     left, right = st.columns([1, 1], wrap=False)
+# The sections under the row are laid out before anything is computed, so that a new drawing's
+# run reaches them at once. Streamlit keeps the last run's elements on the screen, faded, until
+# this run redraws them: your models and the sweep are redrawn moments after the row (and the
+# sweep shows the input it judged), but the verdict comes seconds later, and a student read the
+# last drawing's verdict as this one's. The verdict's place is emptied by st.empty as the run
+# starts and says it is being computed until it is there.
+own_section, sweep_section = st.container(), st.container()
+verdict_section = st.empty()
 with left:
     source = st.radio("Input", ["Draw on the pad", "Upload an image"], horizontal=True,
                       key="draw-source", label_visibility="collapsed")
     drawn = source == "Draw on the pad"
     x, note = from_pad() if drawn else from_upload()
-if x is not None:
-    st.session_state[DRAWING] = x
-elif drawn:
-    st.session_state.pop(DRAWING, None)              # a blank pad: no drawing any more
+if x is not None or drawn:           # from the pad, None is a blank pad: no drawing any more
+    keep_input(x)
 with right:
     if x is None and note != "error":
         st.info("Draw a digit on the black square, in white, as large or small as you like; "
@@ -100,13 +137,17 @@ with right:
                 icon=":material/draw:")
     # Until the dataset and a first model are there, say what is coming; the page fills in
     # by itself when they arrive, with the drawing still on the pad.
-    data, entries = ui.models_or_wait("image model", kind="image")
+    data, entries = ui.models_or_wait("image model", kind="image", prefer=draw.nearest_k)
     if x is None:
         st.stop()
+    verdict_section.info("Computing the verdict for this drawing…",
+                         icon=":material/hourglass_top:")
     seen = preprocess.for_dataset(x, data.source)      # what the models are given
     me = ui.student_id()
     # The lesson's models (the teacher's pins, then the zoo) speak first, the same for
-    # everyone; a student's own models come after them, marked as theirs.
+    # everyone; a student's own models come after them, marked as theirs. For each variant the
+    # row shows the first in Service's order: a pinned model where the teacher pinned one,
+    # else the one with k nearest 16.
     lesson = [m for m in entries if svc.provenance(m, me).showcase] or entries
     yours = [m for m in entries if svc.provenance(m, me) is Provenance.YOURS]
     shown = draw.one_per_variant(lesson)
@@ -203,15 +244,18 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
                        per_row=5)
 
 
-if yours:
-    st.header("Your own models")
-    mine = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in yours[:6]], seen)
-    left, _ = st.columns([2, 1])
-    with left:
-        ui.show_images([r.image for r in mine], [f"yours: {r.caption}" for r in mine],
-                       alt=[f"{r.alt}, your own model" for r in mine], per_row=6)
+with own_section:
+    if yours:
+        st.header("Your own models")
+        mine = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in yours[:6]], seen)
+        left, _ = st.columns([2, 1])
+        with left:
+            ui.show_images([r.image for r in mine], [f"yours: {r.caption}" for r in mine],
+                           alt=[f"{r.alt}, your own model" for r in mine], per_row=6)
 
 sweep = draw.dense_sweep(lesson)
-if len(sweep) > 1:
-    bottleneck_sweep(seen, sweep)
-among_the_dataset(seen, shown + [m for m in yours if m not in shown])
+with sweep_section:
+    if len(sweep) > 1:
+        bottleneck_sweep(seen, sweep)
+with verdict_section.container():
+    among_the_dataset(seen, shown + [m for m in yours if m not in shown])

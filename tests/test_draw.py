@@ -1,18 +1,22 @@
 """The Draw page and its lesson, aedemo.lessons.draw: the drawing's views against brute force, the
-verdict in plain words, and the page run as the real script by AppTest (the pad sends nothing
-there, so a drawing is put in st.session_state["aedemo_drawing"], where the page keeps it)."""
+verdict in plain words, the row of variants as the teacher's pins order it, the drawing kept
+across a reload, and the page run as the real script by AppTest (the pad sends nothing there, so
+a drawing is put in st.session_state["aedemo_drawing"], where the page keeps it, or uploaded)."""
 
 from __future__ import annotations
 
 import html
 import json
+import math
 import shutil
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from aedemo import preprocess
+from aedemo import preprocess, ui
 from aedemo.data import IMAGE_PIXELS
+from aedemo.jobs import SYSTEM
 from aedemo.lessons import draw, latent_space
 from aedemo.metrics import reconstruction_errors
 from aedemo.models import build
@@ -26,14 +30,17 @@ from page_support import (
     traces,
     values,
 )
+from support import REPO
 
 DRAW = "pages/draw.py"
 
 
 def test_drawing_views_against_brute_force(issue5_store, digits):
     store = ModelStore(issue5_store)
-    entries = [m for m in store.list()            # as svc.models(kind="image") lists them
-               if m.ok and m.spec.kind == "image" and not m.spec.normal]
+    # as svc.models(kind="image", prefer=draw.nearest_k) lists models of one provenance
+    entries = sorted([m for m in store.list()
+                      if m.ok and m.spec.kind == "image" and not m.spec.normal],
+                     key=draw.nearest_k)
     chosen = draw.one_per_variant(entries)
     assert [m.spec.variant for m in chosen] == ["dense", "denoising", "sparse", "vae", "conv"]
     assert next(m for m in chosen if m.spec.variant == "dense").spec.latent_dim == 16
@@ -206,3 +213,134 @@ def test_draw_page_headings_charts_and_pictures_say_what_they_show(page, issue5_
     assert f"Your drawing's error, {at.metric[0].value}, is higher than" in hidden[1]
     # the sweep's slider: no overcomplete k
     assert list(at.select_slider(key="draw-k").options) == ["2", "16"]
+
+
+# --- the row of variants: the teacher's pins, as Service.models orders them ------------------
+
+def row_models(at: AppTest) -> list[str]:
+    """The models of the row beside the pad ("dense k=16", ...), from their captions there."""
+    (row,) = [b for b in at.main.children.values()
+              if getattr(b.proto, "id", "").endswith("-draw-row")]
+    return [c.value.split(" · ")[0] for c in row.caption if " · MSE " in c.value]
+
+
+def test_the_row_shows_a_pinned_model_of_its_variant_first(page, isolated_home):
+    svc = ui.service()
+    assert svc.wait_ready(60)
+    zoo = {(s.variant, s.latent_dim, dict(s.hparams).get("beta", 1.0)): s
+           for s in svc.zoo_specs if not (s.normal or s.subset)}
+
+    def stored(spec: ModelSpec, owner: str | None) -> str:     # untrained: only its place counts
+        model = build(spec.variant, dict(spec.hparams))
+        return svc.store.save(spec, Trained(model=model, history=[], metrics={}, seconds=0.0),
+                              owner=owner).id
+
+    for key in (("dense", 16, 1.0), ("dense", 8, 1.0), ("vae", 16, 1.0)):
+        stored(zoo[key], SYSTEM)
+    dense8 = next(m.id for m in svc.store.list() if m.spec == zoo[("dense", 8, 1.0)])
+    vae8 = stored(ModelSpec.create("vae", {"latent_dim": 8}, dataset="digits"), None)
+
+    at = page(DRAW)
+    at.session_state["aedemo_drawing"] = a_drawing()
+    at.run()
+    no_exception(at)
+    assert row_models(at) == ["dense k=16", "vae k=16"]       # the zoo's, k = 16 wished for
+    svc.set_pinned(dense8, True)                               # the teacher pins a dense k = 8
+    at.run()
+    assert row_models(at) == ["dense k=8", "vae k=16"]
+    assert at.selectbox(key="draw-model").value == dense8      # the verdict's model too
+    svc.set_pinned(dense8, False)
+    svc.set_pinned(vae8, True)                                 # a VAE replaces the VAE only
+    at.run()
+    assert row_models(at) == ["dense k=16", "vae k=8"]
+    # the bottleneck sweep stays the lesson's: the zoo's dense ks, whatever is pinned
+    assert list(at.select_slider(key="draw-k").options) == ["8", "16"]
+    assert at.select_slider(key="draw-k").value == 16
+    no_exception(at)
+
+
+# --- the drawing outlives a reload -----------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "kept"), [
+    ([[10, 20.5, 30, 40]], True),
+    ([[10, 20], []], True),
+    ([], True),
+    ([[10, float("nan")]], False),
+    ([[10, math.inf]], False),
+    ([[10, None]], False),                  # a browser's NaN, as JSON carries it
+    ([[10, True]], False),
+    ([[10, "20"]], False),
+    ([[10, 10 ** 400]], False),             # no float can hold it
+    ([10, 20], False),
+    ([[[10, 20]]], False),
+    ("[[10, 20]]", False),
+    ({"strokes": [[10, 20]]}, False),
+    (None, False),
+])
+def test_only_lists_of_lists_of_finite_numbers_are_kept(value, kept):
+    assert (draw.finite_rows(value) is not None) is kept
+
+
+def test_a_framed_input_comes_back_from_its_rows_exactly():
+    x = a_drawing()
+    rows = draw.input_rows(x)
+    assert json.loads(json.dumps(rows)) == rows               # what the server's memory holds
+    back = draw.input_from_rows(json.loads(json.dumps(rows)))
+    assert back.dtype == x.dtype and back.shape == (1, 1, 28, 28) and back.equal(x)
+    assert draw.input_from_rows(rows[:27]) is None
+    assert draw.input_from_rows([row[:27] for row in rows]) is None
+    assert draw.input_from_rows([[math.nan] * 28] * 28) is None
+
+
+def reload(me: str) -> AppTest:
+    """The same browser again after a reload: a new session with the same student id."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.session_state["aedemo_student"] = me
+    at.run()
+    at.switch_page(DRAW)
+    at.run()
+    no_exception(at)
+    return at
+
+
+def test_a_reload_finds_the_last_input_and_the_models_answer_at_once(page, issue5_store,
+                                                                     isolated_home):
+    """The pad itself is drawn on in Chromium (tests/e2e/test_draw_flow.py); here the input is
+    an upload, which the pad's page then shows after a reload as the last input."""
+    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+    at = page(DRAW)
+    at.radio(key="draw-source").set_value("Upload an image").run()
+    at.file_uploader(key="draw-upload").set_value(("seven.png", digit_png(), "image/png")).run()
+    no_exception(at)
+    answered = row_models(at)
+    captions = [c.value for c in at.caption if " · MSE " in c.value]
+    assert answered
+    me = at.session_state["aedemo_student"]
+
+    again = reload(me)
+    assert "Your last input; draw to replace it." in texts(again, "caption")
+    assert [c.value for c in again.caption if " · MSE " in c.value] == captions
+    assert again.session_state["aedemo_drawing"].equal(a_drawing())   # the Anomaly page's
+    assert again.metric[0].label == "Reconstruction error (MSE)"
+
+    # another browser has nothing of it
+    other = page(DRAW)
+    assert "Draw a digit on the black square" in texts(other, "info")
+    assert "aedemo_drawing" not in other.session_state
+
+
+def test_what_comes_back_from_the_servers_memory_is_checked(page, issue5_store, isolated_home):
+    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+    at = page(DRAW)
+    me = at.session_state["aedemo_student"]
+    strokes = [[40.5, 60, 200, 60, 120, 230]]
+    ui.browsers().remember(me, "draw-strokes", strokes)          # as the pad's last drawing
+    pad = reload(me).get("bidi_component")[0]
+    assert json.loads(pad.proto.json)["strokes"] == strokes     # a pad mounted afresh shows it
+
+    ui.browsers().remember(me, "draw-strokes", [[40, "60"]])
+    ui.browsers().remember(me, "draw-input", [[0.5] * 28] * 27)
+    again = reload(me)
+    assert json.loads(again.get("bidi_component")[0].proto.json)["strokes"] == []
+    assert "Draw a digit on the black square" in texts(again, "info")
+    assert "aedemo_drawing" not in again.session_state

@@ -5,13 +5,16 @@ errors, and matched with its nearest training digits. Its figures are ``aedemo.v
 
 Everything that runs over a whole dataset (the map, the test errors, the training codes) is
 ``model_views``, which the page has computed once per model (``Service.derived``); per drawing
-only one small forward pass per model runs.
+only one small forward pass per model runs. The drawing itself outlives a reload in the server's
+memory of each browser as plain lists of numbers (``finite_rows``, ``input_rows``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +25,7 @@ from aedemo.lessons import latent_space
 from aedemo.lessons.anomaly import ordinal, percentile_of
 from aedemo.metrics import mse_per_item, reconstruct, reconstruction_errors
 from aedemo.models import variant_names
+from aedemo.preprocess import FRAME
 from aedemo.store import StoredModel
 
 PREFERRED_K = 16          # the zoo's common bottleneck: models at this k compare fairly
@@ -49,16 +53,21 @@ class Reconstruction:
                 f"k = {self.entry.spec.latent_dim}, MSE {self.mse:.4f}")
 
 
-def one_per_variant(entries: Sequence[StoredModel],
-                    prefer_k: int = PREFERRED_K) -> list[StoredModel]:
-    """For each variant with a stored model, the one whose k is nearest ``prefer_k`` (the newest
-    on a tie, ``entries`` being newest first), in the registry's order."""
-    chosen = {}
-    for variant in variant_names():
-        mine = [m for m in entries if m.spec.variant == variant]
-        if mine:
-            chosen[variant] = min(mine, key=lambda m: abs(m.spec.latent_dim - prefer_k))
-    return list(chosen.values())
+def nearest_k(m: StoredModel) -> int:
+    """The row's wish, as ``Service.models(prefer=...)`` takes it: a bottleneck near PREFERRED_K,
+    where the variants compare fairly. A wish only: a pinned model of another k comes first."""
+    return abs(m.spec.latent_dim - PREFERRED_K)
+
+
+def one_per_variant(entries: Sequence[StoredModel]) -> list[StoredModel]:
+    """The first model of each variant in ``entries``, the variants in the registry's order.
+    ``entries`` come in ``Service.models``' order with ``prefer=nearest_k``, so the first of a
+    variant is what a pin means there: the teacher's pinned model of that variant, whatever its
+    k, else the zoo's nearest k = 16 (the newest on a tie)."""
+    first: dict[str, StoredModel] = {}
+    for m in entries:
+        first.setdefault(m.spec.variant, m)
+    return [first[v] for v in variant_names() if v in first]
 
 
 def dense_sweep(entries: Sequence[StoredModel]) -> dict[int, StoredModel]:
@@ -180,3 +189,39 @@ def errors_summary(test_errors: np.ndarray, error: float, percentile: float) -> 
     return (f"Reconstruction errors (MSE) of the {len(errors):,} test digits, from "
             f"{errors.min():.4f} to {errors.max():.4f}, median {np.median(errors):.4f}. Your "
             f"drawing's error, {error:.4f}, is higher than {percentile:.0f}% of them.")
+
+
+# --- the drawing, kept for the browser across reloads ------------------------------------------
+
+def finite_rows(value: Any) -> list[list[float]] | None:
+    """``value`` when it is a list of lists of finite numbers, else None: the pad's strokes
+    ([[x0, y0, x1, y1, ...], ...]) or a framed input's rows. What a browser sent, or the server's
+    memory gives back, is checked before it is kept or drawn (JSON has no NaN: a browser's NaN
+    arrives as null, and is refused here with anything else that is not a number)."""
+    if not isinstance(value, list) or not all(isinstance(row, list) for row in value):
+        return None
+    for row in value:
+        for v in row:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return None
+            try:
+                if not math.isfinite(v):
+                    return None
+            except OverflowError:            # an int too large for a float
+                return None
+    return value
+
+
+def input_rows(x: torch.Tensor) -> list[list[float]]:
+    """A framed input (1, 1, 28, 28) as 28 rows of 28 numbers, as the server's memory keeps it
+    (JSON); ``input_from_rows`` gives back the very tensor (float32 values are exact doubles)."""
+    return x.reshape(FRAME, FRAME).tolist()
+
+
+def input_from_rows(value: Any) -> torch.Tensor | None:
+    """``input_rows`` undone: the framed input (1, 1, 28, 28), or None for anything other than
+    28 rows of 28 finite numbers."""
+    rows = finite_rows(value)
+    if rows is None or len(rows) != FRAME or any(len(row) != FRAME for row in rows):
+        return None
+    return torch.tensor(rows, dtype=torch.float32).reshape(1, 1, FRAME, FRAME)
