@@ -166,11 +166,8 @@ class ModelSpec:
         cls = get_variant(self.variant)
         fields = {f.name: f for f in dataclasses.fields(cls.Config)}
         parts = [cls.title or self.variant, f"k = {self.latent_dim}"]
-        for name, value in self.hparams:
-            f = fields.get(name)
-            if name == "latent_dim" or f is None or value == f.default:
-                continue
-            symbol = f.metadata.get("symbol") or name.replace("_", " ")
+        for name, value in self.changed_hparams():
+            symbol = fields[name].metadata.get("symbol") or name.replace("_", " ")
             parts.append(f"{symbol} = {value:g}" if isinstance(value, float) else
                          f"{symbol} = {value}")
         if self.normal:
@@ -178,6 +175,12 @@ class ModelSpec:
         if self.subset:
             parts.append(f"on {self.subset:,} images")
         return ", ".join(parts)
+
+    def changed_hparams(self) -> list[tuple[str, Any]]:
+        """The settings besides k that differ from the variant's defaults, in name order."""
+        defaults = {f.name: f.default for f in dataclasses.fields(get_variant(self.variant).Config)}
+        return [(name, value) for name, value in self.hparams
+                if name != "latent_dim" and name in defaults and value != defaults[name]]
 
     def describe(self) -> str:
         extra = "".join(f", {k}={v}" for k, v in self.hparams if k != "latent_dim")

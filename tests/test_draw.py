@@ -259,6 +259,25 @@ def test_the_row_shows_a_pinned_model_of_its_variant_first(page, isolated_home):
     no_exception(at)
 
 
+def test_the_row_speaks_for_each_variant_with_its_own_settings_not_a_control(page,
+                                                                          isolated_home):
+    """The zoo's controls (a sparse code without its penalty, VAEs at beta 0.25 and 4) are
+    newer than its lesson models and share their k: the row still shows the variants as they
+    are by default."""
+    svc = ui.service()
+    assert svc.wait_ready(60)
+    by_settings = {(s.variant, s.latent_dim, s.changed_hparams() != []): s
+                   for s in svc.zoo_specs if not (s.normal or s.subset)}
+    for key in (("sparse", 64, False), ("sparse", 64, True), ("vae", 16, False),
+                ("vae", 16, True)):
+        spec = by_settings[key]
+        svc.store.save(spec, Trained(model=build(spec.variant, dict(spec.hparams)), history=[],
+                                     metrics={}, seconds=0.0), owner=SYSTEM)
+    row = draw.one_per_variant(ui.models(kind="image", prefer=draw.nearest_k))
+    assert [(m.spec.variant, m.spec.changed_hparams()) for m in row] == [
+        ("sparse", []), ("vae", [])]
+
+
 # --- the drawing outlives a reload -----------------------------------------------------------
 
 @pytest.mark.parametrize(("value", "kept"), [

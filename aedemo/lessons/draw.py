@@ -53,10 +53,12 @@ class Reconstruction:
                 f"k = {self.entry.spec.latent_dim}, MSE {self.mse:.4f}")
 
 
-def nearest_k(m: StoredModel) -> int:
+def nearest_k(m: StoredModel) -> tuple[int, int]:
     """The row's wish, as ``Service.models(prefer=...)`` takes it: a bottleneck near PREFERRED_K,
-    where the variants compare fairly. A wish only: a pinned model of another k comes first."""
-    return abs(m.spec.latent_dim - PREFERRED_K)
+    where the variants compare fairly, then the variant's own settings: the zoo's controls (a
+    sparse code without its penalty, VAEs at beta 0.25 and 4) speak for their lesson, not for
+    their variant. A wish only: a pinned model of another k comes first."""
+    return abs(m.spec.latent_dim - PREFERRED_K), len(m.spec.changed_hparams())
 
 
 def one_per_variant(entries: Sequence[StoredModel]) -> list[StoredModel]:
