@@ -18,27 +18,31 @@ if __name__ == "__main__":
     starting = st.empty()
     if not menu.app_loaded.is_set():
         # A fresh server spends a few seconds importing PyTorch and the models: meanwhile every
-        # visitor gets the menu above, the page's title and a word on what is happening.
+        # visitor gets the menu above, the page's title and a word on what is happening, and
+        # waits there while one session imports what every page needs (menu.load_app).
         with starting.container():
             st.title(page.title)
             st.info("Starting: the server is loading PyTorch and the models. This page fills "
                     "in by itself in a few seconds.", icon=":material/hourglass_top:")
+        menu.load_app()
+        starting.empty()
     from aedemo import ui
 
-    menu.app_loaded.set()
-    starting.empty()
     ui.sidebar()
     ui.run_page(page)
 else:
     import asyncio
     import functools
+    import sys
     from contextlib import asynccontextmanager
 
     from starlette.middleware import Middleware
+    from streamlit import config
 
     from aedemo import roles
 
     NAVIGATION_WAIT_S = 30
+    LOADING_WAIT_S = 60        # a server stopped in its first seconds: its first run's imports
 
     @functools.cache
     def _passphrase_problem() -> str | None:
@@ -46,6 +50,14 @@ else:
 
     def _open_to_lan() -> bool:
         return _passphrase_problem() is None
+
+    # The classroom command serves the network: only with a teacher's passphrase, or any
+    # student could do what the teacher does. Said at once, in the terminal, not in class, as
+    # the server imports this module, before it starts: the sentence alone and a non-zero status
+    # (raised from the start-up step, it came inside Streamlit's traceback of a failed start).
+    # Streamlit has printed its address by then: it does so before it imports the app.
+    if not roles.is_loopback(config.get_option("server.address")) and _passphrase_problem():
+        sys.exit(f"aedemo will not serve the network: {_passphrase_problem()}")
 
     @asynccontextmanager
     async def _start_up(app):
@@ -56,13 +68,8 @@ else:
         start the service, so a server started before class loads its dataset and trains its
         zoo before the first student arrives. When the server stops, so do its training workers:
         each puts the job it was running back at the head of the queue."""
-        from streamlit import config
         from streamlit.runtime import Runtime
 
-        # The classroom command serves the network: only with a teacher's passphrase, or any
-        # student could do what the teacher does. Said at once, in the terminal, not in class.
-        if not roles.is_loopback(config.get_option("server.address")) and _passphrase_problem():
-            raise SystemExit(f"aedemo will not serve the network: {_passphrase_problem()}")
         first_run = asyncio.ensure_future(Runtime.instance().does_script_run_without_error())
         for _ in range(int(NAVIGATION_WAIT_S / 0.05)):
             if menu.navigation_ran.is_set() or first_run.done():
@@ -70,6 +77,9 @@ else:
             await asyncio.sleep(0.05)
         yield
         first_run.cancel()
+        # Stopped in its first seconds, the server lets the first run finish importing the app:
+        # a module imported while the interpreter shuts down fails with a traceback.
+        await asyncio.to_thread(menu.wait_for_loading, LOADING_WAIT_S)
         from aedemo import workers
 
         await asyncio.to_thread(workers.stop_all)

@@ -322,14 +322,15 @@ class Service:
 
     def queue_problem(self) -> str | None:
         """What keeps jobs from running or their models from being stored, in words: a store
-        that is read-only or full, the queue out of reach or no worker (JobQueue.problem);
-        nothing while this server's own workers are still starting."""
+        that is read-only or full, the queue out of reach or no worker (JobQueue.problem); while
+        this server's own workers are still starting (LocalWorkers.starting), that they are."""
         store = self._store_problem()
         if store:
             return store
         problem = self.jobs.problem()
         if problem and problem.startswith("No training worker") and self.workers.starting():
-            return None
+            return ("The training workers are starting…" if self.workers.count > 1 else
+                    "The training worker is starting…")
         return problem
 
     STORE_CHECK_EVERY_S = 5.0     # every open tab asks with each refresh: probe the disk less

@@ -102,6 +102,12 @@ def run_worker(parent: int | None = None) -> int:
     log.info("%s ready, queue: %s", me, taskqueue.describe(huey))
     consumer.run()
     stopping.set()
+    # Huey stops gracefully on SIGTERM only: on SIGINT (Ctrl-C in the worker's own terminal)
+    # its run() returns at once and leaves its worker thread, a daemon, in the middle of a
+    # batch. Wait for the job to stop after that batch and go back to the queue: a process that
+    # exits under a running torch aborts ("terminate called without an active exception").
+    for _, thread in consumer.worker_threads:
+        thread.join(STOP_WAIT_S)
     try:
         board.delete(jobs.worker_key(me))
     except taskqueue.QueueUnavailable:
@@ -112,6 +118,7 @@ def run_worker(parent: int | None = None) -> int:
 # --- an app server's own workers -----------------------------------------------------------
 
 _running: list[LocalWorkers] = []
+_all_stopped = threading.Event()    # stop_all() ran: this process starts no more workers
 
 
 class LocalWorkers:
@@ -121,24 +128,35 @@ class LocalWorkers:
         self.count = count
         self.on_death = on_death            # called with a dead worker's id
         self.procs: list[subprocess.Popen] = []
-        self._spawned_at = 0.0
+        # Starting from now: the server creates these with its service and starts them a moment
+        # later, after its start-up checks of the store and the queue (starting()).
+        self._spawned_at = time.monotonic()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
 
     def start(self) -> LocalWorkers:
+        if not self.count:
+            return self
+        _running.append(self)       # before the check below: stop_all() sees these, or they it
         with self._lock:
+            if _all_stopped.is_set():
+                # the server was stopped in its first seconds, before its start-up got here:
+                # a worker started now would outlive it
+                return self
             self.procs = [self._spawn() for _ in range(self.count)]
-        if self.count:
-            threading.Thread(target=self._watch, daemon=True, name="aedemo-workers").start()
-            _running.append(self)
+        threading.Thread(target=self._watch, daemon=True, name="aedemo-workers").start()
         return self
 
     def _spawn(self) -> subprocess.Popen:
         # the worker finds the same store and queue through the environment
         env = {**os.environ, "AEDEMO_HOME": str(default_home().resolve())}
         self._spawned_at = time.monotonic()
+        # In a session of its own: Ctrl-C in the server's terminal signals the terminal's whole
+        # process group, and a worker that got it too died in the middle of importing torch or
+        # of a batch (a KeyboardInterrupt traceback, or an abort) and lost its job. The server
+        # stops its workers itself, with SIGTERM, and each puts its job back on the queue.
         return subprocess.Popen([sys.executable, "-m", "aedemo", "worker", "--parent-pid",
-                                 str(os.getpid())], env=env)
+                                 str(os.getpid())], env=env, start_new_session=True)
 
     def _watch(self) -> None:
         """A worker that ends while the server runs has died (killed, out of memory): fail its
@@ -158,9 +176,11 @@ class LocalWorkers:
                     self.procs[i] = self._spawn()
 
     def starting(self) -> bool:
-        """Whether a worker was started in the last STARTING_S (importing PyTorch, it has not
-        said hello yet)."""
-        return self.count > 0 and time.monotonic() - self._spawned_at < STARTING_S
+        """Whether these workers may still be starting: from the server's start, or from a
+        worker's (re)start, for STARTING_S. A worker says hello on the board once it has
+        imported PyTorch (JobQueue.live_workers); one still silent by then is not starting."""
+        return (self.count > 0 and not self._stopping.is_set()
+                and time.monotonic() - self._spawned_at < STARTING_S)
 
     def pids(self) -> list[int]:
         with self._lock:
@@ -185,7 +205,9 @@ class LocalWorkers:
 
 
 def stop_all() -> None:
-    """Stop every worker this process started (the app server's shutdown, and at exit)."""
+    """Stop every worker this process started, and start no more (the app server's shutdown,
+    and at exit)."""
+    _all_stopped.set()
     for workers in list(_running):
         workers.stop()
 

@@ -1,11 +1,22 @@
 """The server settings in .streamlit/config.toml, read back through Streamlit's own config
-loader, so a misspelt option (which Streamlit ignores with only a log line) fails here."""
+loader, so a misspelt option (which Streamlit ignores with only a log line) fails here; and the
+server's first seconds: what the pages import before any of them runs, and what the sidebar says
+while the training worker starts."""
 
 from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 from streamlit import config
 
+from aedemo import workers
+from aedemo.service import Service
 from support import REPO
 
 
@@ -114,3 +125,95 @@ def test_the_theme_meets_wcag_aa_contrast(repo_config):
     # a primary button's white text on the accent, and the accent as a control on the page
     assert contrast("#ffffff", primary) >= AA_TEXT
     assert contrast(primary, WHITE) >= 3                 # WCAG 1.4.11, a control's colour
+
+
+# --- the server's first seconds --------------------------------------------------------------
+
+# In a fresh interpreter, as a fresh server: app.py's first run (the server's start-up step runs
+# it before any browser is let in), then every page once; what each page run imported that no
+# module had imported before, by top-level package.
+FIRST_RUN_THEN_EVERY_PAGE = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+
+app = AppTest.from_file(sys.argv[1], default_timeout=120)
+app.run()
+assert not app.exception, [e.value for e in app.exception]
+from aedemo import menu, ui
+
+assert ui.service().wait_ready(60)
+packages = lambda: {name.split(".")[0] for name in sys.modules}
+loaded, imported = packages(), {}
+for page in menu.PAGES:
+    app.switch_page(page.path)
+    app.run()
+    assert not app.exception, (page.path, [e.value for e in app.exception])
+    imported.update(dict.fromkeys(packages() - loaded, page.path))
+    loaded = packages()
+print(json.dumps(imported))
+"""
+
+
+def test_no_page_imports_a_package_before_it_runs(small_store, tmp_path):
+    """Every session runs in a thread of its own, and two sessions that import a package at
+    once can get it half-initialised: two tabs opened on a fresh server left the log with
+    "partially initialized module 'pandas' has no attribute 'Series'" and the tabs blank. So the
+    first run imports, under one lock, every package the pages use (menu.load_app), and then
+    no page run, with models stored, imports one of its own."""
+    home = tmp_path / "home"
+    shutil.copytree(small_store, home)
+    env = {**os.environ, "AEDEMO_HOME": str(home), "AEDEMO_DATA_DIR": str(tmp_path / "data"),
+           "AEDEMO_ZOO": "0", "AEDEMO_WORKERS": "0", "AEDEMO_DATASET": "digits"}
+    done = subprocess.run([sys.executable, "-c", FIRST_RUN_THEN_EVERY_PAGE, str(REPO / "app.py")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    imported = json.loads(done.stdout.splitlines()[-1])
+    assert imported == {}, f"imported by a page run, not before: {imported}"
+
+
+def test_an_import_that_fails_leaves_the_other_pages_working(tmp_path, monkeypatch, caplog):
+    """A package that cannot be imported fails the page that needs it, when it runs (the
+    dataset loader falls back to another set when torchvision's cannot load), not every page
+    of the app at its start."""
+    from aedemo import menu
+
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "broken.py").write_text("import json\nimport no_such_package\n")
+    monkeypatch.setattr(menu, "ROOT", tmp_path)
+    monkeypatch.setattr(menu, "PAGES", (menu.PageInfo("pages/broken.py", "Broken", "", ""),))
+    monkeypatch.setattr(menu, "app_loaded", menu.threading.Event())
+    assert menu.page_imports() == [("json", ()), ("no_such_package", ())]
+    menu.load_app()
+    assert menu.app_loaded.is_set()
+    assert "could not import no_such_package" in caplog.text
+
+
+STARTING = "The training worker is starting…"
+
+
+def test_the_worker_is_starting_from_the_servers_first_moment_until_it_says_hello(
+        quiet_env, monkeypatch):
+    """The sidebar once said "No training worker is running… start one" while the server's
+    own worker was starting: until the service's start-up thread had started the process the
+    worker did not count as starting, and then the sidebar said nothing at all."""
+    monkeypatch.setenv("AEDEMO_WORKERS", "1")
+    service = Service()
+    try:
+        assert service.queue_problem() == STARTING          # at once, process or not
+        deadline = time.monotonic() + 60
+        while service.queue_problem() == STARTING:         # until the worker says hello
+            assert time.monotonic() < deadline, "the worker never said hello"
+            time.sleep(0.2)
+        assert service.queue_problem() is None
+        assert service.jobs.live_workers()
+    finally:
+        service.shutdown()
+
+
+def test_a_worker_that_never_says_hello_is_not_starting_for_ever(monkeypatch):
+    monkeypatch.setattr(workers, "STARTING_S", 0.3)
+    local = workers.LocalWorkers(1, on_death=print)         # never started
+    assert local.starting()
+    time.sleep(0.4)
+    assert not local.starting()
+    assert not workers.LocalWorkers(0, on_death=print).starting()     # none of its own
