@@ -55,7 +55,8 @@ else:
     # student could do what the teacher does. Said at once, in the terminal, not in class, as
     # the server imports this module, before it starts: the sentence alone and a non-zero status
     # (raised from the start-up step, it came inside Streamlit's traceback of a failed start).
-    # Streamlit has printed its address by then: it does so before it imports the app.
+    # Streamlit's own welcome, which it prints before it imports the app, is off
+    # (.streamlit/config.toml): the address is said below, once the app is ready to serve it.
     if not roles.is_loopback(config.get_option("server.address")) and _passphrase_problem():
         sys.exit(f"aedemo will not serve the network: {_passphrase_problem()}")
 
@@ -75,6 +76,8 @@ else:
             if menu.navigation_ran.is_set() or first_run.done():
                 break
             await asyncio.sleep(0.05)
+        print(roles.where_to_open(config.get_option("server.address"),
+                                  config.get_option("server.port")), flush=True)
         yield
         first_run.cancel()
         # Stopped in its first seconds, the server lets the first run finish importing the app:

@@ -78,6 +78,34 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def lan_address() -> str | None:
+    """This machine's address on its network, where a student's laptop reaches it, or None.
+    Connecting a UDP socket sends nothing: it only makes the system pick the way out."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.254.254.254", 1))
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if is_loopback(address) or address == "0.0.0.0" else address
+
+
+def where_to_open(address: str | None, port: int) -> str:
+    """What the terminal says once the app serves: the address to open, and for the classroom
+    command the one the students open."""
+    if is_loopback(address):
+        return f"aedemo is ready: open http://localhost:{port} in a browser on this machine."
+    if address in (None, "", "0.0.0.0", "::"):
+        lan = lan_address()
+        students = (f"students open http://{lan}:{port}" if lan else
+                    f"students open http://<this machine's address>:{port}")
+        return (f"aedemo is ready for the class: {students}; on this machine, "
+                f"http://localhost:{port}.")
+    return f"aedemo is ready for the class: students open http://{address}:{port}."
+
+
 class Teachers:
     """The students who unlocked the teacher's role on this server, and the wrong guesses
     each browser made: a few, then a pause, so the passphrase cannot be guessed by brute force

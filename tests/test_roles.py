@@ -136,3 +136,13 @@ def test_wrong_guesses_count_per_computer_not_per_cookie():
     assert "Too many wrong passphrases" in teachers.unlock(roles.new_student_id(), secret,
                                                            secret, "10.0.0.5")
     assert teachers.unlock("teacher", secret, secret, "10.0.0.9") is None   # another laptop
+
+
+def test_the_terminal_says_where_to_open_the_app():
+    assert roles.where_to_open("127.0.0.1", 8501) == (
+        "aedemo is ready: open http://localhost:8501 in a browser on this machine.")
+    lan = roles.lan_address()
+    said = roles.where_to_open("0.0.0.0", 8502)
+    assert f"students open http://{lan or '<this machine' + chr(39) + 's address>'}:8502" in said
+    assert "http://localhost:8502" in said
+    assert roles.where_to_open("192.168.1.20", 80).endswith("students open http://192.168.1.20:80.")

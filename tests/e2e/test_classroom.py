@@ -102,12 +102,15 @@ def test_the_classroom_command_refuses_to_start_without_a_passphrase(tmp_path):
     refusal = said.strip().splitlines()[-1]
     assert refusal.startswith("aedemo will not serve the network: No teacher passphrase is set")
     assert said.count("will not serve the network") == 1
+    assert "You can now view" not in said and "http://" not in said      # never said it serves
 
 
 def test_the_readme_app_command_answers_this_machine_only(tmp_path, student):
     srv = Server(tmp_path, {"AEDEMO_ZOO": "0"})
     try:
         assert srv.proc.args == app_command()
+        # the address to open, said once the app serves it (Streamlit's own welcome is off)
+        assert f"open http://localhost:{srv.port} in a browser" in srv.log.read_text()
         with pytest.raises(OSError):                     # refused: nothing listens there
             urllib.request.urlopen(f"http://{lan_address()}:{srv.port}/_stcore/health",
                                    timeout=5)
