@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 import threading
 import time
 import traceback
 import uuid
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +150,55 @@ def preview_items(spec: ModelSpec) -> torch.Tensor:
         return d.x_test[:4]
     firsts = [int(torch.nonzero(d.y_test == c)[0]) for c in torch.unique(d.y_test).tolist()]
     return d.x_test[firsts[:PREVIEW_COUNT]]
+
+
+# --- how long a wait in the queue is ------------------------------------------------------------
+
+def measured_seconds(job: JobSnapshot) -> float | None:
+    """A running job's whole training time as measured so far: its seconds per batch times its
+    batches (what its ETA is computed from); None before its first batch."""
+    if job.status is not RUNNING or job.eta_seconds is None or not 0 < job.fraction < 1:
+        return None
+    # eta = elapsed * (1 - f) / f, so the whole time, elapsed / f, is eta / (1 - f)
+    return job.eta_seconds / (1 - job.fraction)
+
+
+def duration_estimate(spec: ModelSpec, measured: Sequence[tuple[ModelSpec, float]]
+                      ) -> float | None:
+    """Seconds that training ``spec`` will take, scaled by its epochs from the most alike of
+    ``measured`` (spec, seconds) pairs: stored models (their "seconds") and running jobs
+    (measured_seconds). Alike means the same variant, dataset and one-class-ness (what sets the
+    work per epoch), then the same batch size, then the nearest bottleneck. None when nothing
+    alike was measured: a guess from another variant would be a number in the wrong units."""
+    alike = [(other, seconds) for other, seconds in measured
+             if other.variant == spec.variant and other.dataset == spec.dataset
+             and bool(other.normal) == bool(spec.normal) and seconds > 0]
+    if not alike:
+        return None
+    other, seconds = min(alike, key=lambda pair: (
+        pair[0].train.batch_size != spec.train.batch_size,
+        abs(math.log2(pair[0].latent_dim / spec.latent_dim))))
+    return seconds / other.train.epochs * spec.train.epochs
+
+
+def wait_estimate(job: JobSnapshot, active: Sequence[JobSnapshot],
+                  measured: Sequence[tuple[ModelSpec, float]], workers: int = 1
+                  ) -> tuple[int, float | None]:
+    """For a queued ``job``: how many jobs will train before it starts (the running ones and
+    those ahead of it in the queue, from ``active``), and about how many seconds until it
+    starts: each running job's own ETA, plus for each waiting job ahead the duration_estimate
+    from ``measured``, shared among ``workers``. The seconds are None when any of those jobs
+    has no estimate, or no worker is there: then only the number of jobs can be said."""
+    ahead = [j for j in active if j.id != job.id and (
+        j.status is RUNNING or (j.status is QUEUED and j.position is not None
+                                and job.position is not None and j.position < job.position))]
+    left = []
+    for j in ahead:
+        seconds = j.eta_seconds if j.status is RUNNING else None
+        left.append(seconds if seconds is not None else duration_estimate(j.spec, measured))
+    if workers < 1 or any(s is None for s in left):
+        return len(ahead), None
+    return len(ahead), sum(left) / workers
 
 
 def _tensor(value: dict | None) -> torch.Tensor | None:

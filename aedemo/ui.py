@@ -6,24 +6,39 @@ from __future__ import annotations
 import copy
 import html
 import json
+import math
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from aedemo import roles
-from aedemo.jobs import CANCELLED, DONE, FAILED, SYSTEM, TEACHER, JobError, JobSnapshot
+from aedemo import classroom, menu, roles
+from aedemo.jobs import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    SYSTEM,
+    TEACHER,
+    JobError,
+    JobSnapshot,
+    measured_seconds,
+    wait_estimate,
+)
 from aedemo.metrics import METRIC_LABELS
 from aedemo.preprocess import PAD_PEN, escape_markdown
 from aedemo.service import Provenance, Service
+from aedemo.spec import ModelSpec, and_list
 from aedemo.store import StoredModel, StoreError
 from aedemo.viz.images import image_grid, to_pixels
 from aedemo.viz.series import series_figure
@@ -93,6 +108,8 @@ def is_teacher() -> bool:
 
 def sidebar() -> None:
     with st.sidebar:
+        # the fragment below runs now, within the page's run, and alone every PROGRESS_EVERY_S
+        st.session_state[_FULL_RUN] = True
         _sidebar_status()
         _teacher_box()
         _projector_toggle()
@@ -126,11 +143,10 @@ def _job_line(job: JobSnapshot, me: str) -> str:
     who = " (yours)" if job.asked_by(me) else ""
     if job.status == "running":
         again = " (interrupted by a restart: training again)" if job.note else ""
-        return (f"▶ {job.spec.variant} k={job.spec.latent_dim}{who}{again}: "
-                f"{progress_text(job)}")
+        return f"▶ {job.spec.title}{who}{again}: {progress_text(job)}"
     again = " (interrupted by a restart: first again)" if job.note else ""
     # "1\." so that Markdown shows the number rather than starting a numbered list
-    return f"{job.position or '·'}\\. {job.spec.variant} k={job.spec.latent_dim}{who}{again}"
+    return f"{job.position or '·'}\\. {job.spec.title}{who}{again}"
 
 
 def progress_text(job: JobSnapshot, *, detail: bool = False) -> str:
@@ -156,6 +172,7 @@ PROGRESS_EVERY_S = 2
 @st.fragment(run_every=PROGRESS_EVERY_S)
 def _sidebar_status() -> None:
     svc = service()
+    class_news(full_run=st.session_state.pop(_FULL_RUN, False))
     data = svc.data
     if svc.data_error:
         st.error(svc.data_error)
@@ -190,6 +207,66 @@ def offline_notice(data) -> None:
     and the stand-in's source one click away (the whole notice took a third of the sidebar)."""
     with st.expander(f"Offline: {data.name} stand-in", icon=":material/wifi_off:"):
         st.warning(escape_markdown(data.notice))      # a reason may hold * or _
+
+
+# --- what the teacher did, said on every open page ------------------------------------------
+
+_FULL_RUN = "aedemo_full_run"        # set by sidebar(): the news is heard within a page's run
+NEWS_SEQ = "aedemo_news_seq"         # the last item of the class's news this session has heard
+_NEWS_PENDING = "aedemo_news_pending"    # notices to show after the rerun they asked for
+# what changes which models a page shows by default: the page must be run again to follow it
+_RERUN_FOR = (classroom.PINNED, classroom.UNPINNED, classroom.DELETED)
+_NEWS_ICONS = {classroom.PINNED: ":material/push_pin:", classroom.UNPINNED: ":material/push_pin:",
+               classroom.DELETED: ":material/delete:", classroom.CANCELLED: ":material/cancel:"}
+
+
+def news_notice(item: classroom.Item, me: str) -> str | None:
+    """What one item of the class's news says to student ``me``, or None when it is nothing
+    to them: a pin to everyone; a deleted model or a cancelled job to its owners only (and not
+    to whoever did it themselves)."""
+    try:
+        name = ModelSpec.from_dict(item.spec).title
+    except (KeyError, TypeError, ValueError):        # the news file is not trusted
+        name = "a model"
+    yours = me in item.owners
+    if item.kind == classroom.PINNED:
+        return f"The teacher pinned {'your model ' if yours else ''}{name}: every page shows " \
+               "it first."
+    if item.kind == classroom.UNPINNED:
+        return f"The teacher took {'your model ' if yours else ''}{name} off the showcase."
+    if not yours or item.by == me:
+        return None
+    if item.kind == classroom.DELETED:
+        return f"The teacher deleted your model {name}."
+    return f"The teacher cancelled your job {name}: nothing was stored."
+
+
+def class_news(*, full_run: bool) -> None:
+    """Say what the teacher did since this session last asked (the class's news), as notices,
+    and when a pin, an unpin or a delete changed what the page shows by default, run the page
+    again so that it follows. Within a page's run (``full_run``) the page is drawn after this
+    and follows already; in the sidebar fragment's own run the notices wait for the rerun,
+    which would end them. A session starts at the news as it is: nothing old is replayed."""
+    svc = service()
+    heard = st.session_state.setdefault(NEWS_SEQ, svc.news.last_seq())
+    new = svc.news.since(heard)
+    notices = st.session_state.pop(_NEWS_PENDING, [])
+    if new:
+        st.session_state[NEWS_SEQ] = new[-1].seq
+        me = student_id()
+        # the teacher has seen what the teacher did
+        said = [] if is_teacher() else [(news_notice(i, me), i.kind) for i in new]
+        notices += [(text, kind) for text, kind in said if text]
+        if not full_run and any(i.kind in _RERUN_FOR for i in new):
+            st.session_state[_NEWS_PENDING] = notices
+            st.rerun(scope="app")
+    for text, kind in notices:
+        st.toast(text, icon=_NEWS_ICONS[kind], duration="long")
+
+
+def news_heard() -> None:
+    """This session has seen what it just did itself (a teacher's action): not news to it."""
+    st.session_state[NEWS_SEQ] = service().news.last_seq()
 
 
 # --- projector mode --------------------------------------------------------------------------
@@ -250,6 +327,17 @@ def recall(name: str, default: Any = None) -> Any:
 def remember(name: str, value: Any) -> bool:
     """Keep this browser's choice for ``name`` across reloads (see Browsers)."""
     return browsers().remember(student_id(), name, value)
+
+
+def remember_changes(name: str, values: dict[str, Any]) -> None:
+    """Keep, under ``name`` for this browser, the ``values`` (a form's widgets by key) that
+    changed in this session since they were first drawn: only a change is written, so a tab
+    left open does not undo what another tab of the same browser chose since."""
+    seen = st.session_state.setdefault(f"aedemo_seen_{name}", {})
+    changed = {k: v for k, v in values.items() if k in seen and seen[k] != v}
+    seen.update(values)
+    if changed:
+        remember(name, {**(recall(name) or {}), **changed})
 
 
 def projector() -> bool:
@@ -322,14 +410,106 @@ def log_options(low: float, high: float) -> list[float]:
     return [float(f"{v:.6g}") for v in values]
 
 
+# --- models named for people -----------------------------------------------------------------
+
+LESSON, TEACHERS, CLASSMATE, YOU = "the lesson", "the teacher", "a classmate", "you"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What naming models for one person needs, read once for a whole list: who they are,
+    whether they are the teacher (who sees each student's number), the pins and the zoo."""
+
+    me: str
+    teacher: bool
+    pinned: frozenset[str]
+    zoo: frozenset[str]
+    numbers: dict[str, int]
+
+    def owner(self, m: StoredModel) -> str:
+        """Who a model belongs to, as this person says it: "you", "the lesson" (the zoo's, and
+        any the server itself trained), "the teacher" (from the command line), and another
+        student's as "a classmate", or for the teacher "student 3"."""
+        if m.owner == self.me:
+            return YOU
+        if m.id in self.zoo or m.owner == SYSTEM:
+            return LESSON
+        if m.owner is None:
+            return TEACHERS
+        number = self.numbers.get(m.owner)
+        return f"student {number}" if self.teacher and number else CLASSMATE
+
+    def whose(self, m: StoredModel) -> str:
+        """The owner as a label says it: "yours", "the lesson's", "student 3's"; a pinned
+        model stays its owner's, with the pin beside it."""
+        owner = self.owner(m)
+        words = "yours" if owner == YOU else f"{owner}'s"
+        return f"{words}, pinned by the teacher" if m.id in self.pinned else words
+
+
+def viewer() -> Viewer:
+    """This browser as the one reading the models' names."""
+    svc, teacher = service(), is_teacher()
+    numbers = {}
+    if teacher:         # students who trained before the roster existed get their number now
+        numbers = svc.roster.enrol(m.owner for m in svc.store.list()
+                                   if m.ok and m.owner not in (None, SYSTEM))
+    return Viewer(me=student_id(), teacher=teacher, pinned=svc.store.pinned(),
+                  zoo=frozenset(spec.key for spec in svc.zoo_specs), numbers=numbers)
+
+
+# What may tell two models of the same title apart, in this order: one title is one variant
+# with the same settings, so only the data and the training can differ (the same spec would
+# be the same model), and last the id, which always does.
+_DIFFERENCES = (
+    lambda m: f"{m.spec.train.epochs} epoch{'s' if m.spec.train.epochs != 1 else ''}",
+    lambda m: f"on {m.spec.dataset}",
+    lambda m: f"batch {m.spec.train.batch_size}",
+    lambda m: f"learning rate {m.spec.train.lr:g}",
+    lambda m: f"seed {m.spec.train.seed}",
+    lambda m: f"model {m.id}",
+)
+
+
+def model_labels(entries: Sequence[StoredModel], who: Viewer | None = None) -> dict[str, str]:
+    """Each usable model's name for a picker, by id: its title and whose it is ("dense
+    autoencoder, k = 16 (the lesson's)", "VAE, k = 8 (yours, pinned by the teacher)"). Models
+    of one name get what differs between them ("…, 38 epochs (a classmate's)")."""
+    who = who or viewer()
+    entries = [m for m in entries if m.ok]
+    extra: dict[str, list[str]] = {m.id: [] for m in entries}
+    groups: dict[tuple[str, str], list[StoredModel]] = {}
+    for m in entries:             # a pin tells two apart, but not what differs between them
+        groups.setdefault((m.spec.title, who.owner(m)), []).append(m)
+    for group in (g for g in groups.values() if len(g) > 1):
+        for differ in _DIFFERENCES:
+            said = [differ(m) for m in group]
+            if len(set(said)) > 1:
+                for m, words in zip(group, said):
+                    extra[m.id].append(words)
+            told = {tuple(extra[m.id]) for m in group}
+            if len(told) == len(group):
+                break
+    return {m.id: ", ".join([m.spec.title, *extra[m.id]]) + f" ({who.whose(m)})"
+            for m in entries}
+
+
 def model_label(m: StoredModel) -> str:
-    """One line per stored model for the pickers: what it is and whose it is."""
-    spec = m.spec
-    extra = "".join(f" {k}={v}" for k, v in spec.hparams if k != "latent_dim")
-    normal = f" normal={','.join(map(str, spec.normal))}" if spec.normal else ""
-    whose = service().provenance(m, student_id()).label
-    return (f"{spec.variant} · k={spec.latent_dim}{extra}{normal} · {whose} · {spec.dataset} · "
-            f"{spec.train.epochs} ep · {m.id}")
+    """One model's name for people (see model_labels, which tells apart models of one name)."""
+    return model_labels([m])[m.id]
+
+
+def training_words(spec: ModelSpec) -> str:
+    """What a model is trained on and how: "mnist-5k: 38 epochs, batch 64, learning rate
+    0.001, seed 0"."""
+    t = spec.train
+    return (f"{spec.dataset}: {t.epochs} epoch{'s' if t.epochs != 1 else ''}, batch "
+            f"{t.batch_size}, learning rate {t.lr:g}, seed {t.seed}")
+
+
+def model_help(m: StoredModel) -> str:
+    """What a picker's tooltip says of the chosen model: its data, its training and its id."""
+    return f"Trained on {training_words(m.spec)}. Model `{m.id}`."
 
 
 def models(*, others: bool = True, **filters: Any) -> list[StoredModel]:
@@ -499,8 +679,13 @@ def page_style() -> None:
 
 def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> StoredModel:
     """A selectbox over stored models in the order given: the first, the lesson's own model,
-    is the default."""
-    return st.selectbox(label, models, format_func=model_label, key=key)
+    is the default. Each is named for people; the chosen one's data, training and id are in
+    its tooltip."""
+    labels = model_labels(models)
+    before = st.session_state.get(key)         # this run's choice: the widget's state is set
+    chosen = next((m for m in models if m.id == getattr(before, "id", None)), models[0])
+    return st.selectbox(label, models, format_func=lambda m: labels[m.id], key=key,
+                        help=model_help(chosen))
 
 
 def models_or_wait(what: str, **filters: Any) -> tuple[Any, list[StoredModel]]:
@@ -538,7 +723,7 @@ def waiting_for_models(what: str) -> None:
     running = [j for j in active if j.status == "running"]
     if running:
         job = running[0]
-        st.progress(job.fraction, text=f"Training {job.spec.describe()}: {progress_text(job)}")
+        st.progress(job.fraction, text=f"Training {job.spec.title}: {progress_text(job)}")
 
 
 # --- a job in progress -----------------------------------------------------------------------
@@ -560,7 +745,7 @@ def interrupted_jobs() -> None:
     except JobError:
         return
     if again:
-        names = "; ".join(f"{j.spec.describe()}" for j in again)
+        names = "; ".join(j.spec.title for j in again)
         goes = "They go first again and train" if len(again) > 1 else (
             "It goes first again and trains")
         st.info(f"The server was restarted while training, so {len(again)} job"
@@ -586,6 +771,115 @@ def training_floor(spec) -> float | None:
         return None
 
 
+def duration_words(seconds: float) -> str:
+    """A coming wait as a person says it: "about 40 s", "about 3 min", "about 1 h 5 min"."""
+    if seconds < 60:
+        return f"about {max(5, math.ceil(seconds / 5) * 5)} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
+
+
+def wait_words(ahead: int, seconds: float | None) -> str:
+    """A queued job's wait: "2 jobs before yours, about 40 s"; the count alone when no
+    estimate can be made."""
+    if ahead == 0:
+        return "yours is next"
+    said = f"{ahead} job{'s' if ahead != 1 else ''} before yours"
+    return said if seconds is None else f"{said}, {duration_words(seconds)}"
+
+
+def queue_wait(job: JobSnapshot) -> str:
+    """How long a queued job will wait, in words (jobs.wait_estimate), from the jobs ahead of
+    it, the running jobs' progress and the training times of the stored models."""
+    svc = service()
+    try:
+        active, workers = svc.active_jobs(), len(svc.jobs.live_workers())
+    except JobError:
+        active, workers = [], 0
+    # the running jobs first: measured now, on this machine, they win a tie
+    measured = [(j.spec, s) for j in active if (s := measured_seconds(j)) is not None]
+    measured += [(m.spec, m.meta["seconds"]) for m in svc.store.list() if m.ok]
+    return wait_words(*wait_estimate(job, active, measured, workers))
+
+
+# Which pages show a model, from what it is, for the links of a finished job: every image
+# model is on Reconstructions, Latent space and Draw, and some variants have a page of their
+# own besides; a one-class detector is only on Anomaly detection, a model trained on a few
+# digits only in Reconstructions' lesson on memorising, a sequence model only on Sequences.
+# Pages by their script's name (menu.PAGES lists the scripts).
+SHOWN_ON = {
+    "image": ("reconstructions", "latent_space", "draw"),
+    "vae": ("generate",),
+    "denoising": ("denoising",),
+    "sparse": ("insights",),
+    "conv": ("insights",),
+    "one-class": ("anomaly",),
+    "subset": ("reconstructions",),
+    "sequence": ("sequences",),
+}
+
+
+def pages_showing(spec: ModelSpec) -> list[menu.PageInfo]:
+    """The pages where a model of ``spec`` appears (SHOWN_ON), in the menu's order."""
+    if spec.kind != "image":
+        names = SHOWN_ON[spec.kind]
+    elif spec.normal:
+        names = SHOWN_ON["one-class"]
+    elif spec.subset:
+        names = SHOWN_ON["subset"]
+    else:
+        names = SHOWN_ON["image"] + SHOWN_ON.get(spec.variant, ())
+    return [p for p in menu.PAGES if Path(p.path).stem in names]
+
+
+def deleted_by(model_id: str, me: str) -> str:
+    """Who deleted a model, from the class's news: " by the teacher", " by you", or nothing
+    when the news does not say (an owner's own model, not pinned, is no news)."""
+    item = next((i for i in reversed(service().news.items())
+                 if i.kind == classroom.DELETED and i.subject == model_id), None)
+    if item is None:
+        return ""
+    return " by the teacher" if item.by == TEACHER else " by you" if item.by == me else ""
+
+
+def _job_done(job: JobSnapshot, me: str) -> None:
+    """A finished job: its model and the pages that show it, or that the model is gone."""
+    svc = service()
+    entry = svc.store.get(job.model_id) if job.model_id else None
+    if entry is not None and not entry.ok:
+        st.warning(f"Trained, but its model {job.model_id} cannot be read now: {entry.problem}",
+                   icon=":material/error:")
+        return
+    if entry is None:
+        by = deleted_by(job.model_id or "", me)
+        st.warning(f"Trained, but its model has since been deleted{by}: no page shows it any "
+                   f"more.", icon=":material/delete:")
+        return
+    st.success(("Already trained: reusing the stored model " if job.reused else
+                "Done: stored as model ") + f"{job.model_id}.", icon=":material/check:")
+    data = svc.data
+    if entry.spec.kind == "image" and data is not None and entry.spec.dataset != data.source:
+        st.caption(f"The pages show models trained on {data.source}, and this one was trained "
+                   f"on {entry.spec.dataset}: the table of stored models lists it.")
+        return
+    shows = pages_showing(entry.spec)
+    for column, page in zip(st.columns(len(shows)), shows):
+        column.page_link(page.path, label=f"See it on {page.title}", icon=page.icon)
+
+
+def cancelled_text(job: JobSnapshot, me: str) -> str:
+    """Who cancelled a job, as its panel says it: the teacher, or the other student who was
+    still asking for it; a student's own cancel (and the teacher's own) needs no name."""
+    if job.cancelled_by == TEACHER and not is_teacher():
+        return "The teacher cancelled this job: nothing was stored."
+    if job.cancelled_by not in (None, me, TEACHER):
+        return "Cancelled by the other student who asked for it: nothing was stored."
+    return "Cancelled: nothing was stored."
+
+
+
 @st.fragment(run_every=PROGRESS_EVERY_S)
 def job_panel(job_id: str) -> None:
     """Progress, live loss curve, reconstruction strip and Cancel for one job; refreshes itself
@@ -598,25 +892,25 @@ def job_panel(job_id: str) -> None:
         return
     if job is None:
         return
-    st.markdown(f"**{job.spec.describe()}**")
+    me = student_id()
+    spec = job.spec
+    st.markdown(f"**{spec.title}**")
+    st.caption(f"On {training_words(spec)}")
     if job.note:
         st.warning(f"This job was {job.note}.", icon=":material/restart_alt:")
     if job.status == "queued":
-        where = f"position {job.position}" if job.position else "about to start"
-        st.info(f"Waiting in the queue: {where}.", icon=":material/schedule:")
+        st.info(f"Waiting in the queue: {queue_wait(job)}.", icon=":material/schedule:")
         problem = svc.queue_problem()
         if problem:
             st.warning(problem, icon=":material/engineering:")
     elif job.status == "running":
         st.progress(job.fraction, text=f"Training: {progress_text(job, detail=True)}")
     elif job.status == DONE:
-        st.success(("Already trained: reusing the stored model " if job.reused else
-                    "Done: stored as model ") + f"{job.model_id}.", icon=":material/check:")
+        _job_done(job, me)
     elif job.status == FAILED:
         st.error(job.error, icon=":material/error:")
     elif job.status == CANCELLED:
-        st.warning("Cancelled: nothing was stored.", icon=":material/cancel:")
-    me = student_id()
+        st.warning(cancelled_text(job, me), icon=":material/cancel:")
     if job.active:
         _job_controls(job, me)
     if job.batch_losses or job.history:
@@ -707,11 +1001,13 @@ def teacher_queue() -> None:
         if not active:
             st.caption("Nothing is waiting or training.")
             return
+        me, numbers = student_id(), service().roster.numbers()
         for job in active:
             left, right = st.columns([4, 1], vertical_alignment="center")
-            whose = "the zoo" if job.owner == SYSTEM else (
-                f"{len(job.askers)} student{'s' if len(job.askers) > 1 else ''}")
-            left.markdown(f"{_job_line(job, student_id())} · asked by {whose}")
+            askers = ["you" if a == me else "the zoo" if a == SYSTEM else
+                      f"student {numbers[a]}" if a in numbers else "a student"
+                      for a in job.askers]
+            left.markdown(f"{_job_line(job, me)} · asked by {and_list(askers)}")
             if right.button("Cancel", key=f"teacher-cancel-{job.id}", icon=":material/stop:"):
                 _teacher_act(lambda j=job: service().cancel(j.id, student_id(), teacher=True))
         with st.popover("Cancel every job", icon=":material/clear_all:"):
@@ -731,6 +1027,7 @@ def _teacher_act(action) -> None:
     except (JobError, StoreError) as err:
         st.error(str(err), icon=":material/error:")
         return
+    news_heard()
     st.rerun()
 
 
@@ -763,6 +1060,32 @@ def code_for(variant: str, hparams: dict[str, Any], dataset: str, train: Any) ->
                        mime="text/x-python", icon=":material/download:")
 
 
+def when_words(stamp: str, now: datetime | None = None) -> str:
+    """When something was made, as a person reads it, in the server's time zone (the class's):
+    "just now", "3 min ago", "today 14:05", "yesterday 09:12", "4 Mar 14:05", "4 Mar 2025".
+    A stamp that is no ISO date is given as it is."""
+    try:
+        then = datetime.fromisoformat(stamp)
+    except (TypeError, ValueError):
+        return str(stamp)
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)       # the store writes UTC
+    now = (now or datetime.now(timezone.utc)).astimezone()
+    then = then.astimezone()
+    ago = (now - then).total_seconds()
+    if -60 < ago < 60:
+        return "just now"
+    if 0 < ago < 3600:
+        return f"{int(ago // 60)} min ago"
+    if then.date() == now.date():
+        return f"today {then:%H:%M}"
+    if then.date() == now.date() - timedelta(days=1):
+        return f"yesterday {then:%H:%M}"
+    if then.year == now.year:
+        return f"{then.day} {then:%b %H:%M}"
+    return f"{then.day} {then:%b %Y}"
+
+
 def stored_models_table() -> None:
     """Every stored model with its test metrics; delete or download one; unreadable files are
     listed with the reason and can be deleted too."""
@@ -773,22 +1096,32 @@ def stored_models_table() -> None:
         st.caption(f"No models stored yet in {svc.store.dir}." if is_teacher() else
                    "No models stored yet.")
         return
+    who = viewer()
     rows = []
     for m in entries:
         if not m.ok:
-            rows.append({"id": m.id, "variant": "unreadable", "problem": m.problem})
+            rows.append({"model": f"unreadable: {m.problem}", "id": m.id})
             continue
-        spec = m.spec
-        row = {"id": m.id, "variant": spec.variant, "k": spec.latent_dim,
-               "dataset": spec.dataset, "epochs": spec.train.epochs,
-               "created": m.meta.get("created", "")}
-        row.update({METRIC_LABELS.get(name, name): round(v, 4)
-                    for name, v in m.metrics.items()})
-        rows.append(row)
-    st.dataframe(rows, hide_index=True, key="stored-models")
-    labels = {m.id: (model_label(m) if m.ok else f"{m.id} (unreadable: {m.problem[:60]})")
-              for m in entries}
-    chosen = st.selectbox("Model", list(labels), format_func=labels.get, key="store-pick")
+        rows.append({"model": m.spec.title, "owner": who.owner(m), "pinned": m.id in who.pinned,
+                     "trained": when_words(m.meta["created"]), "dataset": m.spec.dataset,
+                     "epochs": m.spec.train.epochs,
+                     **{METRIC_LABELS.get(name, name): v for name, v in m.metrics.items()},
+                     "id": m.id})
+    # a metric a variant does not have (KL for all but the VAE) is an empty cell, not "None"
+    table = pd.DataFrame(rows).dropna(axis="columns", how="all")
+    table = table[[c for c in table.columns if c != "id"] + ["id"]]      # the id last
+    if "epochs" in table:            # whole numbers, though an unreadable row has none
+        table["epochs"] = table["epochs"].astype("Int64")
+    st.dataframe(table.style.format(precision=4, na_rep=""), hide_index=True,
+                 key="stored-models",
+                 column_config={"pinned": st.column_config.CheckboxColumn(
+                     "pinned", help="Pinned by the teacher: every page shows it first")})
+    labels = {**{m.id: f"{m.id} (unreadable: {m.problem[:60]})" for m in entries if not m.ok},
+              **model_labels(entries, who)}
+    picked = st.session_state.get("store-pick")
+    entry = next((m for m in entries if m.id == picked), entries[0])
+    chosen = st.selectbox("Model", [m.id for m in entries], format_func=labels.get,
+                          key="store-pick", help=model_help(entry) if entry.ok else None)
     left, right = st.columns(2)
     entry = next(m for m in entries if m.id == chosen)
     if entry.ok:
@@ -819,8 +1152,8 @@ def model_actions(entry: StoredModel) -> None:
     """Delete (after a confirmation) for whoever may, and the showcase pin for the teacher."""
     svc = service()
     if not may_delete(entry):
-        st.caption("Only the teacher can delete this model: it is "
-                   f"{svc.provenance(entry, student_id()).label}." if entry.ok else
+        st.caption(f"Only the teacher can delete this model: it is {viewer().whose(entry)}."
+                   if entry.ok else
                    "Only the teacher can delete an unreadable file.")
     else:
         with st.popover("Delete", icon=":material/delete:"):
@@ -833,6 +1166,7 @@ def model_actions(entry: StoredModel) -> None:
                     by = me if entry.ok and entry.owner == me else TEACHER
                     try:
                         svc.delete_model(entry.id, by=by)
+                        news_heard()
                         st.rerun()
                     except StoreError as err:
                         st.error(str(err))

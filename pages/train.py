@@ -19,56 +19,110 @@ st.markdown(
 svc = ui.service()
 train_fields = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
 
+# The student's jobs come first, above the settings: on a laptop's screen a panel drawn under
+# them appeared below the fold, and students pressed Start again. Filled once Start is handled.
+panels = st.container()
+
+# The settings this browser chose last, by widget key: a reload is a new session, and would
+# otherwise start from the defaults (ui.remember_changes writes them back as they change).
+FORM = "train-form"
+kept = ui.recall(FORM) or {}
+
+
+def kept_or(key: str, default, allowed=None):
+    """This browser's last value for a widget, if it is still one the widget takes."""
+    value = kept.get(key)
+    if value is None or (allowed is not None and not allowed(value)):
+        return default
+    return value
+
+
+def in_range(field):
+    low, high = field.metadata["low"], field.metadata["high"]
+    choices = field.metadata.get("choices")
+    return (lambda v: v in choices) if choices else (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high)
+
+
 with st.container(border=True):
     left, mid, right = st.columns(3)
-    variant = left.selectbox("Variant", variant_names(),
-                             format_func=lambda n: f"{n}: {REGISTRY[n].summary}")
+    names = variant_names()
+    variant = left.selectbox(
+        "Variant", names, index=names.index(kept_or("train-variant", names[0], names.__contains__)),
+        format_func=lambda n: f"{n}: {REGISTRY[n].summary}", key="train-variant")
     cls = REGISTRY[variant]
+    refused = None             # why Start is off: a dataset the page knows it cannot have
     if cls.kind == "sequence":
-        dataset = left.selectbox("Dataset", [datasets.SERIES],
+        dataset = left.selectbox("Dataset", [datasets.SERIES], key="train-series",
                                  help="Generated noisy sine mixtures (see the Sequences page)")
     else:
         default_set = svc.data.source if svc.data else "mnist"
         options = list(dict.fromkeys([default_set, *datasets.IMAGE_DATASETS]))
-        dataset = left.selectbox("Dataset", options,
-                                 help="MNIST, Fashion-MNIST and KMNIST are downloaded; "
-                                      "mnist-5k and digits ship with the installed packages")
+        dataset = left.selectbox(
+            "Dataset", options,
+            index=options.index(kept_or("train-dataset", default_set, options.__contains__)),
+            # until the app's dataset has loaded its name is not known: that first widget is
+            # replaced (a key of its own) by one that starts on it
+            key="train-dataset" if svc.data else "train-dataset-loading",
+            help="MNIST, Fashion-MNIST and KMNIST are downloaded; mnist-5k and digits ship "
+                 "with the installed packages")
         if svc.data and svc.data.notice and dataset not in datasets.DIGIT_SETS:
-            left.warning(f"No network here, and {dataset} has no offline copy: training on it "
-                         f"will fail. {svc.data.source} holds real MNIST digits.",
-                         icon=":material/wifi_off:")
+            refused = (f"No network here, and {dataset} has no offline copy, so it cannot be "
+                       f"trained on now. {svc.data.source} holds real MNIST digits.")
+            left.warning(refused, icon=":material/wifi_off:")
         n_train = len(svc.data.x_train) if svc.data else 60_000
-    hparams = {f.name: ui.hparam_input(f, key=f"train-{variant}-{f.name}", label=(
-        "Bottleneck size k" if f.name == "latent_dim" else None)) for f in cls.Config.params()}
+    hparams = {f.name: ui.hparam_input(
+        f, key=f"train-{variant}-{f.name}",
+        label="Bottleneck size k" if f.name == "latent_dim" else None,
+        default=kept_or(f"train-{variant}-{f.name}", None, in_range(f)))
+        for f in cls.Config.params()}
     # the variant's own preferences; a small set like the offline digits needs more epochs
     # and smaller batches
     suggested = suggested_train(variant, n_train if cls.kind == "image" else None)
     epochs_field = train_fields["epochs"]
     epochs = mid.slider("Epochs", epochs_field.metadata["low"], epochs_field.metadata["high"],
-                        suggested.epochs, key=f"train-epochs-{variant}",
+                        kept_or(f"train-epochs-{variant}", suggested.epochs,
+                                in_range(epochs_field)),
+                        key=f"train-epochs-{variant}",
                         help="Passes over the training set; a small dataset needs more")
     with mid:
         lr = ui.hparam_input(train_fields["lr"], key=f"train-lr-{variant}",
-                             label="Learning rate", default=suggested.lr)
+                             label="Learning rate",
+                             default=kept_or(f"train-lr-{variant}", suggested.lr,
+                                             in_range(train_fields["lr"])))
     batch_sizes = [b for b in (16, 32, 64, 128, 256, 512, 1024, 2048)
                    if train_fields["batch_size"].metadata["low"] <= b
                    <= train_fields["batch_size"].metadata["high"]]
-    batch_size = right.select_slider("Batch size", batch_sizes, value=suggested.batch_size,
-                                     key=f"train-batch-{variant}")
-    seed = right.number_input("Seed", 0, 2**31 - 1, 0, key="train-seed",
-                              help=train_fields["seed"].metadata["help"])
+    batch_size = right.select_slider(
+        "Batch size", batch_sizes, key=f"train-batch-{variant}",
+        value=kept_or(f"train-batch-{variant}", suggested.batch_size, batch_sizes.__contains__))
+    seed = right.number_input("Seed", 0, 2**31 - 1,
+                              kept_or("train-seed", 0, in_range(train_fields["seed"])),
+                              key="train-seed", help=train_fields["seed"].metadata["help"])
     start = st.button("Start training", type="primary", icon=":material/play_arrow:",
-                      key="train-start")
+                      key="train-start", disabled=refused is not None,
+                      help=refused and "Pick a dataset that is here: the warning says why")
+
+form_keys = ["train-variant", "train-series" if cls.kind == "sequence" else
+             "train-dataset" if svc.data else "train-dataset-loading",
+             *(f"train-{variant}-{name}" for name in hparams), f"train-epochs-{variant}",
+             f"train-lr-{variant}", f"train-batch-{variant}", "train-seed"]
+ui.remember_changes(FORM, {key: st.session_state[key] for key in form_keys})
 
 train_cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
                         seed=int(seed))
-if start:
+if start and refused is None:
     try:
         spec = ModelSpec.create(variant, hparams, dataset=dataset, train=train_cfg)
         job = ui.submit(spec)
         st.session_state["train-job"] = job.id
     except (JobError, ValueError) as err:
         st.error(str(err), icon=":material/error:")
+
+with panels:
+    ui.interrupted_jobs()
+    for job_id in ui.my_job_ids(st.session_state.get("train-job")):
+        ui.job_panel(job_id)
 
 # The least BCE any model can reach on the app's training images, once per dataset: the loss
 # chart's floor. Another dataset's floor is not known here without loading it, so none is said.
@@ -77,9 +131,6 @@ floor = (svc.derived("bce-floor", None, lambda data: bce_floor(data.x_train))
          else None)
 st.markdown(curves_note(variant, hparams, kind=cls.kind, floor=floor, dataset=dataset))
 
-ui.interrupted_jobs()
-for job_id in ui.my_job_ids(st.session_state.get("train-job")):
-    ui.job_panel(job_id)
 ui.teacher_queue()
 
 with st.expander("Show the code: the same training as a plain PyTorch script"):

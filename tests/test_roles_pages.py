@@ -4,12 +4,14 @@ the passphrase in the sidebar opens all of that. With none set, the one local us
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import streamlit as st
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from aedemo import roles, ui
-from aedemo.jobs import SYSTEM
+from aedemo.jobs import SYSTEM, TEACHER
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
@@ -19,9 +21,9 @@ SECRET = "a passphrase for the class"
 ALICE, BOB = "a" * 32, "b" * 32
 
 
-def tiny(k: int) -> ModelSpec:
+def tiny(k: int, epochs: int = 1) -> ModelSpec:
     return ModelSpec.create("dense", {"latent_dim": k}, dataset="digits",
-                            train=TrainConfig(epochs=1))
+                            train=TrainConfig(epochs=epochs))
 
 
 @pytest.fixture
@@ -140,3 +142,135 @@ def test_with_no_passphrase_the_local_user_teaches(app, isolated_home):
     at = app("pages/train.py")
     chosen = at.selectbox(key="store-pick").value
     assert {f"store-delete-{chosen}", f"store-pin-{chosen}"} <= set(buttons(at))
+
+
+# --- what the teacher does is said, and models are named for people --------------------------
+
+def start(at: AppTest, k: int) -> AppTest:
+    """Start the tiny(k) job from the Train page, as a student does."""
+    at.slider(key="train-dense-latent_dim").set_value(k)
+    at.slider(key="train-epochs-dense").set_value(1)
+    at.select_slider(key="train-batch-dense").set_value(256)
+    at.button(key="train-start").click().run()
+    assert not at.exception
+    return at
+
+
+def sidebar_only() -> None:
+    """An AppTest script: the sidebar every page has (app.py's, which AppTest runs only on the
+    first run of app.py, so a notice that comes later is read here)."""
+    from aedemo import ui
+
+    ui.sidebar()
+
+
+def open_tab(student: str) -> AppTest:
+    """A student's open page, run once: the session has heard the news until now."""
+    at = AppTest.from_function(sidebar_only, default_timeout=60)
+    at.session_state["aedemo_student"] = student
+    return at.run()
+
+
+def toasts(at: AppTest) -> list[str]:
+    return [t.value for t in at.toast]
+
+
+def warnings(at: AppTest) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+def test_a_job_the_teacher_cancelled_says_so_in_its_panel_and_a_notice(classroom):
+    visit, _, _ = classroom
+    at, home = start(visit(ALICE), 5), open_tab(ALICE)
+    (job,) = ui.service().active_jobs(ALICE)
+    assert "Cancelled" not in warnings(at) and not toasts(home)
+    ui.service().cancel(job.id, BOB, teacher=True)           # Bob is the teacher here
+    at.run()
+    assert not at.exception
+    assert "The teacher cancelled this job: nothing was stored." in warnings(at)
+    home.run()
+    assert toasts(home) == ["The teacher cancelled your job dense autoencoder, k = 5: nothing "
+                            "was stored."]
+    home.run()
+    assert not toasts(home)                                  # said once
+
+
+def test_a_model_the_teacher_deleted_is_said_and_its_done_panel_loses_its_links(classroom):
+    visit, _, hers = classroom
+    at = start(visit(ALICE), 3)                 # the same settings as her stored model
+    assert f"reusing the stored model {hers}" in " ".join(s.value for s in at.success)
+    links = [link.proto.label for link in at.get("page_link")]
+    assert {"See it on Reconstructions", "See it on Latent space", "See it on Draw"} <= set(
+        links)
+    home, bob = open_tab(ALICE), open_tab(BOB)
+    ui.service().delete_model(hers, by=TEACHER)
+    at.run()
+    assert not at.exception
+    assert "its model has since been deleted by the teacher" in warnings(at)
+    assert not at.success and not [link for link in at.get("page_link")
+                                   if link.proto.label.startswith("See it on")]
+    home.run()
+    assert toasts(home) == ["The teacher deleted your model dense autoencoder, k = 3."]
+    bob.run()
+    assert not toasts(bob)                    # not Bob's model: nothing to say to him
+
+
+def test_a_pin_reaches_an_open_page_with_a_notice_and_old_news_is_not_replayed(classroom):
+    visit, lesson, hers = classroom
+    alice, bob = open_tab(ALICE), open_tab(BOB)
+    ui.service().set_pinned(hers, True)
+    bob.run()
+    assert toasts(bob) == ["The teacher pinned dense autoencoder, k = 3: every page shows it "
+                           "first."]
+    alice.run()
+    assert toasts(alice) == ["The teacher pinned your model dense autoencoder, k = 3: every "
+                             "page shows it first."]
+    # her model stays hers, with the pin beside it; a page opened now hears nothing old
+    labels = pick(visit(ALICE), hers).selectbox(key="store-pick").options
+    assert "dense autoencoder, k = 3 (yours, pinned by the teacher)" in labels
+    assert not toasts(open_tab(BOB))
+
+
+def test_the_wait_in_the_queue_is_said_in_jobs_before_yours(classroom):
+    visit, _, _ = classroom
+    ui.service().jobs.submit(tiny(5), ALICE)
+    at = start(visit(BOB), 6)
+    # no worker here, so no estimate of the time: the number of jobs alone
+    assert "Waiting in the queue: 1 job before yours." in " ".join(i.value for i in at.info)
+
+
+def displayed(at: AppTest) -> pd.DataFrame:
+    """The stored-models table as the browser shows it (its display values)."""
+    (table,) = at.dataframe
+    return convert_arrow_bytes_to_pandas_df(table.proto.arrow_data.styler.display_values)
+
+
+def test_models_are_named_for_people_in_pickers_and_the_table(classroom, isolated_home):
+    visit, lesson, hers = classroom
+    longer = ModelStore(isolated_home).save(tiny(3, epochs=2), train_spec(tiny(3, epochs=2)),
+                                            owner=ALICE).id
+    bob = pick(visit(BOB), hers)
+    assert set(bob.selectbox(key="store-pick").options) == {
+        "dense autoencoder, k = 2 (the lesson's)",
+        "dense autoencoder, k = 3, 1 epoch (a classmate's)",
+        "dense autoencoder, k = 3, 2 epochs (a classmate's)"}
+    # what else the chosen model is, in its tooltip
+    assert "digits: 1 epoch" in bob.selectbox(key="store-pick").help
+    assert hers in bob.selectbox(key="store-pick").help
+    table = bob.dataframe[0].value
+    assert list(table.columns[:6]) == ["model", "owner", "pinned", "trained", "dataset",
+                                       "epochs"]
+    assert table.columns[-1] == "id"
+    by_id = table.set_index("id")
+    assert by_id.loc[lesson, "model"] == "dense autoencoder, k = 2"
+    assert by_id.loc[lesson, "owner"] == "the lesson" and by_id.loc[hers, "owner"] == "a classmate"
+    assert set(by_id["trained"]) <= {"just now", "1 min ago"}          # not an ISO stamp
+    assert not by_id["pinned"].any()
+    shown = displayed(bob)
+    assert not shown.isin(["None", "nan", "<NA>", "NaN"]).any().any(), shown
+    assert set(visit(ALICE).dataframe[0].value.set_index("id").loc[[hers, longer], "owner"]) == {
+        "you"}
+    # the teacher sees which student: numbers, not "a classmate" for everyone
+    teacher = visit(BOB, teacher=True).dataframe[0].value.set_index("id")
+    number = ui.service().roster.numbers()[ALICE]
+    assert teacher.loc[hers, "owner"] == f"student {number}"

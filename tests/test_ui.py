@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import plotly.graph_objects as go
@@ -189,3 +190,144 @@ def test_alt_texts_one_per_picture():
     assert ui.alt_texts(["one", "two"], 2) == ["one", "two"]
     with pytest.raises(ValueError):
         ui.alt_texts(["one"], 2)
+
+
+# --- words a person reads ---------------------------------------------------------------------
+
+def test_when_a_model_was_made_is_said_in_words_in_the_servers_time_zone():
+    now = datetime(2026, 3, 5, 15, 30, tzinfo=timezone.utc)
+
+    def said(**ago) -> str:
+        return ui.when_words((now - timedelta(**ago)).isoformat(timespec="seconds"), now)
+
+    def local(**ago) -> datetime:          # the reference: the same instant, on the server's clock
+        return (now - timedelta(**ago)).astimezone()
+
+    assert said(seconds=20) == "just now"
+    assert said(minutes=3, seconds=10) == "3 min ago"
+    if local(hours=2).date() == now.astimezone().date():     # in most time zones
+        assert said(hours=2) == f"today {local(hours=2):%H:%M}"
+    assert said(days=1) == f"yesterday {local(days=1):%H:%M}"
+    assert said(days=30) == f"{local(days=30).day} {local(days=30):%b %H:%M}"
+    assert said(days=400) == f"{local(days=400).day} {local(days=400):%b %Y}"
+    assert "T" not in said(days=30) and "+00:00" not in said(days=400)     # never an ISO stamp
+    assert ui.when_words("not a date", now) == "not a date"
+
+
+def test_a_wait_is_said_in_words_and_the_count_alone_when_nothing_is_known():
+    assert ui.wait_words(2, 38.0) == "2 jobs before yours, about 40 s"
+    assert ui.wait_words(1, 150.0) == "1 job before yours, about 2 min"
+    assert ui.wait_words(3, None) == "3 jobs before yours"
+    assert ui.wait_words(0, None) == "yours is next"
+    assert ui.duration_words(1.0) == "about 5 s"
+    assert ui.duration_words(3900.0) == "about 1 h 5 min"
+
+
+def spec(variant: str = "dense", k: int = 16, epochs: int = 10, batch: int = 256, **kw):
+    from aedemo.spec import ModelSpec
+    from aedemo.train import TrainConfig
+
+    hparams = {"latent_dim": k} if variant != "lstm" else {"latent_dim": min(k, 8)}
+    return ModelSpec(variant=variant, hparams=tuple(hparams.items()), dataset="digits",
+                     train=TrainConfig(epochs=epochs, batch_size=batch), **kw)
+
+
+def snapshot(job_id: str, s, status: str, position=None, eta=None, fraction=0.0):
+    from aedemo.jobs import JobSnapshot, Status
+
+    return JobSnapshot(id=job_id, spec=s, status=Status(status), owner="a", position=position,
+                       epoch=0, epochs=s.train.epochs, batch=0, batches=0, fraction=fraction,
+                       eta_seconds=eta, history=(), batch_losses=(), preview=None,
+                       preview_inputs=None, error=None, model_id=None, reused=False,
+                       submitted=0.0, finished=None)
+
+
+def test_the_wait_in_the_queue_is_computed_from_the_running_jobs_eta_and_measured_times():
+    from aedemo.jobs import duration_estimate, measured_seconds, wait_estimate
+
+    running = snapshot("run", spec(k=8), "running", eta=10.0, fraction=0.75)
+    ahead = [snapshot("q1", spec(epochs=4), "queued", position=1),
+             snapshot("q2", spec(epochs=2, batch=64), "queued", position=2)]
+    mine = snapshot("me", spec(k=4), "queued", position=3)
+    behind = snapshot("q4", spec(), "queued", position=4)
+    # a stored dense model: 10 epochs in 50 s at batch 256; another at batch 64, 10 in 80 s
+    measured = [(spec(k=32, epochs=10), 50.0), (spec(k=16, epochs=10, batch=64), 80.0),
+                (spec("vae", epochs=10), 500.0)]
+    # the reference, by hand: 10 s left of the running job, 4 epochs at 5 s, 2 at 8 s
+    assert wait_estimate(mine, [running, *ahead, mine, behind], measured) == (3, 10 + 20 + 16)
+    assert wait_estimate(mine, [running, *ahead, mine], measured, workers=2) == (3, 23)
+    # the running job's own measure: 10 s left at 75% is 40 s in all
+    assert measured_seconds(running) == pytest.approx(40.0)
+    # nothing like a conv job was measured: the count alone
+    conv = snapshot("q1", spec("conv", epochs=4), "queued", position=1)
+    assert wait_estimate(mine, [running, conv, mine], measured) == (2, None)
+    assert duration_estimate(spec("conv"), measured) is None
+    # nor with no worker to take it
+    assert wait_estimate(mine, [running, *ahead, mine], measured, workers=0) == (3, None)
+
+
+@pytest.mark.parametrize("variant, extra", [
+    ("dense", ()), ("vae", ("Generate",)), ("denoising", ("Denoising",)),
+    ("sparse", ("Sparse and conv",)), ("conv", ("Sparse and conv",))])
+def test_a_finished_image_models_links_follow_what_it_is(variant, extra):
+    """The issue's list is the reference: every image model is on Reconstructions, Latent space
+    and Draw, and some variants on a page of their own too."""
+    titles = [p.title for p in ui.pages_showing(spec(variant))]
+    assert sorted(titles) == sorted(["Reconstructions", "Latent space", "Draw", *extra])
+
+
+def test_a_detector_and_a_sequence_model_link_to_their_own_pages():
+    assert [p.title for p in ui.pages_showing(spec(normal=(3,)))] == ["Anomaly detection"]
+    assert [p.title for p in ui.pages_showing(spec("lstm"))] == ["Sequences"]
+
+
+def stored(model_id: str, s, owner: str | None):
+    from aedemo.store import StoredModel
+
+    return StoredModel(model_id, {"id": model_id, "spec": s.to_dict(), "owner": owner,
+                                  "metrics": {}, "history": [], "seconds": 1.0,
+                                  "created": "2026-03-05T15:00:00+00:00"})
+
+
+def test_models_are_named_for_people_and_two_of_one_name_told_apart():
+    from aedemo.jobs import SYSTEM
+
+    lesson, mine = stored("a" * 12, spec(), SYSTEM), stored("b" * 12, spec("vae", k=8), "me")
+    longer = stored("c" * 12, spec("vae", k=8, epochs=20), "me")
+    theirs = stored("d" * 12, spec(k=4), "them")
+    who = ui.Viewer(me="me", teacher=False, pinned=frozenset({"b" * 12}), zoo=frozenset(),
+                    numbers={"them": 3})
+    labels = ui.model_labels([lesson, mine, longer, theirs], who)
+    assert labels == {
+        "a" * 12: "dense autoencoder, k = 16 (the lesson's)",
+        "b" * 12: "VAE, k = 8, 10 epochs (yours, pinned by the teacher)",
+        "c" * 12: "VAE, k = 8, 20 epochs (yours)",
+        "d" * 12: "dense autoencoder, k = 4 (a classmate's)"}
+    # only what differs is added: here the batch size, not the epochs they share
+    smaller = stored("e" * 12, spec("vae", k=8, epochs=20, batch=64), "me")
+    assert ui.model_labels([longer, smaller], who) == {
+        "c" * 12: "VAE, k = 8, batch 256 (yours)", "e" * 12: "VAE, k = 8, batch 64 (yours)"}
+    teacher = ui.Viewer(me="t", teacher=True, pinned=frozenset(), zoo=frozenset(),
+                        numbers={"them": 3})
+    assert ui.model_labels([theirs], teacher) == {
+        "d" * 12: "dense autoencoder, k = 4 (student 3's)"}
+    assert "digits" in ui.model_help(mine) and "b" * 12 in ui.model_help(mine)
+
+
+def test_the_teachers_actions_are_said_to_whom_they_concern():
+    from aedemo import classroom
+    from aedemo.jobs import TEACHER
+
+    def item(kind: str, owners=("me",), by=TEACHER) -> classroom.Item:
+        return classroom.Item(1, 0.0, kind, "x" * 12, spec("vae", k=8).to_dict(), owners, by)
+
+    assert ui.news_notice(item(classroom.PINNED, ()), "me") == (
+        "The teacher pinned VAE, k = 8: every page shows it first.")
+    assert ui.news_notice(item(classroom.PINNED), "me").startswith(
+        "The teacher pinned your model VAE, k = 8")
+    assert ui.news_notice(item(classroom.DELETED), "me") == (
+        "The teacher deleted your model VAE, k = 8.")
+    assert ui.news_notice(item(classroom.DELETED), "someone else") is None
+    assert ui.news_notice(item(classroom.DELETED, by="me"), "me") is None       # their own act
+    assert ui.news_notice(item(classroom.CANCELLED), "me") == (
+        "The teacher cancelled your job VAE, k = 8: nothing was stored.")
