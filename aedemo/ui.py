@@ -494,11 +494,6 @@ def model_labels(entries: Sequence[StoredModel], who: Viewer | None = None) -> d
             for m in entries}
 
 
-def model_label(m: StoredModel) -> str:
-    """One model's name for people (see model_labels, which tells apart models of one name)."""
-    return model_labels([m])[m.id]
-
-
 def training_words(spec: ModelSpec) -> str:
     """What a model is trained on and how: "mnist-5k: 38 epochs, batch 64, learning rate
     0.001, seed 0"."""
@@ -686,6 +681,20 @@ def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> Sto
     chosen = next((m for m in models if m.id == getattr(before, "id", None)), models[0])
     return st.selectbox(label, models, format_func=lambda m: labels[m.id], key=key,
                         help=model_help(chosen))
+
+
+def pick_model_id(models: list[StoredModel], key: str, label: str = "Model",
+                  where: Any = None) -> StoredModel:
+    """pick_model for a picker whose state is the chosen model's id (Draw, Anomaly and
+    Sequences): named for people the same way, the tooltip the same; a chosen model deleted
+    since is forgotten and the first, the lesson's, is chosen instead."""
+    labels, by_id = model_labels(models), {m.id: m for m in models}
+    if st.session_state.get(key) not in labels:
+        st.session_state.pop(key, None)
+    current = by_id[st.session_state.get(key, models[0].id)]
+    chosen = (where or st).selectbox(label, list(labels), format_func=labels.get, key=key,
+                                     help=model_help(current))
+    return by_id[chosen]
 
 
 def models_or_wait(what: str, **filters: Any) -> tuple[Any, list[StoredModel]]:

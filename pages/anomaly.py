@@ -79,11 +79,7 @@ if not detectors:
     st.stop()
 
 st.header("How well it separates")
-labels = {m.id: ui.model_label(m) for m in detectors}
-if st.session_state.get("anomaly-model") not in labels:
-    st.session_state.pop("anomaly-model", None)
-chosen = st.selectbox("Detector", list(labels), format_func=labels.get, key="anomaly-model")
-entry = next(m for m in detectors if m.id == chosen)
+entry = ui.pick_model_id(detectors, key="anomaly-model", label="Detector")
 normal_names = ", ".join(data.classes[c] for c in entry.spec.normal)
 try:
     with st.spinner("Scoring every test image (once per detector)…"):

@@ -200,10 +200,7 @@ def bottleneck_sweep(seen: torch.Tensor, sweep: dict) -> None:
 @st.fragment
 def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
     st.header("Your drawing among the dataset")
-    labels = {m.id: ui.model_label(m) for m in shown}
-    chosen = st.selectbox("Seen through", list(labels), format_func=labels.get,
-                          key="draw-model")
-    entry = next(m for m in shown if m.id == chosen)
+    entry = ui.pick_model_id(shown, key="draw-model", label="Seen through")
     model = svc.load_model(entry.id)
     with st.spinner("Encoding the dataset with this model (once per model)…"):
         views = svc.derived("draw-views", entry, draw.model_views)

@@ -33,16 +33,14 @@ if not models:
         ui.job_panel(st.session_state["seq-job"])
     st.stop()
 
-labels = {m.id: ui.model_label(m) for m in models}
 left, right = st.columns([2, 1])
-chosen = left.selectbox("Model", list(labels), format_func=labels.get, key="seq-model")
+entry = ui.pick_model_id(models, key="seq-model", where=left)
 seed = right.number_input("Test set seed", 0, 10_000, 0, key="seq-seed",
                           help="Another seed generates another test set")
 kinds = st.multiselect("Anomalies in the test set", list(datasets.ANOMALY_KINDS),
                        default=list(datasets.ANOMALY_KINDS), key="seq-kinds",
                        help="30% of the test series carry one anomaly each, of these kinds in "
                             "turn")
-entry = next(m for m in models if m.id == chosen)
 with st.spinner("Scoring the test series…"):
     scores = svc.derived("series-scores", entry, sequences.score_test_series,
                          sequences.kinds_in_order(kinds), int(seed), data=False)
