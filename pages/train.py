@@ -52,25 +52,28 @@ with st.container(border=True):
         format_func=lambda n: f"{n}: {REGISTRY[n].summary}", key="train-variant")
     cls = REGISTRY[variant]
     refused = None             # why Start is off: a dataset the page knows it cannot have
+    dataset_key = "train-series"
     if cls.kind == "sequence":
-        dataset = left.selectbox("Dataset", [datasets.SERIES], key="train-series",
+        dataset = left.selectbox("Dataset", [datasets.SERIES], key=dataset_key,
                                  help="Generated noisy sine mixtures (see the Sequences page)")
     else:
-        default_set = svc.data.source if svc.data else "mnist"
+        data = svc.data            # read once: it may arrive while this run draws the form
+        dataset_key = "train-dataset" if data else "train-dataset-loading"
+        default_set = data.source if data else "mnist"
         options = list(dict.fromkeys([default_set, *datasets.IMAGE_DATASETS]))
         dataset = left.selectbox(
             "Dataset", options,
             index=options.index(kept_or("train-dataset", default_set, options.__contains__)),
             # until the app's dataset has loaded its name is not known: that first widget is
             # replaced (a key of its own) by one that starts on it
-            key="train-dataset" if svc.data else "train-dataset-loading",
+            key=dataset_key,
             help="MNIST, Fashion-MNIST and KMNIST are downloaded; mnist-5k and digits ship "
                  "with the installed packages")
-        if svc.data and svc.data.notice and dataset not in datasets.DIGIT_SETS:
+        if data and data.notice and dataset not in datasets.DIGIT_SETS:
             refused = (f"No network here, and {dataset} has no offline copy, so it cannot be "
-                       f"trained on now. {svc.data.source} holds real MNIST digits.")
+                       f"trained on now. {data.source} holds real MNIST digits.")
             left.warning(refused, icon=":material/wifi_off:")
-        n_train = len(svc.data.x_train) if svc.data else 60_000
+        n_train = len(data.x_train) if data else 60_000
     hparams = {f.name: ui.hparam_input(
         f, key=f"train-{variant}-{f.name}",
         label="Bottleneck size k" if f.name == "latent_dim" else None,
@@ -103,10 +106,9 @@ with st.container(border=True):
                       key="train-start", disabled=refused is not None,
                       help=refused and "Pick a dataset that is here: the warning says why")
 
-form_keys = ["train-variant", "train-series" if cls.kind == "sequence" else
-             "train-dataset" if svc.data else "train-dataset-loading",
-             *(f"train-{variant}-{name}" for name in hparams), f"train-epochs-{variant}",
-             f"train-lr-{variant}", f"train-batch-{variant}", "train-seed"]
+form_keys = ["train-variant", dataset_key, *(f"train-{variant}-{name}" for name in hparams),
+             f"train-epochs-{variant}", f"train-lr-{variant}", f"train-batch-{variant}",
+             "train-seed"]
 ui.remember_changes(FORM, {key: st.session_state[key] for key in form_keys})
 
 train_cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
