@@ -218,7 +218,7 @@ def cmd_delete(args, store: ModelStore) -> int:
 
 
 def cmd_pin(args, store: ModelStore) -> int:
-    """Pin a model to the showcase: every page shows it by default, before the zoo's."""
+    """Pin a model to the showcase: it comes first, before the zoo's, on every page it fits."""
     from aedemo import classroom
 
     if store.get(args.id) is None:
@@ -324,8 +324,8 @@ def build_parser(model_flags: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("delete", help="delete a stored model")
     p.add_argument("id")
-    p = sub.add_parser("pin", help="show a stored model by default on every page, before the "
-                                   "zoo's (the teacher's showcase)")
+    p = sub.add_parser("pin", help="show a stored model first, before the zoo's, on every page "
+                                   "it fits (the teacher's showcase)")
     p.add_argument("id")
     p = sub.add_parser("unpin", help="take a model off the showcase")
     p.add_argument("id")

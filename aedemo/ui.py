@@ -230,8 +230,8 @@ def news_notice(item: classroom.Item, me: str) -> str | None:
         name = "a model"
     yours = me in item.owners
     if item.kind == classroom.PINNED:
-        return f"The teacher pinned {'your model ' if yours else ''}{name}: every page shows " \
-               "it first."
+        return (f"The teacher pinned {'your model ' if yours else ''}{name}: it comes first on "
+                f"every page it fits.")
     if item.kind == classroom.UNPINNED:
         return f"The teacher took {'your model ' if yours else ''}{name} off the showcase."
     if not yours or item.by == me:
@@ -1124,7 +1124,7 @@ def stored_models_table() -> None:
     st.dataframe(table.style.format(precision=4, na_rep=""), hide_index=True,
                  key="stored-models",
                  column_config={"pinned": st.column_config.CheckboxColumn(
-                     "pinned", help="Pinned by the teacher: every page shows it first")})
+                     "pinned", help="Pinned by the teacher: it comes first on every page it fits")})
     labels = {**{m.id: f"{m.id} (unreadable: {m.problem[:60]})" for m in entries if not m.ok},
               **model_labels(entries, who)}
     picked = st.session_state.get("store-pick")
@@ -1183,6 +1183,7 @@ def model_actions(entry: StoredModel) -> None:
         pinned = entry.id in svc.store.pinned()
         if st.button("Take off the showcase" if pinned else "Pin to the showcase",
                      icon=":material/push_pin:", key=f"store-pin-{entry.id}",
-                     help="Pinned models are what every page shows first, before the zoo's"):
+                     help="A pinned model comes first, before the zoo's, on every page it "
+                          "fits (of its variant, and with the k a page needs)"):
             _teacher_act(lambda: svc.set_pinned(entry.id, not pinned))
 

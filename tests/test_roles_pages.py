@@ -220,11 +220,11 @@ def test_a_pin_reaches_an_open_page_with_a_notice_and_old_news_is_not_replayed(c
     alice, bob = open_tab(ALICE), open_tab(BOB)
     ui.service().set_pinned(hers, True)
     bob.run()
-    assert toasts(bob) == ["The teacher pinned dense autoencoder, k = 3: every page shows it "
-                           "first."]
+    assert toasts(bob) == ["The teacher pinned dense autoencoder, k = 3: it comes first on "
+                           "every page it fits."]
     alice.run()
-    assert toasts(alice) == ["The teacher pinned your model dense autoencoder, k = 3: every "
-                             "page shows it first."]
+    assert toasts(alice) == ["The teacher pinned your model dense autoencoder, k = 3: it comes "
+                             "first on every page it fits."]
     # her model stays hers, with the pin beside it; a page opened now hears nothing old
     labels = pick(visit(ALICE), hers).selectbox(key="store-pick").options
     assert "dense autoencoder, k = 3 (yours, pinned by the teacher)" in labels

@@ -322,7 +322,7 @@ def test_the_teachers_actions_are_said_to_whom_they_concern():
         return classroom.Item(1, 0.0, kind, "x" * 12, spec("vae", k=8).to_dict(), owners, by)
 
     assert ui.news_notice(item(classroom.PINNED, ()), "me") == (
-        "The teacher pinned VAE, k = 8: every page shows it first.")
+        "The teacher pinned VAE, k = 8: it comes first on every page it fits.")
     assert ui.news_notice(item(classroom.PINNED), "me").startswith(
         "The teacher pinned your model VAE, k = 8")
     assert ui.news_notice(item(classroom.DELETED), "me") == (
