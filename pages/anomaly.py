@@ -91,7 +91,7 @@ except ValueError as err:
 model = svc.load_model(entry.id)
 charts = st.container()          # filled below, once the threshold is chosen
 
-drawing = st.session_state.get("aedemo_drawing")
+drawing = ui.last_input()
 drawing_error = None
 if drawing is not None and tuple(drawing.shape[1:]) == (1, 28, 28):
     # as the detector's training images were made (coarsened for the offline digits)

@@ -13,9 +13,6 @@ from aedemo.viz.draw import kept_figures, with_marks, with_stars
 if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its threading first
     import torch
 
-DRAWING = "aedemo_drawing"             # the latest input, (1, 1, 28, 28): the Anomaly page reads it
-STROKES = "draw-strokes"               # the pad's strokes, for a pad mounted afresh
-INPUT = "draw-input"                   # the latest input as rows of numbers, for the browser
 SWEEP_K = "draw-k-chosen"              # the sweep's k, kept while the slider is off the page
 COPY_MIN_PX = 90                       # a copy's least width before its row wraps
 
@@ -32,32 +29,6 @@ st.markdown(
 svc = ui.service()
 
 
-def last_drawing() -> tuple[list | None, torch.Tensor | None]:
-    """The pad's last strokes and the last input: this session's, else this browser's. A
-    reload starts a new Streamlit session with an empty session_state; the server kept both
-    for the browser (ui.remember), checked again here as they come back."""
-    if STROKES not in st.session_state and DRAWING not in st.session_state:
-        st.session_state[STROKES] = draw.finite_rows(ui.recall(STROKES))
-        x = draw.input_from_rows(ui.recall(INPUT))
-        if x is not None:
-            st.session_state[DRAWING] = x
-    return st.session_state.get(STROKES), st.session_state.get(DRAWING)
-
-
-def keep_input(x: torch.Tensor | None) -> None:
-    """The input for this session (the Anomaly page reads it) and for this browser, which
-    hears of a change only: a tab left open must not undo what another tab drew since."""
-    before = st.session_state.get(DRAWING)
-    if x is None:
-        st.session_state.pop(DRAWING, None)
-        if before is not None:
-            ui.remember(INPUT, None)
-        return
-    st.session_state[DRAWING] = x
-    if before is None or not before.equal(x):
-        ui.remember(INPUT, draw.input_rows(x))
-
-
 def from_pad() -> tuple[torch.Tensor | None, str]:
     """The drawing pad's digit framed as MNIST, and a line saying where it came from. Until
     the pad sends something in this session (coming back to the page, or a reload), it shows
@@ -66,16 +37,13 @@ def from_pad() -> tuple[torch.Tensor | None, str]:
     Clear and Undo are the pad's own buttons: they act in the browser at once and then send
     the result. A Clear button in Python would have to replace the pad on a rerun, and under a
     classroom's load a stroke begun before that rerun arrived was wiped with it."""
-    kept, saved = last_drawing()
+    kept, saved = ui.last_drawing()
     sent = ui.drawing_pad("draw-pad", kept)
     if sent is None:
         return saved, "Your last input; draw to replace it." if saved is not None else ""
     strokes = draw.finite_rows(sent.get("strokes"))
     if strokes != kept:
-        st.session_state[STROKES] = strokes
-        # over Browsers' bound the drawing is not kept, and neither is an older one in its place
-        if not ui.remember(STROKES, strokes or None):
-            ui.remember(STROKES, None)
+        ui.keep_strokes(strokes)
     if not sent.get("png"):
         return None, ""                                     # cleared
     try:
@@ -128,7 +96,7 @@ with left:
     drawn = source == "Draw on the pad"
     x, note = from_pad() if drawn else from_upload()
 if x is not None or drawn:           # from the pad, None is a blank pad: no drawing any more
-    keep_input(x)
+    ui.keep_input(x)
 with right:
     if x is None and note != "error":
         st.info("Draw a digit on the black square, in white, as large or small as you like; "

@@ -198,7 +198,7 @@ else:
     what = (digit_names[:COPY_DIGITS] + [f"scribble {i + 1}" for i in range(SCRIBBLES)]
             + ["uniform noise"])
     kinds = ["digit"] * len(originals[:COPY_DIGITS]) + ["scribble"] * SCRIBBLES + ["noise"]
-    drawing = st.session_state.get("aedemo_drawing")
+    drawing = ui.last_input()
     if isinstance(drawing, torch.Tensor) and tuple(drawing.shape) == (1, 1, 28, 28):
         inputs.append(drawing.float())
         what.append("your drawing")

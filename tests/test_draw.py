@@ -348,6 +348,24 @@ def test_a_reload_finds_the_last_input_and_the_models_answer_at_once(page, issue
     assert "aedemo_drawing" not in other.session_state
 
 
+def test_a_reload_on_another_page_finds_the_drawing_there(page, issue5_store, isolated_home):
+    """The Anomaly page marks the student's drawing on its histogram: reloaded on that page,
+    without a visit to Draw, it still finds it (ui.last_input)."""
+    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+    at = page(DRAW)
+    at.radio(key="draw-source").set_value("Upload an image").run()
+    at.file_uploader(key="draw-upload").set_value(("seven.png", digit_png(), "image/png")).run()
+    me = at.session_state["aedemo_student"]
+    again = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    again.session_state["aedemo_student"] = me
+    again.run()
+    again.switch_page("pages/anomaly.py")
+    again.run()
+    no_exception(again)
+    assert again.session_state["aedemo_drawing"].equal(a_drawing())
+    assert "**Your drawing** from the Draw page scores" in texts(again, "markdown")
+
+
 def test_what_comes_back_from_the_servers_memory_is_checked(page, issue5_store, isolated_home):
     shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
     at = page(DRAW)
