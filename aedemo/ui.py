@@ -940,18 +940,43 @@ def cancelled_text(job: JobSnapshot, me: str) -> str:
 
 
 
-@st.fragment(run_every=PROGRESS_EVERY_S)
 def job_panel(job_id: str) -> None:
-    """Progress, live loss curve, reconstruction strip and Cancel for one job; refreshes itself
-    every PROGRESS_EVERY_S while the job is active and reruns the page once when it ends."""
-    svc = service()
-    try:
-        job = svc.job(job_id)
-    except JobError as err:
-        st.error(str(err), icon=":material/cloud_off:")
-        return
+    """Progress, live loss curve, reconstruction strip and Cancel for one job. While the job
+    waits or trains the panel refreshes itself every PROGRESS_EVERY_S, and reruns the page once
+    when it ends; a finished job's panel is drawn with the page and left alone: it no longer
+    changes, and every open tab redrew its chart and pictures every 2 s for nothing."""
+    job = _job_or_say(job_id)
     if job is None:
         return
+    if job.active:
+        _live_job_panel(job_id)
+    else:
+        _job_panel_body(job)
+
+
+def _job_or_say(job_id: str) -> JobSnapshot | None:
+    """The job, or None (said, when the queue cannot be reached)."""
+    try:
+        return service().job(job_id)
+    except JobError as err:
+        st.error(str(err), icon=":material/cloud_off:")
+        return None
+
+
+@st.fragment(run_every=PROGRESS_EVERY_S)
+def _live_job_panel(job_id: str) -> None:
+    job = _job_or_say(job_id)
+    if job is None:
+        return
+    if not job.active:
+        # it ended: the whole page again, so tables and pickers include the new model and
+        # the panel is drawn as a finished one
+        st.rerun(scope="app")
+    _job_panel_body(job)
+
+
+def _job_panel_body(job: JobSnapshot) -> None:
+    svc = service()
     me = student_id()
     spec = job.spec
     st.markdown(f"**{spec.title}**")
@@ -995,12 +1020,6 @@ def job_panel(job_id: str) -> None:
                       key=f"series-{job.id}",
                       summary="Two fixed test series (solid) and the model's reconstructions "
                               f"of them (dashed) after epoch {len(job.history)}.")
-    # When the job ends, rerun the whole page once so tables and pickers include the new model.
-    seen = st.session_state.setdefault("aedemo_seen_active", {})
-    if job.active:
-        seen[job.id] = True
-    elif seen.pop(job.id, False):
-        st.rerun(scope="app")
 
 
 def _job_controls(job: JobSnapshot, me: str) -> None:
