@@ -118,6 +118,12 @@ class _JsonFile:
         self._cache = (stamp, value)
         return value
 
+    def listed(self, name: str) -> list:
+        """The list the file holds under ``name``: empty for a file that holds anything else."""
+        raw = self.read()
+        value = raw.get(name) if isinstance(raw, dict) else None
+        return value if isinstance(value, list) else []
+
     @contextmanager
     def locked(self):
         """Hold the file's lock (threads of this process, then every process) while it is
@@ -150,11 +156,8 @@ class News:
         self._file = _JsonFile(root, "news.json")
 
     def items(self) -> list[Item]:
-        raw = self._file.read()
-        listed = raw.get("items") if isinstance(raw, dict) else None
-        if not isinstance(listed, list):
-            return []
-        found = [i for i in map(Item.from_json, listed[-NEWS_KEPT:]) if i is not None]
+        listed = self._file.listed("items")[-NEWS_KEPT:]
+        found = [i for i in map(Item.from_json, listed) if i is not None]
         return sorted(found, key=lambda i: i.seq)
 
     def last_seq(self) -> int:
@@ -192,11 +195,8 @@ class Roster:
         self._file = _JsonFile(root, "roster.json")
 
     def _students(self) -> list[str]:
-        raw = self._file.read()
-        listed = raw.get("students") if isinstance(raw, dict) else None
-        if not isinstance(listed, list):
-            return []
-        return [s for s in listed[:ROSTER_CAP] if isinstance(s, str) and len(s) <= 64]
+        return [s for s in self._file.listed("students")[:ROSTER_CAP]
+                if isinstance(s, str) and len(s) <= 64]
 
     def numbers(self) -> dict[str, int]:
         """Each numbered student's number, from 1."""

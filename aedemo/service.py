@@ -83,12 +83,6 @@ class Provenance(enum.IntEnum):
     def showcase(self) -> bool:
         return self <= Provenance.ZOO
 
-    @property
-    def label(self) -> str:
-        return {Provenance.PINNED: "pinned by the teacher", Provenance.ZOO: "the class's zoo",
-                Provenance.TEACHER: "the teacher's", Provenance.YOURS: "yours",
-                Provenance.OTHERS: "a classmate's"}[self]
-
 
 class When(enum.Enum):
     """When ``Service.derived`` computes a result that is not in memory yet."""
