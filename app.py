@@ -39,7 +39,7 @@ else:
     from starlette.middleware import Middleware
     from streamlit import config
 
-    from aedemo import roles
+    from aedemo import guard, roles
 
     NAVIGATION_WAIT_S = 30
     LOADING_WAIT_S = 60        # a server stopped in its first seconds: its first run's imports
@@ -60,6 +60,17 @@ else:
     if not roles.is_loopback(config.get_option("server.address")) and _passphrase_problem():
         sys.exit(f"aedemo will not serve the network: {_passphrase_problem()}")
 
+    # uvicorn is importing this module: its connection caps and header timeout go in before it
+    # serves (aedemo.guard says what each bounds and why).
+    guard.harden_server()
+    guard.limit_repeated_log_lines()
+
+    def _uploads_held(session_id: str) -> dict[str, int]:
+        from streamlit.runtime import Runtime
+
+        held = Runtime.instance().uploaded_file_mgr.file_storage.get(session_id, {})
+        return {file_id: len(file.data) for file_id, file in dict(held).items()}
+
     @asynccontextmanager
     async def _start_up(app):
         """Before any browser is let in, run the app once in a session of its own (what
@@ -76,6 +87,7 @@ else:
             if menu.navigation_ran.is_set() or first_run.done():
                 break
             await asyncio.sleep(0.05)
+        guard.limit_repeated_log_lines()         # the loggers made since the import
         print(roles.where_to_open(config.get_option("server.address"),
                                   config.get_option("server.port")), flush=True)
         yield
@@ -87,7 +99,10 @@ else:
 
         await asyncio.to_thread(workers.stop_all)
 
-    # The gate refuses other machines unless a passphrase opens the app to the class, and gives
-    # each browser its student cookie (aedemo.roles).
+    # Other sites' requests are refused first; then the gate refuses other machines unless a
+    # passphrase opens the app to the class, and gives each browser its student cookie
+    # (aedemo.roles); then each session's uploads are held to their budget (aedemo.guard).
     app = st.App(__file__, lifespan=_start_up,
-                 middleware=[Middleware(roles.ClassroomGate, open_to_lan=_open_to_lan)])
+                 middleware=[Middleware(guard.OwnOriginOnly),
+                             Middleware(roles.ClassroomGate, open_to_lan=_open_to_lan),
+                             Middleware(guard.UploadBudget, held=_uploads_held)])
