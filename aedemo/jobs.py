@@ -37,7 +37,7 @@ import torch
 
 from aedemo import data as datasets
 from aedemo.roles import is_loopback
-from aedemo.spec import ModelSpec, train_spec
+from aedemo.spec import ModelSpec, seconds_per_image, train_spec, work_seconds
 from aedemo.store import ModelStore, StoreError
 from aedemo.taskqueue import Board, QueueUnavailable
 from aedemo.train import Callback, LossTrace, Progress, TrainingDiverged, TrainingStopped
@@ -165,11 +165,13 @@ def measured_seconds(job: JobSnapshot) -> float | None:
 
 def duration_estimate(spec: ModelSpec, measured: Sequence[tuple[ModelSpec, float]]
                       ) -> float | None:
-    """Seconds that training ``spec`` will take, scaled by its epochs from the most alike of
-    ``measured`` (spec, seconds) pairs: stored models (their "seconds") and running jobs
-    (measured_seconds). Alike means the same variant, dataset and one-class-ness (what sets the
-    work per epoch), then the same batch size, then the nearest bottleneck. None when nothing
-    alike was measured: a guess from another variant would be a number in the wrong units."""
+    """Seconds that training ``spec`` will take, from the most alike of ``measured`` (spec,
+    seconds) pairs: stored models (their "seconds") and running jobs (measured_seconds), scaled
+    by their work (its epochs, and per image the batch's share of a step and the network's
+    size: spec.seconds_per_image). Alike means the same variant, dataset and one-class-ness
+    (what sets the images per epoch), then the same batch size, then the nearest bottleneck.
+    None when nothing alike was measured: a guess from another variant would be a number in
+    the wrong units."""
     alike = [(other, seconds) for other, seconds in measured
              if other.variant == spec.variant and other.dataset == spec.dataset
              and bool(other.normal) == bool(spec.normal) and seconds > 0]
@@ -178,8 +180,29 @@ def duration_estimate(spec: ModelSpec, measured: Sequence[tuple[ModelSpec, float
     other, seconds = min(alike, key=lambda pair: (
         pair[0].train.batch_size != spec.train.batch_size,
         abs(math.log2(pair[0].latent_dim / spec.latent_dim))))
-    return seconds / other.train.epochs * spec.train.epochs
+    return (seconds / (other.train.epochs * seconds_per_image(other))
+            * spec.train.epochs * seconds_per_image(spec))
 
+
+
+def cost_estimate(spec: ModelSpec, measured: Sequence[tuple[ModelSpec, float]],
+                  n_train: int) -> float:
+    """Seconds that training ``spec`` on ``n_train`` images will take on this worker: from
+    what it measured of alike jobs (duration_estimate), else from the work alone at the
+    reference machine's speed (spec.work_seconds), so a job never goes unbounded for lack of
+    a measurement."""
+    estimate = duration_estimate(spec, measured)
+    return estimate if estimate is not None else work_seconds(spec, n_train)
+
+
+def duration_words(seconds: float) -> str:
+    """A coming wait as a person says it: "about 40 s", "about 3 min", "about 1 h 5 min"."""
+    if seconds < 60:
+        return f"about {max(5, math.ceil(seconds / 5) * 5)} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} min"
+    return f"about {minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
 
 def wait_estimate(job: JobSnapshot, active: Sequence[JobSnapshot],
                   measured: Sequence[tuple[ModelSpec, float]], workers: int = 1

@@ -27,9 +27,18 @@ from typing import Any
 
 from aedemo import classroom, roles, taskqueue
 from aedemo import data as datasets
-from aedemo.jobs import SYSTEM, TEACHER, JobError, JobQueue, JobSnapshot
+from aedemo.jobs import (
+    SYSTEM,
+    TEACHER,
+    JobError,
+    JobQueue,
+    JobSnapshot,
+    cost_estimate,
+    duration_words,
+    measured_seconds,
+)
 from aedemo.memo import MEMO_BYTES, Memo
-from aedemo.spec import ModelSpec
+from aedemo.spec import MNIST_TRAIN_SIZE, ModelSpec, training_images
 from aedemo.store import ModelStore, StoredModel, StoreError
 from aedemo.workers import LocalWorkers
 
@@ -54,6 +63,9 @@ class Settings:
     queue_cap: int = 20              # AEDEMO_QUEUE_CAP: students' jobs waiting, all together
     address_cap: int = 3             # AEDEMO_ADDRESS_CAP: the same per computer; 0 turns it off
     zoo: bool = True                 # AEDEMO_ZOO=0 turns off the first-start zoo
+    # AEDEMO_JOB_MINUTES: the most training a student's job may take, by its estimate, so that
+    # three long jobs cannot hold the only worker for the lesson; 0 turns it off
+    job_minutes: int = 5
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,7 +78,8 @@ class Settings:
                    student_cap=_env_int("AEDEMO_STUDENT_CAP", cls.student_cap),
                    queue_cap=_env_int("AEDEMO_QUEUE_CAP", cls.queue_cap),
                    address_cap=_env_int("AEDEMO_ADDRESS_CAP", cls.address_cap, least=0),
-                   zoo=os.environ.get("AEDEMO_ZOO", "1") not in ("0", "false", "no"))
+                   zoo=os.environ.get("AEDEMO_ZOO", "1") not in ("0", "false", "no"),
+                   job_minutes=_env_int("AEDEMO_JOB_MINUTES", cls.job_minutes, least=0))
 
 
 class Provenance(enum.IntEnum):
@@ -273,13 +286,69 @@ class Service:
 
     # --- jobs --------------------------------------------------------------------------------
 
-    def submit(self, spec: ModelSpec, student: str, address: str | None = None) -> JobSnapshot:
-        """Queue a job for ``student`` (JobError when it is refused); the student gets their
-        number in the class's roster with their first request."""
+    def submit(self, spec: ModelSpec, student: str, address: str | None = None, *,
+               teacher: bool = False) -> JobSnapshot:
+        """Queue a job for ``student`` (JobError when it is refused, a student's job estimated
+        above the class's limit too: job_limit_refusal); the student gets their number in the
+        class's roster with their first request."""
+        if student != SYSTEM and not teacher and self.store.find(spec) is None:
+            refusal = self.job_limit_refusal(spec)
+            if refusal:
+                raise JobError(refusal)
         job = self.jobs.submit(spec, student, address)
         if student != SYSTEM:
             self.roster.number(student)
         return job
+
+    def measured_times(self, active: Sequence[JobSnapshot] | None = None
+                       ) -> list[tuple[ModelSpec, float]]:
+        """(spec, seconds) of the training this worker has measured: the running jobs in
+        ``active`` (their pace so far, measured now, on this machine: they win a tie), then the
+        stored models."""
+        measured = [(j.spec, s) for j in active or () if (s := measured_seconds(j)) is not None]
+        return measured + [(m.spec, m.meta["seconds"]) for m in self.store.list() if m.ok]
+
+    def job_seconds(self, spec: ModelSpec) -> float:
+        """About how many seconds training ``spec`` will take (jobs.cost_estimate)."""
+        try:
+            active = self.active_jobs()
+        except JobError:
+            active = []
+        return cost_estimate(spec, self.measured_times(active), self._training_images(spec))
+
+    def _training_images(self, spec: ModelSpec) -> int:
+        """The images an epoch of ``spec`` trains on, without loading a dataset on a page's
+        path: the app's own set and the bundled ones are known; MNIST, Fashion-MNIST and KMNIST
+        have MNIST's 60,000 (an IDX folder is taken to be as large)."""
+        data = self._data
+        if spec.kind != "image":
+            n_data = len(datasets.load_dataset(spec.dataset, spec.kind).x_train)
+        elif data is not None and spec.dataset == data.source:
+            n_data = len(data.x_train)
+        elif spec.dataset in (datasets.MNIST_SUBSET, datasets.SKLEARN_DIGITS):
+            n_data = len(datasets.load_images(spec.dataset).x_train)
+        else:
+            n_data = MNIST_TRAIN_SIZE
+        return training_images(spec, n_data)
+
+    @property
+    def job_limit_words(self) -> str | None:
+        """The class's limit on a student's job, in words ("5 min"); None when there is none."""
+        minutes = self.settings.job_minutes
+        return duration_words(minutes * 60).removeprefix("about ") if minutes else None
+
+    def job_limit_refusal(self, spec: ModelSpec, seconds: float | None = None) -> str | None:
+        """Why a student may not train ``spec``, in words, when its estimated training time
+        (``seconds``, else job_seconds) is above the class's limit; None when it is within."""
+        limit = self.settings.job_minutes * 60
+        if not limit:
+            return None
+        seconds = self.job_seconds(spec) if seconds is None else seconds
+        if seconds <= limit:
+            return None
+        return (f"A student's job may train for at most {self.job_limit_words}; this one would "
+                f"take {duration_words(seconds)}. Fewer epochs or a larger batch make it "
+                f"shorter, or ask the teacher to train it.")
 
     def job(self, job_id: str) -> JobSnapshot | None:
         """One job as it is now, or None for a job the queue does not know (JobError when the

@@ -8,8 +8,10 @@ a trained, evaluated model.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -243,6 +245,56 @@ def training_data(spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:
         x_train = x_train[chosen].repeat(repeats, 1, 1, 1)[:len(x_train)]
     return x_train, x_test
 
+
+
+# --- what a spec costs to train ------------------------------------------------------------
+# One training step on the reference machine (2 CPU cores, PyTorch's CPU build), per variant at
+# its default settings: (seconds per step whatever its size: Python, Adam, slicing the batch;
+# seconds per image in the step: forward and backward). Measured once by timing steps of batch
+# 16 and of batch 256, the best of three, on the offline digits or the generated series; the
+# two sizes give the two figures. They are used only where this worker has measured nothing
+# alike (aedemo.jobs.cost_estimate), and for the shape of the work: a batch of 16 costs about
+# twice as much per image as one of 64 (the per-step part), which epochs alone do not say.
+STEP_COSTS: dict[str, tuple[float, float]] = {
+    "dense": (2.0e-3, 9.9e-6),
+    "denoising": (1.5e-3, 26e-6),        # the dense network, and the noise drawn per image
+    "sparse": (2.2e-3, 6.9e-6),
+    "vae": (3.8e-3, 8.6e-6),
+    "conv": (2.1e-3, 44e-6),
+    "lstm": (0.8e-3, 456e-6),             # 128 time steps, one after the other
+}
+
+
+@functools.lru_cache(maxsize=256)
+def parameter_count(variant: str, hparams: tuple[tuple[str, Any], ...] = ()) -> int:
+    """The number of weights of ``variant`` with these hyperparameters (its defaults for the
+    rest): built once on the CPU, never trained."""
+    return sum(p.numel() for p in build(variant, dict(hparams), seed=0).parameters())
+
+
+def seconds_per_image(spec: ModelSpec) -> float:
+    """What one epoch of ``spec`` costs per training image on the reference machine: its
+    variant's per-step part shared by the batch, plus its per-image part scaled by the
+    network's size against the variant's default (a dense code of 1,024 has more weights to
+    train than one of 16; an LSTM of 256 hidden units many more than one of 64)."""
+    per_step, per_image = STEP_COSTS[spec.variant]
+    size = parameter_count(spec.variant, spec.hparams) / parameter_count(spec.variant)
+    return per_step / spec.train.batch_size + per_image * size
+
+
+def work_seconds(spec: ModelSpec, n_train: int) -> float:
+    """Seconds that training ``spec`` on ``n_train`` images takes on the reference machine:
+    its epochs, each of ``n_train`` images at seconds_per_image."""
+    return spec.train.epochs * n_train * seconds_per_image(spec)
+
+
+def training_images(spec: ModelSpec, n_data: int) -> int:
+    """How many images an epoch of ``spec`` trains on, from the ``n_data`` training images of
+    its dataset: a one-class model only its normal classes' (about a tenth each, as in the
+    image sets here, less the held-out share); a subset is repeated to the whole size."""
+    if not spec.normal:
+        return n_data
+    return math.ceil(n_data * len(spec.normal) / len(CLASSES) * (1 - spec.holdout))
 
 @dataclass
 class Trained:

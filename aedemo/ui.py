@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import html
 import json
-import math
 import os
 import threading
 import time
@@ -32,7 +31,7 @@ from aedemo.jobs import (
     TEACHER,
     JobError,
     JobSnapshot,
-    measured_seconds,
+    duration_words,
     wait_estimate,
 )
 from aedemo.metrics import METRIC_LABELS
@@ -89,8 +88,27 @@ def client_address() -> str | None:
 
 
 def submit(spec) -> JobSnapshot:
-    """Queue a training job for this student (see Service.submit); raises JobError."""
-    return service().submit(spec, student_id(), client_address())
+    """Queue a training job for this student (see Service.submit); raises JobError. The
+    teacher's jobs are not held to the class's limit on a job's training time."""
+    return service().submit(spec, student_id(), client_address(), teacher=is_teacher())
+
+
+def job_cost_note(spec: ModelSpec) -> None:
+    """Beside Start: about how long the chosen settings will train, and the class's limit on a
+    student's job; above the limit, the sentence Start would refuse with (Service.submit)."""
+    svc = service()
+    seconds = svc.job_seconds(spec)
+    limit = svc.job_limit_words
+    said = f"{duration_words(seconds).capitalize()} of training."
+    if limit is None:
+        st.caption(said)
+    elif is_teacher():
+        st.caption(f"{said} A student's job may train for at most {limit}; yours may train "
+                   f"longer.")
+    elif (refusal := svc.job_limit_refusal(spec, seconds)) is not None:
+        st.warning(refusal, icon=":material/timer_off:")
+    else:
+        st.caption(f"{said} A student's job may train for at most {limit}.")
 
 
 def _passphrase() -> str | None:
@@ -831,16 +849,6 @@ def training_floor(spec) -> float | None:
         return None
 
 
-def duration_words(seconds: float) -> str:
-    """A coming wait as a person says it: "about 40 s", "about 3 min", "about 1 h 5 min"."""
-    if seconds < 60:
-        return f"about {max(5, math.ceil(seconds / 5) * 5)} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"about {minutes} min"
-    return f"about {minutes // 60} h" + (f" {minutes % 60} min" if minutes % 60 else "")
-
-
 def wait_words(ahead: int, seconds: float | None) -> str:
     """A queued job's wait: "2 jobs before yours, about 40 s"; the count alone when no
     estimate can be made."""
@@ -858,10 +866,7 @@ def queue_wait(job: JobSnapshot) -> str:
         active, workers = svc.active_jobs(), len(svc.jobs.live_workers())
     except JobError:
         active, workers = [], 0
-    # the running jobs first: measured now, on this machine, they win a tie
-    measured = [(j.spec, s) for j in active if (s := measured_seconds(j)) is not None]
-    measured += [(m.spec, m.meta["seconds"]) for m in svc.store.list() if m.ok]
-    return wait_words(*wait_estimate(job, active, measured, workers))
+    return wait_words(*wait_estimate(job, active, svc.measured_times(active), workers))
 
 
 # Which pages show a model, from what it is, for the links of a finished job: every image

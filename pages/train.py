@@ -99,21 +99,39 @@ with st.container(border=True):
     batch_size = right.select_slider(
         "Batch size", batch_sizes, key=f"train-batch-{variant}",
         value=kept_or(f"train-batch-{variant}", suggested.batch_size, batch_sizes.__contains__))
-    seed = right.number_input("Seed", 0, 2**31 - 1,
-                              kept_or("train-seed", 0, in_range(train_fields["seed"])),
-                              key="train-seed", help=train_fields["seed"].metadata["help"])
+    # A float field, though a seed is whole: Streamlit makes an int field's value an int before
+    # any check, so a NaN sent by hand (no browser sends one) raised in every run of the page.
+    # A float field's value that is not finite or not in its range becomes its default, None,
+    # which the check below names; so its starting value is set as the session's instead.
+    seed_field = train_fields["seed"]
+    if "train-seed" not in st.session_state:
+        st.session_state["train-seed"] = float(kept_or("train-seed", 0, in_range(seed_field)))
+    seed = right.number_input("Seed", float(seed_field.metadata["low"]),
+                              float(seed_field.metadata["high"]), None, step=1.0, format="%.0f",
+                              key="train-seed", help=seed_field.metadata["help"])
+    # Every number the form sends, checked in one place against its field's range
+    # (CheckedConfig.from_dict): a value outside it is said in a sentence, and Start waits.
+    try:
+        train_cfg = TrainConfig.from_dict({"epochs": epochs, "batch_size": batch_size,
+                                           "lr": lr, "seed": seed})
+        chosen = ModelSpec(variant=variant, dataset=dataset, train=train_cfg,
+                           hparams=tuple(sorted(cls.Config.from_dict(hparams).to_dict().items())))
+    except ValueError as err:
+        train_cfg = chosen = None
+        said = str(err)                        # "seed must be a whole number between ..."
+        right.error(f"{said[:1].upper()}{said[1:]}.", icon=":material/error:")
     start = st.button("Start training", type="primary", icon=":material/play_arrow:",
-                      key="train-start", disabled=refused is not None,
+                      key="train-start", disabled=refused is not None or chosen is None,
                       help=refused and "Pick a dataset that is here: the warning says why")
+    if chosen is not None and refused is None:
+        ui.job_cost_note(chosen)
 
 form_keys = ["train-variant", dataset_key, *(f"train-{variant}-{name}" for name in hparams),
              f"train-epochs-{variant}", f"train-lr-{variant}", f"train-batch-{variant}",
              "train-seed"]
 ui.remember_changes(FORM, {key: st.session_state[key] for key in form_keys})
 
-train_cfg = TrainConfig(epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
-                        seed=int(seed))
-if start and refused is None:
+if start and refused is None and train_cfg is not None:
     try:
         spec = ModelSpec.create(variant, hparams, dataset=dataset, train=train_cfg)
         job = ui.submit(spec)
@@ -136,7 +154,7 @@ st.markdown(curves_note(variant, hparams, kind=cls.kind, floor=floor, dataset=da
 ui.teacher_queue()
 
 with st.expander("Show the code: the same training as a plain PyTorch script"):
-    ui.code_for(variant, hparams, dataset, train_cfg)
+    ui.code_for(variant, hparams, dataset, train_cfg or suggested)
 
 st.header("Stored models")
 ui.stored_models_table()

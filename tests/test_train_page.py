@@ -1,12 +1,14 @@
 """The Train page, run as the real script: what it says the loss curves mean follows the
 chosen variant, the loss's floor is the one measured on the app's images, the Seed says what it
-decides, and a reload keeps the student's settings."""
+decides, a reload keeps the student's settings, the class's limit on a job's training time is
+said before Start and held to at Start (not for the teacher), and a number the form sends that
+is not one is refused in a sentence."""
 
 from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from aedemo import ui
+from aedemo import roles, ui
 from aedemo.metrics import bce_floor
 from page_support import no_exception, texts
 from support import REPO
@@ -70,3 +72,71 @@ def test_a_reload_keeps_the_students_settings_and_only_theirs(page_app):
     assert again.number_input(key="train-seed").value == 7
     other = reload(None)
     assert other.selectbox[0].value == "dense" and other.number_input(key="train-seed").value == 0
+
+
+SECRET = "a passphrase for the class"
+REFUSAL = "A student's job may train for at most 5 min; this one would take about "
+
+
+def costly_lstm(at: AppTest) -> None:
+    """Settings a student may pick that train for about 20 min here: an LSTM of 256 hidden
+    units, 100 epochs of batch 16."""
+    at.selectbox(key="train-variant").set_value("lstm").run()
+    at.slider(key="train-lstm-hidden").set_value(256).run()
+    at.slider(key="train-epochs-lstm").set_value(100).run()
+    at.select_slider(key="train-batch-lstm").set_value(16).run()
+    no_exception(at)
+
+
+def test_a_students_costly_job_is_said_before_start_and_refused_at_start(page_app, monkeypatch):
+    monkeypatch.setenv(roles.PASSPHRASE_ENV, SECRET)        # a class: this browser is a student
+    at = page_app(TRAIN)
+    no_exception(at)
+    # beside Start, the chosen settings' time and the class's limit
+    assert "of training. A student's job may train for at most 5 min." in texts(at, "caption")
+    assert not at.warning
+    costly_lstm(at)
+    said = [w.value for w in at.warning]
+    assert len(said) == 1 and said[0].startswith(REFUSAL), said
+    assert "Fewer epochs or a larger batch" in said[0]
+    at.button(key="train-start").click().run()
+    no_exception(at)
+    assert [e.value for e in at.error] == said
+    assert ui.service().active_jobs() == []
+
+
+def test_the_teacher_is_told_the_limit_and_is_not_held_to_it(page_app, monkeypatch):
+    monkeypatch.setenv(roles.PASSPHRASE_ENV, SECRET)
+    at = page_app(TRAIN)
+    teacher = "t" * 32
+    assert ui.service().teachers.unlock(teacher, SECRET, SECRET) is None
+    at.session_state["aedemo_student"] = teacher
+    costly_lstm(at)
+    assert not at.warning
+    assert "A student's job may train for at most 5 min; yours may train longer." in texts(
+        at, "caption")
+    at.button(key="train-start").click().run()
+    no_exception(at)
+    assert not at.error
+    assert [(j.spec.variant, j.spec.train.epochs) for j in ui.service().active_jobs()] == [
+        ("lstm", 100)]
+
+
+def test_a_seed_that_is_no_number_is_refused_in_a_sentence(page_app):
+    """Sent by hand through Streamlit's protocol (no browser sends one): a NaN seed raised in
+    every run of the page, which showed the sender an exception. Now it and every other value
+    outside the seed's range get one plain sentence, and Start waits for a seed."""
+    at = page_app(TRAIN)
+    wanted = "Seed must be a whole number between 0 and 2147483647"
+    for value, said in [(float("nan"), f"{wanted}."), (float("inf"), f"{wanted}."),
+                        (-1, f"{wanted}."), (2.0**40, f"{wanted}."),
+                        (7.5, f"{wanted}, not 7.5.")]:
+        at.number_input(key="train-seed").set_value(value).run()
+        no_exception(at)
+        assert [e.value for e in at.error] == [said]
+        assert at.button(key="train-start").disabled
+    at.number_input(key="train-seed").set_value(7).run()
+    no_exception(at)
+    assert not at.error and not at.button(key="train-start").disabled
+    at.button(key="train-start").click().run()
+    assert [j.spec.train.seed for j in ui.service().active_jobs()] == [7]

@@ -58,6 +58,8 @@ def checked_value(f: dataclasses.Field, value: Any) -> Any:
     whole = type(f.default) is int                   # every other ranged field is a float
     wanted = f"{'a whole' if whole else 'a finite'} number between {low} and {high}"
     number = value
+    if value is None:                                # a number field left empty
+        raise ValueError(f"{name} must be {wanted}")
     if isinstance(value, str):
         try:
             number = float(value)
