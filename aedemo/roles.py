@@ -23,16 +23,25 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
+from urllib.parse import parse_qs
 
 STUDENT_COOKIE = "aedemo_student"
 PASSPHRASE_ENV = "AEDEMO_TEACHER_PASSPHRASE"
 PASSPHRASE_SECRET = "teacher_passphrase"
 MIN_PASSPHRASE = 8           # a class shares a room: a passphrase short enough to guess is none
 COOKIE_DAYS = 180            # a school year's half: a student keeps their models and jobs
-WRONG_GUESSES = 5            # then the sidebar refuses guesses from that browser for a while
+TEACHER_COOKIE = "aedemo_teacher"
+TEACHER_PATH = "/_aedemo/teacher"    # the one-time link that sets the teacher's cookie
+ROLE_HOURS = 8               # a school day: the teacher's role ends with the class
+CLAIM_S = 120.0
+WRONG_GUESSES = 5            # then the sidebar refuses guesses from that computer for a while
 LOCKED_OUT_S = 60.0
+CLASS_WRONG_GUESSES = 30     # from all computers together: then all guessing pauses
+CLASS_WINDOW_S = 600.0
+CODE_S = 600.0               # the one-time code printed in the terminal during a lockout
 _STUDENT_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -65,7 +74,28 @@ def passphrase_problem(value: str | None) -> str | None:
     if len(value) < MIN_PASSPHRASE:
         return (f"The teacher passphrase is shorter than {MIN_PASSPHRASE} characters; a room "
                 f"full of students could guess it. Choose a longer one.")
+    if _obvious(value):
+        return ("The teacher passphrase is one that students would guess first (a run of keys, "
+                "one character repeated, mostly spaces or the word password). Choose words "
+                "of your own.")
     return None
+
+
+_RUNS = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiop", "asdfghjkl", "zxcvbnm",
+         "azertyuiop", "qwertzuiop")
+MIN_DISTINCT = 5
+
+
+def _obvious(value: str) -> bool:
+    """The passphrases that guessing tries first: few distinct characters ("aaaaaaaa", eight
+    spaces, "abababab"), mostly spaces, a keyboard or alphabet run forwards or backwards
+    ("12345678", "qwertyui"), or the word password."""
+    letters = value.strip().lower()
+    if len(set(letters)) < MIN_DISTINCT or value.count(" ") * 2 > len(value):
+        return True
+    if "password" in letters or "passwort" in letters or "motdepasse" in letters:
+        return True
+    return any(letters in run or letters in run[::-1] for run in _RUNS)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -106,47 +136,137 @@ def where_to_open(address: str | None, port: int) -> str:
     return f"aedemo is ready for the class: students open http://{address}:{port}."
 
 
-class Teachers:
-    """The students who unlocked the teacher's role on this server, and the wrong guesses
-    each browser made: a few, then a pause, so the passphrase cannot be guessed by brute force
-    from the sidebar."""
+class RoleRefused(Exception):
+    """Why the teacher's role was not given: a plain sentence for the sidebar."""
 
-    def __init__(self):
-        self._unlocked: set[str] = set()
+
+@dataclass(frozen=True)
+class _Role:
+    computer: str
+    expires: float
+
+
+def computer(address: str | None) -> str:
+    """Whom wrong guesses and a teacher's role are counted for: the client's address, and one
+    key for this machine, which Streamlit reports as no address at all (127.0.0.1 and ::1)."""
+    return THIS_MACHINE if address in (None, "", "127.0.0.1", "::1") else address
+
+
+THIS_MACHINE = "this machine"
+
+
+class Teachers:
+    """The teacher's roles given on this server, and the wrong guesses that paused guessing.
+
+    - **A role is a fresh secret** (``aedemo_teacher`` cookie), made when the passphrase is
+      entered, never the student cookie a browser had before: it lasts a class (``ROLE_HOURS``),
+      holds only from the computer it was unlocked on, and ends when the teacher leaves it.
+    - **Guesses are counted per computer and for the whole class**: a few wrong ones pause one
+      computer's guessing, loopback included (a new cookie is free to make, an address is not);
+      many from anywhere pause all guessing, as no class mistypes that often.
+    - **The teacher cannot be locked out**: a lockout prints a one-time code in the server's
+      terminal, which the sidebar's box takes instead of the passphrase, once.
+    """
+
+    def __init__(self, say: Callable[[str], None] = print):
+        self._roles: dict[str, _Role] = {}
+        self._claims: dict[str, tuple[str, float]] = {}   # claim -> (role's secret, expiry)
         self._wrong: dict[str, list[float]] = {}
+        self._class_wrong: list[float] = []
+        self._code: tuple[str, float] | None = None       # the one-time code and its expiry
+        self._say = say
         self._lock = threading.Lock()
 
-    def is_teacher(self, student: str, configured: str | None) -> bool:
+    def is_teacher(self, token: str | None, address: str | None, configured: str | None) -> bool:
         """With no passphrase configured only this machine is served: its user teaches."""
         if not configured:
             return True
         with self._lock:
-            return student in self._unlocked
+            role = self._roles.get(token) if isinstance(token, str) else None
+            if role is None or role.expires <= time.monotonic():
+                return False
+            return role.computer == computer(address)
 
-    def unlock(self, student: str, guess: str, configured: str | None,
-               address: str | None = None) -> str | None:
-        """Try ``guess`` from ``student``'s browser at ``address``: None when it opened the
-        role, otherwise why not, for the sidebar. Wrong guesses count per computer, not per
-        student: a new cookie is free to make, a new address is not."""
-        now = time.monotonic()
-        guesser = address if address and not is_loopback(address) else student
+    def unlock(self, guess: str, configured: str | None, address: str | None = None) -> str:
+        """Try ``guess`` (the passphrase, or the one-time code) from ``address``: the new role's
+        secret, or RoleRefused with why not, for the sidebar."""
+        now, who = time.monotonic(), computer(address)
         with self._lock:
-            recent = [t for t in self._wrong.pop(guesser, []) if now - t < LOCKED_OUT_S]
-            if recent:
-                self._wrong[guesser] = recent
-            if len(recent) >= WRONG_GUESSES:
-                wait = LOCKED_OUT_S - (now - recent[0])
-                return f"Too many wrong passphrases: try again in {wait:.0f} s."
+            self._forget_before(now)
+            if self._code and hmac.compare_digest(guess.encode(), self._code[0].encode()):
+                self._code = None                          # single use
+                return self._give(who, now)
+            mine = self._wrong.get(who, [])
+            if len(mine) >= WRONG_GUESSES or len(self._class_wrong) >= CLASS_WRONG_GUESSES:
+                # the right passphrase too: a lockout answers nothing about a guess
+                paused = (mine[0] + LOCKED_OUT_S if len(mine) >= WRONG_GUESSES else
+                          self._class_wrong[0] + CLASS_WINDOW_S)
+                self._new_code(now)
+                raise RoleRefused(f"Too many wrong passphrases: try again in {paused - now:.0f} s. "
+                                  f"The teacher can use the one-time code printed in the "
+                                  f"server's terminal.")
             if configured and hmac.compare_digest(guess.encode(), configured.encode()):
-                self._unlocked.add(student)
-                self._wrong.pop(guesser, None)
-                return None
-            self._wrong[guesser] = [*recent, now]
-        return "That is not the teacher's passphrase."
+                self._wrong.pop(who, None)
+                return self._give(who, now)
+            self._wrong[who] = [*mine, now]
+            self._class_wrong.append(now)
+        raise RoleRefused("That is not the teacher's passphrase.")
 
-    def leave(self, student: str) -> None:
+    def claim(self, token: str) -> str:
+        """A one-time link's secret that sets ``token``'s cookie in the browser (a websocket
+        cannot set cookies): short-lived, and worth nothing but to the role's own computer."""
+        claim = secrets.token_urlsafe(32)
         with self._lock:
-            self._unlocked.discard(student)
+            self._forget_before(time.monotonic())
+            self._claims[claim] = (token, time.monotonic() + CLAIM_S)
+        return claim
+
+    def redeem(self, claim: str | None, address: str | None) -> str | None:
+        """The role's secret for a claim made for it, from its computer, once; else None."""
+        with self._lock:
+            token, expires = self._claims.pop(claim, (None, 0.0)) if claim else (None, 0.0)
+            role = self._roles.get(token) if token else None
+            if role is None or expires <= time.monotonic() or role.computer != computer(address):
+                return None
+            return token
+
+    def leave(self, token: str | None) -> None:
+        with self._lock:
+            self._roles.pop(token, None)
+
+    def _give(self, who: str, now: float) -> str:
+        token = secrets.token_urlsafe(32)
+        self._roles[token] = _Role(who, now + ROLE_HOURS * 3600)
+        return token
+
+    def _new_code(self, now: float) -> None:
+        """A lockout's way in for the teacher, printed once while it is valid."""
+        if self._code is None:
+            self._code = (secrets.token_hex(8), now + CODE_S)
+            self._say(f"aedemo: guessing the teacher's passphrase is paused. The teacher can "
+                      f"enter this one-time code instead, within {CODE_S // 60:.0f} minutes: "
+                      f"{self._code[0]}")
+
+    def _forget_before(self, now: float) -> None:
+        for who, times in list(self._wrong.items()):
+            recent = [t for t in times if now - t < LOCKED_OUT_S]
+            if recent:
+                self._wrong[who] = recent
+            else:
+                del self._wrong[who]
+        self._class_wrong = [t for t in self._class_wrong if now - t < CLASS_WINDOW_S]
+        if self._code and self._code[1] <= now:
+            self._code = None
+        for token, role in list(self._roles.items()):
+            if role.expires <= now:
+                del self._roles[token]
+        for claim, (_, expires) in list(self._claims.items()):
+            if expires <= now:
+                del self._claims[claim]
+
+
+# One per server process: the gate sets the role's cookie that the pages then check.
+TEACHERS = Teachers()
 
 
 # --- the gate in front of the server ------------------------------------------------------------
@@ -166,10 +286,15 @@ REFUSED = (b"This aedemo server serves only the machine it runs on, because no t
            b"classroom command.\n")
 
 
+EXPIRED_LINK = (b"This link has been used or has expired. Enter the teacher's passphrase again "
+                b"in the sidebar.\n")
+
+
 class ClassroomGate:
     """ASGI middleware in front of Streamlit: refuse other machines while the app is not open
     to the network (``open_to_lan()`` is false), and give every browser that has none a student
-    cookie with its first page."""
+    cookie with its first page; the teacher's one-time link (``TEACHER_PATH``) is answered here,
+    in front of Streamlit's routes."""
 
     def __init__(self, app, open_to_lan: Callable[[], bool]):
         self.app = app
@@ -182,6 +307,9 @@ class ClassroomGate:
         client = (scope.get("client") or ("", 0))[0]
         if not is_loopback(client) and not self.open_to_lan():
             await _refuse(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope.get("path") == TEACHER_PATH:
+            await _teachers_link(scope, send)
             return
         if scope["type"] == "http" and not valid_student_id(_cookies(scope).get(STUDENT_COOKIE)):
             cookie = (f"{STUDENT_COOKIE}={new_student_id()}; Path=/; HttpOnly; SameSite=Lax; "
@@ -196,6 +324,33 @@ class ClassroomGate:
             await self.app(scope, receive, send_with_cookie)
             return
         await self.app(scope, receive, send)
+
+
+_PAGE = re.compile(r"[A-Za-z0-9_-]{0,64}")
+
+
+async def _teachers_link(scope, send) -> None:
+    """The sidebar's one-time link after the passphrase: set the role's cookie and go back to
+    the page. HttpOnly, so no script reads it; SameSite=Strict, so no other site's page sends
+    it; Secure where the class is served over HTTPS (uvicorn takes the scheme from a proxy on
+    this machine); gone with the class, as the role is."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    client = (scope.get("client") or ("", 0))[0]
+    token = TEACHERS.redeem(query.get("claim", [None])[0], client)
+    if token is None:
+        await send({"type": "http.response.start", "status": 403,
+                    "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
+        await send({"type": "http.response.body", "body": EXPIRED_LINK})
+        return
+    page = query.get("page", [""])[0]
+    secure = "; Secure" if scope.get("scheme") == "https" else ""
+    cookie = (f"{TEACHER_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; "
+              f"Max-Age={ROLE_HOURS * 3600}{secure}")
+    await send({"type": "http.response.start", "status": 303,
+                "headers": [(b"location", f"/{page if _PAGE.fullmatch(page) else ''}".encode()),
+                            (b"set-cookie", cookie.encode()),
+                            (b"cache-control", b"no-store")]})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _refuse(scope, receive, send) -> None:

@@ -123,7 +123,7 @@ class Service:
                              per_address_cap=self.settings.address_cap)
         self.workers = LocalWorkers(self.settings.workers, on_death=self.jobs.worker_died)
         self._store_checked: tuple[float, str | None] = (-1e9, None)
-        self.teachers = roles.Teachers()     # who unlocked the teacher's role on this server
+        self.teachers = roles.TEACHERS     # the roles given here; the gate sets their cookie
         # what the teacher did, for every open page to say; the students' numbers
         self.news = classroom.News(self.store.root)
         self.roster = classroom.Roster(self.store.root)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -115,11 +116,23 @@ def _passphrase() -> str | None:
     return roles.passphrase(st.secrets)
 
 
+_TEACHER_TOKEN = "aedemo_teacher"     # the role this session unlocked, before its cookie is set
+
+
+def _teacher_token() -> str | None:
+    """The teacher's role this browser holds: its cookie (set by the sidebar's one-time link,
+    so the role survives a reload), else the one unlocked in this session."""
+    cookie = st.context.cookies.get(roles.TEACHER_COOKIE)
+    if service().teachers.is_teacher(cookie, client_address(), _passphrase()):
+        return cookie
+    return st.session_state.get(_TEACHER_TOKEN)
+
+
 def is_teacher() -> bool:
     """Whether this browser may do what only the teacher does: delete anyone's models, cancel
     anyone's job, clear the queue, pin the showcase. Asked again at every click, not only when
-    the button was drawn."""
-    return service().teachers.is_teacher(student_id(), _passphrase())
+    the button was drawn; the role holds only from the computer it was unlocked on."""
+    return service().teachers.is_teacher(_teacher_token(), client_address(), _passphrase())
 
 
 # --- sidebar ---------------------------------------------------------------------------------
@@ -134,25 +147,38 @@ def sidebar() -> None:
 
 
 def _teacher_box() -> None:
-    """Unlock the teacher's role with the passphrase, once per browser (it follows the student
-    cookie); with no passphrase set, the server serves only this machine and its user teaches."""
+    """Unlock the teacher's role with the passphrase (or the one-time code a lockout prints in
+    the server's terminal); with no passphrase set, the server serves only this machine and its
+    user teaches. The role is a fresh secret: this session holds it at once, and the link below
+    gives it to the browser's cookie, for this computer and this class only (aedemo.roles)."""
     configured = _passphrase()
     if not configured:
         return
-    svc, me = service(), student_id()
-    if svc.teachers.is_teacher(me, configured):
+    svc = service()
+    if is_teacher():
         st.caption("You are signed in as the teacher.")
+        token = _teacher_token()
+        if st.context.cookies.get(roles.TEACHER_COOKIE) != token:
+            claim = svc.teachers.claim(token)
+            page = urlsplit(st.context.url or "").path.strip("/")
+            st.link_button("Keep the role after a reload", icon=":material/key:",
+                           url=f"{roles.TEACHER_PATH}?claim={claim}&page={page}",
+                           help="Opens this page again in a new tab, where the teacher's role "
+                                "stays until the class ends, on this computer only.")
         if st.button("Leave the teacher's role", key="teacher-leave", icon=":material/logout:"):
-            svc.teachers.leave(me)
+            svc.teachers.leave(token)
+            st.session_state.pop(_TEACHER_TOKEN, None)
             st.rerun()
         return
     with st.expander("Teacher", icon=":material/school:"):
         with st.form("teacher-unlock", border=False):
             guess = st.text_input("Passphrase", type="password", key="teacher-passphrase")
             if st.form_submit_button("Unlock the teacher's role"):
-                problem = svc.teachers.unlock(me, guess, configured, client_address())
-                if problem:
-                    st.error(problem, icon=":material/lock:")
+                try:
+                    st.session_state[_TEACHER_TOKEN] = svc.teachers.unlock(
+                        guess, configured, client_address())
+                except roles.RoleRefused as refused:
+                    st.error(str(refused), icon=":material/lock:")
                 else:
                     st.rerun()
 

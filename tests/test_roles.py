@@ -4,6 +4,7 @@ and the gate that keeps other machines out until a passphrase opens the app to t
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -21,22 +22,113 @@ def test_a_student_id_is_a_random_token_and_a_forged_one_is_ignored():
 
 def test_the_teachers_role_opens_only_with_the_passphrase():
     teachers, secret = Teachers(), "correct horse battery"
-    assert teachers.is_teacher("anyone", None)            # this machine only: its user teaches
-    assert not teachers.is_teacher("s1", secret)
-    assert "not the teacher's passphrase" in teachers.unlock("s1", "guess", secret)
-    assert teachers.unlock("s1", secret, secret) is None
-    assert teachers.is_teacher("s1", secret) and not teachers.is_teacher("s2", secret)
-    teachers.leave("s1")
-    assert not teachers.is_teacher("s1", secret)
+    assert teachers.is_teacher(None, None, None)          # this machine only: its user teaches
+    assert not teachers.is_teacher(None, "10.0.0.5", secret)
+    with pytest.raises(roles.RoleRefused, match="not the teacher's passphrase"):
+        teachers.unlock("guess", secret, "10.0.0.5")
+    token = teachers.unlock(secret, secret, "10.0.0.5")
+    assert teachers.is_teacher(token, "10.0.0.5", secret)
+    assert not teachers.is_teacher("forged", "10.0.0.5", secret)
+    teachers.leave(token)
+    assert not teachers.is_teacher(token, "10.0.0.5", secret)
+
+
+def test_the_role_is_a_fresh_secret_for_one_computer_and_one_class(monkeypatch):
+    """The tryout's case: the role was the 180-day student cookie, and worked from anywhere."""
+    teachers, secret = Teachers(), "correct horse battery"
+    first, again = (teachers.unlock(secret, secret, "10.0.0.5") for _ in range(2))
+    assert first != again and not roles.valid_student_id(first)   # rotated, never the student's
+    assert teachers.is_teacher(first, "10.0.0.5", secret)
+    assert not teachers.is_teacher(first, "10.0.0.6", secret)     # the cookie copied elsewhere
+    # this machine is one computer, whether Streamlit names it or not; 127.0.0.2 is another
+    local = teachers.unlock(secret, secret, None)
+    assert teachers.is_teacher(local, "127.0.0.1", secret)
+    assert not teachers.is_teacher(local, "127.0.0.2", secret)
+    later = time.monotonic() + roles.ROLE_HOURS * 3600 + 1
+    monkeypatch.setattr(roles.time, "monotonic", lambda: later)
+    assert not teachers.is_teacher(first, "10.0.0.5", secret)     # it ends with the class
+
+
+def test_the_one_time_link_gives_the_role_once_and_only_to_its_computer():
+    teachers, secret = Teachers(), "correct horse battery"
+    token = teachers.unlock(secret, secret, "10.0.0.5")
+    claim = teachers.claim(token)
+    assert teachers.redeem(claim, "10.0.0.6") is None             # another computer
+    claim = teachers.claim(token)
+    assert teachers.redeem(claim, "10.0.0.5") == token
+    assert teachers.redeem(claim, "10.0.0.5") is None             # once
+    assert teachers.redeem(None, "10.0.0.5") is None and teachers.redeem("x", "10.0.0.5") is None
 
 
 def test_guessing_the_passphrase_is_stopped_after_a_few_tries():
-    teachers, secret = Teachers(), "correct horse battery"
+    teachers, secret = Teachers(say=lambda line: None), "correct horse battery"
     for _ in range(roles.WRONG_GUESSES):
-        teachers.unlock("s1", "wrong", secret)
-    assert "Too many wrong passphrases" in teachers.unlock("s1", secret, secret)
-    assert not teachers.is_teacher("s1", secret)
-    assert teachers.unlock("s2", secret, secret) is None  # another browser is not locked out
+        with pytest.raises(roles.RoleRefused):
+            teachers.unlock("wrong", secret, "10.0.0.5")
+    with pytest.raises(roles.RoleRefused, match="Too many wrong passphrases"):
+        teachers.unlock(secret, secret, "10.0.0.5")
+    assert teachers.unlock(secret, secret, "10.0.0.9")           # another computer is not
+
+
+def test_guesses_from_this_machine_count_too():
+    """The tryout's case: from loopback the count was per cookie, so 60 wrong guesses, then the
+    right one, went through."""
+    teachers, secret = Teachers(say=lambda line: None), "correct horse battery"
+    for address in [None, "127.0.0.1", "::1"] * 2:
+        with pytest.raises(roles.RoleRefused):
+            teachers.unlock("wrong", secret, address)
+    with pytest.raises(roles.RoleRefused, match="Too many wrong passphrases"):
+        teachers.unlock(secret, secret, None)
+    for _ in range(roles.WRONG_GUESSES):                           # 127.0.0.3 is its own
+        with pytest.raises(roles.RoleRefused):
+            teachers.unlock("wrong", secret, "127.0.0.3")
+    with pytest.raises(roles.RoleRefused, match="Too many wrong passphrases"):
+        teachers.unlock(secret, secret, "127.0.0.3")
+
+
+def test_many_wrong_guesses_from_many_computers_pause_all_guessing():
+    teachers, secret = Teachers(say=lambda line: None), "correct horse battery"
+    for i in range(roles.CLASS_WRONG_GUESSES):                     # a new address each time
+        with pytest.raises(roles.RoleRefused, match="not the teacher's passphrase"):
+            teachers.unlock("wrong", secret, f"10.0.{i}.1")
+    with pytest.raises(roles.RoleRefused, match="Too many wrong passphrases"):
+        teachers.unlock(secret, secret, "10.9.9.9")
+
+
+def test_a_lockout_prints_a_one_time_code_that_lets_the_teacher_in_once():
+    """The tryout's case: behind one address, a student's five wrong guesses refused the
+    teacher's right passphrase too, and the teacher had no way in."""
+    said = []
+    teachers, secret = Teachers(say=said.append), "correct horse battery"
+    for _ in range(roles.WRONG_GUESSES):
+        with pytest.raises(roles.RoleRefused):
+            teachers.unlock("wrong", secret, "10.0.0.5")
+    with pytest.raises(roles.RoleRefused, match="one-time code printed in the server's terminal"):
+        teachers.unlock("still guessing", secret, "10.0.0.5")
+    with pytest.raises(roles.RoleRefused):
+        teachers.unlock("and again", secret, "10.0.0.5")
+    (line,) = said                                                  # printed once
+    code = line.rsplit(" ", 1)[-1]
+    assert len(code) >= 16
+    token = teachers.unlock(code, secret, "10.0.0.5")
+    assert teachers.is_teacher(token, "10.0.0.5", secret)
+    with pytest.raises(roles.RoleRefused, match="Too many wrong passphrases"):
+        teachers.unlock(code, secret, "10.0.0.5")                   # used: a new one is printed
+    assert len(said) == 2 and said[1].rsplit(" ", 1)[-1] != code
+
+
+@pytest.mark.parametrize("weak", [" " * 8, " " * 12 + "ab", "12345678", "87654321",
+                                  "abcdefgh", "qwertyui", "aaaaaaaaaa", "abababab",
+                                  "password1", "MyPassword", "11112222"])
+def test_obvious_passphrases_are_refused(weak):
+    problem = roles.passphrase_problem(weak)
+    assert problem is not None and "students would guess" in problem
+
+
+@pytest.mark.parametrize("fine", ["correct horse battery", "a passphrase for the class",
+                                  "Tr0mb0ne-42!"])
+def test_a_passphrase_of_ones_own_is_taken(fine):
+    assert roles.passphrase_problem(fine) is None
 
 
 def test_passphrase_from_the_environment_or_the_secrets_file(monkeypatch):
@@ -130,12 +222,36 @@ def test_the_gate_gives_a_browser_its_student_cookie_once():
 
 def test_wrong_guesses_count_per_computer_not_per_cookie():
     """The tryout's case: clearing the cookie gave five fresh guesses every time."""
-    teachers, secret = Teachers(), "correct horse battery"
+    teachers, secret = Teachers(say=lambda line: None), "correct horse battery"
     for _ in range(roles.WRONG_GUESSES):
-        teachers.unlock(roles.new_student_id(), "wrong", secret, "10.0.0.5")
-    assert "Too many wrong passphrases" in teachers.unlock(roles.new_student_id(), secret,
-                                                           secret, "10.0.0.5")
-    assert teachers.unlock("teacher", secret, secret, "10.0.0.9") is None   # another laptop
+        with pytest.raises(roles.RoleRefused):
+            teachers.unlock("wrong", secret, "10.0.0.5")
+    with pytest.raises(roles.RoleRefused, match="Too many wrong passphrases"):
+        teachers.unlock(secret, secret, "10.0.0.5")
+    assert teachers.unlock(secret, secret, "10.0.0.9")            # another laptop
+
+
+def test_the_gate_answers_the_teachers_link_with_the_roles_cookie():
+    gate = ClassroomGate(_streamlit, open_to_lan=lambda: True)
+    secret = "correct horse battery"
+    token = roles.TEACHERS.unlock(secret, secret, "10.0.0.5")
+
+    def follow(claim, host="10.0.0.5", scheme="http"):
+        scope = {**_http(host), "path": roles.TEACHER_PATH, "scheme": scheme,
+                 "query_string": f"claim={claim}&page=train".encode()}
+        return _call(gate, scope)
+
+    sent = follow(roles.TEACHERS.claim(token))
+    assert sent[0]["status"] == 303 and (b"location", b"/train") in sent[0]["headers"]
+    cookie = _set_cookie(sent)
+    assert cookie.startswith(f"{roles.TEACHER_COOKIE}={token};")
+    assert {"HttpOnly", "SameSite=Strict", f"Max-Age={roles.ROLE_HOURS * 3600}"} <= {
+        part.strip() for part in cookie.split(";")}
+    assert "Secure" not in cookie
+    assert "Secure" in _set_cookie(follow(roles.TEACHERS.claim(token), scheme="https"))
+    refused = follow(roles.TEACHERS.claim(token), host="10.0.0.6")
+    assert refused[0]["status"] == 403 and b"expired" in refused[1]["body"]
+    roles.TEACHERS.leave(token)
 
 
 def test_the_terminal_says_where_to_open_the_app():

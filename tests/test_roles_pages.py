@@ -41,10 +41,10 @@ def classroom(isolated_home, monkeypatch):
 
     def visit(student: str, page: str | None = "pages/train.py", *,
               teacher: bool = False) -> AppTest:
-        if teacher:      # the sidebar's form is driven in a real browser (tests/e2e/test_classroom)
-            assert ui.service().teachers.unlock(student, SECRET, SECRET) is None
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
         at.session_state["aedemo_student"] = student
+        if teacher:      # the sidebar's form is driven in a real browser (tests/e2e/test_classroom)
+            at.session_state["aedemo_teacher"] = ui.service().teachers.unlock(SECRET, SECRET)
         at.run()
         if page:
             at.switch_page(page)
@@ -96,9 +96,28 @@ def test_the_teacher_deletes_and_pins_any_model(classroom):
     buttons(at)[f"store-delete-{hers}"].click().run()
     assert not at.exception
     assert {m.id for m in ModelStore().list()} == {lesson}
-    # the role follows the student, not the tab: a new session of the same browser has it
-    assert f"store-delete-{lesson}" in buttons(pick(visit(BOB), lesson))
+    # the role is a secret of its own, not the student's cookie: a session with Bob's student
+    # cookie but not the role's (a copied cookie, another browser) is a student's
+    assert f"store-delete-{lesson}" not in buttons(pick(visit(BOB), lesson))
     assert f"store-delete-{lesson}" not in buttons(pick(visit(ALICE), lesson))
+
+
+def test_the_passphrase_in_the_sidebar_gives_this_session_the_role_and_a_link_for_its_cookie(
+        classroom):
+    """The sidebar's form: the session is the teacher's at once, and its one-time link sets the
+    role's cookie in the browser (tests/e2e/test_classroom follows it in Chromium)."""
+    at = open_tab(BOB)
+    at.text_input(key="teacher-passphrase").input(SECRET)
+    next(b for b in at.button if b.label == "Unlock the teacher's role").click().run()
+    assert not at.exception
+    assert any("signed in as the teacher" in c.value for c in at.caption)
+    (link,) = at.get("link_button")
+    assert link.proto.url.startswith(f"{roles.TEACHER_PATH}?claim=")
+    token = at.session_state["aedemo_teacher"]
+    assert token != BOB and not roles.valid_student_id(token)     # a fresh secret
+    buttons(at)["teacher-leave"].click().run()
+    assert not ui.service().teachers.is_teacher(token, None, SECRET)   # leaving ends it
+    assert at.text_input(key="teacher-passphrase")
 
 
 def test_only_the_teacher_sees_the_whole_queue_and_cancels_anyones_job(classroom):

@@ -136,10 +136,13 @@ def test_the_teacher_unlocked(page, lesson_server, axe):
     problems += audit(axe, page, "Train, the passphrase typed")
     sidebar.get_by_role("button", name="Unlock the teacher's role").click()
     sidebar.get_by_text("You are signed in as the teacher.").wait_for()
+    with page.context.expect_page() as opened:     # the link that sets the role's cookie
+        sidebar.get_by_role("link", name="Keep the role after a reload").click()
+    teacher = opened.value
     for title, path in PAGES.items():
-        open_page(page, lesson_server, path)     # the role follows the browser's cookie
-        settle(page)
-        problems += crashed(page, title) + audit(axe, page, f"{title}, the teacher")
+        open_page(teacher, lesson_server, path)    # the role follows the browser's cookie
+        settle(teacher)
+        problems += crashed(teacher, title) + audit(axe, teacher, f"{title}, the teacher")
     no_violations(problems)
 
 

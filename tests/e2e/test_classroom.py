@@ -4,12 +4,13 @@ passphrase, reached at this machine's network address as a student's laptop reac
 from __future__ import annotations
 
 import subprocess
+import time
 import urllib.request
 
 import pytest
 
 from aedemo.jobs import SYSTEM
-from aedemo.roles import PASSPHRASE_ENV, STUDENT_COOKIE
+from aedemo.roles import PASSPHRASE_ENV, ROLE_HOURS, STUDENT_COOKIE, TEACHER_COOKIE
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
@@ -86,6 +87,49 @@ def test_the_teacher_unlocks_the_role_in_the_sidebar_and_deletes_the_model(class
     student.get_by_text("No models stored yet").wait_for(timeout=30_000)
     assert ModelStore(classroom.home).get(classroom.lesson) is None
     no_exception(student)
+
+
+def test_the_teachers_role_is_a_cookie_of_its_own_for_this_computer_only(classroom, student,
+                                                                          browser):
+    """The tryout's case: the role was the 180-day student cookie, sent over plain HTTP, and it
+    worked from another address and browser."""
+    open_page(student, classroom, "train")
+    sidebar = student.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Teacher", exact=True).click()
+    sidebar.get_by_label("Passphrase").fill(SECRET)
+    sidebar.get_by_role("button", name="Unlock the teacher's role").click()
+    sidebar.get_by_text("You are signed in as the teacher.").wait_for()
+    with student.context.expect_page() as opened:     # the one-time link sets the cookie
+        sidebar.get_by_role("link", name="Keep the role after a reload").click()
+    teacher = opened.value
+    teacher.wait_for_url("**/train")
+    wait_idle(teacher)
+    cookies = {c["name"]: c for c in student.context.cookies()}
+    role = cookies[TEACHER_COOKIE]
+    assert role["value"] != cookies[STUDENT_COOKIE]["value"]           # a fresh secret
+    assert role["httpOnly"] and role["sameSite"] == "Strict" and not role["secure"]  # plain HTTP
+    assert role["expires"] - time.time() <= ROLE_HOURS * 3600 + 60     # a class, not months
+    teacher.reload()
+    wait_idle(teacher)
+    teacher.locator('[data-testid="stSidebar"]').get_by_text(
+        "You are signed in as the teacher.").wait_for()
+    # both cookies, copied into another browser on another address (this machine's own)
+    elsewhere = browser.new_context()
+    try:
+        here = classroom.url.replace(lan_address(), "127.0.0.1")
+        elsewhere.add_cookies([{"name": c["name"], "value": c["value"], "url": here}
+                               for c in cookies.values()])
+        tab = elsewhere.new_page()
+        tab.goto(f"{here}/train")
+        tab.locator("h1").first.wait_for(timeout=60_000)
+        wait_idle(tab)
+        tab.locator('[data-testid="stSidebar"]').get_by_text("Teacher", exact=True).wait_for()
+        assert tab.get_by_text("You are signed in as the teacher.").count() == 0
+        assert {c["name"]: c["value"] for c in elsewhere.cookies()}[TEACHER_COOKIE] == role[
+            "value"]                                          # sent, and refused
+    finally:
+        elsewhere.close()
+    no_exception(teacher)
 
 
 def test_the_classroom_command_refuses_to_start_without_a_passphrase(tmp_path):
