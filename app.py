@@ -89,5 +89,13 @@ else:
 
     # The gate refuses other machines unless a passphrase opens the app to the class, and gives
     # each browser its student cookie (aedemo.roles).
+    # The guard reads what browsers send before Streamlit does (aedemo.widget_states).
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.runtime.runtime_util import get_max_widget_state_size_bytes
+
+    from aedemo.widget_states import WidgetStateGuard
+
     app = st.App(__file__, lifespan=_start_up,
-                 middleware=[Middleware(roles.ClassroomGate, open_to_lan=_open_to_lan)])
+                 middleware=[Middleware(roles.ClassroomGate, open_to_lan=_open_to_lan),
+                             Middleware(WidgetStateGuard, back_msg=BackMsg,
+                                        max_bytes=get_max_widget_state_size_bytes())])
