@@ -13,6 +13,7 @@ does not read one over it, which Streamlit refuses unread.
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -24,11 +25,20 @@ JSON_FIELDS = {"json_value": UNREADABLE, "json_trigger_value": UNREADABLE_TRIGGE
 
 def readable(text: str) -> bool:
     """Whether Python's JSON parser reads ``text`` (it raises RecursionError when it nests
-    deeper than the interpreter's recursion limit)."""
+    deeper than the interpreter's recursion limit).
+
+    The garbage collector is paused meanwhile: this runs on the server's event loop, and a
+    message of 1 MB of empty lists, 320,000 new objects, set it off again and again (1.2 s
+    there, 0.06 s paused), while every tab's traffic waited."""
+    paused = gc.isenabled()
+    gc.disable()
     try:
         json.loads(text)
     except (ValueError, RecursionError):
         return False
+    finally:
+        if paused:
+            gc.enable()
     return True
 
 

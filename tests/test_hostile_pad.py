@@ -112,6 +112,21 @@ def test_json_nested_deeper_than_python_parses_is_unreadable():
     assert readable(json.dumps({"drawing": drawing([[1, 2]])}))
 
 
+def test_reading_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+
+    for text in (DEEP, "[]", "not json"):
+        assert gc.isenabled()
+        readable(text)
+        assert gc.isenabled()
+    gc.disable()
+    try:
+        readable("[]")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_the_guard_replaces_only_an_unreadable_state():
     guard = WidgetStateGuard(None, back_msg=BackMsg, max_bytes=1_000_000)
     good = json.dumps({"drawing": drawing([[1, 2]])})
