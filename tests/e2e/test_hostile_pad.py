@@ -34,7 +34,8 @@ SETTLE_S = 30
 def server(tmp_path_factory):
     """The README's server, with one honest drawing sent first: the page has loaded what it
     loads once (PyTorch, the dataset) before any memory is measured."""
-    srv = Server(tmp_path_factory.mktemp("hostile-pad"), {"AEDEMO_ZOO": "0"})
+    srv = Server(tmp_path_factory.mktemp("hostile-pad"),
+                 {"AEDEMO_ZOO": "0", "AEDEMO_DATASET": "digits", "AEDEMO_WORKERS": "0"})
     try:
         run, _ = send_pad(srv, pad_state(honest_drawing()))
         assert not run.exceptions and not run.alerts, (run.exceptions, run.alerts)
