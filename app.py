@@ -101,8 +101,16 @@ else:
 
     # Other sites' requests are refused first; then the gate refuses other machines unless a
     # passphrase opens the app to the class, and gives each browser its student cookie
-    # (aedemo.roles); then each session's uploads are held to their budget (aedemo.guard).
+    # (aedemo.roles); then what browsers send is read before Streamlit does
+    # (aedemo.widget_states), and each session's uploads are held to their budget (aedemo.guard).
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.runtime.runtime_util import get_max_widget_state_size_bytes
+
+    from aedemo.widget_states import WidgetStateGuard
+
     app = st.App(__file__, lifespan=_start_up,
                  middleware=[Middleware(guard.OwnOriginOnly),
                              Middleware(roles.ClassroomGate, open_to_lan=_open_to_lan),
+                             Middleware(WidgetStateGuard, back_msg=BackMsg,
+                                        max_bytes=get_max_widget_state_size_bytes()),
                              Middleware(guard.UploadBudget, held=_uploads_held)])

@@ -59,7 +59,16 @@ DIGITS_BITMAP = 32
 DIGITS_GRID = 8
 
 UPLOAD_MAX_BYTES = 5_000_000
-UPLOAD_MAX_PIXELS = 12_000_000     # a 12-megapixel phone photo is fine; 50 MP is refused
+# The most pixels an upload is decoded into. Each costs some 140 bytes on its way to 28 x 28 (an
+# RGBA array, then float copies of it), so a 16 kB PNG of 12 megapixels took 1.7 GB and 15 s per
+# run of the page. A digit needs far fewer: MNIST's are 28 x 28, and a full-HD screenshot (2.1
+# MP) or a scan of a page at 150 dpi (2.2 MP) still fits. A JPEG, as a phone's photo is, is
+# decoded at a fraction of its size instead (JPEG_DRAFT_SIDE), so 12 and 48 MP photos work.
+UPLOAD_MAX_PIXELS = 4_000_000
+# A JPEG is decoded at 1/2, 1/4 or 1/8 of its size (libjpeg's own scaling, PIL's draft), the
+# smallest that keeps this many pixels on its shorter side: a digit photographed on paper keeps
+# far more detail than its 20 x 20 box needs.
+JPEG_DRAFT_SIDE = 500
 UPLOAD_FORMATS = ("PNG", "JPEG")
 
 
@@ -178,12 +187,14 @@ def for_dataset(x: torch.Tensor, dataset: str) -> torch.Tensor:
 
 
 def load_upload(raw: bytes, *, max_bytes: int = UPLOAD_MAX_BYTES,
-                max_pixels: int = UPLOAD_MAX_PIXELS) -> np.ndarray:
+                max_pixels: int = UPLOAD_MAX_PIXELS,
+                size: tuple[int, int] | None = None) -> np.ndarray:
     """An uploaded file's bytes -> (H, W, 4) uint8 RGBA, upright as its EXIF says. Raises
     DataError, with a message for the user, for an empty, too large, unreadable or damaged file,
-    a format other than PNG or JPEG, or too many pixels. The pixel count is read from the
-    header before anything is decoded, so a small file that unpacks into a huge image (a
-    decompression bomb) costs nothing."""
+    a format other than PNG or JPEG, too many pixels, or a size other than ``size`` when it is
+    given. The size is read from the header before anything is decoded, so a small file that
+    unpacks into a huge image (a decompression bomb) costs nothing; a JPEG is decoded at a
+    fraction of its size (JPEG_DRAFT_SIDE), and ``max_pixels`` bounds what is decoded."""
     if len(raw) == 0:
         raise DataError("The file is empty.")
     if len(raw) > max_bytes:
@@ -202,6 +213,11 @@ def load_upload(raw: bytes, *, max_bytes: int = UPLOAD_MAX_BYTES,
         if img.format not in UPLOAD_FORMATS:
             raise DataError(f"This is a {img.format or 'non-PNG/JPEG'} image; upload a PNG or "
                             f"JPEG.")
+        if size is not None and img.size != size:
+            raise DataError(f"The image is {img.size[0]} x {img.size[1]} pixels; "
+                            f"{size[0]} x {size[1]} were expected.")
+        if img.format == "JPEG":
+            img.draft(None, (JPEG_DRAFT_SIDE, JPEG_DRAFT_SIDE))    # sets the size it decodes to
         width, height = img.size
         if width * height > max_pixels:
             raise DataError(_too_many_pixels_message((width, height), max_pixels))
@@ -229,7 +245,8 @@ def _eight_bit(img: Image.Image) -> Image.Image:
 
 
 def _too_many_pixels_message(size: tuple[int, int] | None, max_pixels: int) -> str:
-    limit = f"the limit is {max_pixels / 1e6:.0f} megapixels; a digit needs far fewer"
+    limit = (f"the limit is {max_pixels / 1e6:.0f} megapixels; crop it to the digit, which "
+             f"needs far fewer")
     if size is None:
         return f"The image has too many pixels; {limit}."
     w, h = size
@@ -265,7 +282,13 @@ def escape_markdown(text: str) -> str:
 
 
 PNG_DATA_URL = "data:image/png;base64,"
-PAD_MAX_CHARS = 2_000_000      # a 280 x 280 drawing is some 10 kB; anything this big is not one
+# The longest data URL the pad's canvas can make: a PNG stored without compression, a filter byte
+# and PAD_SIZE RGBA pixels a row, plus its chunks' headers, in base64. A drawing is some 10 kB.
+PAD_MAX_CHARS = len(PNG_DATA_URL) + 4 * (PAD_SIZE * (1 + 4 * PAD_SIZE) + 4096) // 3
+# The points a drawing may have, all its strokes together (the pad stops taking more): a digit
+# drawn slowly, with a pen that reports 120 points a second, has about a thousand.
+PAD_MAX_POINTS = 5_000
+PAD_UNREADABLE = "The drawing could not be read; clear the pad and draw again."
 
 
 def pad_to_mnist(data_url: str) -> torch.Tensor | None:
@@ -275,9 +298,13 @@ def pad_to_mnist(data_url: str) -> torch.Tensor | None:
     network and may send anything."""
     if (not isinstance(data_url, str) or not data_url.startswith(PNG_DATA_URL)
             or len(data_url) > PAD_MAX_CHARS):
-        raise DataError("The drawing could not be read; clear the pad and draw again.")
+        raise DataError(PAD_UNREADABLE)
     try:
         raw = base64.b64decode(data_url[len(PNG_DATA_URL):], validate=True)
     except (binascii.Error, ValueError):
-        raise DataError("The drawing could not be read; clear the pad and draw again.") from None
-    return to_mnist(load_upload(raw), min_extent=MIN_PEN_WIDTHS * PAD_PEN / PAD_SIZE)
+        raise DataError(PAD_UNREADABLE) from None
+    try:
+        image = load_upload(raw, size=(PAD_SIZE, PAD_SIZE))    # the canvas's own size, always
+    except DataError:
+        raise DataError(PAD_UNREADABLE) from None
+    return to_mnist(image, min_extent=MIN_PEN_WIDTHS * PAD_PEN / PAD_SIZE)

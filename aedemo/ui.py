@@ -24,6 +24,7 @@ import streamlit as st
 import torch
 
 from aedemo import classroom, menu, roles
+from aedemo.data import DataError
 from aedemo.jobs import (
     CANCELLED,
     DONE,
@@ -36,7 +37,13 @@ from aedemo.jobs import (
     wait_estimate,
 )
 from aedemo.metrics import METRIC_LABELS
-from aedemo.preprocess import PAD_PEN, escape_markdown
+from aedemo.preprocess import (
+    PAD_MAX_POINTS,
+    PAD_PEN,
+    PAD_SIZE,
+    PAD_UNREADABLE,
+    escape_markdown,
+)
 from aedemo.service import Provenance, Service
 from aedemo.spec import ModelSpec, and_list
 from aedemo.store import StoredModel, StoreError
@@ -438,11 +445,27 @@ def drawing_pad(key: str, strokes: list | None = None) -> dict | None:
     """The drawing pad: None until it has sent something in this session, then
     {"png": a PNG data URL or None when blank, "strokes": [[x0, y0, x1, y1, ...], ...]}.
     ``strokes`` is what a pad mounted afresh shows (the last drawing, coming back to the
-    page); a pad already on the screen keeps its own."""
-    result = _drawing_pad(data={"strokeWidth": PAD_PEN, "strokes": strokes or []}, key=key,
-                          default={"drawing": None}, on_drawing_change=lambda: None,
+    page); a pad already on the screen keeps its own.
+
+    Raises DataError, with a plain sentence, for anything the pad itself never sends
+    (``draw.pad_drawing``): a browser is on the other side of the network and may send
+    anything. What it sent is then dropped from the session, where Streamlit keeps a widget's
+    value as it came."""
+    from aedemo.lessons import draw
+    from aedemo.widget_states import UNREADABLE_KEY
+
+    result = _drawing_pad(data={"strokeWidth": PAD_PEN, "size": PAD_SIZE,
+                                "maxPoints": PAD_MAX_POINTS, "strokes": strokes or []},
+                          key=key, default={"drawing": None}, on_drawing_change=lambda: None,
                           width="stretch", height="content")
-    return result.get("drawing")
+    sent = result.get("drawing")
+    if sent is None and not result.get(UNREADABLE_KEY):
+        return None
+    drawing = draw.pad_drawing(sent)
+    if drawing is None:
+        del st.session_state[key]
+        raise DataError(PAD_UNREADABLE)
+    return drawing
 
 
 # --- the student's drawing --------------------------------------------------------------------

@@ -262,6 +262,12 @@ class Session:
         self.states[widget.id] = WidgetState(id=widget.id, json_value=json.dumps(merged))
         return self._send_rerun(fragment_id=widget.fragment_id)
 
+    def set_raw_json_state(self, widget: Widget, text: str) -> Run:
+        """The component's JSON state replaced by ``text`` as it is, which need not be anything
+        a browser's setStateValue would make (a hostile client's): and rerun."""
+        self.states[widget.id] = WidgetState(id=widget.id, json_value=text)
+        return self._send_rerun(fragment_id=widget.fragment_id)
+
     def set_select_slider(self, widget: Widget, option: str) -> Run:
         self.states[widget.id] = WidgetState(id=widget.id, string_array_value={"data": [option]})
         return self._send_rerun(fragment_id=widget.fragment_id)

@@ -38,13 +38,16 @@ def from_pad() -> tuple[torch.Tensor | None, str]:
     the result. A Clear button in Python would have to replace the pad on a rerun, and under a
     classroom's load a stroke begun before that rerun arrived was wiped with it."""
     kept, saved = ui.last_drawing()
-    sent = ui.drawing_pad("draw-pad", kept)
+    try:
+        sent = ui.drawing_pad("draw-pad", kept)
+    except DataError as err:
+        st.error(str(err), icon=":material/error:")
+        return None, "error"
     if sent is None:
         return saved, "Your last input; draw to replace it." if saved is not None else ""
-    strokes = draw.finite_rows(sent.get("strokes"))
-    if strokes != kept:
-        ui.keep_strokes(strokes)
-    if not sent.get("png"):
+    if sent["strokes"] != kept:
+        ui.keep_strokes(sent["strokes"])
+    if not sent["png"]:
         return None, ""                                     # cleared
     try:
         return preprocess.pad_to_mnist(sent["png"]), ""

@@ -275,10 +275,11 @@ def test_an_upload_is_never_refused_as_a_dot():
     assert preprocess.to_mnist(dot) is not None
 
 
-def test_the_pads_size_here_is_the_browsers():
+def test_the_pad_takes_its_size_and_its_most_points_from_here():
     js = (Path(preprocess.__file__).parent / "assets" / "drawing_pad.js").read_text()
-    assert re.search(r"^const SIZE = (\d+);", js, flags=re.M).group(1) == str(
-        preprocess.PAD_SIZE)
+    assert "canvas.width = canvas.height = data.size;" in js
+    assert "maxPoints: data.maxPoints" in js
+    assert not re.search(r"^const [A-Z_]+ = \d+;", js, flags=re.M), "a number of its own"
 
 
 @pytest.mark.parametrize("sent", [None, 42, "", "data:image/jpeg;base64,AAAA",

@@ -1,14 +1,14 @@
 // The Draw page's drawing pad: white strokes on a black square, drawn with a mouse, a pen or a
 // finger (pointer events), with Clear and Undo buttons that are always there and big enough for
-// a finger. The picture has SIZE x SIZE pixels of its own whatever its size on screen, so the
+// a finger. The picture has size x size pixels of its own whatever its size on screen, so the
 // pad can fill its column on a projector or a phone and the models always get the same image.
+// Python gives the pad its size, its pen and its most points (data.size, data.strokeWidth,
+// data.maxPoints: aedemo.preprocess), and refuses a drawing that breaks them.
 //
 // Python gets {png, strokes} after every stroke, Undo and Clear (strokes [] after Clear), and
 // hands the strokes back as data.strokes so a pad mounted afresh (coming back to the page)
 // shows the last drawing. Nothing from Python redraws a pad once it is mounted: a rerun that
 // arrives mid-stroke cannot wipe what the student is drawing.
-const SIZE = 280;
-const MAX_POINTS = 20000;          // per drawing: a scribble, never an unbounded message
 const pads = new WeakMap();
 
 function strokePath(ctx, points) {
@@ -22,7 +22,7 @@ function strokePath(ctx, points) {
 function redraw(pad) {
   const ctx = pad.ctx;
   ctx.fillStyle = "#000";
-  ctx.fillRect(0, 0, SIZE, SIZE);
+  ctx.fillRect(0, 0, pad.size, pad.size);
   ctx.strokeStyle = "#fff";
   ctx.lineWidth = pad.strokeWidth;
   ctx.lineCap = "round";
@@ -61,11 +61,13 @@ function send(pad) {
   });
 }
 
+// A point in the pad's own pixels, to 0.1 px. The pointer is captured during a stroke, so it
+// may go past the pad's edge: the point stays on the edge.
 function pointIn(pad, event) {
   const box = pad.canvas.getBoundingClientRect();
-  const x = ((event.clientX - box.left) * SIZE) / box.width;
-  const y = ((event.clientY - box.top) * SIZE) / box.height;
-  return [Math.round(x * 10) / 10, Math.round(y * 10) / 10];
+  const on = (v) => Math.min(Math.max(Math.round(v * 10) / 10, 0), pad.size);
+  return [on(((event.clientX - box.left) * pad.size) / box.width),
+          on(((event.clientY - box.top) * pad.size) / box.height)];
 }
 
 function pointCount(pad) {
@@ -85,7 +87,7 @@ function mount(parent, data) {
   const root = document.createElement("div");
   root.className = "pad";
   const canvas = document.createElement("canvas");
-  canvas.width = canvas.height = SIZE;
+  canvas.width = canvas.height = data.size;
   canvas.className = "pad-canvas";
   canvas.setAttribute("role", "img");
   const buttons = document.createElement("div");
@@ -98,7 +100,8 @@ function mount(parent, data) {
   status.setAttribute("aria-live", "polite");
   const pad = {
     root, canvas, status, ctx: canvas.getContext("2d"), strokes: [], current: null,
-    strokeWidth: data.strokeWidth, setStateValue: () => {},
+    size: data.size, strokeWidth: data.strokeWidth, maxPoints: data.maxPoints,
+    setStateValue: () => {},
   };
   // Native buttons: Tab reaches them, Enter and Space press them, as any button.
   pad.clear = button("Clear", "Clear the drawing", () => {
@@ -120,7 +123,7 @@ function mount(parent, data) {
 
   canvas.addEventListener("pointerdown", (event) => {
     if (event.pointerType === "mouse" && event.button !== 0) return;
-    if (pointCount(pad) >= MAX_POINTS) return;
+    if (pointCount(pad) >= pad.maxPoints) return;
     event.preventDefault();
     canvas.setPointerCapture(event.pointerId);
     pad.current = pointIn(pad, event);
@@ -128,7 +131,7 @@ function mount(parent, data) {
     redraw(pad);
   });
   canvas.addEventListener("pointermove", (event) => {
-    if (!pad.current || pointCount(pad) >= MAX_POINTS) return;
+    if (!pad.current || pointCount(pad) >= pad.maxPoints) return;
     event.preventDefault();
     const [x, y] = pointIn(pad, event);
     const n = pad.current.length;

@@ -25,7 +25,7 @@ from aedemo.lessons import latent_space
 from aedemo.lessons.anomaly import ordinal, percentile_of
 from aedemo.metrics import mse_per_item, reconstruct, reconstruction_errors
 from aedemo.models import variant_names
-from aedemo.preprocess import FRAME
+from aedemo.preprocess import FRAME, PAD_MAX_CHARS, PAD_MAX_POINTS, PAD_SIZE
 from aedemo.store import StoredModel
 
 PREFERRED_K = 16          # the zoo's common bottleneck: models at this k compare fairly
@@ -211,6 +211,32 @@ def finite_rows(value: Any) -> list[list[float]] | None:
                     return None
             except OverflowError:            # an int too large for a float
                 return None
+    return value
+
+
+def pad_drawing(value: Any) -> dict[str, Any] | None:
+    """``value`` when it is what the drawing pad sends, else None: {"png": a data URL no longer
+    than the pad's canvas makes, or None, "strokes": at most PAD_MAX_POINTS points in all, each
+    stroke [x0, y0, x1, y1, ...] with at least one point, every number finite and on the pad}.
+    The counts are checked before any number is looked at: a browser may send a million empty
+    strokes, which Python holds at some 25 times their size."""
+    if not isinstance(value, dict) or set(value) != {"png", "strokes"}:
+        return None
+    png, strokes = value["png"], value["strokes"]
+    if png is not None and not (isinstance(png, str) and len(png) <= PAD_MAX_CHARS):
+        return None
+    if not isinstance(strokes, list) or len(strokes) > PAD_MAX_POINTS:
+        return None
+    numbers = 0
+    for stroke in strokes:
+        if not isinstance(stroke, list) or not stroke or len(stroke) % 2:
+            return None
+        numbers += len(stroke)
+        if numbers > 2 * PAD_MAX_POINTS:
+            return None
+    if finite_rows(strokes) is None or not all(0 <= v <= PAD_SIZE for row in strokes
+                                                 for v in row):
+        return None
     return value
 
 
