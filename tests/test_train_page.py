@@ -108,9 +108,7 @@ def test_a_students_costly_job_is_said_before_start_and_refused_at_start(page_ap
 def test_the_teacher_is_told_the_limit_and_is_not_held_to_it(page_app, monkeypatch):
     monkeypatch.setenv(roles.PASSPHRASE_ENV, SECRET)
     at = page_app(TRAIN)
-    teacher = "t" * 32
-    assert ui.service().teachers.unlock(teacher, SECRET, SECRET) is None
-    at.session_state["aedemo_student"] = teacher
+    at.session_state["aedemo_teacher"] = ui.service().teachers.unlock(SECRET, SECRET)
     costly_lstm(at)
     assert not at.warning
     assert "A student's job may train for at most 5 min; yours may train longer." in texts(
