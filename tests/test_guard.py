@@ -170,5 +170,11 @@ def test_a_repeated_log_line_is_written_a_few_times_then_counted():
 def test_the_limit_is_on_the_loggers_that_flood():
     logging.getLogger("streamlit.error_util")
     guard.limit_repeated_log_lines()
-    for name in ("asyncio", "streamlit.error_util", ""):
-        assert any(isinstance(f, guard.RepeatLimit) for f in logging.getLogger(name).filters)
+    try:
+        for name in ("asyncio", "streamlit.error_util", ""):
+            assert any(isinstance(f, guard.RepeatLimit) for f in logging.getLogger(name).filters)
+    finally:
+        # the server's filter, not the test run's: later tests count their own log lines
+        for lg in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+            for f in [f for f in getattr(lg, "filters", []) if isinstance(f, guard.RepeatLimit)]:
+                lg.removeFilter(f)
