@@ -184,7 +184,7 @@ class News:
                                             [*items, item][-NEWS_KEPT:]]})
                 return item
         except StoreError as err:
-            log.warning("the class's news was not written: %s", err)
+            log.warning("the class's news was not written: %s", err.in_full())
             return None
 
 
@@ -220,7 +220,7 @@ class Roster:
                 listed += [s for s in new if s not in listed]
                 self._file.write({"students": listed[:ROSTER_CAP]})
         except StoreError as err:
-            log.warning("the roster was not written: %s", err)
+            log.warning("the roster was not written: %s", err.in_full())
         return self.numbers()
 
 

@@ -367,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         parser.error(str(err))              # exits 2
     except (TrainingDiverged, StoreError, datasets.DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        # the command line is the teacher's: the store's folder and the OS's words too
+        print(f"error: {err.in_full() if isinstance(err, StoreError) else err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: nothing was stored", file=sys.stderr)

@@ -40,6 +40,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from aedemo.errors import Explained
 from aedemo.models import build
 from aedemo.spec import ModelSpec, Trained
 
@@ -61,8 +62,9 @@ STALE_AFTER = 600                  # seconds
 MODEL_ID = re.compile(r"[0-9a-z]{12}")
 
 
-class StoreError(RuntimeError):
-    """The store could not do what was asked; the message is meant for the user."""
+class StoreError(Explained):
+    """The store could not do what was asked; the message is meant for the user, the folder and
+    the OS's words are its ``detail`` (aedemo.errors)."""
 
 
 def is_model_id(value: object) -> bool:
@@ -281,14 +283,16 @@ def _versions() -> dict[str, str]:
 
 def _explain_os_error(err: OSError, root: Path,
                       outcome: str = "the model was not saved") -> StoreError:
+    """The OS's refusal as a plain sentence; where the store is and the OS's words are the
+    detail, for the teacher and the log only (aedemo.errors)."""
+    detail = f"{root}: {_why(err)}"
     if err.errno == errno.ENOSPC:
-        return StoreError(f"The model store at {root} is full (no space left on the disk), so "
-                          f"{outcome}. Free some space or delete old models.")
+        return StoreError(f"The model store is full (no space left on the disk), so {outcome}. "
+                          f"The teacher can free some space or delete old models.", detail)
     if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return StoreError(f"The model store at {root} is read-only, so {outcome}. Set "
-                          f"AEDEMO_HOME to a folder the server can write to.")
-    return StoreError(f"Could not write to the model store at {root} ({err.strerror or err}), "
-                      f"so {outcome}.")
+        return StoreError(f"The model store is read-only, so {outcome}.",
+                          f"{detail}; set AEDEMO_HOME to a folder the server can write to")
+    return StoreError(f"The model store could not be written to, so {outcome}.", detail)
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:
@@ -339,9 +343,10 @@ class ModelStore:
             raise _explain_os_error(err, self.root) from None
         return StoredModel(model_id, meta)
 
-    def unwritable(self, room: int = FREE_SPACE_NEEDED) -> str | None:
-        """Why a model could not be saved here now (a read-only folder, a full disk), or None.
-        Asked before a job is queued, so a student hears it at once, not after training."""
+    def unwritable(self, room: int = FREE_SPACE_NEEDED) -> StoreError | None:
+        """Why a model could not be saved here now (a read-only folder, a full disk), as an
+        error to raise or show, or None. Asked before a job is queued, so a student hears it at
+        once, not after training."""
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=self.dir)
@@ -350,7 +355,7 @@ class ModelStore:
             if shutil.disk_usage(self.dir).free < room:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         except OSError as err:
-            return str(_explain_os_error(err, self.root, "nothing can be trained now"))
+            return _explain_os_error(err, self.root, "nothing can be trained now")
         return None
 
     def delete(self, model_id: str) -> None:
