@@ -271,6 +271,17 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+# A weight that is NaN or infinite makes every output NaN: a page that shows such a model to the
+# class (a pinned VAE's latent map) breaks for everyone, so the store neither writes nor reads one.
+NOT_FINITE_SAVE = ("Training ended with weights that are not numbers (NaN or infinite), so the "
+                   "model was not saved. Try a smaller learning rate.")
+NOT_FINITE_LOAD = "its weights hold values that are not numbers (NaN or infinite)"
+
+
+def _all_finite(state: dict[str, torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point())
+
+
 def _versions() -> dict[str, str]:
     out = {}
     for pkg in ("aedemo", "torch", "torchvision", "numpy", "scikit-learn", "safetensors"):
@@ -335,6 +346,8 @@ class ModelStore:
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "versions": _versions()}
         state = {k: v.detach().cpu().contiguous() for k, v in trained.model.state_dict().items()}
+        if not _all_finite(state):
+            raise StoreError(NOT_FINITE_SAVE)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             _write_atomically(weights, save_safetensors(state))
@@ -532,6 +545,8 @@ class ModelStore:
             state = load_safetensors(payload)     # plain tensors: no pickle
         except (SafetensorError, ValueError) as err:
             return None, f"its weights file is corrupt or truncated ({err})"
+        if not _all_finite(state):
+            return None, NOT_FINITE_LOAD
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as err:
