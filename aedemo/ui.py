@@ -1247,15 +1247,22 @@ def stored_models_table() -> None:
 
 
 def may_delete(entry: StoredModel) -> bool:
-    """The teacher may delete any model, an unreadable file too; a student only their own."""
-    return is_teacher() or (entry.ok and entry.owner == student_id())
+    """The teacher may delete any model, an unreadable file too; a student only their own, and
+    not once the teacher pinned it (classroom.delete_model refuses it too)."""
+    return is_teacher() or _own_unpinned(entry)
+
+
+def _own_unpinned(entry: StoredModel) -> bool:
+    return (entry.ok and entry.owner == student_id()
+            and entry.id not in service().store.pinned())
 
 
 def model_actions(entry: StoredModel) -> None:
     """Delete (after a confirmation) for whoever may, and the showcase pin for the teacher."""
     svc = service()
     if not may_delete(entry):
-        st.caption(f"Only the teacher can delete this model: it is {viewer().whose(entry)}."
+        st.caption(classroom.PINNED_IS_THE_TEACHERS if entry.ok and entry.id in viewer().pinned
+                   else f"Only the teacher can delete this model: it is {viewer().whose(entry)}."
                    if entry.ok else
                    "Only the teacher can delete an unreadable file.")
     else:
@@ -1265,8 +1272,8 @@ def model_actions(entry: StoredModel) -> None:
                 if not may_delete(entry):             # the role may have changed since
                     st.error("Only the teacher can delete this model.", icon=":material/lock:")
                 else:
-                    me = student_id()
-                    by = me if entry.ok and entry.owner == me else TEACHER
+                    # the teacher's own model, once pinned, is deleted as the teacher's
+                    by = student_id() if _own_unpinned(entry) else TEACHER
                     try:
                         svc.delete_model(entry.id, by=by)
                         news_heard()

@@ -276,6 +276,31 @@ def test_models_are_named_for_people_in_pickers_and_the_table(classroom, isolate
     assert teacher.loc[hers, "owner"] == f"student {number}"
 
 
+# --- the showcase is the teacher's -----------------------------------------------------------
+
+def test_a_student_cannot_delete_their_own_model_once_the_teacher_pinned_it(classroom):
+    """Deleting it would change what every page shows the class: refused where the delete
+    happens, and not offered on the page."""
+    from aedemo import classroom as class_news
+    from aedemo.store import StoreError
+
+    visit, lesson, hers = classroom
+    svc = ui.service()
+    svc.set_pinned(hers, True)
+    with pytest.raises(StoreError, match="only the teacher can remove it"):
+        svc.delete_model(hers, ALICE)
+    assert ModelStore().pinned() == {hers} and ModelStore().get(hers).ok
+    at = pick(visit(ALICE), hers)
+    assert not at.exception
+    assert f"store-delete-{hers}" not in buttons(at)
+    assert class_news.PINNED_IS_THE_TEACHERS in [c.value for c in at.caption]
+    # the teacher can
+    at = pick(visit(BOB, teacher=True), hers)
+    buttons(at)[f"store-delete-{hers}"].click().run()
+    assert not at.exception
+    assert ModelStore().get(hers) is None and ModelStore().pinned() == set()
+
+
 # --- what a student sees of the server's faults ----------------------------------------------
 
 def said(at: AppTest) -> str:
