@@ -119,7 +119,7 @@ def for_viewer(problem: str | Exception) -> str:
     detail = getattr(problem, "detail", None)
     if not detail:
         return str(problem)
-    said = f"{problem} ({detail})"
+    said = problem.in_full()
     if said not in _LOGGED_DETAILS:
         if len(_LOGGED_DETAILS) >= LOGGED_DETAILS_KEPT:
             _LOGGED_DETAILS.clear()

@@ -309,9 +309,9 @@ def said(at: AppTest) -> str:
 
 @pytest.mark.parametrize("fault", ["read-only", "full", "redis down"])
 def test_a_student_sees_a_fault_without_the_servers_folders_or_address(
-        classroom, isolated_home, monkeypatch, fault):
+        classroom, isolated_home, monkeypatch, caplog, fault):
     """The README promises students never see where the server keeps its files or how to
-    reach Redis; the teacher sees both, to fix it."""
+    reach Redis; the teacher sees both, to fix it, and the log has it once, not per rerun."""
     import errno
     import os
     import shutil
@@ -319,6 +319,7 @@ def test_a_student_sees_a_fault_without_the_servers_folders_or_address(
     from aedemo import store as store_module
 
     visit, lesson, hers = classroom
+    monkeypatch.setattr(ui, "_LOGGED_DETAILS", set())         # what earlier tests logged
     if fault == "read-only":
         def read_only(*args, **kwargs):
             raise OSError(errno.EROFS, os.strerror(errno.EROFS))
@@ -341,3 +342,5 @@ def test_a_student_sees_a_fault_without_the_servers_folders_or_address(
     assert plain in student
     teacher = said(visit(BOB, None, teacher=True))
     assert plain in teacher and detail in teacher.replace("\\", "")     # Markdown's escapes
+    logged = [r for r in caplog.records if r.name == "aedemo.ui" and detail in r.getMessage()]
+    assert len(logged) == 1
