@@ -184,7 +184,7 @@ class News:
                                             [*items, item][-NEWS_KEPT:]]})
                 return item
         except StoreError as err:
-            log.warning("the class's news was not written: %s", err)
+            log.warning("the class's news was not written: %s", err.in_full())
             return None
 
 
@@ -220,7 +220,7 @@ class Roster:
                 listed += [s for s in new if s not in listed]
                 self._file.write({"students": listed[:ROSTER_CAP]})
         except StoreError as err:
-            log.warning("the roster was not written: %s", err)
+            log.warning("the roster was not written: %s", err.in_full())
         return self.numbers()
 
 
@@ -238,11 +238,19 @@ def set_pinned(store: ModelStore, model_id: str, pinned: bool) -> None:
                              [entry.owner], TEACHER)
 
 
+# The showcase is the teacher's: a student who could delete their own model once it is pinned
+# would change what every page shows the class by default.
+PINNED_IS_THE_TEACHERS = "Pinned by the teacher: only the teacher can remove it."
+
+
 def delete_model(store: ModelStore, model_id: str, by: str) -> None:
     """Delete a stored model (StoreError if it cannot be), and say so when someone other than
-    its owner did, or it was on the showcase: ``by`` is TEACHER or the student who deleted it."""
+    its owner did, or it was on the showcase: ``by`` is TEACHER or the student who deleted it.
+    A pinned model only the teacher may delete (PINNED_IS_THE_TEACHERS)."""
     entry = store.get(model_id)
     was_pinned = model_id in store.pinned()
+    if was_pinned and by != TEACHER:
+        raise StoreError(PINNED_IS_THE_TEACHERS)
     store.delete(model_id)
     if entry is not None and entry.ok and (by != entry.owner or was_pinned):
         News(store.root).add(DELETED, model_id, entry.spec.to_dict(), [entry.owner], by)

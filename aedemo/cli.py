@@ -229,11 +229,15 @@ def cmd_pin(args, store: ModelStore) -> int:
 
 
 def parse_digits(text: str) -> tuple[int, ...]:
-    """'3', '0,1' or '01' -> (0, 1)."""
-    digits = [c for c in text if c not in ", "]
-    if not digits or not all(c.isdigit() for c in digits):
-        raise UsageError(f"--normal takes digits such as 3 or 0,1, not {text!r}")
-    return tuple(sorted({int(c) for c in digits}))
+    """'3' or '0,1' (commas or spaces between) -> (0, 1). Each item is one digit, given once:
+    '99' or '10' is no digit, and reading it as 9, or as 1 and 0, would train a detector for
+    digits the teacher never asked for."""
+    items = text.replace(",", " ").split()
+    if not items or not all(len(d) == 1 and d in "0123456789" for d in items) or (
+            len(set(items)) != len(items)):
+        raise UsageError(f"--normal takes digits 0 to 9, each once, separated by commas, such "
+                         f"as 3 or 0,1, not {text!r}")
+    return tuple(sorted(int(d) for d in items))
 
 
 def cmd_anomaly(args, store: ModelStore) -> int:
@@ -330,7 +334,7 @@ def build_parser(model_flags: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser("unpin", help="take a model off the showcase")
     p.add_argument("id")
     p = sub.add_parser("anomaly", help="one-class anomaly detection AUC (Ruff et al. 2018)")
-    p.add_argument("--normal", required=True, help="the normal digit(s), e.g. 3 or 0,1")
+    p.add_argument("--normal", required=True, help="the normal digit(s) 0 to 9, e.g. 3 or 0,1")
     add_model_args(p)
     p = sub.add_parser("worker", help="take training jobs from the app's queue and train them "
                                       "(AEDEMO_HOME, or AEDEMO_REDIS_URL for a shared queue)")
@@ -367,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         parser.error(str(err))              # exits 2
     except (TrainingDiverged, StoreError, datasets.DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        # the command line is the teacher's: the store's folder and the OS's words too
+        print(f"error: {err.in_full() if isinstance(err, StoreError) else err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: nothing was stored", file=sys.stderr)

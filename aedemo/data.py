@@ -110,7 +110,9 @@ def _load_images_uncached(name: str) -> ImageData:
 def _offline_stand_in(name: str, err: Exception) -> ImageData:
     """What to use when ``name`` cannot be downloaded: real MNIST digits shipped in a package,
     else scikit-learn's small digits; the notice says what and why, in one line."""
-    text = str(err).strip()
+    # an OSError's own words, not its file name: every student reads the notice, and the
+    # README promises they never see the server's folders (a read-only data folder)
+    text = (err.strerror if isinstance(err, OSError) and err.strerror else str(err)).strip()
     reason = text.splitlines()[0].rstrip(":") if text else type(err).__name__
     try:
         stand_in = load_mnist_subset()

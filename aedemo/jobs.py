@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from aedemo import data as datasets
+from aedemo.errors import Explained
 from aedemo.roles import is_loopback
 from aedemo.spec import ModelSpec, seconds_per_image, train_spec, work_seconds
 from aedemo.store import ModelStore, StoreError
@@ -73,9 +74,9 @@ WORKER_DIED = ("The training worker stopped in the middle of this job (it was ki
                "start the job again, perhaps with a smaller batch or bottleneck.")
 
 
-class JobError(RuntimeError):
+class JobError(Explained):
     """A request the service refuses (queue cap, unknown job, queue down); the message is for
-    the user."""
+    the user, a ``detail`` (where the queue or the store is) for the teacher and the log."""
 
 
 def record_key(job_id: str) -> str:
@@ -405,15 +406,15 @@ class JobQueue:
         ids = self.board.get(WORKERS_KEY) or []
         return self.board.get_many([worker_key(w) for w in ids])
 
-    def problem(self) -> str | None:
+    def problem(self) -> str | JobError | None:
         """What keeps jobs from running, for the sidebar and the Train page: the queue out of
-        reach, or no worker to take the jobs."""
+        reach (an error, with its detail for the teacher), or no worker to take the jobs."""
         try:
             if not self.live_workers():
                 return ("No training worker is running, so jobs wait in the queue. Start one "
                         "on this machine or another with `python -m aedemo worker`.")
         except JobError as err:
-            return str(err)
+            return err
         return None
 
     def worker_died(self, worker_id: str) -> None:
@@ -537,7 +538,7 @@ class JobQueue:
 
         def __exit__(self, kind, err, tb):
             if isinstance(err, QueueUnavailable):
-                raise JobError(str(err)) from None
+                raise JobError(err) from None
             return False
 
     def _queue_errors(self):
@@ -606,7 +607,9 @@ def train_job(job_id: str) -> None:
     except TrainingStopped:
         status = CANCELLED
     except (TrainingDiverged, StoreError, datasets.DataError) as err:
-        error = str(err)
+        error = str(err)              # the plain sentence: the job's panel shows it to students
+        if isinstance(err, Explained) and err.detail:
+            log.warning("job %s failed: %s", job_id, err.in_full())
     except Exception as err:  # a bug must not take the worker, or other jobs, down with it
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         error = f"Training failed unexpectedly: {type(err).__name__}: {err}"

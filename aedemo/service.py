@@ -27,6 +27,7 @@ from typing import Any
 
 from aedemo import classroom, roles, taskqueue
 from aedemo import data as datasets
+from aedemo.errors import Explained
 from aedemo.jobs import (
     SYSTEM,
     TEACHER,
@@ -122,14 +123,14 @@ class Service:
                              queue_cap=self.settings.queue_cap,
                              per_address_cap=self.settings.address_cap)
         self.workers = LocalWorkers(self.settings.workers, on_death=self.jobs.worker_died)
-        self._store_checked: tuple[float, str | None] = (-1e9, None)
+        self._store_checked: tuple[float, StoreError | None] = (-1e9, None)
         self.teachers = roles.TEACHERS     # the roles given here; the gate sets their cookie
         # what the teacher did, for every open page to say; the students' numbers
         self.news = classroom.News(self.store.root)
         self.roster = classroom.Roster(self.store.root)
         self.memo = Memo(_env_int("AEDEMO_MEMO_MB", MEMO_BYTES // 2**20) * 2**20)
         self._data: datasets.ImageData | None = None
-        self._data_error: str | None = None
+        self._data_error: Explained | None = None
         self._ready = threading.Event()
         self.zoo_specs: list[ModelSpec] = []
         # Loading the dataset may try a download: do it off the page's path, with the zoo.
@@ -146,7 +147,7 @@ class Service:
                 if moved:
                     log.warning("re-queued %d job(s) interrupted by a restart", len(moved))
             except JobError as err:
-                log.warning("%s", err)
+                log.warning("%s", err.in_full())
             self.workers.start()
             images = datasets.load_images(self.settings.dataset)
             from aedemo.zoo import zoo_specs
@@ -159,11 +160,14 @@ class Service:
                     try:
                         self.jobs.submit(spec, SYSTEM)
                     except JobError as err:          # the queue out of reach: say it once
-                        log.warning("the zoo was not queued: %s", err)
+                        log.warning("the zoo was not queued: %s", err.in_full())
                         break
         except Exception as err:  # the app must still serve the models it has
             log.exception("start-up failed")
-            self._data_error = f"Could not load the dataset {self.settings.dataset!r}: {err}"
+            # the error may name the server's folders: the detail is the teacher's
+            self._data_error = Explained("The dataset could not be loaded, so the pages have no "
+                                         "images to show. The teacher can see why.",
+                                         f"{self.settings.dataset!r}: {err}")
         finally:
             self._ready.set()
 
@@ -178,7 +182,7 @@ class Service:
         return self._data
 
     @property
-    def data_error(self) -> str | None:
+    def data_error(self) -> Explained | None:
         return self._data_error
 
     # --- models ------------------------------------------------------------------------------
@@ -383,22 +387,24 @@ class Service:
             if askers:
                 self.news.add(classroom.CANCELLED, job.id, job.spec.to_dict(), askers, TEACHER)
 
-    def queue_problem(self) -> str | None:
-        """What keeps jobs from running or their models from being stored, in words: a store
-        that is read-only or full, the queue out of reach or no worker (JobQueue.problem); while
-        this server's own workers are still starting (LocalWorkers.starting), that they are."""
+    def queue_problem(self) -> str | Explained | None:
+        """What keeps jobs from running or their models from being stored, in words (an error,
+        with a detail for the teacher, when the store or the queue failed): a store that is
+        read-only or full, the queue out of reach or no worker (JobQueue.problem); while this
+        server's own workers are still starting (LocalWorkers.starting), that they are."""
         store = self._store_problem()
         if store:
             return store
         problem = self.jobs.problem()
-        if problem and problem.startswith("No training worker") and self.workers.starting():
+        if (isinstance(problem, str) and problem.startswith("No training worker")
+                and self.workers.starting()):
             return ("The training workers are starting…" if self.workers.count > 1 else
                     "The training worker is starting…")
         return problem
 
     STORE_CHECK_EVERY_S = 5.0     # every open tab asks with each refresh: probe the disk less
 
-    def _store_problem(self) -> str | None:
+    def _store_problem(self) -> StoreError | None:
         now = time.monotonic()
         checked, problem = self._store_checked
         if now - checked > self.STORE_CHECK_EVERY_S:

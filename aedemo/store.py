@@ -40,6 +40,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from aedemo.errors import Explained
 from aedemo.models import build
 from aedemo.spec import ModelSpec, Trained
 
@@ -61,8 +62,9 @@ STALE_AFTER = 600                  # seconds
 MODEL_ID = re.compile(r"[0-9a-z]{12}")
 
 
-class StoreError(RuntimeError):
-    """The store could not do what was asked; the message is meant for the user."""
+class StoreError(Explained):
+    """The store could not do what was asked; the message is meant for the user, the folder and
+    the OS's words are its ``detail`` (aedemo.errors)."""
 
 
 def is_model_id(value: object) -> bool:
@@ -269,6 +271,17 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+# A weight that is NaN or infinite makes every output NaN: a page that shows such a model to the
+# class (a pinned VAE's latent map) breaks for everyone, so the store neither writes nor reads one.
+NOT_FINITE_SAVE = ("Training ended with weights that are not numbers (NaN or infinite), so the "
+                   "model was not saved. Try a smaller learning rate.")
+NOT_FINITE_LOAD = "its weights hold values that are not numbers (NaN or infinite)"
+
+
+def _all_finite(state: dict[str, torch.Tensor]) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point())
+
+
 def _versions() -> dict[str, str]:
     out = {}
     for pkg in ("aedemo", "torch", "torchvision", "numpy", "scikit-learn", "safetensors"):
@@ -281,14 +294,16 @@ def _versions() -> dict[str, str]:
 
 def _explain_os_error(err: OSError, root: Path,
                       outcome: str = "the model was not saved") -> StoreError:
+    """The OS's refusal as a plain sentence; where the store is and the OS's words are the
+    detail, for the teacher and the log only (aedemo.errors)."""
+    detail = f"{root}: {_why(err)}"
     if err.errno == errno.ENOSPC:
-        return StoreError(f"The model store at {root} is full (no space left on the disk), so "
-                          f"{outcome}. Free some space or delete old models.")
+        return StoreError(f"The model store is full (no space left on the disk), so {outcome}. "
+                          f"The teacher can free some space or delete old models.", detail)
     if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return StoreError(f"The model store at {root} is read-only, so {outcome}. Set "
-                          f"AEDEMO_HOME to a folder the server can write to.")
-    return StoreError(f"Could not write to the model store at {root} ({err.strerror or err}), "
-                      f"so {outcome}.")
+        return StoreError(f"The model store is read-only, so {outcome}.",
+                          f"{detail}; set AEDEMO_HOME to a folder the server can write to")
+    return StoreError(f"The model store could not be written to, so {outcome}.", detail)
 
 
 def _write_atomically(path: Path, payload: bytes) -> None:
@@ -331,6 +346,8 @@ class ModelStore:
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "versions": _versions()}
         state = {k: v.detach().cpu().contiguous() for k, v in trained.model.state_dict().items()}
+        if not _all_finite(state):
+            raise StoreError(NOT_FINITE_SAVE)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             _write_atomically(weights, save_safetensors(state))
@@ -339,9 +356,10 @@ class ModelStore:
             raise _explain_os_error(err, self.root) from None
         return StoredModel(model_id, meta)
 
-    def unwritable(self, room: int = FREE_SPACE_NEEDED) -> str | None:
-        """Why a model could not be saved here now (a read-only folder, a full disk), or None.
-        Asked before a job is queued, so a student hears it at once, not after training."""
+    def unwritable(self, room: int = FREE_SPACE_NEEDED) -> StoreError | None:
+        """Why a model could not be saved here now (a read-only folder, a full disk), as an
+        error to raise or show, or None. Asked before a job is queued, so a student hears it at
+        once, not after training."""
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(prefix=".probe.", suffix=".tmp", dir=self.dir)
@@ -350,7 +368,7 @@ class ModelStore:
             if shutil.disk_usage(self.dir).free < room:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         except OSError as err:
-            return str(_explain_os_error(err, self.root, "nothing can be trained now"))
+            return _explain_os_error(err, self.root, "nothing can be trained now")
         return None
 
     def delete(self, model_id: str) -> None:
@@ -527,6 +545,8 @@ class ModelStore:
             state = load_safetensors(payload)     # plain tensors: no pickle
         except (SafetensorError, ValueError) as err:
             return None, f"its weights file is corrupt or truncated ({err})"
+        if not _all_finite(state):
+            return None, NOT_FINITE_LOAD
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as err:

@@ -22,15 +22,17 @@ from typing import Any
 from huey import PriorityRedisHuey, SqliteHuey
 from huey.constants import EmptyData
 
+from aedemo.errors import Explained
+
 HUEY_NAME = "aedemo"
 QUEUE_FILE = "queue.sqlite3"
 LOCK_WAIT_S = 10.0        # how long to wait for the board's lock before giving up
 LOCK_STALE_S = 15.0       # a lock older than this was left by a process that died holding it
 
 
-class QueueUnavailable(RuntimeError):
+class QueueUnavailable(Explained):
     """The queue's storage cannot be reached (Redis down, an unreadable file); the message is
-    meant for the user."""
+    meant for the user, where the queue is and why it failed are its ``detail``."""
 
 
 def redis_url() -> str | None:
@@ -49,7 +51,7 @@ def connect(home: Path, url: str | None = None):
 
 
 def describe(huey) -> str:
-    """Where the queue is, for messages: the Redis address or the SQLite file."""
+    """Where the queue is, for the log and the teacher: the Redis address or the SQLite file."""
     storage = huey.storage
     if hasattr(storage, "filename"):
         return f"the queue file {storage.filename}"
@@ -74,9 +76,9 @@ class Board:
         except Exception as err:    # redis.ConnectionError, sqlite3.OperationalError...
             if type(err).__module__.split(".")[0] not in ("redis", "sqlite3"):
                 raise
-            raise QueueUnavailable(f"The job queue ({describe(self.huey)}) cannot be reached: "
-                                   f"{err}. Training is unavailable until it is back; the "
-                                   f"stored models still work.") from None
+            raise QueueUnavailable("The job queue cannot be reached. Training is unavailable "
+                                   "until it is back; the stored models still work.",
+                                   f"{describe(self.huey)}: {err}") from None
 
     def get(self, key: str) -> Any | None:
         with self._reachable():

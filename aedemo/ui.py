@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import html
 import json
+import logging
 import os
 import threading
 import time
@@ -50,6 +51,8 @@ from aedemo.store import StoredModel, StoreError
 from aedemo.viz.images import image_grid, to_pixels
 from aedemo.viz.series import series_figure
 from aedemo.viz.train import loss_curve, loss_summary
+
+log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).parent / "assets"
 RUN_LOG = os.environ.get("AEDEMO_RUN_LOG")     # bench/classroom.py sets it: see run_page
@@ -142,6 +145,27 @@ def is_teacher() -> bool:
     return service().teachers.is_teacher(_teacher_token(), client_address(), _passphrase())
 
 
+_LOGGED_DETAILS: set[str] = set()     # what for_viewer has logged: once per server, not per rerun
+LOGGED_DETAILS_KEPT = 256             # then forgotten, and logged again once each
+
+
+def for_viewer(problem: str | Exception) -> str:
+    """A problem as this browser may read it: the plain sentence for everyone; for the teacher,
+    with the detail that the store's and the queue's errors carry (aedemo.errors: folders, the
+    Redis address), which the README promises students never see. The detail goes to the log
+    once, not with every rerun of every open tab that shows it."""
+    detail = getattr(problem, "detail", None)
+    if not detail:
+        return str(problem)
+    said = problem.in_full()
+    if said not in _LOGGED_DETAILS:
+        if len(_LOGGED_DETAILS) >= LOGGED_DETAILS_KEPT:
+            _LOGGED_DETAILS.clear()
+        _LOGGED_DETAILS.add(said)
+        log.warning("%s", said)
+    return f"{problem} ({escape_markdown(detail)})" if is_teacher() else str(problem)
+
+
 # --- sidebar ---------------------------------------------------------------------------------
 
 def sidebar() -> None:
@@ -226,7 +250,7 @@ def _sidebar_status() -> None:
     class_news(full_run=st.session_state.pop(_FULL_RUN, False))
     data = svc.data
     if svc.data_error:
-        st.error(svc.data_error)
+        st.error(for_viewer(svc.data_error))
     elif data is None:
         st.caption(f"Loading the {svc.settings.dataset} dataset…")
     else:
@@ -239,13 +263,13 @@ def _sidebar_status() -> None:
     try:
         active = svc.active_jobs()
     except JobError as err:                    # the queue out of reach: say so, no traceback
-        st.error(str(err), icon=":material/cloud_off:")
+        st.error(for_viewer(err), icon=":material/cloud_off:")
         return
     st.caption(f"Training queue: {len(active)} job{'s' if len(active) != 1 else ''}"
                if active else "Training queue: empty")
     problem = svc.queue_problem()
     if problem:
-        st.warning(problem, icon=":material/engineering:")
+        st.warning(for_viewer(problem), icon=":material/engineering:")
     me = student_id()
     for job in active[:6]:
         st.caption(_job_line(job, me))
@@ -1013,7 +1037,7 @@ def _job_or_say(job_id: str) -> JobSnapshot | None:
     try:
         return service().job(job_id)
     except JobError as err:
-        st.error(str(err), icon=":material/cloud_off:")
+        st.error(for_viewer(err), icon=":material/cloud_off:")
         return None
 
 
@@ -1041,7 +1065,7 @@ def _job_panel_body(job: JobSnapshot) -> None:
         st.info(f"Waiting in the queue: {queue_wait(job)}.", icon=":material/schedule:")
         problem = svc.queue_problem()
         if problem:
-            st.warning(problem, icon=":material/engineering:")
+            st.warning(for_viewer(problem), icon=":material/engineering:")
     elif job.status == "running":
         st.progress(job.fraction, text=f"Training: {progress_text(job, detail=True)}")
     elif job.status == DONE:
@@ -1100,7 +1124,7 @@ def _job_controls(job: JobSnapshot, me: str) -> None:
             service().cancel(job.id, me, teacher=for_everyone and is_teacher())
             st.rerun(scope="fragment")
         except JobError as err:
-            st.error(str(err))
+            st.error(for_viewer(err))
 
 
 def my_job_ids(chosen: str | None) -> list[str]:
@@ -1127,7 +1151,7 @@ def teacher_queue() -> None:
     try:
         active = service().active_jobs()
     except JobError as err:
-        st.error(str(err), icon=":material/cloud_off:")
+        st.error(for_viewer(err), icon=":material/cloud_off:")
         return
     with st.expander(f"The whole queue (teacher): {len(active)} job"
                      f"{'s' if len(active) != 1 else ''}", icon=":material/school:"):
@@ -1158,7 +1182,7 @@ def _teacher_act(action) -> None:
     try:
         action()
     except (JobError, StoreError) as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(for_viewer(err), icon=":material/error:")
         return
     news_heard()
     st.rerun()
@@ -1266,7 +1290,7 @@ def stored_models_table() -> None:
         try:
             weights = svc.store.weights_bytes(chosen)
         except StoreError as err:
-            right.error(str(err), icon=":material/error:")
+            right.error(for_viewer(err), icon=":material/error:")
         else:
             right.download_button("Download weights (.safetensors)", weights,
                                   file_name=f"aedemo-{chosen}.safetensors",
@@ -1277,15 +1301,22 @@ def stored_models_table() -> None:
 
 
 def may_delete(entry: StoredModel) -> bool:
-    """The teacher may delete any model, an unreadable file too; a student only their own."""
-    return is_teacher() or (entry.ok and entry.owner == student_id())
+    """The teacher may delete any model, an unreadable file too; a student only their own, and
+    not once the teacher pinned it (classroom.delete_model refuses it too)."""
+    return is_teacher() or _own_unpinned(entry)
+
+
+def _own_unpinned(entry: StoredModel) -> bool:
+    return (entry.ok and entry.owner == student_id()
+            and entry.id not in service().store.pinned())
 
 
 def model_actions(entry: StoredModel) -> None:
     """Delete (after a confirmation) for whoever may, and the showcase pin for the teacher."""
     svc = service()
     if not may_delete(entry):
-        st.caption(f"Only the teacher can delete this model: it is {viewer().whose(entry)}."
+        st.caption(classroom.PINNED_IS_THE_TEACHERS if entry.ok and entry.id in viewer().pinned
+                   else f"Only the teacher can delete this model: it is {viewer().whose(entry)}."
                    if entry.ok else
                    "Only the teacher can delete an unreadable file.")
     else:
@@ -1295,14 +1326,14 @@ def model_actions(entry: StoredModel) -> None:
                 if not may_delete(entry):             # the role may have changed since
                     st.error("Only the teacher can delete this model.", icon=":material/lock:")
                 else:
-                    me = student_id()
-                    by = me if entry.ok and entry.owner == me else TEACHER
+                    # the teacher's own model, once pinned, is deleted as the teacher's
+                    by = student_id() if _own_unpinned(entry) else TEACHER
                     try:
                         svc.delete_model(entry.id, by=by)
                         news_heard()
                         st.rerun()
                     except StoreError as err:
-                        st.error(str(err))
+                        st.error(for_viewer(err))
     if entry.ok and is_teacher():
         pinned = entry.id in svc.store.pinned()
         if st.button("Take off the showcase" if pinned else "Pin to the showcase",

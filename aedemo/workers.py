@@ -61,7 +61,7 @@ def _heartbeat(board: taskqueue.Board, me: str, stopping: threading.Event,
                                             "host": socket.gethostname(), "device": device,
                                             "at": time.time()})
         except taskqueue.QueueUnavailable as err:
-            log.warning("%s", err)
+            log.warning("%s", err.in_full())
         if parent is not None and os.getppid() != parent:
             log.warning("the app server that started this worker is gone; stopping")
             os.kill(os.getpid(), signal.SIGTERM)
@@ -85,7 +85,7 @@ def run_worker(parent: int | None = None) -> int:
     try:
         board.get(jobs.WORKERS_KEY)
     except taskqueue.QueueUnavailable as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err.in_full()}", file=sys.stderr)      # the teacher's own terminal
         return 1
     # SIGTERM (and SIGINT) stop the consumer gracefully: it waits for the job in progress,
     # which stops after its batch once ``stopping`` is set and goes back to the queue

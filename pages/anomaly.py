@@ -57,7 +57,7 @@ with st.container(border=True):
             job = ui.submit(spec)
             st.session_state["anomaly-job"] = job.id
         except (JobError, ValueError) as err:
-            st.error(str(err), icon=":material/error:")
+            st.error(ui.for_viewer(err), icon=":material/error:")
     if len(digits) == len(data.classes):
         st.warning("With every digit normal there is nothing left to detect.")
 

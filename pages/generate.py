@@ -279,7 +279,7 @@ if missing:
                 if job.id not in jobs:
                     jobs.append(job.id)
             except (JobError, ValueError) as err:
-                st.error(str(err), icon=":material/error:")
+                st.error(ui.for_viewer(err), icon=":material/error:")
 for job_id in st.session_state.get("gen-beta-jobs", []):
     ui.job_panel(job_id)
 

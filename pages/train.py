@@ -137,7 +137,7 @@ if start and refused is None and train_cfg is not None:
         job = ui.submit(spec)
         st.session_state["train-job"] = job.id
     except (JobError, ValueError) as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(ui.for_viewer(err), icon=":material/error:")
 
 with panels:
     ui.interrupted_jobs()

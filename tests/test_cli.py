@@ -86,6 +86,9 @@ def test_fashion_mnist_offline_is_refused_not_trained_on_digits():
     (["train", "--variant", "dense", "--beta", "2"], "--beta does not apply to the dense"),
     (["train", "--variant", "dense", "--lr", "7"], "lr must be between 1e-05 and 1.0"),
     (["anomaly", "--normal", "x", "--variant", "dense"], "--normal takes digits"),
+    # no digit: it read as 9, a detector of nines that nobody asked for
+    (["anomaly", "--normal", "99", "--variant", "dense"], "--normal takes digits 0 to 9"),
+    (["anomaly", "--normal", "1,1", "--variant", "dense"], "--normal takes digits 0 to 9"),
     (["delete", "123456789abc"], "no stored model"),
     ([], "required"),
 ])
@@ -151,3 +154,13 @@ def test_help_and_argument_errors_do_not_import_torch(args):
 def test_train_help_lists_the_registry_flags():
     run = cli("train", "--help")
     assert run.returncode == 0 and "--variant" in run.stdout and "--beta" in run.stdout
+
+
+def test_normal_digits_are_single_digits_given_once():
+    from aedemo.cli import UsageError, parse_digits
+
+    assert parse_digits("3") == (3,)
+    assert parse_digits("1,0") == parse_digits("0 1") == parse_digits(" 0, 1 ") == (0, 1)
+    for text in ("99", "10", "01", "-1", "3,3", "1,,2x", "", ","):
+        with pytest.raises(UsageError, match="--normal takes digits 0 to 9"):
+            parse_digits(text)

@@ -289,3 +289,16 @@ def test_column_files_keep_the_limits():
     many = ("a;b;c\n" + "1;2;3\n" * 30).encode()                       # 90 values
     with pytest.raises(DataError, match="more than 80 values"):
         data.read_series_csv(many, max_rows=20, max_length=40, max_values=80)
+
+
+def test_an_offline_notice_names_no_folder_of_the_server(monkeypatch):
+    """Every student reads the notice: a data folder the server cannot write is said in the
+    OS's words, without its path."""
+    from torchvision import datasets
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/srv/secret-home/data/MNIST")
+
+    monkeypatch.setattr(datasets, "MNIST", read_only)
+    d = data._load_images_uncached("mnist")
+    assert "Permission denied" in d.notice and "/srv/secret-home" not in d.notice

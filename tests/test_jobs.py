@@ -253,11 +253,14 @@ def test_the_reasons_a_job_cannot_run_are_said_plainly(q, monkeypatch):
 def test_an_unreachable_queue_is_a_message_not_a_traceback():
     store = ModelStore()
     gone = JobQueue(store, taskqueue.connect(store.root, "redis://127.0.0.1:1/0"))
-    with pytest.raises(JobError, match=r"Redis at 127.0.0.1:1\) cannot be reached"):
+    with pytest.raises(JobError, match="cannot be reached") as refused:
         gone.submit(spec(27), "alice")
+    # where the queue is: the teacher's and the log's, never in the sentence students read
+    assert "127.0.0.1:1" not in str(refused.value) and "Redis at 127.0.0.1:1" in (
+        refused.value.detail)
     with pytest.raises(JobError, match="cannot be reached"):
         gone.jobs()
-    assert "cannot be reached" in gone.problem()
+    assert "cannot be reached" in str(gone.problem())
 
 
 def test_the_queue_and_the_workers_never_import_streamlit():

@@ -157,7 +157,7 @@ def test_a_read_only_store_is_said_at_once_and_the_zoo_does_not_train_for_nothin
     try:
         assert svc.wait_ready(60)
         assert svc.zoo_specs and svc.jobs.jobs() == []        # nothing queued to fail later
-        assert "read-only, so nothing can be trained now" in svc.queue_problem()
+        assert "read-only, so nothing can be trained now" in str(svc.queue_problem())
     finally:
         svc.shutdown()
     at = app()

@@ -106,3 +106,25 @@ def test_a_pinned_sparse_control_is_listed_but_the_default_has_a_penalty(classro
     at = run("pages/insights.py")
     assert at.selectbox(key="ins-sparse").value.id == penalised
     assert listed(at, "ins-sparse", control)
+
+
+def test_a_pinned_vae_whose_weights_are_not_numbers_breaks_no_page(classroom):
+    """Its weights turned NaN after the pin (a file the store never wrote): the store lists it
+    as unusable, so Latent space shows the zoo's VAE to every student, with no traceback."""
+    import math
+
+    from safetensors.torch import load_file, save_file
+
+    zoo, pin, run, listed = classroom
+    vae2 = zoo("vae", latent_dim=2)
+    zoo("dense", latent_dim=2)
+    pinned = pin("vae", latent_dim=2, beta=4.0)
+    store = ui.service().store
+    weights = store.dir / f"{pinned}.safetensors"
+    state = load_file(weights)
+    save_file({k: v.fill_(math.nan) if v.is_floating_point() else v for k, v in state.items()},
+              weights)
+    at = run("pages/latent_space.py")
+    assert at.selectbox(key="latent-model").value.id == vae2
+    assert not listed(at, "latent-model", pinned)
+    assert "VAE (k = 2)" in [h.value for h in at.subheader]

@@ -293,3 +293,73 @@ def test_models_are_named_for_people_in_pickers_and_the_table(classroom, isolate
     teacher = visit(BOB, teacher=True).dataframe[0].value.set_index("id")
     number = ui.service().roster.numbers()[ALICE]
     assert teacher.loc[hers, "owner"] == f"student {number}"
+
+
+# --- the showcase is the teacher's -----------------------------------------------------------
+
+def test_a_student_cannot_delete_their_own_model_once_the_teacher_pinned_it(classroom):
+    """Deleting it would change what every page shows the class: refused where the delete
+    happens, and not offered on the page."""
+    from aedemo import classroom as class_news
+    from aedemo.store import StoreError
+
+    visit, lesson, hers = classroom
+    svc = ui.service()
+    svc.set_pinned(hers, True)
+    with pytest.raises(StoreError, match="only the teacher can remove it"):
+        svc.delete_model(hers, ALICE)
+    assert ModelStore().pinned() == {hers} and ModelStore().get(hers).ok
+    at = pick(visit(ALICE), hers)
+    assert not at.exception
+    assert f"store-delete-{hers}" not in buttons(at)
+    assert class_news.PINNED_IS_THE_TEACHERS in [c.value for c in at.caption]
+    # the teacher can
+    at = pick(visit(BOB, teacher=True), hers)
+    buttons(at)[f"store-delete-{hers}"].click().run()
+    assert not at.exception
+    assert ModelStore().get(hers) is None and ModelStore().pinned() == set()
+
+
+# --- what a student sees of the server's faults ----------------------------------------------
+
+def said(at: AppTest) -> str:
+    return " ".join(e.value for e in [*at.error, *at.warning])
+
+
+@pytest.mark.parametrize("fault", ["read-only", "full", "redis down"])
+def test_a_student_sees_a_fault_without_the_servers_folders_or_address(
+        classroom, isolated_home, monkeypatch, caplog, fault):
+    """The README promises students never see where the server keeps its files or how to
+    reach Redis; the teacher sees both, to fix it, and the log has it once, not per rerun."""
+    import errno
+    import os
+    import shutil
+
+    from aedemo import store as store_module
+
+    visit, lesson, hers = classroom
+    monkeypatch.setattr(ui, "_LOGGED_DETAILS", set())         # what earlier tests logged
+    if fault == "read-only":
+        def read_only(*args, **kwargs):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+        monkeypatch.setattr(store_module.tempfile, "mkstemp", read_only)
+        plain, detail = "read-only, so nothing can be trained now", str(isolated_home)
+    elif fault == "full":
+        monkeypatch.setattr(store_module.shutil, "disk_usage",
+                            lambda path: shutil._ntuple_diskusage(10**9, 10**9, 0))
+        plain, detail = "is full (no space left on the disk)", str(isolated_home)
+    else:
+        ui.service().shutdown()
+        monkeypatch.setenv("AEDEMO_REDIS_URL", "redis://127.0.0.1:1/0")     # nothing listens
+        st.cache_resource.clear()
+        assert ui.service().wait_ready(60)
+        plain, detail = "cannot be reached", "127.0.0.1:1"
+    # on Home: AppTest keeps the sidebar's fragment only from the first page it runs
+    student = said(visit(ALICE, None))
+    assert detail not in student and "/" not in student and "Redis" not in student
+    assert plain in student
+    teacher = said(visit(BOB, None, teacher=True))
+    assert plain in teacher and detail in teacher.replace("\\", "")     # Markdown's escapes
+    logged = [r for r in caplog.records if r.name == "aedemo.ui" and detail in r.getMessage()]
+    assert len(logged) == 1

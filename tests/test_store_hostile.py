@@ -308,3 +308,36 @@ def test_clean_up_on_a_read_only_store_logs_and_removes_nothing(saved, monkeypat
 
 def test_clean_up_of_a_store_that_does_not_exist_is_nothing(tmp_path):
     assert ModelStore(tmp_path / "nowhere").clean_up() == []
+
+
+# --- weights that are not numbers -----------------------------------------------------------
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_weights_that_are_not_numbers_are_refused_at_save(trained, bad):
+    """A model whose weights hold NaN or inf gives NaN everywhere: not stored, and the job that
+    trained it fails with the store's plain sentence."""
+    import copy
+    import dataclasses
+
+    spec, result = trained
+    broken = copy.deepcopy(result.model)
+    next(iter(broken.parameters())).data[0] = bad
+    store = ModelStore()
+    with pytest.raises(StoreError, match=r"not numbers \(NaN or infinite\).*not saved"):
+        store.save(spec, dataclasses.replace(result, model=broken))
+    assert store.list() == []
+
+
+def test_weights_that_are_not_numbers_on_disk_are_listed_as_unusable(saved):
+    """A file that a save never wrote (by hand, another version): listed with the reason,
+    refused by load, and deletable, like other broken files."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    store, model_id = saved
+    weights, _ = files_of(store, model_id)
+    state = load_file(weights)
+    name = next(k for k, v in state.items() if v.is_floating_point())
+    state[name] = torch.full_like(state[name], math.nan)
+    save_file(state, weights)
+    everything_unusable_but_harmless(store, model_id, "not numbers (NaN or infinite)")
