@@ -294,8 +294,10 @@ class Service:
                teacher: bool = False) -> JobSnapshot:
         """Queue a job for ``student`` (JobError when it is refused, a student's job estimated
         above the class's limit too: job_limit_refusal); the student gets their number in the
-        class's roster with their first request."""
-        if student != SYSTEM and not teacher and self.store.find(spec) is None:
+        class's roster with their first request. Joining a job already queued or training
+        (the same settings asked for by someone else, the teacher's too) adds no work: no limit."""
+        if (student != SYSTEM and not teacher and self.store.find(spec) is None
+                and not any(j.spec.key == spec.key for j in self.active_jobs())):
             refusal = self.job_limit_refusal(spec)
             if refusal:
                 raise JobError(refusal)

@@ -120,6 +120,8 @@ def test_a_students_costly_job_is_refused_and_the_teachers_and_the_zoos_are_not(
     assert svc.submit(dataclasses.replace(costly, train=TrainConfig(epochs=4, batch_size=64)),
                       "student-a").active
     assert svc.submit(costly, "teacher-b", teacher=True).active
+    # a student who asks for the teacher's job joins it: that adds no work
+    assert svc.submit(costly, "student-c").asked_by("student-c")
     svc.jobs.clear()
     assert svc.submit(costly, SYSTEM).active
 
