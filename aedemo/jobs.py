@@ -36,7 +36,6 @@ from typing import Any
 import torch
 
 from aedemo import data as datasets
-from aedemo.roles import is_loopback
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore, StoreError
 from aedemo.taskqueue import Board, QueueUnavailable
@@ -67,6 +66,7 @@ PROGRESS_EVERY_S = 0.5   # how often a worker writes a running job's progress
 HEARTBEAT_EVERY_S = 1.0  # how often a worker says it is alive
 HEARTBEAT_STALE_S = 8.0  # a worker silent this long has died
 SNAPSHOT_TTL_S = 0.5     # every session polls every second: read the board once for them all
+THIS_MACHINE = "this machine"   # the address of a browser on the server's own machine (loopback)
 INTERRUPTED = "interrupted by a restart of the server; it trains again from the start"
 WORKER_DIED = ("The training worker stopped in the middle of this job (it was killed, or ran "
                "out of memory), so nothing was stored. The queue goes on with a fresh worker; "
@@ -233,8 +233,10 @@ class JobQueue:
 
     def submit(self, spec: ModelSpec, owner: str, address: str | None = None) -> JobSnapshot:
         """Queue a training job for ``spec`` on behalf of student ``owner``, whose browser is
-        at ``address`` (None: unknown, or this machine). An identical active job is joined
-        instead (``owner`` is added to its askers); a stored model ends the request at once."""
+        at ``address`` (THIS_MACHINE for the server's own; None: no computer's, the teacher's,
+        the zoo's or the command line's, which the cap per computer does not count). An
+        identical active job is joined instead (``owner`` is added to its askers); a stored
+        model ends the request at once."""
         stored = self.store.find(spec)
         with self._queue_errors(), self.board.lock():
             active_id = self.board.get(f"active:{spec.key}")
@@ -284,7 +286,11 @@ class JobQueue:
                 f"You already have {len(mine)} training jobs waiting or running; the limit is "
                 f"{self.per_student_cap} per student so everyone gets a turn. Cancel one or "
                 f"wait for it to finish.")
-        if address and self.per_address_cap and not is_loopback(address):
+        # Every address counts, loopback too: this machine's browser is one computer, and a
+        # proxy on it must forward the client's address (see the README). No address: the
+        # teacher, whom students behind the same address (a proxy, a shared laptop) must not
+        # keep from showing a job to the class; the per-student cap still holds for them.
+        if address and self.per_address_cap:
             here = [r for r in active if address in r.get("addresses", {}).values()]
             if len(here) >= self.per_address_cap:
                 raise JobError(

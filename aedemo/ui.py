@@ -30,6 +30,7 @@ from aedemo.jobs import (
     FAILED,
     SYSTEM,
     TEACHER,
+    THIS_MACHINE,
     JobError,
     JobSnapshot,
     measured_seconds,
@@ -83,14 +84,18 @@ def student_id() -> str:
 
 
 def client_address() -> str | None:
-    """The address this browser connects from (None where Streamlit does not know it)."""
+    """The address this browser connects from (None where Streamlit does not say it: on the
+    server's own machine, 127.0.0.1 or ::1)."""
     address = st.context.ip_address
     return address if isinstance(address, str) else None
 
 
 def submit(spec) -> JobSnapshot:
     """Queue a training job for this student (see Service.submit); raises JobError."""
-    return service().submit(spec, student_id(), client_address())
+    # the cap per computer counts this machine's browser too, as one computer (Streamlit says
+    # no address for loopback), and not the teacher (JobQueue._check_caps)
+    address = None if is_teacher() else client_address() or THIS_MACHINE
+    return service().submit(spec, student_id(), address)
 
 
 def _passphrase() -> str | None:

@@ -274,3 +274,18 @@ def test_models_are_named_for_people_in_pickers_and_the_table(classroom, isolate
     teacher = visit(BOB, teacher=True).dataframe[0].value.set_index("id")
     number = ui.service().roster.numbers()[ALICE]
     assert teacher.loc[hers, "owner"] == f"student {number}"
+
+
+def test_students_on_the_servers_own_machine_share_the_cap_per_computer(classroom):
+    """Streamlit says no address for a browser on 127.0.0.1 or ::1: those students count as
+    one computer (the old cap skipped them), the teacher toward none."""
+    visit, _, _ = classroom
+    for k, student in zip((4, 5, 6), ("c", "d", "e")):
+        start(visit(student * 32), k)
+    refused = visit("f" * 32)
+    refused.slider(key="train-dense-latent_dim").set_value(7)
+    refused.slider(key="train-epochs-dense").set_value(1)
+    refused.button(key="train-start").click().run()
+    assert any("limit is 3 per computer" in e.value for e in refused.error)
+    start(visit(BOB, teacher=True), 8)
+    assert len(ui.service().jobs.jobs(active_only=True)) == 4
