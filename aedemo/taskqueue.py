@@ -64,6 +64,7 @@ class Board:
     def __init__(self, huey):
         self.huey = huey
         self.storage = huey.storage
+        self._unreleased: set[bytes] = set()    # this board's locks that a failed write left
 
     @contextlib.contextmanager
     def _reachable(self) -> Iterator[None]:
@@ -109,6 +110,13 @@ class Board:
         with self._reachable():
             while not self.storage.put_if_empty(key, mine):
                 held = self.get(key)
+                left = json.dumps(held).encode() if held is not None else None
+                if left in self._unreleased:
+                    # ours, left by a release that failed while the storage was out: free it
+                    # now rather than wait LOCK_STALE_S for it to look stale
+                    self._unreleased.discard(left)
+                    self.storage.delete_data(key)
+                    continue
                 if held is not None and time.time() - held.get("at", 0) > LOCK_STALE_S:
                     self.storage.delete_data(key)
                     continue
@@ -119,8 +127,14 @@ class Board:
         try:
             yield
         finally:
-            with self._reachable():
-                self.storage.delete_data(key)
+            try:
+                with self._reachable():
+                    self.storage.delete_data(key)
+            except QueueUnavailable:
+                # the storage went out while we held the lock: the next lock() of this board
+                # frees it, another process's after LOCK_STALE_S
+                self._unreleased.add(mine)
+                raise
 
     def queued_ids(self) -> list[str]:
         """The ids of the jobs waiting in Huey's queue, in the order they will run."""
