@@ -57,6 +57,24 @@ def describe(huey) -> str:
     return f"Redis at {kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
 
 
+def persistence_problem(huey) -> str | None:
+    """For a queue in Redis that keeps no append-only file, a sentence for the log: a restart
+    of Redis then forgets every job submitted since its last snapshot (the app tells their
+    students, JobQueue._find_lost). None for SQLite, a Redis with one, or one that refuses to
+    say (a managed Redis may refuse CONFIG)."""
+    if hasattr(huey.storage, "filename"):
+        return None
+    try:
+        appendonly = huey.storage.conn.config_get("appendonly").get("appendonly")
+    except Exception:
+        return None
+    if appendonly in ("yes", b"yes"):
+        return None
+    return (f"{describe(huey)} keeps no append-only file: a restart of Redis loses the jobs "
+            f"submitted since its last snapshot. Start it with `appendonly yes` (see the "
+            f"README).")
+
+
 class Board:
     """JSON values in Huey's key/value storage, shared by the app servers and the workers, and
     one lock over them for the changes that must not interleave (submit, finish, cancel)."""

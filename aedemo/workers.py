@@ -110,6 +110,9 @@ def run_worker(parent: int | None = None) -> int:
     threading.Thread(target=_heartbeat, args=(board, me, stopping, parent), daemon=True,
                      name="aedemo-heartbeat").start()
     log.info("%s ready, queue: %s", me, taskqueue.describe(huey))
+    problem = taskqueue.persistence_problem(huey)
+    if problem:
+        log.warning("%s", problem)
     consumer.run()
     stopping.set()
     # Huey stops gracefully on SIGTERM only: on SIGINT (Ctrl-C in the worker's own terminal)

@@ -194,3 +194,14 @@ def test_jobs_lost_with_redis_are_reported_to_their_students(redis_server, monke
     lost = until(lambda: (s := _read(queue, orphan.id)) and s.status == FAILED and s, 10)
     assert lost and lost.error == jobs.LOST
     assert queue.submit(spec(6), "bob").id != orphan.id          # its settings are free again
+
+
+def test_a_redis_without_an_append_only_file_is_said_in_the_log(redis_server, tmp_path):
+    assert "appendonly yes" in taskqueue.persistence_problem(
+        taskqueue.connect(tmp_path, redis_server.url))          # the tests' Redis keeps none
+    server = PersistentRedis(tmp_path)
+    try:
+        assert taskqueue.persistence_problem(taskqueue.connect(tmp_path, server.url)) is None
+    finally:
+        server.stop()
+    assert taskqueue.persistence_problem(taskqueue.connect(tmp_path)) is None     # SQLite
