@@ -37,7 +37,6 @@ import torch
 
 from aedemo import data as datasets
 from aedemo.errors import Explained
-from aedemo.roles import is_loopback
 from aedemo.spec import ModelSpec, seconds_per_image, train_spec, work_seconds
 from aedemo.store import ModelStore, StoreError
 from aedemo.taskqueue import Board, QueueUnavailable
@@ -68,10 +67,16 @@ PROGRESS_EVERY_S = 0.5   # how often a worker writes a running job's progress
 HEARTBEAT_EVERY_S = 1.0  # how often a worker says it is alive
 HEARTBEAT_STALE_S = 8.0  # a worker silent this long has died
 SNAPSHOT_TTL_S = 0.5     # every session polls every second: read the board once for them all
+FINAL_RETRY_MAX_S = 5.0  # the longest wait between a worker's tries of a job's last write
+LOST_AFTER_S = 20.0      # a waiting job whose task has been out of the queue this long was lost
+THIS_MACHINE = "this machine"   # the address of a browser on the server's own machine (loopback)
 INTERRUPTED = "interrupted by a restart of the server; it trains again from the start"
 WORKER_DIED = ("The training worker stopped in the middle of this job (it was killed, or ran "
                "out of memory), so nothing was stored. The queue goes on with a fresh worker; "
                "start the job again, perhaps with a smaller batch or bottleneck.")
+LOST = "This job was lost when the job queue restarted; start it again."
+NOT_TRAINED = ("The training worker no longer trains this job (it lost touch with the job "
+               "queue while it trained), so nothing was stored. Start it again.")
 
 
 class JobError(Explained):
@@ -252,13 +257,20 @@ class JobQueue:
         self.per_address_cap = per_address_cap
         self._cache: dict[Any, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
+        # the active jobs this server's sessions asked for, by id, as they were submitted: a
+        # queue's storage that restarts without persistence forgets them silently, and their
+        # students must hear it (_find_lost); in memory, as it is what the storage may lose
+        self._submitted: dict[str, dict] = {}
+        self._missing_since: dict[str, float] = {}     # job id: when first seen out of the queue
 
     # --- requests from sessions ------------------------------------------------------------
 
     def submit(self, spec: ModelSpec, owner: str, address: str | None = None) -> JobSnapshot:
         """Queue a training job for ``spec`` on behalf of student ``owner``, whose browser is
-        at ``address`` (None: unknown, or this machine). An identical active job is joined
-        instead (``owner`` is added to its askers); a stored model ends the request at once."""
+        at ``address`` (THIS_MACHINE for the server's own; None: no computer's, the teacher's,
+        the zoo's or the command line's, which the cap per computer does not count). An
+        identical active job is joined instead (``owner`` is added to its askers); a stored
+        model ends the request at once."""
         stored = self.store.find(spec)
         with self._queue_errors(), self.board.lock():
             active_id = self.board.get(f"active:{spec.key}")
@@ -270,6 +282,7 @@ class JobQueue:
                     active["addresses"] = {**active.get("addresses", {}), owner: address}
                     self.board.put(record_key(active["id"]), active)
                     self._forget_cache()
+                self._submitted.setdefault(active["id"], active)
                 return self._snapshot(active)
             job = {"id": f"job-{uuid.uuid4().hex[:12]}", "spec": spec.to_dict(), "owner": owner,
                    "askers": [owner], "addresses": {owner: address},
@@ -282,6 +295,7 @@ class JobQueue:
                 return self._snapshot(job)
             self._check_caps(owner, address)
             self._remember(job)
+            self._submitted[job["id"]] = job
             self.board.put(f"active:{spec.key}", job["id"])
             # the Huey task's id is the job's, so that cancelling can revoke it by that id
             self.huey.enqueue(self.task.s(job["id"], id=job["id"]))
@@ -308,7 +322,11 @@ class JobQueue:
                 f"You already have {len(mine)} training jobs waiting or running; the limit is "
                 f"{self.per_student_cap} per student so everyone gets a turn. Cancel one or "
                 f"wait for it to finish.")
-        if address and self.per_address_cap and not is_loopback(address):
+        # Every address counts, loopback too: this machine's browser is one computer, and a
+        # proxy on it must forward the client's address (see the README). No address: the
+        # teacher, whom students behind the same address (a proxy, a shared laptop) must not
+        # keep from showing a job to the class; the per-student cap still holds for them.
+        if address and self.per_address_cap:
             here = [r for r in active if address in r.get("addresses", {}).values()]
             if len(here) >= self.per_address_cap:
                 raise JobError(
@@ -364,9 +382,12 @@ class JobQueue:
         if job["status"] == QUEUED:
             self.huey.revoke_by_id(job["id"])            # never started, then
             _finish(self.board, job, CANCELLED)
-        elif job["status"] == RUNNING:
+        elif job["status"] == RUNNING and not self._abandoned(job, self._heartbeats()):
             self.board.put(record_key(job["id"]), job)     # the worker finishes this record
             self.board.put(cancel_key(job["id"]), True)
+        elif job["status"] == RUNNING:
+            # no worker trains it any more, so none would read a cancel flag: it ends now
+            _finish(self.board, job, CANCELLED)
 
     def snapshot(self, job_id: str) -> JobSnapshot | None:
         with self._queue_errors():
@@ -446,22 +467,75 @@ class JobQueue:
         return [found[record_key(i)] for i in ids if record_key(i) in found]
 
     def _reap_silent_workers(self) -> bool:
-        """Fail the running jobs whose worker has fallen silent: a worker on another machine
-        that died, which no supervisor of ours saw end."""
-        running = [j for j in self._records() if j["status"] == RUNNING and j.get("worker")]
-        if not running:
-            return False
-        alive = {b["id"] for b in self._heartbeats().values()
-                 if time.time() - b["at"] < HEARTBEAT_STALE_S}
-        silent = [j["id"] for j in running if j["worker"] not in alive]
-        if silent:
+        """Fail the running jobs whose worker has fallen silent (a worker on another machine
+        that died, which no supervisor of ours saw end) or no longer trains them (it lost the
+        queue while it trained), and the jobs lost with the queue's storage (_find_lost)."""
+        records = self._records()
+        lost = self._find_lost(records)
+        running = [j for j in records if j["status"] == RUNNING and j.get("worker")]
+        beats = self._heartbeats() if running else {}
+        ended = [j["id"] for j in running if self._abandoned(j, beats)]
+        if ended or lost:
             with self.board.lock():
-                for job_id in silent:
+                beats = self._heartbeats() if ended else {}
+                for job_id in ended:
                     job = self.board.get(record_key(job_id))
-                    if job["status"] == RUNNING and job.get("worker") not in alive:
-                        _finish(self.board, job, FAILED, error=WORKER_DIED)
+                    if job and job["status"] == RUNNING and self._abandoned(job, beats):
+                        alive = time.time() - beats.get(worker_key(job["worker"]), {}).get(
+                            "at", 0) < HEARTBEAT_STALE_S
+                        _finish(self.board, job, FAILED,
+                                error=NOT_TRAINED if alive else WORKER_DIED)
+                for job in lost:
+                    now = self.board.get(record_key(job["id"]))
+                    if now is None:
+                        # gone with the storage: put back, so its student's pages can say so
+                        self._remember({**job, "status": FAILED})
+                        now = {**job, "status": QUEUED}
+                    if now["status"] == QUEUED and job["id"] not in self.board.queued_ids():
+                        _finish(self.board, now, FAILED, error=LOST)
+                        log.warning("job %s was lost by the job queue's storage (a restart "
+                                    "without persistence?); its student is told", job["id"])
             self._forget_cache()
-        return bool(silent)
+        return bool(ended or lost)
+
+    @staticmethod
+    def _abandoned(job: dict, beats: dict[str, dict]) -> bool:
+        """Whether no worker trains this RUNNING job: its worker is silent, or its heartbeat,
+        newer than the job's start by a beat, names another job or none (the worker lost the
+        queue while it trained and has moved on)."""
+        beat = beats.get(worker_key(job.get("worker") or ""))
+        if beat is None or time.time() - beat["at"] >= HEARTBEAT_STALE_S:
+            return True
+        if "job" not in beat:
+            return False                     # a worker of a version without it: trust it
+        started = job.get("started", job["submitted"])
+        return beat["at"] > started + HEARTBEAT_EVERY_S and beat["job"] != job["id"]
+
+    def _find_lost(self, records: list[dict]) -> list[dict]:
+        """The jobs this server submitted that the queue's storage lost (Redis restarted
+        without persistence, or flushed): a waiting job whose record has vanished, or whose
+        Huey task has been out of the queue for LOST_AFTER_S with no worker running it."""
+        now = time.monotonic()
+        seen = {r["id"]: r for r in records}
+        waiting = {r["id"] for r in records if r["status"] == QUEUED}
+        queued = set(self.board.queued_ids()) if waiting or self._submitted else set()
+        lost = []
+        for job_id, job in list(self._submitted.items()):
+            current = seen.get(job_id)
+            if current is not None and not Status(current["status"]).active:
+                self._submitted.pop(job_id, None)     # it ended: nothing to watch
+                continue
+            missing = current is None or (current["status"] == QUEUED and job_id not in queued)
+            if not missing:
+                self._missing_since.pop(job_id, None)
+                continue
+            # a worker takes a task off the queue a moment before its record says RUNNING
+            since = self._missing_since.setdefault(job_id, now)
+            if current is None or now - since >= LOST_AFTER_S:
+                lost.append(current or job)
+                self._submitted.pop(job_id, None)
+                self._missing_since.pop(job_id, None)
+        return lost
 
     def _remember(self, job: dict) -> None:
         """Store a new job's record and add it to the index, forgetting the oldest finished
@@ -578,7 +652,12 @@ def set_worker(huey, store: ModelStore, worker_id: str, stopping: threading.Even
     """Make this process a worker of ``huey``: the task registered, where it stores models, its
     id in heartbeats and job records, and the event that its shutdown sets."""
     _context.update(huey=huey, task=register_task(huey), board=Board(huey), store=store,
-                    worker_id=worker_id, stopping=stopping)
+                    worker_id=worker_id, stopping=stopping, job=None)
+
+
+def training_now() -> str | None:
+    """The id of the job this worker process is training, for its heartbeat."""
+    return _context.get("job")
 
 
 def train_job(job_id: str) -> None:
@@ -589,8 +668,23 @@ def train_job(job_id: str) -> None:
         job = board.get(record_key(job_id))
         if job is None or job["status"] != QUEUED:
             return                                # cancelled while it waited
+        # named in this worker's heartbeat before its record says RUNNING: a heartbeat newer
+        # than the job's start that names another job means this worker no longer trains it
+        _context["job"] = job_id
         job.update(status=RUNNING, worker=_context["worker_id"], started=time.time())
         board.put(record_key(job_id), job)
+    try:
+        status, error, model_id = _train(board, store, job)
+        # Every job ends: its last write is retried until the storage is back (Redis restarting,
+        # a full disk), rather than leave a record RUNNING that no one would ever end
+        _until_written(job_id, lambda: _end(board, job_id, status, error, model_id))
+    finally:
+        _context["job"] = None
+
+
+def _train(board: Board, store: ModelStore, job: dict) -> tuple[Status, str | None, str | None]:
+    """Train one job and store its model: how it ended, why it failed, the stored model."""
+    job_id = job["id"]
     spec = ModelSpec.from_dict(job["spec"])
     stop = threading.Event()
     status, error, model_id = FAILED, None, None
@@ -601,7 +695,10 @@ def train_job(job_id: str) -> None:
         if stop.is_set():
             raise TrainingStopped()
         # the owner now: whoever asked first may have withdrawn while it trained
-        owner = _owner(board.get(record_key(job_id)) or job)
+        try:
+            owner = _owner(board.get(record_key(job_id)) or job)
+        except QueueUnavailable:
+            owner = _owner(job)             # the model is stored all the same
         model_id = store.save(spec, trained, owner=owner).id
         status = DONE
     except TrainingStopped:
@@ -613,13 +710,44 @@ def train_job(job_id: str) -> None:
     except Exception as err:  # a bug must not take the worker, or other jobs, down with it
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         error = f"Training failed unexpectedly: {type(err).__name__}: {err}"
+    return status, error, model_id
+
+
+def _end(board: Board, job_id: str, status: Status, error: str | None,
+         model_id: str | None) -> None:
+    """Write how a job ended, under the board's lock."""
     with board.lock():
         job = board.get(record_key(job_id))
+        if job is None or not Status(job["status"]).active:
+            # lost with the queue's storage (the app says so), or ended meanwhile by the
+            # teacher's Cancel or the reaper: a stored model is listed by the store anyway
+            return
         if status is CANCELLED and _context["stopping"].is_set() and not board.get(
                 cancel_key(job_id)):
             _requeue(board, _context["huey"], _context["task"], job)
         else:
             _finish(board, job, status, error=error, model_id=model_id)
+
+
+def _until_written(job_id: str, write) -> None:
+    """``write()`` again, after 0.2 s, then twice as long each time up to FINAL_RETRY_MAX_S,
+    while the queue's storage cannot be reached; logged once."""
+    delay = 0.2
+    while True:
+        try:
+            write()
+            return
+        except QueueUnavailable as err:
+            if _context["stopping"].is_set():
+                # the worker is going: a record left RUNNING by a silent worker is failed by
+                # the app's reaper, or put back on the queue by the next server's start-up
+                log.warning("job %s: its end was not written, the worker stops: %s", job_id, err)
+                return
+            if delay == 0.2:
+                log.warning("job %s: cannot write its end yet, retrying until the queue is "
+                            "back: %s", job_id, err)
+            time.sleep(delay)
+            delay = min(delay * 2, FINAL_RETRY_MAX_S)
 
 
 def _finish(board: Board, job: dict, status: Status, *, error: str | None = None,
@@ -664,14 +792,23 @@ class _Reporter(Callback):
     def on_batch(self, p: Progress) -> None:
         self.trace.add(p.epoch - 1 + p.batch / p.batches, p.loss)
         # one small read per batch: a cancel takes effect before the next batch
-        if self.stopping.is_set() or self.board.get(cancel_key(self.job_id)):
+        if self.stopping.is_set() or self._quietly(self.board.get, cancel_key(self.job_id)):
             self.stop.set()
         if time.monotonic() - self.written >= PROGRESS_EVERY_S or not self.written:
-            self._write(p)
+            self._quietly(self._write, p)
 
     def on_epoch(self, p: Progress) -> None:
         device = next(p.model.parameters()).device
         recon = p.model.reconstruct(self.inputs.to(device)).cpu()
-        self.board.put(preview_key(self.job_id),
-                       {"inputs": _plain(self.inputs), "recon": _plain(recon)})
-        self._write(p)
+        self._quietly(self.board.put, preview_key(self.job_id),
+                      {"inputs": _plain(self.inputs), "recon": _plain(recon)})
+        self._quietly(self._write, p)
+
+    def _quietly(self, call, *args):
+        """``call(*args)``, or None while the queue's storage is out: progress is for the
+        page's chart, and training goes on through a restart of Redis (the job's end is
+        written once it is back)."""
+        try:
+            return call(*args)
+        except QueueUnavailable:
+            return None

@@ -59,6 +59,24 @@ def describe(huey) -> str:
     return f"Redis at {kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
 
 
+def persistence_problem(huey) -> str | None:
+    """For a queue in Redis that keeps no append-only file, a sentence for the log: a restart
+    of Redis then forgets every job submitted since its last snapshot (the app tells their
+    students, JobQueue._find_lost). None for SQLite, a Redis with one, or one that refuses to
+    say (a managed Redis may refuse CONFIG)."""
+    if hasattr(huey.storage, "filename"):
+        return None
+    try:
+        appendonly = huey.storage.conn.config_get("appendonly").get("appendonly")
+    except Exception:
+        return None
+    if appendonly in ("yes", b"yes"):
+        return None
+    return (f"{describe(huey)} keeps no append-only file: a restart of Redis loses the jobs "
+            f"submitted since its last snapshot. Start it with `appendonly yes` (see the "
+            f"README).")
+
+
 class Board:
     """JSON values in Huey's key/value storage, shared by the app servers and the workers, and
     one lock over them for the changes that must not interleave (submit, finish, cancel)."""
@@ -66,6 +84,7 @@ class Board:
     def __init__(self, huey):
         self.huey = huey
         self.storage = huey.storage
+        self._unreleased: set[bytes] = set()    # this board's locks that a failed write left
 
     @contextlib.contextmanager
     def _reachable(self) -> Iterator[None]:
@@ -111,6 +130,13 @@ class Board:
         with self._reachable():
             while not self.storage.put_if_empty(key, mine):
                 held = self.get(key)
+                left = json.dumps(held).encode() if held is not None else None
+                if left in self._unreleased:
+                    # ours, left by a release that failed while the storage was out: free it
+                    # now rather than wait LOCK_STALE_S for it to look stale
+                    self._unreleased.discard(left)
+                    self.storage.delete_data(key)
+                    continue
                 if held is not None and time.time() - held.get("at", 0) > LOCK_STALE_S:
                     self.storage.delete_data(key)
                     continue
@@ -121,8 +147,14 @@ class Board:
         try:
             yield
         finally:
-            with self._reachable():
-                self.storage.delete_data(key)
+            try:
+                with self._reachable():
+                    self.storage.delete_data(key)
+            except QueueUnavailable:
+                # the storage went out while we held the lock: the next lock() of this board
+                # frees it, another process's after LOCK_STALE_S
+                self._unreleased.add(mine)
+                raise
 
     def queued_ids(self) -> list[str]:
         """The ids of the jobs waiting in Huey's queue, in the order they will run."""

@@ -32,6 +32,7 @@ from aedemo.jobs import (
     FAILED,
     SYSTEM,
     TEACHER,
+    THIS_MACHINE,
     JobError,
     JobSnapshot,
     duration_words,
@@ -93,7 +94,8 @@ def student_id() -> str:
 
 
 def client_address() -> str | None:
-    """The address this browser connects from (None where Streamlit does not know it)."""
+    """The address this browser connects from (None where Streamlit does not say it: on the
+    server's own machine, 127.0.0.1 or ::1)."""
     address = st.context.ip_address
     return address if isinstance(address, str) else None
 
@@ -101,7 +103,11 @@ def client_address() -> str | None:
 def submit(spec) -> JobSnapshot:
     """Queue a training job for this student (see Service.submit); raises JobError. The
     teacher's jobs are not held to the class's limit on a job's training time."""
-    return service().submit(spec, student_id(), client_address(), teacher=is_teacher())
+    # the cap per computer counts this machine's browser too, as one computer (Streamlit says
+    # no address for loopback), and not the teacher (JobQueue._check_caps)
+    teacher = is_teacher()
+    address = None if teacher else client_address() or THIS_MACHINE
+    return service().submit(spec, student_id(), address, teacher=teacher)
 
 
 def job_cost_note(spec: ModelSpec) -> None:

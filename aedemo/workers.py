@@ -48,6 +48,27 @@ def _heartbeat(board: taskqueue.Board, me: str, stopping: threading.Event,
     from aedemo.train import pick_device
 
     device = str(pick_device())
+    _hello(board, me)
+    while not stopping.is_set():
+        try:
+            # the time first, then the job: a beat newer than a job's start names that job
+            # for as long as this worker trains it (JobQueue._reap_silent_workers)
+            at = time.time()
+            board.put(jobs.worker_key(me), {"id": me, "pid": os.getpid(),
+                                            "host": socket.gethostname(), "device": device,
+                                            "at": at, "job": jobs.training_now()})
+            if me not in (board.get(jobs.WORKERS_KEY) or []):
+                _hello(board, me)       # the list was lost with the queue's storage (a restart)
+        except taskqueue.QueueUnavailable as err:
+            log.warning("%s", err.in_full())
+        if parent is not None and os.getppid() != parent:
+            log.warning("the app server that started this worker is gone; stopping")
+            os.kill(os.getpid(), signal.SIGTERM)
+        stopping.wait(jobs.HEARTBEAT_EVERY_S)
+
+
+def _hello(board: taskqueue.Board, me: str) -> None:
+    """Add this worker to the board's list of workers."""
     with board.lock():
         known = board.get(jobs.WORKERS_KEY) or []
         # forget the workers that have been silent for a minute: the list stays short
@@ -55,17 +76,6 @@ def _heartbeat(board: taskqueue.Board, me: str, stopping: threading.Event,
         known = [w for w in known
                  if time.time() - beats.get(jobs.worker_key(w), {}).get("at", 0) < 60]
         board.put(jobs.WORKERS_KEY, [*known, me])
-    while not stopping.is_set():
-        try:
-            board.put(jobs.worker_key(me), {"id": me, "pid": os.getpid(),
-                                            "host": socket.gethostname(), "device": device,
-                                            "at": time.time()})
-        except taskqueue.QueueUnavailable as err:
-            log.warning("%s", err.in_full())
-        if parent is not None and os.getppid() != parent:
-            log.warning("the app server that started this worker is gone; stopping")
-            os.kill(os.getpid(), signal.SIGTERM)
-        stopping.wait(jobs.HEARTBEAT_EVERY_S)
 
 
 def run_worker(parent: int | None = None) -> int:
@@ -100,6 +110,9 @@ def run_worker(parent: int | None = None) -> int:
     threading.Thread(target=_heartbeat, args=(board, me, stopping, parent), daemon=True,
                      name="aedemo-heartbeat").start()
     log.info("%s ready, queue: %s", me, taskqueue.describe(huey))
+    problem = taskqueue.persistence_problem(huey)
+    if problem:
+        log.warning("%s", problem)
     consumer.run()
     stopping.set()
     # Huey stops gracefully on SIGTERM only: on SIGINT (Ctrl-C in the worker's own terminal)

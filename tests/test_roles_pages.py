@@ -363,3 +363,18 @@ def test_a_student_sees_a_fault_without_the_servers_folders_or_address(
     assert plain in teacher and detail in teacher.replace("\\", "")     # Markdown's escapes
     logged = [r for r in caplog.records if r.name == "aedemo.ui" and detail in r.getMessage()]
     assert len(logged) == 1
+
+
+def test_students_on_the_servers_own_machine_share_the_cap_per_computer(classroom):
+    """Streamlit says no address for a browser on 127.0.0.1 or ::1: those students count as
+    one computer (the old cap skipped them), the teacher toward none."""
+    visit, _, _ = classroom
+    for k, student in zip((4, 5, 6), ("c", "d", "e")):
+        start(visit(student * 32), k)
+    refused = visit("f" * 32)
+    refused.slider(key="train-dense-latent_dim").set_value(7)
+    refused.slider(key="train-epochs-dense").set_value(1)
+    refused.button(key="train-start").click().run()
+    assert any("limit is 3 per computer" in e.value for e in refused.error)
+    start(visit(BOB, teacher=True), 8)
+    assert len(ui.service().jobs.jobs(active_only=True)) == 4
