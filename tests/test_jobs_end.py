@@ -205,3 +205,26 @@ def test_a_redis_without_an_append_only_file_is_said_in_the_log(redis_server, tm
     finally:
         server.stop()
     assert taskqueue.persistence_problem(taskqueue.connect(tmp_path)) is None     # SQLite
+
+
+def test_a_job_that_fails_unexpectedly_tells_its_student_no_path_and_no_exception(
+        monkeypatch, caplog):
+    """A bug in training (here an OSError naming a folder of the server) fails the job with a
+    plain sentence: the exception's type and words go to the worker's log, not to the page."""
+    def broken(spec):
+        raise OSError(13, "Permission denied", "/srv/aedemo-secret/cache")
+
+    monkeypatch.setattr(jobs, "preview_items", broken)
+    store = ModelStore()
+    huey = taskqueue.connect(store.root)
+    stopping = start_worker(huey, store)
+    queue = JobQueue(store, huey)
+    try:
+        job = queue.submit(spec(5), "alice")
+        ended = until(lambda: (s := _read(queue, job.id)) is not None and not s.active and s)
+    finally:
+        stopping.set()
+    assert ended.status == FAILED
+    assert ended.error == jobs.UNEXPECTED
+    assert "/srv" not in ended.error and "Error" not in ended.error
+    assert "/srv/aedemo-secret/cache" in caplog.text
