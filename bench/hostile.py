@@ -169,11 +169,16 @@ def student_args() -> SimpleNamespace:
 
 
 async def draw_page(url: str) -> tuple[Student, st_client.Run]:
+    """A fresh session with the Draw page open."""
     student = Student(random.randrange(10_000, 99_999), url, student_args(), Record(),
                       asyncio.Event())
     student.session = st_client.Session(url, fetch_media=False)
-    run = await student.session.open("draw")
-    await asyncio.wait_for(run.done.wait(), RECOVERY_TIMEOUT_S)
+    try:
+        run = await student.session.open("draw")
+        await asyncio.wait_for(run.done.wait(), RECOVERY_TIMEOUT_S)
+    except BaseException:
+        await student.session.close()
+        raise
     return student, run
 
 
@@ -215,7 +220,8 @@ async def pad_value(server: Server, out: Outcome) -> None:
         if session.closed.is_set():
             out.notes.append(f"closed: {session.close_reason[:60]}")
         elif run.finished is not None:
-            out.notes.append(f"refused: {run.alerts[0][:60]}" if run.alerts else "kept, rerun")
+            out.notes.append(f"error shown: {run.alerts[0][:60]}" if run.alerts else
+                             "the page ran")
         else:
             out.notes.append(f"no answer within {PAD_HOLD_S:.0f} s")
         await session.close()
