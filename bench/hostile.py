@@ -220,7 +220,7 @@ async def pad_value(server: Server, out: Outcome) -> None:
     value = '{"drawing": {"strokes": [' + "[]," * ((PAD_VALUE_BYTES - 40) // 3) + \
         '[]], "png": null}}'
     attackers = [await draw_page(server.url) for _ in range(PAD_ATTACKERS)]
-    runs = [s.session.send_raw_state(s.pad(), value) for s, _ in attackers]
+    runs = [s.session.set_raw_json_state(s.pad(), value) for s, _ in attackers]
     await asyncio.sleep(PAD_HOLD_S)
     for (s, _), run in zip(attackers, runs):
         session = s.session
