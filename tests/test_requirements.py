@@ -45,8 +45,10 @@ def _imported_distributions(folders: list[str]) -> set[str]:
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     modules.add(node.module.split(".")[0])
     provided = metadata.packages_distributions()
-    local = {"aedemo", "support", "e2e_support", "st_client"} | {
-        p.stem for p in (REPO / "tests").rglob("*.py")}
+    # the project's own modules; a bench may import another's helpers (bench/hostile.py uses
+    # bench/classroom.py's simulated student) as a test imports its support module
+    local = {"aedemo", "support", "e2e_support"} | {
+        p.stem for folder in ("tests", "bench") for p in (REPO / folder).rglob("*.py")}
     third_party = modules - set(sys.stdlib_module_names) - local
     return {_normal(d) for m in third_party for d in provided.get(m, [m])}
 
