@@ -67,6 +67,7 @@ PAD_HOLD_S = 12.0                # how long the attackers stay after sending it
 UPLOADS = 60
 UPLOAD_BYTES = 5_200_000         # under the app's maxUploadSize of 5 MB (5,242,880 bytes)
 SLOW_CLIENTS = 1100
+ATTACKER_ADDRESS = "127.0.0.2"
 SLOW_HOLD_S = 15.0
 JOB_TRAIN = ["--variant", "dense", "--epochs", "2"]
 STORAGE_DOWN_S = 7.0             # over SQLite's 5 s busy wait, under a heartbeat's 8 s to stale
@@ -278,7 +279,10 @@ async def slow_clients(server: Server, out: Outcome) -> None:
     writers, refused = [], 0
 
     async def half_open():
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 5)
+        # from a computer of its own (127.0.0.2), as the student's laptop is: the bystander's
+        # fresh loads come from 127.0.0.1, and the server caps connections per address
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, int(port), local_addr=(ATTACKER_ADDRESS, 0)), 5)
         writer.write(b"GET / HTTP/1.1\r\n")
         await writer.drain()
         return writer
