@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -175,3 +176,13 @@ def start_training(tab, variant: str, epochs_key: str = "End") -> None:
 def no_exception(page) -> None:
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()
+
+
+def run_apart(coroutine):
+    """``asyncio.run(coroutine)`` on a thread of its own: Playwright's sync API, once a test of
+    the session has started it, keeps an event loop running on the main thread, where
+    asyncio.run refuses to start another."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -19,7 +19,7 @@ from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_tok
 
 from aedemo import guard
 from aedemo.roles import PASSPHRASE_ENV
-from e2e_support import Server
+from e2e_support import Server, run_apart
 from support import REPO, classroom_command, lan_address
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -72,7 +72,7 @@ def test_a_session_holds_no_more_uploads_than_its_budget(server):
         finally:
             await tab.close()
 
-    statuses = asyncio.run(attack())
+    statuses = run_apart(attack())
     accepted = statuses.count(204)
     assert accepted == guard.UPLOAD_FILES_PER_SESSION, statuses
     assert set(statuses[accepted:]) == {429}, statuses
@@ -131,8 +131,8 @@ async def _stream_opens(server: Server, origin: str) -> bool:
 
 def test_only_the_apps_own_origin_opens_its_websocket(server):
     other_port = server.port + 1 if server.port < 65535 else server.port - 1
-    assert asyncio.run(_stream_opens(server, f"http://127.0.0.1:{server.port}"))
-    assert not asyncio.run(_stream_opens(server, f"http://127.0.0.1:{other_port}"))
+    assert run_apart(_stream_opens(server, f"http://127.0.0.1:{server.port}"))
+    assert not run_apart(_stream_opens(server, f"http://127.0.0.1:{other_port}"))
 
 
 def test_metrics_are_answered_to_this_machine_only(server):

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from aedemo import preprocess
-from e2e_support import Server, resident_mb
+from e2e_support import Server, resident_mb, run_apart
 from support import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -82,7 +82,7 @@ async def _send_pad(url: str, raw_state: str, *, tabs: int = 1,
 
 
 def send_pad(server: Server, raw_state: str) -> tuple[st_client.Run, st_client.Session]:
-    run, session, _ = asyncio.run(_send_pad(server.url, raw_state))
+    run, session, _ = run_apart(_send_pad(server.url, raw_state))
     return run, session
 
 
@@ -117,7 +117,7 @@ def test_a_pad_value_of_empty_strokes_is_refused_and_not_kept(server):
     # tab's session as the widget's value until the app dropped it
     empty = "[" + ",".join(["[]"] * 320_000) + "]"
     before = settled_mb(server)
-    run, session, during = asyncio.run(_send_pad(
+    run, session, during = run_apart(_send_pad(
         server.url, '{"drawing": {"png": null, "strokes": ' + empty + "}}", tabs=6,
         while_open=lambda: settled_mb(server)))
     refused_plainly(run, session)
