@@ -74,6 +74,8 @@ INTERRUPTED = "interrupted by a restart of the server; it trains again from the 
 WORKER_DIED = ("The training worker stopped in the middle of this job (it was killed, or ran "
                "out of memory), so nothing was stored. The queue goes on with a fresh worker; "
                "start the job again, perhaps with a smaller batch or bottleneck.")
+OUT_OF_MEMORY = ("Training ran out of memory, so nothing was stored. Start it again with a "
+                 "smaller batch or bottleneck.")
 UNEXPECTED = ("Training failed unexpectedly, so nothing was stored; the server's log says why. "
               "Start it again, or tell the teacher.")
 LOST = "This job was lost when the job queue restarted; start it again."
@@ -709,6 +711,9 @@ def _train(board: Board, store: ModelStore, job: dict) -> tuple[Status, str | No
         error = str(err)              # the plain sentence: the job's panel shows it to students
         if isinstance(err, Explained) and err.detail:
             log.warning("job %s failed: %s", job_id, err.in_full())
+    except (MemoryError, torch.OutOfMemoryError):
+        log.error("job %s ran out of memory:\n%s", job_id, traceback.format_exc())
+        error = OUT_OF_MEMORY
     except Exception:  # a bug must not take the worker, or other jobs, down with it
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         error = UNEXPECTED          # its type and words may name the server's folders
