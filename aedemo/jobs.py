@@ -69,7 +69,6 @@ HEARTBEAT_STALE_S = 8.0  # a worker silent this long has died
 SNAPSHOT_TTL_S = 0.5     # every session polls every second: read the board once for them all
 FINAL_RETRY_MAX_S = 5.0  # the longest wait between a worker's tries of a job's last write
 LOST_AFTER_S = 20.0      # a waiting job whose task has been out of the queue this long was lost
-THIS_MACHINE = "this machine"   # the address of a browser on the server's own machine (loopback)
 INTERRUPTED = "interrupted by a restart of the server; it trains again from the start"
 WORKER_DIED = ("The training worker stopped in the middle of this job (it was killed, or ran "
                "out of memory), so nothing was stored. The queue goes on with a fresh worker; "
@@ -271,7 +270,7 @@ class JobQueue:
 
     def submit(self, spec: ModelSpec, owner: str, address: str | None = None) -> JobSnapshot:
         """Queue a training job for ``spec`` on behalf of student ``owner``, whose browser is
-        at ``address`` (THIS_MACHINE for the server's own; None: no computer's, the teacher's,
+        at ``address`` (roles.THIS_MACHINE for the server's own; None: no computer's, the teacher's,
         the zoo's or the command line's, which the cap per computer does not count). An
         identical active job is joined instead (``owner`` is added to its askers); a stored
         model ends the request at once."""

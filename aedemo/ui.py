@@ -32,7 +32,6 @@ from aedemo.jobs import (
     FAILED,
     SYSTEM,
     TEACHER,
-    THIS_MACHINE,
     JobError,
     JobSnapshot,
     duration_words,
@@ -106,7 +105,7 @@ def submit(spec) -> JobSnapshot:
     # the cap per computer counts this machine's browser too, as one computer (Streamlit says
     # no address for loopback), and not the teacher (JobQueue._check_caps)
     teacher = is_teacher()
-    address = None if teacher else client_address() or THIS_MACHINE
+    address = None if teacher else roles.computer(client_address())
     return service().submit(spec, student_id(), address, teacher=teacher)
 
 

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from aedemo import jobs, taskqueue, workers
-from aedemo.jobs import CANCELLED, DONE, FAILED, RUNNING, THIS_MACHINE, JobError, JobQueue
+from aedemo.jobs import CANCELLED, DONE, FAILED, RUNNING, JobError, JobQueue
+from aedemo.roles import THIS_MACHINE
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
