@@ -105,3 +105,14 @@ class Redis:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+
+
+def run_apart(coroutine):
+    """``asyncio.run(coroutine)`` on a thread of its own: Playwright's sync API, once a browser
+    test of the session has started it, keeps an event loop running on the main thread, where
+    asyncio.run refuses to start another."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()

@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from aedemo import guard
+from support import run_apart
 
 
 async def _ok(scope, receive, send):
@@ -33,7 +34,7 @@ def _call(middleware, *, kind="http", method="GET", path="/", headers=(),
     async def send(message):
         sent.append(message)
 
-    asyncio.run(middleware(scope, receive, send))
+    run_apart(middleware(scope, receive, send))
     first = sent[0]
     return first.get("status") or first["type"].split(".")[1]
 
@@ -115,7 +116,7 @@ def test_uploads_in_flight_count_against_the_budget():
         release.set()
         return refused, await asyncio.gather(*first)
 
-    refused, statuses = asyncio.run(scenario())
+    refused, statuses = run_apart(scenario())
     assert refused == 429 and statuses == [200] * guard.UPLOAD_FILES_PER_SESSION
     assert budget.sending == {}
 
@@ -144,7 +145,7 @@ def test_connections_over_the_cap_and_silent_ones_are_closed():
         server.close()
         return at_once, later
 
-    at_once, later = asyncio.run(scenario())
+    at_once, later = run_apart(scenario())
     assert at_once == [False, False, False, True, True]
     assert later == [True] * 5
 

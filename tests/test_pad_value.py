@@ -6,7 +6,6 @@ drawing the pad can send. The same attacks against a real server: tests/e2e/test
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import json
@@ -22,7 +21,7 @@ from aedemo import preprocess
 from aedemo.data import DataError
 from aedemo.lessons import draw
 from aedemo.widget_states import UNREADABLE, WidgetStateGuard, readable
-from support import REPO
+from support import REPO, run_apart
 
 SIZE, MOST = preprocess.PAD_SIZE, preprocess.PAD_MAX_POINTS
 
@@ -155,10 +154,10 @@ def test_the_guard_does_not_read_a_message_over_the_limit():
         return {"type": "websocket.receive", "bytes": sent}
 
     guard = WidgetStateGuard(app, back_msg=BackMsg, max_bytes=len(sent) - 1)
-    asyncio.run(guard({"type": "websocket"}, receive, None))
+    run_apart(guard({"type": "websocket"}, receive, None))
     assert passed[0]["bytes"] is sent
     guard = WidgetStateGuard(app, back_msg=BackMsg, max_bytes=len(sent))
-    asyncio.run(guard({"type": "websocket"}, receive, None))
+    run_apart(guard({"type": "websocket"}, receive, None))
     assert passed[1]["bytes"] != sent
 
 

@@ -3,14 +3,13 @@ and the gate that keeps other machines out until a passphrase opens the app to t
 
 from __future__ import annotations
 
-import asyncio
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from aedemo import roles
 from aedemo.roles import ClassroomGate, Teachers
+from support import run_apart
 
 
 def test_a_student_id_is_a_random_token_and_a_forged_one_is_ignored():
@@ -167,10 +166,7 @@ def _call(gate, scope, messages=({"type": "http.request"},)):
     async def send(message):
         sent.append(message)
 
-    # on a thread of its own: Playwright's sync API keeps a loop running on this one when the
-    # browser tests share the session
-    with ThreadPoolExecutor(1) as thread:
-        thread.submit(asyncio.run, gate(scope, receive, send)).result()
+    run_apart(gate(scope, receive, send))
     return sent
 
 

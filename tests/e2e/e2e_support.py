@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
@@ -11,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from support import REPO, app_command, free_port
+from support import REPO, app_command, free_port, run_apart  # noqa: F401  (for e2e tests)
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -177,12 +176,3 @@ def no_exception(page) -> None:
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()
 
-
-def run_apart(coroutine):
-    """``asyncio.run(coroutine)`` on a thread of its own: Playwright's sync API, once a test of
-    the session has started it, keeps an event loop running on the main thread, where
-    asyncio.run refuses to start another."""
-    import concurrent.futures
-
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
