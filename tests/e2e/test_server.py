@@ -139,11 +139,13 @@ def test_the_server_process_runs_no_training_step(page, tmp_path):
             page.wait_for_timeout(500)
         server_before = own_cpu_seconds(pid)
         workers_before = sum(cpu_seconds(w) for w in workers)
-        page.wait_for_timeout(20_000)
+        # 10 s of a core's worth of training: a server that trained in its own process would
+        # show seconds of CPU here, where it shows tenths
+        page.wait_for_timeout(10_000)
         server_cpu = own_cpu_seconds(pid) - server_before
         workers_cpu = sum(cpu_seconds(w) for w in workers) - workers_before
-        print(f"20 s of the zoo: server {server_cpu:.1f} s of CPU, workers {workers_cpu:.1f} s")
-        assert workers_cpu > 10, "the zoo was not training in the workers"
+        print(f"10 s of the zoo: server {server_cpu:.1f} s of CPU, workers {workers_cpu:.1f} s")
+        assert workers_cpu > 5, "the zoo was not training in the workers"
         assert server_cpu < 0.1 * workers_cpu
     finally:
         server.stop()
