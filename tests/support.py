@@ -116,3 +116,36 @@ def run_apart(coroutine):
 
     with ThreadPoolExecutor(1) as thread:
         return thread.submit(asyncio.run, coroutine).result()
+
+
+def inline_worker(huey, store, *, consume: bool = True):
+    """A training worker in this process, so a test can change what a job meets (a failing
+    save, a callback that raises, Redis restarting): the worker's heartbeat and, unless
+    ``consume`` is False, Huey's execution of the real task, as a worker's consumer does. Set
+    the returned event to stop it."""
+    import os
+    import threading
+    import time
+
+    from aedemo import jobs, taskqueue, workers
+
+    stopping = threading.Event()
+    me = f"inline:{os.getpid()}:{id(stopping)}"
+    jobs.set_worker(huey, store, me, stopping)
+    threading.Thread(target=workers._heartbeat, args=(taskqueue.Board(huey), me, stopping, None),
+                     daemon=True).start()
+
+    def run():
+        while not stopping.is_set():
+            try:
+                task = huey.dequeue()
+            except Exception:        # Redis restarting: a real consumer waits and tries again
+                task = None
+            if task is None:
+                time.sleep(0.05)
+            else:
+                huey.execute(task)
+
+    if consume:
+        threading.Thread(target=run, daemon=True).start()
+    return stopping

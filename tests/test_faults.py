@@ -7,18 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
-from aedemo import jobs, taskqueue, workers
+from aedemo import jobs, taskqueue
 from aedemo import store as store_module
 from aedemo.jobs import DONE, FAILED, JobQueue
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import Callback, TrainConfig
-from support import REPO
+from support import REPO, inline_worker
 
 
 def spec(k: int, epochs: int = 2) -> ModelSpec:
@@ -33,21 +32,7 @@ def inline():
     does, with the worker's heartbeat."""
     store = ModelStore()
     huey = taskqueue.connect(store.root)
-    stopping = threading.Event()
-    me = f"inline:{os.getpid()}"
-    jobs.set_worker(huey, store, me, stopping)
-    threading.Thread(target=workers._heartbeat, args=(taskqueue.Board(huey), me, stopping, None),
-                     daemon=True).start()
-
-    def consume():
-        while not stopping.is_set():
-            task = huey.dequeue()
-            if task is None:
-                time.sleep(0.05)
-            else:
-                huey.execute(task)
-
-    threading.Thread(target=consume, daemon=True).start()
+    stopping = inline_worker(huey, store)
     yield JobQueue(store, huey)
     stopping.set()
 

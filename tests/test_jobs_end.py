@@ -4,20 +4,19 @@ cap per computer holds for loopback addresses too."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time
 
 import pytest
 
-from aedemo import jobs, taskqueue, workers
+from aedemo import jobs, taskqueue
 from aedemo.jobs import CANCELLED, DONE, FAILED, RUNNING, JobError, JobQueue
 from aedemo.roles import THIS_MACHINE
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
-from support import free_port, redis_server_binary
+from support import free_port, inline_worker, redis_server_binary
 
 
 def spec(k: int, epochs: int = 1, batch: int = 256) -> ModelSpec:
@@ -33,31 +32,6 @@ def until(read, timeout: float = 30.0):
         if found or time.monotonic() > end:
             return found
         time.sleep(0.1)
-
-
-def start_worker(huey, store: ModelStore, *, consume: bool = True) -> threading.Event:
-    """A worker in this process (as tests/test_faults.py's): its heartbeat, and unless
-    ``consume`` is False, Huey's execution of the real task. Set the event to stop it."""
-    stopping = threading.Event()
-    me = f"inline:{os.getpid()}:{id(stopping)}"
-    jobs.set_worker(huey, store, me, stopping)
-    threading.Thread(target=workers._heartbeat, args=(taskqueue.Board(huey), me, stopping, None),
-                     daemon=True).start()
-
-    def run():
-        while not stopping.is_set():
-            try:
-                task = huey.dequeue()
-            except Exception:        # Redis restarting: a real consumer waits and tries again
-                task = None
-            if task is None:
-                time.sleep(0.05)
-            else:
-                huey.execute(task)
-
-    if consume:
-        threading.Thread(target=run, daemon=True).start()
-    return stopping
 
 
 class PersistentRedis:
@@ -109,7 +83,7 @@ def test_a_job_whose_end_meets_redis_restarting_ends_done_once_redis_is_back(tmp
         return model
 
     monkeypatch.setattr(jobs, "train_spec", trained_then_redis_restarts)
-    stopping = start_worker(huey, store)
+    stopping = inline_worker(huey, store)
     queue = JobQueue(store, huey)
     try:
         job = queue.submit(spec(2), "alice")
@@ -145,7 +119,7 @@ def _left_running(queue: JobQueue, k: int) -> str:
 def test_the_teachers_cancel_and_the_reaper_end_a_running_job_that_no_worker_trains():
     store = ModelStore()
     huey = taskqueue.connect(store.root)
-    stopping = start_worker(huey, store, consume=False)     # alive, training nothing
+    stopping = inline_worker(huey, store, consume=False)     # alive, training nothing
     queue = JobQueue(store, huey)
     try:
         until(queue.live_workers)
@@ -218,7 +192,7 @@ def test_a_job_that_fails_unexpectedly_tells_its_student_no_path_and_no_exceptio
     monkeypatch.setattr(jobs, "preview_items", broken)
     store = ModelStore()
     huey = taskqueue.connect(store.root)
-    stopping = start_worker(huey, store)
+    stopping = inline_worker(huey, store)
     queue = JobQueue(store, huey)
     try:
         job = queue.submit(spec(5), "alice")
