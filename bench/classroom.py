@@ -377,6 +377,23 @@ ANY_NEW = f"""([before, n]) => {{ const now = ({RECONSTRUCTIONS})();
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 
+async def first_stroke(open_probe) -> int:
+    """Draw one stroke in fresh sessions (``open_probe()``: a Student with the Draw page open)
+    until it brings reconstructions, as on a warm server (its dataset loaded, its models read):
+    how many reconstructions a stroke brings. The benches measure from there."""
+    deadline = time.monotonic() + 180
+    while True:
+        probe = await open_probe()
+        try:
+            await probe.stroke(digit_strokes(probe.rng)[:1])
+            return probe.expected
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(2)
+        finally:
+            await probe.session.close()
+
 async def wait_for(page, condition: str, before: list[str], n: int) -> None:
     await page.wait_for_function(condition, arg=[before, n], timeout=TAB_TIMEOUT_MS,
                                  polling=POLL_MS)
@@ -720,20 +737,13 @@ async def measure(args) -> dict:
         # the server is up; wait until a first student's stroke brings reconstructions (the
         # dataset loaded and the models read), so the levels measure a warm server
         probe = Student(-1, server.url, args, Record(), asyncio.Event())
-        deadline = time.monotonic() + 180
-        while True:
+
+        async def open_probe() -> Student:
             probe.session = st_client.Session(server.url, fetch_media=False)
             await asyncio.wait_for((await probe.session.open("draw")).done.wait(), 120)
-            try:
-                await probe.stroke(digit_strokes(probe.rng)[:1])
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(2)
-            finally:
-                await probe.session.close()
-        expected = probe.expected
+            return probe
+
+        expected = await first_stroke(open_probe)
         rss_idle = resident_mb(server.proc.pid)
         rss_web_idle = rss_of(server.proc.pid)
 

@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "bench"), str(REPO / "tests"), str(REPO / "tests" / "e2e")]
 
 import st_client  # noqa: E402
-from classroom import Record, Student, digit_strokes, pct  # noqa: E402
+from classroom import Record, Student, digit_strokes, first_stroke, pct  # noqa: E402
 
 from e2e_support import Server, resident_mb  # noqa: E402
 
@@ -382,19 +382,10 @@ async def measure(args) -> dict:
     try:
         # a first stroke warms the server (dataset loaded, model read) and says how many
         # reconstructions a stroke brings
-        deadline = time.monotonic() + 180
-        while True:
-            probe, _ = await draw_page(server.url)
-            try:
-                await probe.stroke(digit_strokes(probe.rng)[:1])
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(2)
-            finally:
-                await probe.session.close()
-        expected = probe.expected
+        async def open_probe() -> Student:
+            return (await draw_page(server.url))[0]
+
+        expected = await first_stroke(open_probe)
 
         record = Record()
         bystander = Student(0, server.url, student_args(), record, stop)
