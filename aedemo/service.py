@@ -124,6 +124,7 @@ class Service:
                              per_address_cap=self.settings.address_cap)
         self.workers = LocalWorkers(self.settings.workers, on_death=self.jobs.worker_died)
         self._store_checked: tuple[float, StoreError | None] = (-1e9, None)
+        self._series_counts: dict[tuple[str, str], int] = {}   # (dataset, kind): series
         self.teachers = roles.TEACHERS     # the roles given here; the gate sets their cookie
         # what the teacher did, for every open page to say; the students' numbers
         self.news = classroom.News(self.store.root)
@@ -328,7 +329,11 @@ class Service:
         have MNIST's 60,000 (an IDX folder is taken to be as large)."""
         data = self._data
         if spec.kind != "image":
-            n_data = len(datasets.load_dataset(spec.dataset, spec.kind).x_train)
+            # the series are generated: counted once per set, not on every rerun of Train
+            if (spec.dataset, spec.kind) not in self._series_counts:
+                self._series_counts[spec.dataset, spec.kind] = len(
+                    datasets.load_dataset(spec.dataset, spec.kind).x_train)
+            n_data = self._series_counts[spec.dataset, spec.kind]
         elif data is not None and spec.dataset == data.source:
             n_data = len(data.x_train)
         elif spec.dataset in (datasets.MNIST_SUBSET, datasets.SKLEARN_DIGITS):
