@@ -10,7 +10,7 @@ import torch
 
 from aedemo import menu
 from aedemo.data import DataError
-from aedemo.jobs import CANCELLED, DONE, FAILED, SYSTEM, TEACHER, JobError, JobSnapshot
+from aedemo.jobs import SYSTEM, TEACHER, JobError, JobSnapshot, Status
 from aedemo.spec import ModelSpec
 from aedemo.ui.news import deleted_by
 from aedemo.ui.pickers import training_words
@@ -148,18 +148,18 @@ def _job_panel_body(job: JobSnapshot) -> None:
     st.caption(f"On {training_words(spec)}")
     if job.note:
         st.warning(f"This job was {job.note}.", icon=":material/restart_alt:")
-    if job.status == "queued":
+    if job.status is Status.QUEUED:
         st.info(f"Waiting in the queue: {queue_wait(job)}.", icon=":material/schedule:")
         problem = svc.queue_problem()
         if problem:
             st.warning(for_viewer(problem), icon=":material/engineering:")
-    elif job.status == "running":
+    elif job.status is Status.RUNNING:
         st.progress(job.fraction, text=f"Training: {progress_text(job, detail=True)}")
-    elif job.status == DONE:
+    elif job.status is Status.DONE:
         _job_done(job, me)
-    elif job.status == FAILED:
+    elif job.status is Status.FAILED:
         st.error(job.error, icon=":material/error:")
-    elif job.status == CANCELLED:
+    elif job.status is Status.CANCELLED:
         st.warning(cancelled_text(job, me), icon=":material/cancel:")
     if job.active:
         _job_controls(job, me)

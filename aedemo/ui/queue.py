@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from aedemo import roles
-from aedemo.jobs import SYSTEM, JobError, JobSnapshot, duration_words, wait_estimate
+from aedemo.jobs import SYSTEM, JobError, JobSnapshot, Status, duration_words, wait_estimate
 from aedemo.spec import ModelSpec, and_list
 from aedemo.ui.news import teacher_act
 from aedemo.ui.session import client_address, for_viewer, is_teacher, service, student_id
@@ -43,7 +43,7 @@ def job_cost_note(spec: ModelSpec) -> None:
 
 def job_line(job: JobSnapshot, me: str) -> str:
     who = " (yours)" if job.asked_by(me) else ""
-    if job.status == "running":
+    if job.status is Status.RUNNING:
         again = " (interrupted by a restart: training again)" if job.note else ""
         return f"▶ {job.spec.title}{who}{again}: {progress_text(job)}"
     again = " (interrupted by a restart: first again)" if job.note else ""

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from aedemo.jobs import Status
 from aedemo.store import StoredModel
 from aedemo.ui.pickers import models
 from aedemo.ui.queue import progress_text
@@ -45,7 +46,7 @@ def waiting_for_models(what: str) -> None:
             + (f"{len(active)} model(s) are training in the background; this page fills in as "
                f"they finish." if active else "Train one on the Train page."),
             icon=":material/hourglass_top:")
-    running = [j for j in active if j.status == "running"]
+    running = [j for j in active if j.status is Status.RUNNING]
     if running:
         job = running[0]
         st.progress(job.fraction, text=f"Training {job.spec.title}: {progress_text(job)}")
