@@ -34,11 +34,7 @@ st.markdown(
     "where in the digit it fires.")
 
 svc = ui.service()
-data = svc.data
-if data is None:
-    st.info("Loading the dataset…", icon=":material/hourglass_top:")
-    ui.refresh_when_ready(False)
-    st.stop()
+data = ui.data_or_wait()
 # The default needs an L1 penalty: the l1 = 0 control is what it is compared with, not the
 # lesson, so even a pinned control is listed after the penalised models.
 sparse_models = ui.models(variant="sparse", need=lambda m: insights.l1_of(m) > 0)

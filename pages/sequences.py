@@ -20,18 +20,22 @@ st.markdown(
     "series is its anomaly score; the error at each step shows where.")
 
 svc = ui.service()
-models = sequences.usable_models(ui.models(kind="sequence", dataset=None))
-if not models:
-    ui.waiting_for_models("LSTM model")
-    ui.refresh_when_ready(True, {"kind": "sequence", "dataset": datasets.SERIES})
+
+
+def offer_training() -> None:
+    """While no LSTM model is stored: a button that trains the lesson's, and its panel."""
+    started = None
     if st.button("Train the LSTM model", icon=":material/play_arrow:", key="seq-train"):
         try:
-            st.session_state["seq-job"] = ui.submit(sequences.default_lstm_spec()).id
+            started = ui.submit(sequences.default_lstm_spec()).id
         except (JobError, ValueError) as err:
             st.error(ui.for_viewer(err), icon=":material/error:")
-    if st.session_state.get("seq-job") and svc.job(st.session_state["seq-job"]):
-        ui.job_panel(st.session_state["seq-job"])
-    st.stop()
+    for job in ui.follow_job("sequences", started):
+        ui.job_panel(job.id)
+
+
+_, models = ui.models_or_wait("LSTM model", kind="sequence", dataset=datasets.SERIES,
+                              meanwhile=offer_training)
 
 left, right = st.columns([2, 1])
 entry = ui.pick_model_id(models, key="seq-model", where=left)
@@ -55,17 +59,10 @@ ui.chart(series_with_error(scores.x[shown], scores.recon[shown], titles,
          summary=sequences.series_summary([scores.kinds[i] for i in shown], scores.errors[shown]))
 
 st.header("A threshold chosen without labels")
-rate_percent = st.slider(
-    "Target false-alarm rate on the held-out normal series (%)", 1, 50,
-    round(100 * anomaly.FALSE_ALARM_RATE), key="seq-rate",
-    help="The threshold is the error that this share of the held-out normal series reach. "
-         "Raise it to catch more anomalies at the cost of more false alarms. No test series "
-         "and no label is used.")
-rate = rate_percent / 100
-threshold = anomaly.false_alarm_threshold(reference.errors, rate)
-st.markdown(anomaly.threshold_sentence(threshold, rate, reference, what="series", one="series")
-            + " They come from a generator of their own, so neither the training series nor "
-              "any test set holds them.")
+rate, threshold = ui.false_alarm_threshold(
+    reference, key="seq-rate", what="series", one="series",
+    note=" They come from a generator of their own, so neither the training series nor any "
+         "test set holds them.")
 
 st.header("Finding the anomalous series")
 if scores.auc is None:

@@ -131,18 +131,18 @@ form_keys = ["train-variant", dataset_key, *(f"train-{variant}-{name}" for name 
              "train-seed"]
 ui.remember_changes(FORM, {key: st.session_state[key] for key in form_keys})
 
+started = None
 if start and refused is None and train_cfg is not None:
     try:
         spec = ModelSpec.create(variant, hparams, dataset=dataset, train=train_cfg)
-        job = ui.submit(spec)
-        st.session_state["train-job"] = job.id
+        started = ui.submit(spec).id
     except (JobError, ValueError) as err:
         st.error(ui.for_viewer(err), icon=":material/error:")
 
 with panels:
     ui.interrupted_jobs()
-    for job_id in ui.my_job_ids(st.session_state.get("train-job")):
-        ui.job_panel(job_id)
+    for job in ui.follow_job("train", started, all_mine=True, keep=ui.FOLLOWED_JOBS):
+        ui.job_panel(job.id)
 
 # The least BCE any model can reach on the app's training images, once per dataset: the loss
 # chart's floor. Another dataset's floor is not known here without loading it, so none is said.

@@ -20,8 +20,9 @@ from aedemo.ui.jobs import (
     FOLLOWED_JOBS,
     SHOWN_ON,
     cancelled_text,
+    follow_job,
     job_panel,
-    my_job_ids,
+    landed_model,
     pages_showing,
     training_floor,
 )
@@ -68,7 +69,7 @@ from aedemo.ui.session import (
     student_id,
 )
 from aedemo.ui.stored import may_delete, model_actions, stored_models_table, when_words
-from aedemo.ui.waiting import models_or_wait, refresh_when_ready, waiting_for_models
+from aedemo.ui.waiting import data_or_wait, models_or_wait, refresh_when_ready, waiting_for_models
 from aedemo.ui.widgets import (
     PROJECTOR_CHART_PX,
     PROJECTOR_ROW,
@@ -76,6 +77,7 @@ from aedemo.ui.widgets import (
     alt_texts,
     chart,
     drawing_pad,
+    false_alarm_threshold,
     hparam_input,
     log_options,
     page_style,
@@ -86,17 +88,17 @@ from aedemo.ui.widgets import (
 )
 
 __all__ = [
-    "CLASSMATE", "DRAWING", "FOLLOWED_JOBS", "LESSON", "NEWS_SEQ", "PROGRESS_EVERY_S",
-    "PROJECTOR", "PROJECTOR_CHART_PX", "PROJECTOR_ROW", "ROW", "SHOWN_ON", "TEACHERS", "YOU",
-    "Browsers", "Viewer", "alt_texts", "architecture", "browsers", "cancelled_text", "chart",
-    "class_news", "client_address", "code_for", "deleted_by", "drawing_pad", "for_viewer",
-    "hparam_input", "interrupted_jobs", "is_teacher", "job_cost_note", "job_exists",
-    "job_panel", "keep_input", "keep_strokes", "last_drawing", "last_input", "log_options",
-    "may_delete", "model_actions", "model_help", "model_labels", "models", "models_or_wait",
-    "my_job_ids", "news_heard", "news_notice", "offline_notice", "page_style", "pages_showing",
-    "pick_model", "pick_model_id", "picture", "progress_text", "projected", "projector",
-    "queue_wait", "recall", "refresh_when_ready", "remember", "remember_changes", "run_page",
-    "service", "show_images", "sidebar", "stored_models_table", "stylesheet", "student_id",
-    "submit", "teacher_queue", "training_floor", "training_words", "viewer", "wait_words",
-    "waiting_for_models", "when_words",
+    "CLASSMATE", "DRAWING", "FOLLOWED_JOBS", "LESSON", "NEWS_SEQ", "PROGRESS_EVERY_S", "PROJECTOR",
+    "PROJECTOR_CHART_PX", "PROJECTOR_ROW", "ROW", "SHOWN_ON", "TEACHERS", "YOU", "Browsers",
+    "Viewer", "alt_texts", "architecture", "browsers", "cancelled_text", "chart", "class_news",
+    "client_address", "code_for", "data_or_wait", "deleted_by", "drawing_pad",
+    "false_alarm_threshold", "follow_job", "for_viewer", "hparam_input", "interrupted_jobs",
+    "is_teacher", "job_cost_note", "job_exists", "job_panel", "keep_input", "keep_strokes",
+    "landed_model", "last_drawing", "last_input", "log_options", "may_delete", "model_actions",
+    "model_help", "model_labels", "models", "models_or_wait", "news_heard", "news_notice",
+    "offline_notice", "page_style", "pages_showing", "pick_model", "pick_model_id", "picture",
+    "progress_text", "projected", "projector", "queue_wait", "recall", "refresh_when_ready",
+    "remember", "remember_changes", "run_page", "service", "show_images", "sidebar",
+    "stored_models_table", "student_id", "stylesheet", "submit", "teacher_queue", "training_floor",
+    "training_words", "viewer", "wait_words", "waiting_for_models", "when_words",
 ]

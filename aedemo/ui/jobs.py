@@ -14,7 +14,7 @@ from aedemo.jobs import SYSTEM, TEACHER, JobError, JobSnapshot, Status
 from aedemo.spec import ModelSpec
 from aedemo.ui.news import deleted_by
 from aedemo.ui.pickers import training_words
-from aedemo.ui.queue import PROGRESS_EVERY_S, job_exists, progress_text, queue_wait
+from aedemo.ui.queue import PROGRESS_EVERY_S, progress_text, queue_wait
 from aedemo.ui.session import for_viewer, is_teacher, service, student_id
 from aedemo.ui.widgets import chart, picture
 from aedemo.viz.images import image_grid
@@ -214,18 +214,44 @@ def _job_controls(job: JobSnapshot, me: str) -> None:
             st.error(for_viewer(err))
 
 
-def my_job_ids(chosen: str | None) -> list[str]:
-    """The jobs the Train page follows for this student: the one just started, every other
-    waiting or running job they asked for (so a reload finds them all, with Cancel), and the
-    ones this tab has followed, which keep their panel to show how they ended."""
-    try:
-        mine = [j.id for j in service().active_jobs(student_id())]
-    except JobError:
-        mine = []
-    followed = st.session_state.setdefault("aedemo_followed", [])
-    followed[:] = [i for i in dict.fromkeys([*([chosen] if chosen else []), *mine, *followed])
-                   if job_exists(i)][:FOLLOWED_JOBS]
-    return list(followed)
-
-
+FOLLOWED = "aedemo_followed"   # by page: the jobs this tab follows there, the newest first
 FOLLOWED_JOBS = 4          # panels on the Train page: a student's cap of jobs, and one more
+
+
+def follow_job(page: str, started: str | None = None, *, all_mine: bool = False,
+               keep: int = 1) -> list[JobSnapshot]:
+    """The jobs ``page`` follows in this tab, for their panels: ``started``, the job just
+    submitted there; the ones followed before, which keep their panel to show how they ended;
+    and with ``all_mine`` every other job this student waits for (the Train page: a reload
+    finds them all, with Cancel). At most ``keep`` of them; a job the queue forgot is dropped,
+    and so are they all when the queue cannot be reached (the sidebar says why)."""
+    followed = st.session_state.setdefault(FOLLOWED, {})
+    mine: list[str] = []
+    if all_mine:
+        try:
+            mine = [j.id for j in service().active_jobs(student_id())]
+        except JobError:
+            pass
+    jobs = []
+    for job_id in dict.fromkeys([*([started] if started else []), *followed.get(page, ()),
+                                 *mine]):
+        try:
+            job = service().job(job_id)
+        except JobError:
+            job = None
+        if job is not None:
+            jobs.append(job)
+        if len(jobs) == keep:
+            break
+    followed[page] = [j.id for j in jobs]
+    return jobs
+
+
+def landed_model(page: str, job: JobSnapshot) -> str | None:
+    """The model a job that ``page`` follows has just stored, the first time it is asked (the
+    page then shows it, once: the student may pick another afterwards); else None."""
+    landed = st.session_state.setdefault(f"{FOLLOWED}_landed", {})
+    if job.model_id is None or landed.get(page) == job.id:
+        return None
+    landed[page] = job.id
+    return job.model_id

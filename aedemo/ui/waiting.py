@@ -3,6 +3,7 @@ training's progress, and a refresh of the page by itself once they arrive."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -13,20 +14,41 @@ from aedemo.ui.pickers import models
 from aedemo.ui.queue import progress_text
 from aedemo.ui.session import service
 
+LOADING = "Loading the dataset…"
 
-def models_or_wait(what: str, **filters: Any) -> tuple[Any, list[StoredModel]]:
+
+def data_or_wait() -> Any:
+    """The app's dataset. While it loads, say so, refresh the page by itself once it has
+    loaded, and stop the page here."""
+    data = service().data
+    if data is None:
+        st.info(LOADING, icon=":material/hourglass_top:")
+        refresh_when_ready(False)
+        st.stop()
+    return data
+
+
+def models_or_wait(what: str, *, said: str | None = None,
+                   meanwhile: Callable[[], None] | None = None,
+                   **filters: Any) -> tuple[Any, list[StoredModel]]:
     """The app's dataset and its stored models that match ``filters`` (see Service.models).
     When there are none yet, show what is coming instead (the dataset loading, or the training
-    progress), refresh the page by itself once it arrives, and stop the page here."""
+    progress; ``said``, the page's own words, in place of the progress), draw what the page
+    offers ``meanwhile`` (a button that trains one), refresh the page by itself once they
+    arrive, and stop the page here."""
     svc = service()
     data = svc.data
     found = models(**filters)
     if not found:
         if data is None:
-            st.info("Loading the dataset…", icon=":material/hourglass_top:")
+            st.info(LOADING, icon=":material/hourglass_top:")
+        elif said:
+            st.info(said, icon=":material/troubleshoot:")
         else:
             waiting_for_models(what)
         refresh_when_ready(data is not None, {k: v for k, v in filters.items() if k != "prefer"})
+        if meanwhile is not None:
+            meanwhile()
         st.stop()
     return data, found
 

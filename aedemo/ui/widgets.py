@@ -240,3 +240,28 @@ def stylesheet(name: str) -> None:
 def page_style() -> None:
     """The app's own styles, once per run of every page (and the projector's where it is on)."""
     st.html(PAGE_STYLE + (PROJECTOR_STYLE if projector() else ""))
+
+
+def false_alarm_threshold(reference: Any, *, key: str, what: str = "images",
+                          one: str = "image", note: str = "") -> tuple[float, float]:
+    """The Anomaly and Sequences pages' threshold chosen without labels: a slider for the
+    false-alarm rate the student accepts on the normal reference (``what``: the items, ``one``:
+    one of them), the threshold it sets (anomaly.false_alarm_threshold) and where it comes
+    from in words, with the page's ``note`` after them; a reference the model trained on (no
+    held-out items) is a warning. Returns (rate, threshold)."""
+    from aedemo.lessons import anomaly
+
+    normal = f"held-out normal {what}" if reference.held_out else f"normal training {what}"
+    rate = st.slider(
+        f"Target false-alarm rate on the {normal} (%)", 1, 50,
+        round(100 * anomaly.FALSE_ALARM_RATE), key=key,
+        help=f"The threshold is the error that this share of the {normal} reach. Raise it to "
+             f"catch more anomalies at the cost of more false alarms. No test {one} and no "
+             f"label is used.") / 100
+    threshold = anomaly.false_alarm_threshold(reference.errors, rate)
+    said = anomaly.threshold_sentence(threshold, rate, reference, what=what, one=one) + note
+    if reference.held_out:
+        st.markdown(said)
+    else:
+        st.warning(said, icon=":material/warning:")
+    return rate, threshold
