@@ -75,8 +75,8 @@ entry = ui.pick_model_id(detectors, key="anomaly-model", label="Detector")
 normal_names = ", ".join(data.classes[c] for c in entry.spec.normal)
 try:
     with st.spinner("Scoring every test image (once per detector)…"):
-        scores = svc.derived("anomaly-scores", entry, anomaly.score_test_set,
-                             entry.spec.normal, entry.spec.holdout)
+        scores = svc.derived(anomaly.score_test_set, entry, entry.spec.normal,
+                             entry.spec.holdout)
 except ValueError as err:
     st.error(f"This detector cannot be scored: {err}", icon=":material/error:")
     st.stop()

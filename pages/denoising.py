@@ -105,9 +105,8 @@ st.header("Averages, and PSNR against the noise level")
 items = min(denoising.SCORE_ITEMS, len(data.x_test))
 # once per pair of models and kind of noise, for every session: about a second on a laptop
 with st.spinner(f"Scoring {items} test digits at {len(levels)} noise levels…"):
-    scores = svc.derived("den-scores", (entry, plain_entry),
-                         lambda den, plain, data, kind, n: denoising.score_levels(
-                             named(den, plain), data.x_test[:n], kind), kind, items)
+    scores = svc.derived(denoising.levels_on_test_set, (entry, plain_entry), kind, items,
+                         (DENOISING, PLAIN))
 table_col, chart_col = st.columns([2, 3])
 with table_col:
     st.markdown(f"**Averages over {items} test digits**, {noise}")

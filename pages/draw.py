@@ -8,7 +8,7 @@ from aedemo import preprocess, ui
 from aedemo.data import DataError
 from aedemo.lessons import draw
 from aedemo.service import Provenance
-from aedemo.viz.draw import kept_figures, with_marks, with_stars
+from aedemo.viz.draw import test_set_figures, with_marks, with_stars
 
 if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its threading first
     import torch
@@ -174,13 +174,12 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
     entry = ui.pick_model_id(shown, key="draw-model", label="Seen through")
     model = svc.load_model(entry.id)
     with st.spinner("Encoding the dataset with this model (once per model)…"):
-        views = svc.derived("draw-views", entry, draw.model_views)
+        views = svc.derived(draw.model_views, entry)
     where = draw.place(model, views, seen)
     # the test set's map and error histogram are the same for every drawing: built once per
     # model and kept, then only the drawing's star and line are added
     latent = views.latent
-    maps = svc.derived("draw-figures", entry, lambda _model, data: kept_figures(
-        latent, views.test_errors, data.classes))
+    maps = svc.derived(test_set_figures, entry, given=(views,))
 
     map_col, score_col = st.columns([3, 2])
     with map_col:

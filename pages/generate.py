@@ -61,10 +61,8 @@ dense_entry = min((m for m in ui.models(variant="dense", others=False)
 dense = svc.load_model(dense_entry.id) if dense_entry else None
 dense_k = dense_entry.spec.latent_dim if dense_entry else None
 
-test_look = svc.derived("gen-test-look", None,
-                        lambda data: generate.look(data.x_test[:generate.LOOK_ITEMS]))
-spread = svc.derived("gen-spread", entry,
-                     lambda model, data: generate.posterior_spread(model, data.x_train))
+test_look = svc.derived(generate.look_of_test_set)
+spread = svc.derived(generate.spread_on_training_set, entry)
 
 # --- samples from the prior ------------------------------------------------------------------
 st.header("Random codes, decoded")
@@ -89,8 +87,7 @@ else:
     same = ("the very same codes, decoded" if dense_k == k else
             f"no dense model with k = {k} is stored, so the nearest, with codes drawn the same "
             f"way")
-    fit = svc.derived("gen-fit", dense_entry,
-                      lambda model, data: generate.fit_code_gaussian(model, data.x_train))
+    fit = svc.derived(generate.code_gaussian_on_training_set, dense_entry)
     plain_samples = generate.sample_prior(dense, SAMPLES, temperature=temperature, seed=seed)
     fair_samples = generate.sample_fitted(dense, fit, SAMPLES, temperature=temperature,
                                           seed=seed)
@@ -108,7 +105,7 @@ else:
 st.caption("Each picture shows every pixel's probability of being ink (the decoder's Bernoulli "
            "means), not a black-and-white draw from those probabilities, as samples usually "
            "are shown.")
-looks = svc.derived("gen-temps", entry, generate.temperature_looks, data=False)
+looks = svc.derived(generate.temperature_looks, entry, data=False)
 st.markdown("**Temperature** T scales the draws. " + generate.temperature_text(looks, test_look)
             + " (Grey share: the share of inked pixels that are neither faint nor solid, "
               "which is what blur looks like; variety: the mean distance between two "
@@ -150,8 +147,7 @@ if dense is not None:
     ui.show_images(plain_path, [f"t = {t}" for t in fractions],
                    alt="plain autoencoder, decoded between the two codes at")
     paths["plain autoencoder"] = plain_path
-distances = svc.derived("gen-path-distance", [entry, dense_entry], generate.path_distances,
-                        a, b, steps)
+distances = svc.derived(generate.path_distances, [entry, dense_entry], a, b, steps)
 st.markdown(generate.path_text(distances))
 
 # --- the 2D manifold -------------------------------------------------------------------------
@@ -160,7 +156,7 @@ flat = entry if k == 2 else next((m for m in vaes if m.spec.latent_dim == 2), No
 if flat is None:
     st.caption("Train a VAE with k = 2 to see its whole code plane decoded here.")
 else:
-    grid = svc.derived("gen-grid", flat, generate.manifold_grid, GRID, data=False)
+    grid = svc.derived(generate.manifold_grid, flat, GRID, data=False)
     grid_col, text_col = st.columns(2)
     with grid_col:
         ui.picture(image_grid(grid.images, columns=grid.n, scale=2, pad=0),
@@ -180,7 +176,7 @@ st.header("The loss: reconstruction + KL = −ELBO")
 history = entry.meta.get("history", [])
 train_terms = generate.loss_terms(history, "train")
 test_terms = generate.loss_terms(history, "test")
-floors = svc.derived("gen-floors", None, generate.bce_floors)
+floors = svc.derived(generate.bce_floors)
 ui.chart(loss_terms_figure(train_terms, test_terms, beta=beta, floors=floors), key="gen-loss",
          summary=generate.loss_text(train_terms, test_terms, beta=beta, floors=floors))
 st.markdown(
@@ -196,7 +192,7 @@ st.markdown(
 
 # --- what each unit carries --------------------------------------------------------------------
 st.header("What each code unit carries")
-kl = svc.derived("gen-kl", entry, lambda model, data: generate.kl_per_dimension(model, data.x_test))
+kl = svc.derived(generate.kl_per_dimension_on_test_set, entry)
 active = int((kl > ACTIVE_KL).sum())
 points = generate.vae_points(vaes)
 bars_col, trav_col = st.columns(2)
@@ -225,9 +221,7 @@ with trav_col:
     st.subheader("Latent traversals")
     index = int(st.number_input("Test digit #", 0, n_test - 1, 0, key="gen-trav-digit",
                                 help="The digit whose code the traversal starts from"))
-    trav = svc.derived("gen-traversal", entry,
-                       lambda model, data, i: generate.traversal(model, data.x_test[i], kl),
-                       index)
+    trav = svc.derived(generate.traversal_of_test_digit, entry, index, given=(kl,))
     n_values = len(trav.values)
     trav_rows = list(range(k))
     if k > TRAVERSAL_ROWS:

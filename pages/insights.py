@@ -46,9 +46,7 @@ if missing:                           # each half of the page says what it is wa
 
 
 def codes_of(entry) -> insights.CodeStats:
-    return svc.derived("ins-codes", entry,
-                       lambda model, data, n: insights.code_stats(model, data.x_test[:n]),
-                       min(CODE_ITEMS, len(data.x_test)))
+    return svc.derived(insights.code_stats_on_test_set, entry, min(CODE_ITEMS, len(data.x_test)))
 
 
 def l1_name(l1: float, chosen: float) -> str:
@@ -97,8 +95,7 @@ else:
                    + ("Train with a smaller L1 weight." if chosen > 0 else ""))
     else:
         scale = mine.activation_scale()
-        atoms = svc.derived("ins-atoms", entry, lambda model: insights.atoms(model, scale),
-                            data=False)
+        atoms = svc.derived(insights.atoms, entry, given=(scale,), data=False)
         empty = insights.empty_code_image(svc.load_model(entry.id))
         rate = mine.firing_rate()
         shares = [f"{rate[j]:.0%}" if rate[j] >= 0.01 else "<1%" for j in live]

@@ -1,11 +1,10 @@
-import numpy as np
 import streamlit as st
 import torch
 
 from aedemo import data as datasets
 from aedemo import metrics, ui
 from aedemo.lessons import reconstructions
-from aedemo.metrics import mse_per_item, reconstruction_errors
+from aedemo.metrics import mse_per_item
 from aedemo.viz.reconstructions import overfitting_figure, rate_distortion_figure
 
 SHOWN = 10          # digits per row: enough to see a pattern, few enough to stay legible
@@ -84,8 +83,7 @@ image_rows([("Originals", originals, labels, digit_names),
 st.header("The bottleneck: autoencoder against PCA")
 dense_entries = ui.models(variant="dense", others=False)
 dense = reconstructions.model_sweep(dense_entries).get("dense", [])
-pca = svc.derived("pca-baseline", None,
-                  lambda data: reconstructions.fit_pca_baseline(data.x_train))
+pca = svc.derived(reconstructions.pca_on_training_set)
 k = None
 if not dense:
     ui.waiting_for_models("dense autoencoder")
@@ -106,8 +104,7 @@ else:
                 (f"PCA, k = {k}: mean MSE {pca_err.mean():.4f}", pca_recon,
                  [f"MSE {e:.4f}" for e in pca_err],
                  redrawn(digit_names, f"PCA k = {k}", pca_err))])
-    clipping = svc.derived("pca-clipping", None, lambda data, k: reconstructions.clipping_effect(
-        pca, data.x_test, k), k)
+    clipping = svc.derived(reconstructions.clipping_on_test_set, None, k, given=(pca,))
     st.caption(reconstructions.pca_caveats(clipping))
 
 # --- rate-distortion: the variants whose k is the size of their code -------------------------
@@ -116,8 +113,7 @@ image_entries = ui.models(kind="image", others=False)
 sweep = reconstructions.model_sweep(image_entries, reconstructions.K_AXIS_VARIANTS)
 stored_ks = {p[0] for points in sweep.values() for p in points}
 pca_ks = tuple(sorted(stored_ks | {1, 2, 4, 8, 16, 32, 64, 128}))
-pca_points = svc.derived("pca-curve", None,
-                         lambda data, ks: reconstructions.pca_curve(pca, data.x_test, ks), pca_ks)
+pca_points = svc.derived(reconstructions.pca_curve_on_test_set, None, pca_ks, given=(pca,))
 ui.chart(rate_distortion_figure(pca_points, sweep, marked_k=k), key="rec-rate-distortion",
          summary=reconstructions.sweep_summary(pca_points, sweep))
 st.caption("Each marker is a stored model's error on the whole test set; the dashed line is "
@@ -160,9 +156,7 @@ st.page_link("pages/generate.py", icon=":material/auto_awesome:",
 
 # --- hardest examples ------------------------------------------------------------------------
 st.header("The hardest test digits for this model")
-hard = svc.derived(
-    "rec-hardest", entry,
-    lambda model, data, n: reconstructions.hardest_and_ink(model, data.x_test, n), HARDEST)
+hard = svc.derived(reconstructions.hardest_on_test_set, entry, HARDEST)
 hard_x = data.x_test[hard.indices]
 hard_names = [f"test digit {data.classes[int(y)]}" for y in data.y_test[hard.indices]]
 image_rows([("Originals with the highest reconstruction error", hard_x,
@@ -211,15 +205,12 @@ else:
     for m in (narrow, wide):
         out = metrics.reconstruct(svc.load_model(m.id), inputs)
         err = mse_per_item(out, inputs).numpy()
-        test_errors = svc.derived("rec-test-errors", m, lambda model, data: (
-            reconstruction_errors(model, data.x_test).numpy()))
+        test_errors = svc.derived(reconstructions.errors_on_test_set, m)
         tests[m.spec.latent_dim] = reconstructions.CopyTest(test_errors, err)
         rows.append((f"Through dense k = {m.spec.latent_dim}", out, [f"MSE {e:.4f}" for e in err],
                      redrawn(what, name(m.spec), err)))
     image_rows(rows)
-    shares = svc.derived("rec-shares", None, lambda data: {
-        "digit": float(np.mean(pca.share_in_components(data.x_test))),
-        "noise": float(np.mean(pca.share_in_components(reconstructions.uniform_noise(1))))})
+    shares = svc.derived(reconstructions.pca_shares, given=(pca,))
     narrow_k, wide_k = narrow.spec.latent_dim, wide.spec.latent_dim
     for sentence in reconstructions.copy_findings(narrow_k, tests[narrow_k], wide_k,
                                                   tests[wide_k], kinds, shares, pca.max_k):

@@ -46,9 +46,9 @@ kinds = st.multiselect("Anomalies in the test set", list(datasets.ANOMALY_KINDS)
                        help="30% of the test series carry one anomaly each, of these kinds in "
                             "turn")
 with st.spinner("Scoring the test series…"):
-    scores = svc.derived("series-scores", entry, sequences.score_test_series,
+    scores = svc.derived(sequences.score_test_series, entry,
                          sequences.kinds_in_order(kinds), int(seed), data=False)
-    reference = svc.derived("series-reference", entry, sequences.normal_reference, data=False)
+    reference = svc.derived(sequences.normal_reference, entry, data=False)
 
 st.header("Inputs and reconstructions")
 shown = scores.examples()
@@ -100,7 +100,7 @@ else:
 
 st.header("What normal means here")
 st.markdown(sequences.normal_description())
-probes = svc.derived("series-probes", entry, sequences.score_probes, data=False)
+probes = svc.derived(sequences.score_probes, entry, data=False)
 ui.chart(series_with_error(probes.x, probes.recon,
                            [f"{n} · MSE {e:.3f}" for n, e in zip(probes.names, probes.errors)],
                            title="Series a student might try, at the training scale"),
@@ -126,7 +126,7 @@ upload = st.file_uploader(
 if upload is not None:
     raw = upload.getvalue()
     try:
-        layout = svc.derived("series-layout", None, sequences.sniff_upload, raw, data=False)
+        layout = svc.derived(sequences.sniff_upload, None, raw, data=False)
         orientation = st.radio(
             "Each series in the file is a", datasets.ORIENTATIONS,
             index=datasets.ORIENTATIONS.index(layout.orientation), horizontal=True,
@@ -134,8 +134,7 @@ if upload is not None:
             key=f"seq-orientation-{upload.file_id}",
             help=f"Detected: {layout.orientation} ({layout.why}). Change it if the file was read "
                  f"the wrong way round.")
-        mine = svc.derived("series-upload", entry, sequences.score_upload, raw, orientation,
-                           data=False)
+        mine = svc.derived(sequences.score_upload, entry, raw, orientation, data=False)
     except datasets.DataError as err:
         # the message may quote the file's own cells, so it is escaped with the name
         st.error(escape_markdown(f"{upload.name}: {err}"), icon=":material/error:")

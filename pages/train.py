@@ -3,7 +3,7 @@ import streamlit as st
 from aedemo import data as datasets
 from aedemo import ui
 from aedemo.jobs import JobError
-from aedemo.metrics import bce_floor
+from aedemo.metrics import training_set_bce_floor
 from aedemo.models import REGISTRY, variant_names
 from aedemo.spec import ModelSpec, suggested_train
 from aedemo.train import TrainConfig
@@ -146,7 +146,7 @@ with panels:
 
 # The least BCE any model can reach on the app's training images, once per dataset: the loss
 # chart's floor. Another dataset's floor is not known here without loading it, so none is said.
-floor = (svc.derived("bce-floor", None, lambda data: bce_floor(data.x_train))
+floor = (svc.derived(training_set_bce_floor)
          if cls.kind == "image" and svc.data is not None and dataset == svc.data.source
          else None)
 st.markdown(curves_note(variant, hparams, kind=cls.kind, floor=floor, dataset=dataset))

@@ -28,13 +28,10 @@ def training_floor(spec) -> float | None:
     sequence models, whose loss is not a BCE, or when the data cannot be had."""
     if spec.kind != "image":
         return None
-    from aedemo.metrics import bce_floor
-    from aedemo.spec import training_data
+    from aedemo.metrics import spec_bce_floor
 
     try:
-        return service().derived("bce-floor", None,
-                                 lambda _key: bce_floor(training_data(spec)[0]), spec.key,
-                                 data=False)
+        return service().derived(spec_bce_floor, None, spec.key, given=(spec,), data=False)
     except DataError:
         return None
 
