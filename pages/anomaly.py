@@ -37,8 +37,9 @@ with st.container(border=True):
                             help="\n".join(f"- **{n}**: {REGISTRY[n].summary}"
                                            for n in image_variants))
     k_field = next(f for f in REGISTRY[variant].Config.params() if f.name == "latent_dim")
-    k = right.slider("Bottleneck size k", k_field.metadata["low"], k_field.metadata["high"],
-                     DETECTOR["latent_dim"], key="anomaly-k")
+    with right:
+        k = ui.hparam_input(k_field, key="anomaly-k", label="Bottleneck size k",
+                            default=DETECTOR["latent_dim"])
     n_normal = anomaly.count_of_classes(data.y_train, digits)
     # the defaults are the zoo's own detector: training them again finds it stored at once
     spec = detector_spec(data, tuple(digits), variant, k) if digits else None
@@ -71,23 +72,23 @@ _, detectors = ui.models_or_wait(
          "above and **Train detector**.")
 
 st.header("How well it separates")
-entry = ui.pick_model_id(detectors, key="anomaly-model", label="Detector")
-normal_names = ", ".join(data.classes[c] for c in entry.spec.normal)
+stored = ui.pick_model_id(detectors, key="anomaly-model", label="Detector")
+normal_names = ", ".join(data.classes[c] for c in stored.spec.normal)
 try:
     with st.spinner("Scoring every test image (once per detector)…"):
-        scores = svc.derived(anomaly.score_test_set, entry, entry.spec.normal,
-                             entry.spec.holdout)
+        scores = svc.derived(anomaly.score_test_set, stored, stored.spec.normal,
+                             stored.spec.holdout)
 except ValueError as err:
     st.error(f"This detector cannot be scored: {err}", icon=":material/error:")
     st.stop()
-model = svc.load_model(entry.id)
+model = svc.load_model(stored.id)
 charts = st.container()          # filled below, once the threshold is chosen
 
 drawing = ui.last_input()
 drawing_error = None
 if drawing is not None and tuple(drawing.shape[1:]) == (1, 28, 28):
     # as the detector's training images were made (coarsened for the offline digits)
-    drawing_error = anomaly.error_of(model, preprocess.for_dataset(drawing, entry.spec.dataset))
+    drawing_error = anomaly.error_of(model, preprocess.for_dataset(drawing, stored.spec.dataset))
 
 st.header("Anomaly detection done right")
 st.markdown(

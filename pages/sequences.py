@@ -38,7 +38,7 @@ _, models = ui.models_or_wait("LSTM model", kind="sequence", dataset=datasets.SE
                               meanwhile=offer_training)
 
 left, right = st.columns([2, 1])
-entry = ui.pick_model_id(models, key="seq-model", where=left)
+stored = ui.pick_model_id(models, key="seq-model", where=left)
 seed = right.number_input("Test set seed", 0, 10_000, 0, key="seq-seed",
                           help="Another seed generates another test set")
 kinds = st.multiselect("Anomalies in the test set", list(datasets.ANOMALY_KINDS),
@@ -46,9 +46,9 @@ kinds = st.multiselect("Anomalies in the test set", list(datasets.ANOMALY_KINDS)
                        help="30% of the test series carry one anomaly each, of these kinds in "
                             "turn")
 with st.spinner("Scoring the test series…"):
-    scores = svc.derived(sequences.score_test_series, entry,
+    scores = svc.derived(sequences.score_test_series, stored,
                          sequences.kinds_in_order(kinds), int(seed), data=False)
-    reference = svc.derived(sequences.normal_reference, entry, data=False)
+    reference = svc.derived(sequences.normal_reference, stored, data=False)
 
 st.header("Inputs and reconstructions")
 shown = scores.examples()
@@ -100,7 +100,7 @@ else:
 
 st.header("What normal means here")
 st.markdown(sequences.normal_description())
-probes = svc.derived(sequences.score_probes, entry, data=False)
+probes = svc.derived(sequences.score_probes, stored, data=False)
 ui.chart(series_with_error(probes.x, probes.recon,
                            [f"{n} · MSE {e:.3f}" for n, e in zip(probes.names, probes.errors)],
                            title="Series a student might try, at the training scale"),
@@ -134,7 +134,7 @@ if upload is not None:
             key=f"seq-orientation-{upload.file_id}",
             help=f"Detected: {layout.orientation} ({layout.why}). Change it if the file was read "
                  f"the wrong way round.")
-        mine = svc.derived(sequences.score_upload, entry, raw, orientation, data=False)
+        mine = svc.derived(sequences.score_upload, stored, raw, orientation, data=False)
     except datasets.DataError as err:
         # the message may quote the file's own cells, so it is escaped with the name
         st.error(escape_markdown(f"{upload.name}: {err}"), icon=":material/error:")

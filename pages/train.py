@@ -83,12 +83,10 @@ with st.container(border=True):
     # and smaller batches
     suggested = suggested_train(variant, n_train if cls.kind == "image" else None)
     epochs_field = train_fields["epochs"]
-    epochs = mid.slider("Epochs", epochs_field.metadata["low"], epochs_field.metadata["high"],
-                        kept_or(f"train-epochs-{variant}", suggested.epochs,
-                                in_range(epochs_field)),
-                        key=f"train-epochs-{variant}",
-                        help="Passes over the training set; a small dataset needs more")
     with mid:
+        epochs = ui.hparam_input(epochs_field, key=f"train-epochs-{variant}", label="Epochs",
+                                 default=kept_or(f"train-epochs-{variant}", suggested.epochs,
+                                                 in_range(epochs_field)))
         lr = ui.hparam_input(train_fields["lr"], key=f"train-lr-{variant}",
                              label="Learning rate",
                              default=kept_or(f"train-lr-{variant}", suggested.lr,

@@ -122,7 +122,7 @@ def draw_page(at: AppTest) -> AppTest:
     """Go on to the Draw page with a drawing (AppTest's tree keeps the sidebar of the first
     page it runs only, so the toggle is set there and the Draw page is where it is read)."""
     at.switch_page(DRAW)
-    at.session_state["aedemo_drawing"] = a_drawing()
+    at.session_state[ui.DRAWING] = a_drawing()
     at.run()
     no_exception(at)
     return at

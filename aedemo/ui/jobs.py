@@ -69,12 +69,12 @@ def pages_showing(spec: ModelSpec) -> list[menu.PageInfo]:
 def _job_done(job: JobSnapshot, me: str) -> None:
     """A finished job: its model and the pages that show it, or that the model is gone."""
     svc = service()
-    entry = svc.store.get(job.model_id) if job.model_id else None
-    if entry is not None and not entry.ok:
-        st.warning(f"Trained, but its model {job.model_id} cannot be read now: {entry.problem}",
+    stored = svc.store.get(job.model_id) if job.model_id else None
+    if stored is not None and not stored.ok:
+        st.warning(f"Trained, but its model {job.model_id} cannot be read now: {stored.problem}",
                    icon=":material/error:")
         return
-    if entry is None:
+    if stored is None:
         by = deleted_by(job.model_id or "", me)
         st.warning(f"Trained, but its model has since been deleted{by}: no page shows it any "
                    f"more.", icon=":material/delete:")
@@ -82,11 +82,11 @@ def _job_done(job: JobSnapshot, me: str) -> None:
     st.success(("Already trained: reusing the stored model " if job.reused else
                 "Done: stored as model ") + f"{job.model_id}.", icon=":material/check:")
     data = svc.data
-    if entry.spec.kind == "image" and data is not None and entry.spec.dataset != data.source:
+    if stored.spec.kind == "image" and data is not None and stored.spec.dataset != data.source:
         st.caption(f"The pages show models trained on {data.source}, and this one was trained "
-                   f"on {entry.spec.dataset}: the table of stored models lists it.")
+                   f"on {stored.spec.dataset}: the table of stored models lists it.")
         return
-    shows = pages_showing(entry.spec)
+    shows = pages_showing(stored.spec)
     for column, page in zip(st.columns(len(shows)), shows):
         column.page_link(page.path, label=f"See it on {page.title}", icon=page.icon)
 

@@ -76,15 +76,15 @@ _DIFFERENCES = (
 )
 
 
-def model_labels(entries: Sequence[StoredModel], who: Viewer | None = None) -> dict[str, str]:
+def model_labels(stored_models: Sequence[StoredModel], who: Viewer | None = None) -> dict[str, str]:
     """Each usable model's name for a picker, by id: its title and whose it is ("dense
     autoencoder, k = 16 (the lesson's)", "VAE, k = 8 (yours, pinned by the teacher)"). Models
     of one name get what differs between them ("…, 38 epochs (a classmate's)")."""
     who = who or viewer()
-    entries = [m for m in entries if m.ok]
-    extra: dict[str, list[str]] = {m.id: [] for m in entries}
+    stored_models = [m for m in stored_models if m.ok]
+    extra: dict[str, list[str]] = {m.id: [] for m in stored_models}
     groups: dict[tuple[str, str], list[StoredModel]] = {}
-    for m in entries:             # a pin tells two apart, but not what differs between them
+    for m in stored_models:             # a pin tells two apart, but not what differs between them
         groups.setdefault((m.spec.title, who.owner(m)), []).append(m)
     for group in (g for g in groups.values() if len(g) > 1):
         for differ in _DIFFERENCES:
@@ -96,7 +96,7 @@ def model_labels(entries: Sequence[StoredModel], who: Viewer | None = None) -> d
             if len(told) == len(group):
                 break
     return {m.id: ", ".join([m.spec.title, *extra[m.id]]) + f" ({who.whose(m)})"
-            for m in entries}
+            for m in stored_models}
 
 
 def training_words(spec: ModelSpec) -> str:

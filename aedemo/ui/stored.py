@@ -47,15 +47,15 @@ def stored_models_table() -> None:
     """Every stored model with its test metrics; delete or download one; unreadable files are
     listed with the reason and can be deleted too."""
     svc = service()
-    entries = svc.store.list()
-    if not entries:
+    stored_models = svc.store.list()
+    if not stored_models:
         # where the store lives is the teacher's business, not a student's
         st.caption(f"No models stored yet in {svc.store.dir}." if is_teacher() else
                    "No models stored yet.")
         return
     who = viewer()
     rows = []
-    for m in entries:
+    for m in stored_models:
         if not m.ok:
             rows.append({"model": f"unreadable: {m.problem}", "id": m.id})
             continue
@@ -73,15 +73,15 @@ def stored_models_table() -> None:
                  key="stored-models",
                  column_config={"pinned": st.column_config.CheckboxColumn(
                      "pinned", help="Pinned by the teacher: it comes first on every page it fits")})
-    labels = {**{m.id: f"{m.id} (unreadable: {m.problem[:60]})" for m in entries if not m.ok},
-              **model_labels(entries, who)}
+    labels = {**{m.id: f"{m.id} (unreadable: {m.problem[:60]})" for m in stored_models if not m.ok},
+              **model_labels(stored_models, who)}
     picked = st.session_state.get("store-pick")
-    entry = next((m for m in entries if m.id == picked), entries[0])
-    chosen = st.selectbox("Model", [m.id for m in entries], format_func=labels.get,
-                          key="store-pick", help=model_help(entry) if entry.ok else None)
+    stored = next((m for m in stored_models if m.id == picked), stored_models[0])
+    chosen = st.selectbox("Model", [m.id for m in stored_models], format_func=labels.get,
+                          key="store-pick", help=model_help(stored) if stored.ok else None)
     left, right = st.columns(2)
-    entry = next(m for m in entries if m.id == chosen)
-    if entry.ok:
+    stored = next(m for m in stored_models if m.id == chosen)
+    if stored.ok:
         # The bytes themselves, not a function that reads them on the click: Streamlit names a
         # deferred download afresh on every run and forgets the old name at the end of the
         # next one, so a click as a job ended (the page reruns then) asked for a file that was
@@ -97,47 +97,47 @@ def stored_models_table() -> None:
                                   mime="application/octet-stream", on_click="ignore",
                                   icon=":material/download:", key="store-download")
     with left:
-        model_actions(entry)
+        model_actions(stored)
 
 
-def may_delete(entry: StoredModel) -> bool:
+def may_delete(stored: StoredModel) -> bool:
     """The teacher may delete any model, an unreadable file too; a student only their own, and
     not once the teacher pinned it (classroom.delete_model refuses it too)."""
-    return is_teacher() or _own_unpinned(entry)
+    return is_teacher() or _own_unpinned(stored)
 
 
-def _own_unpinned(entry: StoredModel) -> bool:
-    return (entry.ok and entry.owner == student_id()
-            and entry.id not in service().store.pinned())
+def _own_unpinned(stored: StoredModel) -> bool:
+    return (stored.ok and stored.owner == student_id()
+            and stored.id not in service().store.pinned())
 
 
-def model_actions(entry: StoredModel) -> None:
+def model_actions(stored: StoredModel) -> None:
     """Delete (after a confirmation) for whoever may, and the showcase pin for the teacher."""
     svc = service()
-    if not may_delete(entry):
-        st.caption(classroom.PINNED_IS_THE_TEACHERS if entry.ok and entry.id in viewer().pinned
-                   else f"Only the teacher can delete this model: it is {viewer().whose(entry)}."
-                   if entry.ok else
+    if not may_delete(stored):
+        st.caption(classroom.PINNED_IS_THE_TEACHERS if stored.ok and stored.id in viewer().pinned
+                   else f"Only the teacher can delete this model: it is {viewer().whose(stored)}."
+                   if stored.ok else
                    "Only the teacher can delete an unreadable file.")
     else:
         with st.popover("Delete", icon=":material/delete:"):
-            st.markdown(f"Delete model `{entry.id}` for good? Every page stops offering it.")
-            if st.button("Yes, delete it", type="primary", key=f"store-delete-{entry.id}"):
-                if not may_delete(entry):             # the role may have changed since
+            st.markdown(f"Delete model `{stored.id}` for good? Every page stops offering it.")
+            if st.button("Yes, delete it", type="primary", key=f"store-delete-{stored.id}"):
+                if not may_delete(stored):             # the role may have changed since
                     st.error("Only the teacher can delete this model.", icon=":material/lock:")
                 else:
                     # the teacher's own model, once pinned, is deleted as the teacher's
-                    by = student_id() if _own_unpinned(entry) else TEACHER
+                    by = student_id() if _own_unpinned(stored) else TEACHER
                     try:
-                        svc.delete_model(entry.id, by=by)
+                        svc.delete_model(stored.id, by=by)
                         news_heard()
                         st.rerun()
                     except StoreError as err:
                         st.error(for_viewer(err))
-    if entry.ok and is_teacher():
-        pinned = entry.id in svc.store.pinned()
+    if stored.ok and is_teacher():
+        pinned = stored.id in svc.store.pinned()
         if st.button("Take off the showcase" if pinned else "Pin to the showcase",
-                     icon=":material/push_pin:", key=f"store-pin-{entry.id}",
+                     icon=":material/push_pin:", key=f"store-pin-{stored.id}",
                      help="A pinned model comes first, before the zoo's, on every page it "
                           "fits (of its variant, and with the k a page needs)"):
-            teacher_act(lambda: svc.set_pinned(entry.id, not pinned))
+            teacher_act(lambda: svc.set_pinned(stored.id, not pinned))
