@@ -69,6 +69,10 @@ with st.container(border=True):
             key=dataset_key,
             help="MNIST, Fashion-MNIST and KMNIST are downloaded; mnist-5k and digits ship "
                  "with the installed packages")
+        if data and dataset == data.name:
+            # the store knows the app's own set by its source ("mnist" offline is "mnist-5k");
+            # another is named as chosen, and only the worker loads it (ModelSpec.checked)
+            dataset = data.source
         if data and data.notice and dataset not in datasets.DIGIT_SETS:
             refused = (f"No network here, and {dataset} has no offline copy, so it cannot be "
                        f"trained on now. {data.source} holds real MNIST digits.")
@@ -112,8 +116,7 @@ with st.container(border=True):
     try:
         train_cfg = TrainConfig.from_dict({"epochs": epochs, "batch_size": batch_size,
                                            "lr": lr, "seed": seed})
-        chosen = ModelSpec(variant=variant, dataset=dataset, train=train_cfg,
-                           hparams=tuple(sorted(cls.Config.from_dict(hparams).to_dict().items())))
+        chosen = ModelSpec.checked(variant, hparams, dataset=dataset, train=train_cfg)
     except ValueError as err:
         train_cfg = chosen = None
         said = str(err)                        # "seed must be a whole number between ..."
@@ -130,10 +133,9 @@ form_keys = ["train-variant", dataset_key, *(f"train-{variant}-{name}" for name 
 ui.remember_changes(FORM, {key: st.session_state[key] for key in form_keys})
 
 started = None
-if start and refused is None and train_cfg is not None:
+if start and refused is None and chosen is not None:
     try:
-        spec = ModelSpec.create(variant, hparams, dataset=dataset, train=train_cfg)
-        started = ui.submit(spec).id
+        started = ui.submit(chosen).id
     except (JobError, ValueError) as err:
         st.error(ui.for_viewer(err), icon=":material/error:")
 

@@ -169,8 +169,7 @@ def code_for(variant: str, hparams: dict[str, Any], dataset: str, train: Any) ->
 
     try:
         # the dataset name as chosen: the script itself falls back when it cannot download
-        spec = ModelSpec(variant=variant, hparams=tuple(sorted(hparams.items())),
-                         dataset=dataset, train=train)
+        spec = ModelSpec.checked(variant, hparams, dataset=dataset, train=train)
         script = pytorch_script(spec)
     except ValueError as err:
         st.error(str(err))
