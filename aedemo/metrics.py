@@ -132,3 +132,19 @@ def reconstruction_errors(model, x: torch.Tensor, *, batch_size: int = 1000) -> 
     """Per-item MSE between x and the model's deterministic reconstruction, shape (N,), on the
     CPU: the anomaly score of the one-class protocol."""
     return mse_per_item(reconstruct(model, x, batch_size=batch_size), x)
+
+
+# --- derived results, named for Service.derived ------------------------------------------------
+
+def training_set_bce_floor(data) -> float:
+    """bce_floor of a dataset's training images: the Train page's loss chart's floor."""
+    return bce_floor(data.x_train)
+
+
+def spec_bce_floor(spec, _key: str) -> float:
+    """bce_floor of the images ``spec`` trains on (its own: a one-class or subset model's are
+    not the whole set's); ``_key``, the spec's key, names them in Service.derived's key.
+    Raises DataError when they cannot be had."""
+    from aedemo.spec import training_data  # spec imports this module
+
+    return bce_floor(training_data(spec)[0])

@@ -2,9 +2,10 @@
 manager, the default dataset and the first-start zoo, and caches of loaded models and of derived
 results (codes, projections, score tables) that are slow to compute.
 
-``Service.derived`` is the one owner of those results: it names each by its stored models (id
-and creation stamp), the dataset and the parameters, loads the models once and keeps the result
-in the byte-bounded memo. The lessons (``aedemo.lessons``) take models and data, never this.
+``Service.derived`` is the one owner of those results: it names each by the lesson function
+that computes it, its stored models (id and creation stamp), the dataset and the parameters,
+loads the models once and keeps the result in the byte-bounded memo. The lessons
+(``aedemo.lessons``) take models and data, never this.
 
 What a page shows by default belongs to the lesson, not to whoever trained last: the models the
 teacher pinned, then the first-start zoo's, then (for each student) their own, then everyone
@@ -103,7 +104,18 @@ class When(enum.Enum):
 
     NOW = "now"                    # on this thread, before answering (the default)
     BACKGROUND = "background"      # on a thread of its own, started once; None until it is ready
-    READY = "ready"                # never: the result if it is ready, else None (a page waiting)
+    NEVER = "never"                # not computed here: the result if it is ready, else None
+
+
+def _result_name(compute: Callable[..., Any]) -> str:
+    """What names a derived result: its function's module and qualified name, the same in every
+    session and every rerun. A lambda, a function made inside another (a page's closure) or
+    one of a page script (which runs as __main__) has no such name: refused."""
+    module, name = getattr(compute, "__module__", None), getattr(compute, "__qualname__", "")
+    if not module or module == "__main__" or "<" in name:
+        raise TypeError(f"Service.derived needs a module-level function, not {compute!r}: its "
+                        f"name is the result's key")
+    return f"{module}.{name}"
 
 
 def _version(entry: StoredModel) -> tuple[str, Any]:
@@ -261,29 +273,36 @@ class Service:
 
     # --- derived results ---------------------------------------------------------------------
 
-    def derived(self, name: str, models: StoredModel | Sequence[StoredModel | None] | None,
-                compute: Callable[..., Any], *params: Hashable, data: bool = True,
+    def derived(self, compute: Callable[..., Any],
+                models: StoredModel | Sequence[StoredModel | None] | None = None,
+                *params: Hashable, given: tuple[Any, ...] = (), data: bool = True,
                 when: When = When.NOW) -> Any:
-        """``compute(*loaded models, self.data, *params)`` for every session, computed once and
-        kept in the memo until memory runs short. ``models`` are stored models (one, several
-        with None for a missing one, or none), loaded only when the result is computed;
-        ``data=False`` leaves the dataset out of both the call and the key. The key is ``name``,
-        each model's id and creation stamp (a model retrained under the same id is new), the
-        dataset's source and size, and ``params`` (bytes by their digest, so an upload is not
-        kept twice). ``when`` says what to do while it is not ready (When)."""
+        """``compute(*loaded models, self.data, *given, *params)`` for every session, computed
+        once and kept in the memo until memory runs short. ``compute`` is a lesson's function
+        (``draw.model_views``), and its qualified name names the result: never a lambda or a
+        function made inside another, whose name says neither what it computes nor what it
+        closed over. ``models`` are stored models (one, several with None for a missing one,
+        or none), loaded only when the result is computed; ``data=False`` leaves the dataset
+        out of both the call and the key. The key is that name, each model's id and creation
+        stamp (a model retrained under the same id is new), the dataset's source and size, and
+        ``params`` (bytes by their digest, so an upload is not kept twice). ``given`` are
+        results derived before from the same models and data (a PCA fitted on the dataset, a
+        model's map of the test set): passed to ``compute`` but left out of the key, which
+        already names what they follow from. ``when`` says what to do while it is not ready
+        (When)."""
         entries = (models,) if isinstance(models, StoredModel) else tuple(models or ())
         if data and self._data is None:
             raise RuntimeError("the dataset is still loading")
-        key = (name,
+        key = (_result_name(compute),
                *(_version(m) if m is not None else None for m in entries),
                *((self._data.source, len(self._data.x_train)) if data else ()),
                *(hashlib.sha256(p).hexdigest() if isinstance(p, bytes) else p for p in params))
 
         def run() -> Any:
             loaded = [self.load_model(m.id) if m is not None else None for m in entries]
-            return compute(*loaded, *((self._data,) if data else ()), *params)
+            return compute(*loaded, *((self._data,) if data else ()), *given, *params)
 
-        if when is When.READY:
+        if when is When.NEVER:
             return self.memo.peek(key)
         if when is When.BACKGROUND:
             return self.memo.background(key, run)

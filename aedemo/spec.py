@@ -100,24 +100,37 @@ class ModelSpec:
     def create(cls, variant: str, hparams: dict[str, Any] | None = None, *,
                dataset: str | None = None, train: TrainConfig | None = None,
                normal: tuple[int, ...] = (), subset: int = 0) -> ModelSpec:
-        """A spec with its hyperparameters checked and completed; ``dataset`` defaults to MNIST
-        for images (or its offline stand-in) and to the generated series for sequences. A
-        one-class model (``normal``) keeps VALIDATION_SHARE of its normal images out of
-        training. Raises DataError for a dataset that is not here and has no stand-in of the
-        same kind, and ValueError for a hyperparameter or training setting outside its
-        range."""
-        variant_cls = get_variant(variant)
-        full = variant_cls.Config.from_dict(hparams or {}).to_dict()
-        # ``train`` was built by a caller (a page, the CLI): check it like the hyperparameters
-        train = TrainConfig.from_dict(dataclasses.asdict(train or default_train(variant)))
+        """A spec with its hyperparameters checked and completed (``checked``), on the dataset
+        actually used: ``dataset`` defaults to MNIST for images and to the generated series for
+        sequences, and an image set is loaded to learn what stands in for it ("mnist" offline is
+        "mnist-5k"). So not for a page's rerun path: a page names a dataset it has (``checked``).
+        Raises DataError for a dataset that is not here and has no stand-in of the same kind,
+        and ValueError for a hyperparameter or training setting outside its range."""
         if dataset is None:
-            dataset = datasets.SERIES if variant_cls.kind == "sequence" else "mnist"
-        if variant_cls.kind == "image":
+            dataset = datasets.SERIES if get_variant(variant).kind == "sequence" else "mnist"
+        spec = cls.checked(variant, hparams, dataset=dataset, train=train, normal=normal,
+                           subset=subset)
+        if spec.kind == "image":
             images = datasets.load_images(dataset)         # "mnist" offline -> "mnist-5k"
             refusal = datasets.stand_in_refusal(images)
             if refusal:
                 raise datasets.DataError(refusal)
-            dataset = images.source
+            spec = dataclasses.replace(spec, dataset=images.source)
+        return spec
+
+    @classmethod
+    def checked(cls, variant: str, hparams: dict[str, Any] | None = None, *, dataset: str,
+                train: TrainConfig | None = None, normal: tuple[int, ...] = (),
+                subset: int = 0) -> ModelSpec:
+        """A spec on ``dataset`` as named, with its hyperparameters and training settings
+        checked and completed; nothing is loaded, so a page builds one on every rerun (the
+        Train page's settings, Start and its script). A one-class model (``normal``) keeps
+        VALIDATION_SHARE of its normal images out of training. Raises ValueError for a
+        hyperparameter or training setting outside its range."""
+        variant_cls = get_variant(variant)
+        full = variant_cls.Config.from_dict(hparams or {}).to_dict()
+        # ``train`` was built by a caller (a page, the CLI): check it like the hyperparameters
+        train = TrainConfig.from_dict(dataclasses.asdict(train or default_train(variant)))
         if (normal or subset) and variant_cls.kind != "image":
             raise ValueError("normal classes and subsets apply to image datasets only")
         return cls(variant=variant, hparams=tuple(sorted(full.items())), dataset=dataset,
@@ -228,6 +241,11 @@ def training_data(spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:
     normal test images (the rest of the test set is what it must find, not what it learns).
     A subset is a seeded sample of the training images, repeated to the whole set's size."""
     d = datasets.load_dataset(spec.dataset, spec.kind)
+    if spec.kind == "image" and d.source != spec.dataset:
+        # a page names a set it has not loaded as the student chose it (ModelSpec.checked):
+        # what stands in for it here is not what the model would be stored as
+        raise datasets.DataError(f"{spec.dataset} cannot be had here (no network?), so nothing "
+                                 f"was trained: choose {d.source}, which this machine has.")
     x_train, x_test = d.x_train, d.x_test
     if spec.normal:
         trained_on, _ = one_class_split(d.y_train, spec.normal, spec.holdout)

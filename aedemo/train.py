@@ -29,7 +29,8 @@ class TrainConfig(CheckedConfig):
     """Training settings, with the ranges the Train page's widgets and the CLI's flags read;
     ``from_dict`` checks a value from outside against them."""
 
-    epochs: int = hparam(5, low=1, high=100, help="Passes over the training set")
+    epochs: int = hparam(5, low=1, high=100,
+                         help="Passes over the training set; a small dataset needs more")
     batch_size: int = hparam(256, low=16, high=2048, help="Images per gradient step")
     lr: float = hparam(1e-3, low=1e-5, high=1.0, log=True, help="Adam learning rate")
     seed: int = hparam(0, low=0, high=2**31 - 1,

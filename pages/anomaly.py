@@ -21,11 +21,7 @@ st.markdown(
     "`python -m aedemo anomaly --normal 3 --variant dense --latent 16`.")
 
 svc = ui.service()
-if svc.data is None:
-    st.info("Loading the dataset…", icon=":material/hourglass_top:")
-    ui.refresh_when_ready(False)
-    st.stop()
-data = svc.data
+data = ui.data_or_wait()
 image_variants = [n for n in variant_names() if REGISTRY[n].kind == "image"]
 
 with st.container(border=True):
@@ -41,8 +37,9 @@ with st.container(border=True):
                             help="\n".join(f"- **{n}**: {REGISTRY[n].summary}"
                                            for n in image_variants))
     k_field = next(f for f in REGISTRY[variant].Config.params() if f.name == "latent_dim")
-    k = right.slider("Bottleneck size k", k_field.metadata["low"], k_field.metadata["high"],
-                     DETECTOR["latent_dim"], key="anomaly-k")
+    with right:
+        k = ui.hparam_input(k_field, key="anomaly-k", label="Bottleneck size k",
+                            default=DETECTOR["latent_dim"])
     n_normal = anomaly.count_of_classes(data.y_train, digits)
     # the defaults are the zoo's own detector: training them again finds it stored at once
     spec = detector_spec(data, tuple(digits), variant, k) if digits else None
@@ -51,51 +48,47 @@ with st.container(border=True):
         st.caption(f"{n_normal - held:,} training images of the normal digit(s), {held:,} more "
                    f"held out to set the threshold on, {spec.train.epochs} epochs. Training runs "
                    f"in the background; you can leave the page and come back.")
+    started = None
     if st.button("Train detector", type="primary", icon=":material/play_arrow:",
                  key="anomaly-train", disabled=not digits):
         try:
-            job = ui.submit(spec)
-            st.session_state["anomaly-job"] = job.id
+            started = ui.submit(spec).id
         except (JobError, ValueError) as err:
             st.error(ui.for_viewer(err), icon=":material/error:")
     if len(digits) == len(data.classes):
         st.warning("With every digit normal there is nothing left to detect.")
 
-job_id = st.session_state.get("anomaly-job")
-job = svc.job(job_id) if job_id else None
+job = next(iter(ui.follow_job("anomaly", started)), None)
 if job is not None:
-    ui.job_panel(job_id)
+    ui.job_panel(job.id)
     # a detector that has just finished becomes the one shown, once
-    if job.model_id and st.session_state.get("anomaly-shown-job") != job_id:
-        st.session_state["anomaly-shown-job"] = job_id
-        st.session_state["anomaly-model"] = job.model_id
+    if (landed := ui.landed_model("anomaly", job)) is not None:
+        st.session_state["anomaly-model"] = landed
 
-detectors = ui.models(kind="image", one_class=True)
-if not detectors:
-    st.info("Your detector appears here when its training ends." if job and job.active else
-            "No detector is stored yet: the zoo's is on its way, or pick the normal digit(s) "
-            "above and **Train detector**.", icon=":material/troubleshoot:")
-    ui.refresh_when_ready(True, {"kind": "image", "one_class": True})
-    st.stop()
+_, detectors = ui.models_or_wait(
+    "detector", kind="image", one_class=True,
+    said="Your detector appears here when its training ends." if job and job.active else
+         "No detector is stored yet: the zoo's is on its way, or pick the normal digit(s) "
+         "above and **Train detector**.")
 
 st.header("How well it separates")
-entry = ui.pick_model_id(detectors, key="anomaly-model", label="Detector")
-normal_names = ", ".join(data.classes[c] for c in entry.spec.normal)
+stored = ui.pick_model_id(detectors, key="anomaly-model", label="Detector")
+normal_names = ", ".join(data.classes[c] for c in stored.spec.normal)
 try:
     with st.spinner("Scoring every test image (once per detector)…"):
-        scores = svc.derived("anomaly-scores", entry, anomaly.score_test_set,
-                             entry.spec.normal, entry.spec.holdout)
+        scores = svc.derived(anomaly.score_test_set, stored, stored.spec.normal,
+                             stored.spec.holdout)
 except ValueError as err:
     st.error(f"This detector cannot be scored: {err}", icon=":material/error:")
     st.stop()
-model = svc.load_model(entry.id)
+model = svc.load_model(stored.id)
 charts = st.container()          # filled below, once the threshold is chosen
 
 drawing = ui.last_input()
 drawing_error = None
 if drawing is not None and tuple(drawing.shape[1:]) == (1, 28, 28):
     # as the detector's training images were made (coarsened for the offline digits)
-    drawing_error = anomaly.error_of(model, preprocess.for_dataset(drawing, entry.spec.dataset))
+    drawing_error = anomaly.error_of(model, preprocess.for_dataset(drawing, stored.spec.dataset))
 
 st.header("Anomaly detection done right")
 st.markdown(
@@ -108,22 +101,9 @@ st.markdown(
     "also grows with the amount of ink, so compare each class with what ink alone would do.")
 
 st.subheader("A threshold chosen without labels")
-reference = scores.reference
-rate_percent = st.slider(
-    "Target false-alarm rate on the held-out normal images (%)" if reference.held_out else
-    "Target false-alarm rate on the normal training images (%)",
-    1, 50, round(100 * anomaly.FALSE_ALARM_RATE), key="anomaly-rate",
-    help="The threshold is the error that this share of the normal reference images reach. "
-         "Raise it to catch more anomalies at the cost of more false alarms. No test image and "
-         "no label is used.")
-rate = rate_percent / 100
-threshold = anomaly.false_alarm_threshold(reference.errors, rate)
+rate, threshold = ui.false_alarm_threshold(scores.reference, key="anomaly-rate")
 report = anomaly.threshold_report(scores.scores, scores.is_anomaly, threshold)
 everything = anomaly.flag_everything(scores.is_anomaly)
-if reference.held_out:
-    st.markdown(anomaly.threshold_sentence(threshold, rate, reference))
-else:
-    st.warning(anomaly.threshold_sentence(threshold, rate, reference), icon=":material/warning:")
 st.markdown(anomaly.outcome_sentence(report, rate))
 if drawing_error is not None:
     flagged = "flagged as anomalous" if drawing_error >= threshold else "passed as normal"

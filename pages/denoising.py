@@ -28,8 +28,8 @@ data, denoisers = ui.models_or_wait("denoising autoencoder", variant="denoising"
 
 cols = st.columns([3, 2, 2, 1])
 with cols[0]:
-    entry = ui.pick_model(denoisers, key="den-model", label="Denoising autoencoder")
-trained = dict(entry.spec.hparams)
+    stored = ui.pick_model(denoisers, key="den-model", label="Denoising autoencoder")
+trained = dict(stored.spec.hparams)
 kind = cols[1].selectbox("Noise", NOISE_KINDS, index=NOISE_KINDS.index(trained["noise_kind"]),
                          key="den-kind")
 levels = list(denoising.NOISE_LEVELS[kind])
@@ -54,9 +54,9 @@ if kind == "gaussian":
         f"{denoising.rectified_mean(level):.2f} on average instead of averaging out. A "
         f"denoiser must remove that grey veil as well as the speckle.")
 
-k = entry.spec.latent_dim
+k = stored.spec.latent_dim
 plain_models = ui.models(variant="dense", others=False)
-plain_entry = min(plain_models, key=lambda m: abs(m.spec.latent_dim - k), default=None)
+plain_stored = min(plain_models, key=lambda m: abs(m.spec.latent_dim - k), default=None)
 
 
 def named(denoiser, plain) -> dict:
@@ -64,9 +64,9 @@ def named(denoiser, plain) -> dict:
     return {DENOISING: denoiser, **({PLAIN: plain} if plain is not None else {})}
 
 
-models = named(svc.load_model(entry.id),
-               svc.load_model(plain_entry.id) if plain_entry is not None else None)
-if plain_entry is None:
+models = named(svc.load_model(stored.id),
+               svc.load_model(plain_stored.id) if plain_stored is not None else None)
+if plain_stored is None:
     st.caption("No plain dense autoencoder is stored yet, so that column is left out.")
 
 # --- a few digits, every method --------------------------------------------------------------
@@ -78,9 +78,9 @@ titles = {"clean": "Clean", denoising.NOISY: "Noisy input",
 # what each column's pictures are, for the alternative texts
 doers = {DENOISING: f"cleaned by the denoising AE k = {k}",
          denoising.MEDIAN: "cleaned by a 3x3 median filter"}
-if plain_entry is not None:
-    titles[PLAIN] = f"Plain AE (k = {plain_entry.spec.latent_dim})"
-    doers[PLAIN] = f"reconstructed by the plain AE k = {plain_entry.spec.latent_dim}"
+if plain_stored is not None:
+    titles[PLAIN] = f"Plain AE (k = {plain_stored.spec.latent_dim})"
+    doers[PLAIN] = f"reconstructed by the plain AE k = {plain_stored.spec.latent_dim}"
 order = ["clean", denoising.NOISY, DENOISING, *([PLAIN] if PLAIN in models else []),
          denoising.MEDIAN]
 noise = denoising.describe_noise(kind, level)
@@ -105,9 +105,8 @@ st.header("Averages, and PSNR against the noise level")
 items = min(denoising.SCORE_ITEMS, len(data.x_test))
 # once per pair of models and kind of noise, for every session: about a second on a laptop
 with st.spinner(f"Scoring {items} test digits at {len(levels)} noise levels…"):
-    scores = svc.derived("den-scores", (entry, plain_entry),
-                         lambda den, plain, data, kind, n: denoising.score_levels(
-                             named(den, plain), data.x_test[:n], kind), kind, items)
+    scores = svc.derived(denoising.levels_on_test_set, (stored, plain_stored), kind, items,
+                         (DENOISING, PLAIN))
 table_col, chart_col = st.columns([2, 3])
 with table_col:
     st.markdown(f"**Averages over {items} test digits**, {noise}")

@@ -8,7 +8,7 @@ from aedemo import preprocess, ui
 from aedemo.data import DataError
 from aedemo.lessons import draw
 from aedemo.service import Provenance
-from aedemo.viz.draw import kept_figures, with_marks, with_stars
+from aedemo.viz.draw import test_set_figures, with_marks, with_stars
 
 if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its threading first
     import torch
@@ -108,27 +108,27 @@ with right:
                 icon=":material/draw:")
     # Until the dataset and a first model are there, say what is coming; the page fills in
     # by itself when they arrive, with the drawing still on the pad.
-    data, entries = ui.models_or_wait("image model", kind="image", prefer=draw.nearest_k)
+    data, stored_models = ui.models_or_wait("image model", kind="image", prefer=draw.nearest_k)
     if x is None:
         st.stop()
     verdict_section.info("Computing the verdict for this drawing…",
                          icon=":material/hourglass_top:")
-    seen = preprocess.for_dataset(x, data.source)      # what the models are given
+    model_input = preprocess.for_dataset(x, data.source)      # what the models are given
     me = ui.student_id()
     # The lesson's models (the teacher's pins, then the zoo) speak first, the same for
     # everyone; a student's own models come after them, marked as theirs. For each variant the
     # row shows the first in Service's order: a pinned model where the teacher pinned one,
     # else the one with k nearest 16.
-    lesson = [m for m in entries if svc.provenance(m, me).showcase] or entries
-    yours = [m for m in entries if svc.provenance(m, me) is Provenance.YOURS]
+    lesson = [m for m in stored_models if svc.provenance(m, me).showcase] or stored_models
+    yours = [m for m in stored_models if svc.provenance(m, me) is Provenance.YOURS]
     shown = draw.one_per_variant(lesson)
-    recons = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], seen)
+    recons = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], model_input)
     st.markdown("**Every variant's reconstruction**")
     if note:
         st.caption(note)
     inputs, labels = [x], ["your input, framed as MNIST"]
-    if seen is not x:
-        inputs, labels = [x, seen], ["your input, framed as MNIST", "as the models see it"]
+    if model_input is not x:
+        inputs, labels = [x, model_input], ["your input, framed as MNIST", "as the models see it"]
     # the input as the models get it, then their copies, three to a row; in a phone's narrow
     # column one under another, the input moved below the copies (assets/draw_page.css)
     with st.container(key="draw-input"):
@@ -138,7 +138,7 @@ with right:
 with left:     # under the pad: the words that would make the copies' narrow column long
     st.caption("Beside the pad: one model per variant, with the mean squared error (MSE) "
                "between your input and its copy; lower is a closer copy.")
-    if seen is not x:
+    if model_input is not x:
         st.caption("Offline without MNIST, the models learned scikit-learn's 8 x 8 digits "
                    "blown up to 28 x 28, so your drawing is coarsened the same way first. "
                    "Sharp, thin strokes still look unusual to them; with MNIST they would not.")
@@ -147,7 +147,7 @@ with left:     # under the pad: the words that would make the copies' narrow col
 # The two sections below are fragments: moving the slider or choosing another model reruns only
 # its own section, not the whole page (under a classroom's load most actions are these).
 @st.fragment
-def bottleneck_sweep(seen: torch.Tensor, sweep: dict) -> None:
+def bottleneck_sweep(model_input: torch.Tensor, sweep: dict) -> None:
     st.header("A narrower or wider bottleneck")
     ks = list(sweep)
     # Streamlit forgets a widget's value on a run that does not show it (a cleared canvas
@@ -158,10 +158,10 @@ def bottleneck_sweep(seen: torch.Tensor, sweep: dict) -> None:
                          value=kept if kept in ks else (
                              draw.PREFERRED_K if draw.PREFERRED_K in ks else ks[0]))
     st.session_state[SWEEP_K] = k
-    (r,) = draw.reconstruct_with_each([(sweep[k], svc.load_model(sweep[k].id))], seen)
+    (r,) = draw.reconstruct_with_each([(sweep[k], svc.load_model(sweep[k].id))], model_input)
     left, _ = st.columns([2, 3])
     with left:
-        ui.show_images([seen, r.image], ["your input", r.caption],
+        ui.show_images([model_input, r.image], ["your input", r.caption],
                        alt=["your input", r.alt], per_row=2)
     st.caption(f"With k = {ks[0]} the model can keep only the rough shape of the nearest "
                "typical digit; the larger k, the more of your own strokes survive the "
@@ -169,18 +169,17 @@ def bottleneck_sweep(seen: torch.Tensor, sweep: dict) -> None:
 
 
 @st.fragment
-def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
+def among_the_dataset(model_input: torch.Tensor, shown: list) -> None:
     st.header("Your drawing among the dataset")
-    entry = ui.pick_model_id(shown, key="draw-model", label="Seen through")
-    model = svc.load_model(entry.id)
+    stored = ui.pick_model_id(shown, key="draw-model", label="Seen through")
+    model = svc.load_model(stored.id)
     with st.spinner("Encoding the dataset with this model (once per model)…"):
-        views = svc.derived("draw-views", entry, draw.model_views)
-    where = draw.place(model, views, seen)
+        views = svc.derived(draw.model_views, stored)
+    where = draw.place(model, views, model_input)
     # the test set's map and error histogram are the same for every drawing: built once per
     # model and kept, then only the drawing's star and line are added
     latent = views.latent
-    maps = svc.derived("draw-figures", entry, lambda _model, data: kept_figures(
-        latent, views.test_errors, data.classes))
+    maps = svc.derived(test_set_figures, stored, given=(views,))
 
     map_col, score_col = st.columns([3, 2])
     with map_col:
@@ -215,7 +214,8 @@ def among_the_dataset(seen: torch.Tensor, shown: list) -> None:
 with own_section:
     if yours:
         st.header("Your own models")
-        mine = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in yours[:6]], seen)
+        mine = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in yours[:6]],
+                                          model_input)
         left, _ = st.columns([2, 1])
         with left:
             ui.show_images([r.image for r in mine], [f"yours: {r.caption}" for r in mine],
@@ -224,6 +224,6 @@ with own_section:
 sweep = draw.dense_sweep(lesson)
 with sweep_section:
     if len(sweep) > 1:
-        bottleneck_sweep(seen, sweep)
+        bottleneck_sweep(model_input, sweep)
 with verdict_section.container():
-    among_the_dataset(seen, shown + [m for m in yours if m not in shown])
+    among_the_dataset(model_input, shown + [m for m in yours if m not in shown])

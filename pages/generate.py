@@ -46,25 +46,23 @@ svc = ui.service()
 # the manifold finds a k = 2 VAE), so a VAE the teacher pins is the default here too.
 data, vaes = ui.models_or_wait("variational autoencoder (VAE)", variant="vae",
                                prefer=lambda m: (m.spec.latent_dim == 2, beta_of(m) != 1.0))
-entry = ui.pick_model(vaes, key="gen-vae", label="VAE")
-vae = svc.load_model(entry.id)
-k = entry.spec.latent_dim
-beta = beta_of(entry)
+stored = ui.pick_model(vaes, key="gen-vae", label="VAE")
+vae = svc.load_model(stored.id)
+k = stored.spec.latent_dim
+beta = beta_of(stored)
 name = f"VAE (k = {k}, β = {beta:g})"
 
 # The plain autoencoder to compare with: the same k if one is stored, else the nearest (the
 # lesson's before the student's own on a tie); never an overcomplete one, which has no
 # bottleneck to sample from.
-dense_entry = min((m for m in ui.models(variant="dense", others=False)
+dense_stored = min((m for m in ui.models(variant="dense", others=False)
                    if m.spec.latent_dim < IMAGE_PIXELS),
                   key=lambda m: abs(m.spec.latent_dim - k), default=None)
-dense = svc.load_model(dense_entry.id) if dense_entry else None
-dense_k = dense_entry.spec.latent_dim if dense_entry else None
+dense = svc.load_model(dense_stored.id) if dense_stored else None
+dense_k = dense_stored.spec.latent_dim if dense_stored else None
 
-test_look = svc.derived("gen-test-look", None,
-                        lambda data: generate.look(data.x_test[:generate.LOOK_ITEMS]))
-spread = svc.derived("gen-spread", entry,
-                     lambda model, data: generate.posterior_spread(model, data.x_train))
+test_look = svc.derived(generate.look_of_test_set)
+spread = svc.derived(generate.spread_on_training_set, stored)
 
 # --- samples from the prior ------------------------------------------------------------------
 st.header("Random codes, decoded")
@@ -89,8 +87,7 @@ else:
     same = ("the very same codes, decoded" if dense_k == k else
             f"no dense model with k = {k} is stored, so the nearest, with codes drawn the same "
             f"way")
-    fit = svc.derived("gen-fit", dense_entry,
-                      lambda model, data: generate.fit_code_gaussian(model, data.x_train))
+    fit = svc.derived(generate.code_gaussian_on_training_set, dense_stored)
     plain_samples = generate.sample_prior(dense, SAMPLES, temperature=temperature, seed=seed)
     fair_samples = generate.sample_fitted(dense, fit, SAMPLES, temperature=temperature,
                                           seed=seed)
@@ -108,7 +105,7 @@ else:
 st.caption("Each picture shows every pixel's probability of being ink (the decoder's Bernoulli "
            "means), not a black-and-white draw from those probabilities, as samples usually "
            "are shown.")
-looks = svc.derived("gen-temps", entry, generate.temperature_looks, data=False)
+looks = svc.derived(generate.temperature_looks, stored, data=False)
 st.markdown("**Temperature** T scales the draws. " + generate.temperature_text(looks, test_look)
             + " (Grey share: the share of inked pixels that are neither faint nor solid, "
               "which is what blur looks like; variety: the mean distance between two "
@@ -150,17 +147,16 @@ if dense is not None:
     ui.show_images(plain_path, [f"t = {t}" for t in fractions],
                    alt="plain autoencoder, decoded between the two codes at")
     paths["plain autoencoder"] = plain_path
-distances = svc.derived("gen-path-distance", [entry, dense_entry], generate.path_distances,
-                        a, b, steps)
+distances = svc.derived(generate.path_distances, [stored, dense_stored], a, b, steps)
 st.markdown(generate.path_text(distances))
 
 # --- the 2D manifold -------------------------------------------------------------------------
 st.header("The whole plane of a 2D VAE")
-flat = entry if k == 2 else next((m for m in vaes if m.spec.latent_dim == 2), None)
+flat = stored if k == 2 else next((m for m in vaes if m.spec.latent_dim == 2), None)
 if flat is None:
     st.caption("Train a VAE with k = 2 to see its whole code plane decoded here.")
 else:
-    grid = svc.derived("gen-grid", flat, generate.manifold_grid, GRID, data=False)
+    grid = svc.derived(generate.manifold_grid, flat, GRID, data=False)
     grid_col, text_col = st.columns(2)
     with grid_col:
         ui.picture(image_grid(grid.images, columns=grid.n, scale=2, pad=0),
@@ -177,10 +173,10 @@ else:
 
 # --- the loss, taken apart -------------------------------------------------------------------
 st.header("The loss: reconstruction + KL = −ELBO")
-history = entry.meta.get("history", [])
+history = stored.meta.get("history", [])
 train_terms = generate.loss_terms(history, "train")
 test_terms = generate.loss_terms(history, "test")
-floors = svc.derived("gen-floors", None, generate.bce_floors)
+floors = svc.derived(generate.bce_floors)
 ui.chart(loss_terms_figure(train_terms, test_terms, beta=beta, floors=floors), key="gen-loss",
          summary=generate.loss_text(train_terms, test_terms, beta=beta, floors=floors))
 st.markdown(
@@ -196,7 +192,7 @@ st.markdown(
 
 # --- what each unit carries --------------------------------------------------------------------
 st.header("What each code unit carries")
-kl = svc.derived("gen-kl", entry, lambda model, data: generate.kl_per_dimension(model, data.x_test))
+kl = svc.derived(generate.kl_per_dimension_on_test_set, stored)
 active = int((kl > ACTIVE_KL).sum())
 points = generate.vae_points(vaes)
 bars_col, trav_col = st.columns(2)
@@ -225,9 +221,7 @@ with trav_col:
     st.subheader("Latent traversals")
     index = int(st.number_input("Test digit #", 0, n_test - 1, 0, key="gen-trav-digit",
                                 help="The digit whose code the traversal starts from"))
-    trav = svc.derived("gen-traversal", entry,
-                       lambda model, data, i: generate.traversal(model, data.x_test[i], kl),
-                       index)
+    trav = svc.derived(generate.traversal_of_test_digit, stored, index, given=(kl,))
     n_values = len(trav.values)
     trav_rows = list(range(k))
     if k > TRAVERSAL_ROWS:
@@ -255,7 +249,7 @@ with trav_col:
 st.header("β: rate against distortion")
 sweeps = generate.beta_sweeps(points)
 rd_text = generate.rate_distortion_text(points, sweeps)
-ui.chart(vae_rate_distortion_figure(points, sweeps, floor=floors["test"], chosen=entry.id),
+ui.chart(vae_rate_distortion_figure(points, sweeps, floor=floors["test"], chosen=stored.id),
          key="gen-rd", summary=generate.plane_summary(points, sweeps))
 st.markdown(
     "Each VAE spends a **rate**, its KL in nats (what its codes carry about the image, at "

@@ -23,8 +23,7 @@ with left:
     variant = st.selectbox("Architecture", variant_names(),
                            format_func=lambda n: f"{n}: {REGISTRY[n].summary}")
     k_field = next(f for f in REGISTRY[variant].Config.params() if f.name == "latent_dim")
-    k = st.slider("Bottleneck size k", k_field.metadata["low"], k_field.metadata["high"],
-                  k_field.default, key="home-k")
+    k = ui.hparam_input(k_field, key="home-k", label="Bottleneck size k")
 with right:
     layers = ui.architecture(variant, k)
     # a sequence model's sizes are per time step: its series are this long

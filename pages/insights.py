@@ -34,11 +34,7 @@ st.markdown(
     "where in the digit it fires.")
 
 svc = ui.service()
-data = svc.data
-if data is None:
-    st.info("Loading the dataset…", icon=":material/hourglass_top:")
-    ui.refresh_when_ready(False)
-    st.stop()
+data = ui.data_or_wait()
 # The default needs an L1 penalty: the l1 = 0 control is what it is compared with, not the
 # lesson, so even a pinned control is listed after the penalised models.
 sparse_models = ui.models(variant="sparse", need=lambda m: insights.l1_of(m) > 0)
@@ -49,10 +45,8 @@ if missing:                           # each half of the page says what it is wa
     ui.refresh_when_ready(True, *missing)
 
 
-def codes_of(entry) -> insights.CodeStats:
-    return svc.derived("ins-codes", entry,
-                       lambda model, data, n: insights.code_stats(model, data.x_test[:n]),
-                       min(CODE_ITEMS, len(data.x_test)))
+def codes_of(stored) -> insights.CodeStats:
+    return svc.derived(insights.code_stats_on_test_set, stored, min(CODE_ITEMS, len(data.x_test)))
 
 
 def l1_name(l1: float, chosen: float) -> str:
@@ -65,9 +59,9 @@ st.header("Sparse codes")
 if not sparse_models:
     ui.waiting_for_models("sparse autoencoder")
 else:
-    entry = ui.pick_model(sparse_models, key="ins-sparse", label="Sparse autoencoder")
-    k, chosen = entry.spec.latent_dim, insights.l1_of(entry)
-    family = insights.same_network(entry, ui.models(variant="sparse", others=False))
+    stored = ui.pick_model(sparse_models, key="ins-sparse", label="Sparse autoencoder")
+    k, chosen = stored.spec.latent_dim, insights.l1_of(stored)
+    family = insights.same_network(stored, ui.models(variant="sparse", others=False))
     stats = {l1: codes_of(m) for l1, m in family.items()}
     mine, control = stats[chosen], stats.get(0.0)
     items = len(mine.codes)
@@ -101,9 +95,8 @@ else:
                    + ("Train with a smaller L1 weight." if chosen > 0 else ""))
     else:
         scale = mine.activation_scale()
-        atoms = svc.derived("ins-atoms", entry, lambda model: insights.atoms(model, scale),
-                            data=False)
-        empty = insights.empty_code_image(svc.load_model(entry.id))
+        atoms = svc.derived(insights.atoms, stored, given=(scale,), data=False)
+        empty = insights.empty_code_image(svc.load_model(stored.id))
         rate = mine.firing_rate()
         shares = [f"{rate[j]:.0%}" if rate[j] >= 0.01 else "<1%" for j in live]
         ui.show_images(
@@ -130,10 +123,10 @@ if not conv_models:
 else:
     left, right = st.columns([3, 1])
     with left:
-        conv_entry = ui.pick_model(conv_models, key="ins-conv", label="Convolutional autoencoder")
+        conv_stored = ui.pick_model(conv_models, key="ins-conv", label="Convolutional autoencoder")
     index = int(right.number_input("Test digit #", 0, len(data.x_test) - 1, 0,
                                    key="ins-digit"))
-    conv = svc.load_model(conv_entry.id)
+    conv = svc.load_model(conv_stored.id)
     weights = insights.first_layer_filters(conv)
     ui.chart(filters_figure(weights), key="ins-filters", summary=filters_summary(weights))
     digit = data.x_test[index]

@@ -6,7 +6,7 @@ from aedemo.lessons import generate, latent_space
 from aedemo.lessons.latent_space import FITTED, PRIOR, PRIOR_DISC, PRIOR_RADII
 from aedemo.service import When
 from aedemo.viz.images import image_grid
-from aedemo.viz.latent_space import class_label, code_plane_figure, extent, latent_scatter
+from aedemo.viz.latent_space import class_label, code_plane_figure, extent, map_figure
 
 # Test images on the map. Each point carries its digit as a text picture for the hover label,
 # about 1-2 kB apiece, so 1,000 points keep the chart a couple of megabytes and the clusters clear.
@@ -42,10 +42,10 @@ data, models = ui.models_or_wait("image model", kind="image", need=is_2d,
 st.header("The test digits' codes")
 left, right = st.columns([3, 2])
 with left:
-    entry = ui.pick_model(models, key="latent-model")
-model = svc.load_model(entry.id)
-k = entry.spec.latent_dim
-is_vae = entry.spec.variant == "vae"
+    stored = ui.pick_model(models, key="latent-model")
+model = svc.load_model(stored.id)
+k = stored.spec.latent_dim
+is_vae = stored.spec.variant == "vae"
 method = "code"
 if k != 2:
     method = right.radio("2D map of the codes", list(METHODS), format_func=METHODS.get,
@@ -55,7 +55,7 @@ else:
 
 
 def map_of(how: str, when: When = When.NOW) -> latent_space.LatentMap | None:
-    return svc.derived("latent-map", entry, latent_space.latent_map, how, MAP_POINTS, when=when)
+    return svc.derived(latent_space.latent_map, stored, how, MAP_POINTS, when=when)
 
 
 shown = map_of("pca")
@@ -68,7 +68,7 @@ if method == "tsne":
 
         @st.fragment(run_every=2)
         def pick_up_tsne() -> None:
-            if map_of("tsne", When.READY) is not None:
+            if map_of("tsne", When.NEVER) is not None:
                 st.rerun(scope="app")
 
         pick_up_tsne()
@@ -80,18 +80,12 @@ what = "posterior means μ" if is_vae else "codes"
 axes = {"code": ("μ1, the mean of z1", "μ2, the mean of z2") if is_vae else ("z1", "z2"),
         "pca": (f"PC 1 of the {what}", f"PC 2 of the {what}"),
         "tsne": ("t-SNE 1", "t-SNE 2")}[shown.method]
-title = (f"{entry.spec.variant}, k = {k}: {len(shown.indices):,} test {what}"
+title = (f"{stored.spec.variant}, k = {k}: {len(shown.indices):,} test {what}"
          + ("" if shown.method == "code" else f", {METHODS[shown.method]} view"))
 
 
-def scatter(_model, data, _method: str, _items: int):
-    """The shown map as a chart, kept per model and map: each point's hover picture is slow."""
-    return latent_scatter(shown.points, shown.labels, data.classes, images=data.x_test,
-                          indices=shown.indices, title=title, axis_names=axes,
-                          point_note=MU_NOTE if is_vae else "")
-
-
-figure = svc.derived("latent-figure", entry, scatter, shown.method, MAP_POINTS)
+# the title and the axes name the map (its method and size) in the key
+figure = svc.derived(map_figure, stored, title, axes, MU_NOTE if is_vae else "", given=(shown,))
 summary = latent_space.describe_map(shown, data.classes)
 
 map_col, grid_col = st.columns([3, 2]) if k == 2 else (st.container(), None)
@@ -100,16 +94,15 @@ with map_col:
                      selection_mode=("points", "box", "lasso"),
                      summary=f"{title}. {summary}" + (f" Each point is {MU}." if is_vae else ""))
     if is_vae:
-        sigma = svc.derived("posterior-sigma", entry, lambda model, data, n:
-                            latent_space.posterior_sigma(model, data.x_test[:n]), MAP_POINTS)
+        sigma = svc.derived(latent_space.posterior_sigma_on_test_set, stored, MAP_POINTS)
         st.caption(f"A VAE encodes a distribution q(z|x) = N(μ, σ²): each point is its mean μ, "
                    f"not a sample. A sample z ~ q(z|x) would lie about σ = {sigma:.2f} from μ "
                    f"along each of the code's {k} axes (root mean square over these digits and "
                    f"units).")
 
 if grid_col is not None:
-    grid = svc.derived("latent-grid", entry, lambda model, n: generate.manifold_grid(
-        model, n, codes=None if is_vae else shown.codes), GRID, data=False)
+    grid = svc.derived(generate.plane_grid, stored, GRID, data=False,
+                       given=(None if is_vae else shown.codes,))
     span = (f"z1 left to right from {grid.z1[0]:.2f} to {grid.z1[-1]:.2f}, z2 bottom to top "
             f"from {grid.z2[0]:.2f} to {grid.z2[-1]:.2f}")
     how = (" (a linear grid of probabilities through the Gaussian's inverse CDF, as in "
@@ -119,7 +112,7 @@ if grid_col is not None:
     with grid_col:
         ui.picture(image_grid(grid.images, columns=grid.n, scale=2, pad=0),
                    alt=(f"{GRID} by {GRID} digits decoded from a grid of the code plane of "
-                        f"{entry.spec.variant} k = 2, {span}"),
+                        f"{stored.spec.variant} k = 2, {span}"),
                    caption=(f"The learned manifold: the decoder's output over a {GRID} x {GRID} "
                             f"grid of the plane, {span}{how}"),
                    width="stretch")
@@ -183,18 +176,18 @@ def first_2d(variant: str, **filters):
     return found[0] if found and is_2d(found[0]) else None
 
 
-plain_entry = first_2d("dense")
+plain_stored = first_2d("dense")
 # beta = 1 is a wish: a pinned 2D VAE of another beta still shows what a KL term does
-vae_entry = first_2d("vae", prefer=lambda m: dict(m.spec.hparams).get("beta", 1.0) != 1.0)
-if plain_entry is None or vae_entry is None:
-    missing = " and ".join(name for name, e in (("a dense", plain_entry), ("a VAE", vae_entry))
+vae_stored = first_2d("vae", prefer=lambda m: dict(m.spec.hparams).get("beta", 1.0) != 1.0)
+if plain_stored is None or vae_stored is None:
+    missing = " and ".join(name for name, e in (("a dense", plain_stored), ("a VAE", vae_stored))
                            if e is None)
     st.info(f"This comparison needs {missing} model with k = 2 on these digits; the zoo trains "
             "both, and the Train page can too.", icon=":material/hourglass_top:")
     st.stop()
 
-plain, vae = (svc.derived("code-plane", e, latent_space.code_plane, MAP_POINTS)
-              for e in (plain_entry, vae_entry))
+plain, vae = (svc.derived(latent_space.code_plane, e, MAP_POINTS)
+              for e in (plain_stored, vae_stored))
 same_scale = st.toggle("Draw both maps on the same scale", value=True, key="pair-same-scale",
                        help="Off: each map is drawn on its own scale, to see its clusters.")
 half = extent(plain.map.codes, vae.map.codes) if same_scale else None

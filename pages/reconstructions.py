@@ -1,11 +1,10 @@
-import numpy as np
 import streamlit as st
 import torch
 
 from aedemo import data as datasets
 from aedemo import metrics, ui
 from aedemo.lessons import reconstructions
-from aedemo.metrics import mse_per_item, reconstruction_errors
+from aedemo.metrics import mse_per_item
 from aedemo.viz.reconstructions import overfitting_figure, rate_distortion_figure
 
 SHOWN = 10          # digits per row: enough to see a pattern, few enough to stay legible
@@ -56,7 +55,7 @@ def redrawn(what: list[str], by: str, errors) -> list[str]:
 all_classes = list(range(len(data.classes)))
 left, mid, right = st.columns([3, 3, 1])
 with left:
-    entry = ui.pick_model(models, key="rec-model")
+    stored = ui.pick_model(models, key="rec-model")
 classes = mid.multiselect("Digits to show", all_classes, default=all_classes,
                           format_func=lambda c: data.classes[c], key="rec-classes")
 # Reshuffle sets the seed through session state, so the widget takes its start from there too:
@@ -66,7 +65,7 @@ seed = right.number_input("Seed", 0, 10**6, key="rec-seed",
                           help="Which test digits are drawn: the same seed, the same digits.")
 right.button("Reshuffle", on_click=reseed, icon=":material/shuffle:", key="rec-shuffle")
 
-model = svc.load_model(entry.id)
+model = svc.load_model(stored.id)
 shown = reconstructions.pick_examples(data.y_test, classes or all_classes, SHOWN, int(seed))
 originals = data.x_test[shown]
 labels = [data.classes[int(y)] for y in data.y_test[shown]]
@@ -76,22 +75,21 @@ errors = mse_per_item(recon, originals)
 if not classes:
     st.caption("No digit picked: showing all of them.")
 image_rows([("Originals", originals, labels, digit_names),
-            (f"Reconstructed by {entry.spec.variant} with k = {entry.spec.latent_dim}: mean "
+            (f"Reconstructed by {stored.spec.variant} with k = {stored.spec.latent_dim}: mean "
              f"MSE {errors.mean():.4f}", recon, [f"MSE {e:.4f}" for e in errors],
-             redrawn(digit_names, name(entry.spec), errors))])
+             redrawn(digit_names, name(stored.spec), errors))])
 
 # --- the bottleneck --------------------------------------------------------------------------
 st.header("The bottleneck: autoencoder against PCA")
-dense_entries = ui.models(variant="dense", others=False)
-dense = reconstructions.model_sweep(dense_entries).get("dense", [])
-pca = svc.derived("pca-baseline", None,
-                  lambda data: reconstructions.fit_pca_baseline(data.x_train))
+dense_stored_models = ui.models(variant="dense", others=False)
+dense = reconstructions.model_sweep(dense_stored_models).get("dense", [])
+pca = svc.derived(reconstructions.pca_on_training_set)
 k = None
 if not dense:
     ui.waiting_for_models("dense autoencoder")
 else:
     ks = [k for k, _, _ in dense]
-    default_k = entry.spec.latent_dim if entry.spec.latent_dim in ks else ks[len(ks) // 2]
+    default_k = stored.spec.latent_dim if stored.spec.latent_dim in ks else ks[len(ks) // 2]
     k = st.select_slider("Bottleneck size k (the stored dense models)", ks, value=default_k,
                          key="rec-k")
     dense_id = next(model_id for kk, _, model_id in dense if kk == k)
@@ -106,24 +104,22 @@ else:
                 (f"PCA, k = {k}: mean MSE {pca_err.mean():.4f}", pca_recon,
                  [f"MSE {e:.4f}" for e in pca_err],
                  redrawn(digit_names, f"PCA k = {k}", pca_err))])
-    clipping = svc.derived("pca-clipping", None, lambda data, k: reconstructions.clipping_effect(
-        pca, data.x_test, k), k)
+    clipping = svc.derived(reconstructions.clipping_on_test_set, None, k, given=(pca,))
     st.caption(reconstructions.pca_caveats(clipping))
 
 # --- rate-distortion: the variants whose k is the size of their code -------------------------
 st.subheader("Test error against k")
-image_entries = ui.models(kind="image", others=False)
-sweep = reconstructions.model_sweep(image_entries, reconstructions.K_AXIS_VARIANTS)
+image_stored_models = ui.models(kind="image", others=False)
+sweep = reconstructions.model_sweep(image_stored_models, reconstructions.K_AXIS_VARIANTS)
 stored_ks = {p[0] for points in sweep.values() for p in points}
 pca_ks = tuple(sorted(stored_ks | {1, 2, 4, 8, 16, 32, 64, 128}))
-pca_points = svc.derived("pca-curve", None,
-                         lambda data, ks: reconstructions.pca_curve(pca, data.x_test, ks), pca_ks)
+pca_points = svc.derived(reconstructions.pca_curve_on_test_set, None, pca_ks, given=(pca,))
 ui.chart(rate_distortion_figure(pca_points, sweep, marked_k=k), key="rec-rate-distortion",
          summary=reconstructions.sweep_summary(pca_points, sweep))
 st.caption("Each marker is a stored model's error on the whole test set; the dashed line is "
            "PCA at every k. Left is more compression, up is more error.")
 # What this sweep shows, in words whose numbers are the chart's
-by_id = {m.id: m for m in dense_entries}
+by_id = {m.id: m for m in dense_stored_models}
 train_loss, epochs = {}, {}
 for kk, _, model_id in dense:
     losses = reconstructions.final_losses((by_id[model_id].meta or {}).get("history", []))
@@ -141,7 +137,7 @@ if data.source == datasets.SKLEARN_DIGITS:
                "64 dimensions: PCA does unusually well on them and rebuilds them exactly with 64 "
                "components. MNIST's digits are no such linear picture, and PCA has no such "
                "advantage there.")
-sparse = next((m for m in image_entries if m.spec.variant == "sparse"
+sparse = next((m for m in image_stored_models if m.spec.variant == "sparse"
                and dict(m.spec.hparams).get("l1", 0) > 0 and "sparsity" in m.metrics), None)
 sparse_note = ""
 if sparse is not None:
@@ -160,17 +156,15 @@ st.page_link("pages/generate.py", icon=":material/auto_awesome:",
 
 # --- hardest examples ------------------------------------------------------------------------
 st.header("The hardest test digits for this model")
-hard = svc.derived(
-    "rec-hardest", entry,
-    lambda model, data, n: reconstructions.hardest_and_ink(model, data.x_test, n), HARDEST)
+hard = svc.derived(reconstructions.hardest_on_test_set, stored, HARDEST)
 hard_x = data.x_test[hard.indices]
 hard_names = [f"test digit {data.classes[int(y)]}" for y in data.y_test[hard.indices]]
 image_rows([("Originals with the highest reconstruction error", hard_x,
              [data.classes[int(y)] for y in data.y_test[hard.indices]],
-             [f"{n}, among the hardest for {name(entry.spec)}" for n in hard_names]),
+             [f"{n}, among the hardest for {name(stored.spec)}" for n in hard_names]),
             ("Their reconstructions", metrics.reconstruct(model, hard_x),
              [f"MSE {e:.4f}" for e in hard.errors],
-             redrawn(hard_names, name(entry.spec), hard.errors))])
+             redrawn(hard_names, name(stored.spec), hard.errors))])
 st.caption("Unusual shapes, thick strokes and digits that look like another class are where "
            "the code runs out of room. " + reconstructions.ink_caveat(hard))
 
@@ -182,10 +176,10 @@ st.markdown(
     "the input straight through is a perfect answer, and nothing makes it learn what digits "
     "have in common. Below, the same test digits and a few inputs that are no digits at all "
     "go through the narrow code and through a wide one.")
-narrow = next((m for m in dense_entries if m.spec.latent_dim == DEFAULT_K), None)
+narrow = next((m for m in dense_stored_models if m.spec.latent_dim == DEFAULT_K), None)
 if narrow is None and dense:
     narrow = by_id[dense[len(dense) // 2][2]]
-wide = next((m for m in dense_entries
+wide = next((m for m in dense_stored_models
              if reconstructions.is_overcomplete(m.spec.latent_dim)), None)
 
 st.subheader("A code wider than the image copies")
@@ -211,15 +205,12 @@ else:
     for m in (narrow, wide):
         out = metrics.reconstruct(svc.load_model(m.id), inputs)
         err = mse_per_item(out, inputs).numpy()
-        test_errors = svc.derived("rec-test-errors", m, lambda model, data: (
-            reconstruction_errors(model, data.x_test).numpy()))
+        test_errors = svc.derived(reconstructions.errors_on_test_set, m)
         tests[m.spec.latent_dim] = reconstructions.CopyTest(test_errors, err)
         rows.append((f"Through dense k = {m.spec.latent_dim}", out, [f"MSE {e:.4f}" for e in err],
                      redrawn(what, name(m.spec), err)))
     image_rows(rows)
-    shares = svc.derived("rec-shares", None, lambda data: {
-        "digit": float(np.mean(pca.share_in_components(data.x_test))),
-        "noise": float(np.mean(pca.share_in_components(reconstructions.uniform_noise(1))))})
+    shares = svc.derived(reconstructions.pca_shares, given=(pca,))
     narrow_k, wide_k = narrow.spec.latent_dim, wide.spec.latent_dim
     for sentence in reconstructions.copy_findings(narrow_k, tests[narrow_k], wide_k,
                                                   tests[wide_k], kinds, shares, pca.max_k):

@@ -20,21 +20,25 @@ st.markdown(
     "series is its anomaly score; the error at each step shows where.")
 
 svc = ui.service()
-models = sequences.usable_models(ui.models(kind="sequence", dataset=None))
-if not models:
-    ui.waiting_for_models("LSTM model")
-    ui.refresh_when_ready(True, {"kind": "sequence", "dataset": datasets.SERIES})
+
+
+def offer_training() -> None:
+    """While no LSTM model is stored: a button that trains the lesson's, and its panel."""
+    started = None
     if st.button("Train the LSTM model", icon=":material/play_arrow:", key="seq-train"):
         try:
-            st.session_state["seq-job"] = ui.submit(sequences.default_lstm_spec()).id
+            started = ui.submit(sequences.default_lstm_spec()).id
         except (JobError, ValueError) as err:
             st.error(ui.for_viewer(err), icon=":material/error:")
-    if st.session_state.get("seq-job") and svc.job(st.session_state["seq-job"]):
-        ui.job_panel(st.session_state["seq-job"])
-    st.stop()
+    for job in ui.follow_job("sequences", started):
+        ui.job_panel(job.id)
+
+
+_, models = ui.models_or_wait("LSTM model", kind="sequence", dataset=datasets.SERIES,
+                              meanwhile=offer_training)
 
 left, right = st.columns([2, 1])
-entry = ui.pick_model_id(models, key="seq-model", where=left)
+stored = ui.pick_model_id(models, key="seq-model", where=left)
 seed = right.number_input("Test set seed", 0, 10_000, 0, key="seq-seed",
                           help="Another seed generates another test set")
 kinds = st.multiselect("Anomalies in the test set", list(datasets.ANOMALY_KINDS),
@@ -42,9 +46,9 @@ kinds = st.multiselect("Anomalies in the test set", list(datasets.ANOMALY_KINDS)
                        help="30% of the test series carry one anomaly each, of these kinds in "
                             "turn")
 with st.spinner("Scoring the test series…"):
-    scores = svc.derived("series-scores", entry, sequences.score_test_series,
+    scores = svc.derived(sequences.score_test_series, stored,
                          sequences.kinds_in_order(kinds), int(seed), data=False)
-    reference = svc.derived("series-reference", entry, sequences.normal_reference, data=False)
+    reference = svc.derived(sequences.normal_reference, stored, data=False)
 
 st.header("Inputs and reconstructions")
 shown = scores.examples()
@@ -55,17 +59,10 @@ ui.chart(series_with_error(scores.x[shown], scores.recon[shown], titles,
          summary=sequences.series_summary([scores.kinds[i] for i in shown], scores.errors[shown]))
 
 st.header("A threshold chosen without labels")
-rate_percent = st.slider(
-    "Target false-alarm rate on the held-out normal series (%)", 1, 50,
-    round(100 * anomaly.FALSE_ALARM_RATE), key="seq-rate",
-    help="The threshold is the error that this share of the held-out normal series reach. "
-         "Raise it to catch more anomalies at the cost of more false alarms. No test series "
-         "and no label is used.")
-rate = rate_percent / 100
-threshold = anomaly.false_alarm_threshold(reference.errors, rate)
-st.markdown(anomaly.threshold_sentence(threshold, rate, reference, what="series", one="series")
-            + " They come from a generator of their own, so neither the training series nor "
-              "any test set holds them.")
+rate, threshold = ui.false_alarm_threshold(
+    reference, key="seq-rate", what="series", one="series",
+    note=" They come from a generator of their own, so neither the training series nor any "
+         "test set holds them.")
 
 st.header("Finding the anomalous series")
 if scores.auc is None:
@@ -103,7 +100,7 @@ else:
 
 st.header("What normal means here")
 st.markdown(sequences.normal_description())
-probes = svc.derived("series-probes", entry, sequences.score_probes, data=False)
+probes = svc.derived(sequences.score_probes, stored, data=False)
 ui.chart(series_with_error(probes.x, probes.recon,
                            [f"{n} · MSE {e:.3f}" for n, e in zip(probes.names, probes.errors)],
                            title="Series a student might try, at the training scale"),
@@ -129,7 +126,7 @@ upload = st.file_uploader(
 if upload is not None:
     raw = upload.getvalue()
     try:
-        layout = svc.derived("series-layout", None, sequences.sniff_upload, raw, data=False)
+        layout = svc.derived(sequences.sniff_upload, None, raw, data=False)
         orientation = st.radio(
             "Each series in the file is a", datasets.ORIENTATIONS,
             index=datasets.ORIENTATIONS.index(layout.orientation), horizontal=True,
@@ -137,8 +134,7 @@ if upload is not None:
             key=f"seq-orientation-{upload.file_id}",
             help=f"Detected: {layout.orientation} ({layout.why}). Change it if the file was read "
                  f"the wrong way round.")
-        mine = svc.derived("series-upload", entry, sequences.score_upload, raw, orientation,
-                           data=False)
+        mine = svc.derived(sequences.score_upload, stored, raw, orientation, data=False)
     except datasets.DataError as err:
         # the message may quote the file's own cells, so it is escaped with the name
         st.error(escape_markdown(f"{upload.name}: {err}"), icon=":material/error:")

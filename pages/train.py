@@ -3,7 +3,7 @@ import streamlit as st
 from aedemo import data as datasets
 from aedemo import ui
 from aedemo.jobs import JobError
-from aedemo.metrics import bce_floor
+from aedemo.metrics import training_set_bce_floor
 from aedemo.models import REGISTRY, variant_names
 from aedemo.spec import ModelSpec, suggested_train
 from aedemo.train import TrainConfig
@@ -69,6 +69,10 @@ with st.container(border=True):
             key=dataset_key,
             help="MNIST, Fashion-MNIST and KMNIST are downloaded; mnist-5k and digits ship "
                  "with the installed packages")
+        if data and dataset == data.name:
+            # the store knows the app's own set by its source ("mnist" offline is "mnist-5k");
+            # another is named as chosen, and only the worker loads it (ModelSpec.checked)
+            dataset = data.source
         if data and data.notice and dataset not in datasets.DIGIT_SETS:
             refused = (f"No network here, and {dataset} has no offline copy, so it cannot be "
                        f"trained on now. {data.source} holds real MNIST digits.")
@@ -83,12 +87,10 @@ with st.container(border=True):
     # and smaller batches
     suggested = suggested_train(variant, n_train if cls.kind == "image" else None)
     epochs_field = train_fields["epochs"]
-    epochs = mid.slider("Epochs", epochs_field.metadata["low"], epochs_field.metadata["high"],
-                        kept_or(f"train-epochs-{variant}", suggested.epochs,
-                                in_range(epochs_field)),
-                        key=f"train-epochs-{variant}",
-                        help="Passes over the training set; a small dataset needs more")
     with mid:
+        epochs = ui.hparam_input(epochs_field, key=f"train-epochs-{variant}", label="Epochs",
+                                 default=kept_or(f"train-epochs-{variant}", suggested.epochs,
+                                                 in_range(epochs_field)))
         lr = ui.hparam_input(train_fields["lr"], key=f"train-lr-{variant}",
                              label="Learning rate",
                              default=kept_or(f"train-lr-{variant}", suggested.lr,
@@ -114,8 +116,7 @@ with st.container(border=True):
     try:
         train_cfg = TrainConfig.from_dict({"epochs": epochs, "batch_size": batch_size,
                                            "lr": lr, "seed": seed})
-        chosen = ModelSpec(variant=variant, dataset=dataset, train=train_cfg,
-                           hparams=tuple(sorted(cls.Config.from_dict(hparams).to_dict().items())))
+        chosen = ModelSpec.checked(variant, hparams, dataset=dataset, train=train_cfg)
     except ValueError as err:
         train_cfg = chosen = None
         said = str(err)                        # "seed must be a whole number between ..."
@@ -131,22 +132,21 @@ form_keys = ["train-variant", dataset_key, *(f"train-{variant}-{name}" for name 
              "train-seed"]
 ui.remember_changes(FORM, {key: st.session_state[key] for key in form_keys})
 
-if start and refused is None and train_cfg is not None:
+started = None
+if start and refused is None and chosen is not None:
     try:
-        spec = ModelSpec.create(variant, hparams, dataset=dataset, train=train_cfg)
-        job = ui.submit(spec)
-        st.session_state["train-job"] = job.id
+        started = ui.submit(chosen).id
     except (JobError, ValueError) as err:
         st.error(ui.for_viewer(err), icon=":material/error:")
 
 with panels:
     ui.interrupted_jobs()
-    for job_id in ui.my_job_ids(st.session_state.get("train-job")):
-        ui.job_panel(job_id)
+    for job in ui.follow_job("train", started, all_mine=True, keep=ui.FOLLOWED_JOBS):
+        ui.job_panel(job.id)
 
 # The least BCE any model can reach on the app's training images, once per dataset: the loss
 # chart's floor. Another dataset's floor is not known here without loading it, so none is said.
-floor = (svc.derived("bce-floor", None, lambda data: bce_floor(data.x_train))
+floor = (svc.derived(training_set_bce_floor)
          if cls.kind == "image" and svc.data is not None and dataset == svc.data.source
          else None)
 st.markdown(curves_note(variant, hparams, kind=cls.kind, floor=floor, dataset=dataset))

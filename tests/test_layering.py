@@ -1,4 +1,4 @@
-"""The package's layers, read statically from its imports: only aedemo/ui.py imports streamlit,
+"""The package's layers, read statically from its imports: only aedemo/ui/ imports streamlit,
 and nothing in aedemo/ imports the page scripts (pages sit above the package, never below)."""
 
 from __future__ import annotations
@@ -16,14 +16,23 @@ def _imports(path) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
+            # "from aedemo import ui" imports aedemo.ui as surely as "import aedemo.ui"
+            found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
     return found
 
 
 def test_only_ui_imports_streamlit():
-    importers = {p.relative_to(REPO).as_posix() for p in PACKAGE.rglob("*.py")
+    """Streamlit stays in aedemo/ui/: nothing below it imports streamlit, nor ui itself (which
+    would bring streamlit with it)."""
+    ui = PACKAGE / "ui"
+    below = [p for p in PACKAGE.rglob("*.py") if ui not in p.parents]
+    for path in below:
+        found = {m for m in _imports(path) if m.split(".")[0] == "streamlit"
+                 or m == "aedemo.ui" or m.startswith("aedemo.ui.")}
+        assert not found, f"{path.relative_to(REPO)} imports {found}: only aedemo/ui/ may"
+    importers = {p.relative_to(REPO).as_posix() for p in ui.glob("*.py")
                  if any(m.split(".")[0] == "streamlit" for m in _imports(p))}
-    assert importers == {"aedemo/ui.py"}
+    assert importers, "aedemo/ui/ is where streamlit is imported"
 
 
 def test_nothing_in_the_package_imports_the_pages():

@@ -338,7 +338,7 @@ def test_a_student_sees_a_fault_without_the_servers_folders_or_address(
     from aedemo import store as store_module
 
     visit, lesson, hers = classroom
-    monkeypatch.setattr(ui, "_LOGGED_DETAILS", set())         # what earlier tests logged
+    monkeypatch.setattr(ui.session, "_LOGGED_DETAILS", set())     # what earlier tests logged
     if fault == "read-only":
         def read_only(*args, **kwargs):
             raise OSError(errno.EROFS, os.strerror(errno.EROFS))

@@ -62,26 +62,14 @@ class FakePage:
             raise self.error
 
 
-def test_the_run_log_gets_one_line_per_full_run_even_when_a_page_stops(tmp_path, monkeypatch):
+def test_a_page_runs_in_the_apps_styles(monkeypatch):
     from aedemo import ui
 
-    log = tmp_path / "runs.log"
-    monkeypatch.setattr(ui, "RUN_LOG", str(log))
-    ui.run_page(FakePage("draw"))
-    with pytest.raises(KeyboardInterrupt):         # as st.stop() ends a run: by raising
-        ui.run_page(FakePage("", KeyboardInterrupt()))
-    lines = [line.split() for line in log.read_text().splitlines()]
-    assert [page for page, _ in lines] == ["draw", "home"]
-    assert all(float(seconds) >= 0 for _, seconds in lines)
-
-
-def test_without_a_run_log_pages_just_run(monkeypatch, tmp_path):
-    from aedemo import ui
-
-    monkeypatch.setattr(ui, "RUN_LOG", None)
+    styled = []
+    monkeypatch.setattr(ui.frame, "page_style", lambda: styled.append(True))
     page = FakePage("draw")
     ui.run_page(page)
-    assert page.ran and not list(tmp_path.iterdir())
+    assert page.ran and styled == [True]
 
 
 def contrast(a: str, b: str) -> float:

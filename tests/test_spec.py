@@ -84,3 +84,29 @@ def test_a_model_is_named_for_people_with_only_the_settings_that_differ():
         "dense", {"latent_dim": 16}, dataset="mnist", normal=[8, 0, 3]).describe()
     assert (title("denoising", {"latent_dim": 16, "noise_kind": "masking"})
             == "denoising autoencoder, k = 16, noise = masking")
+
+
+def test_checked_loads_nothing_and_create_is_checked_on_the_set_actually_used(monkeypatch):
+    """A page builds its spec on every rerun (ModelSpec.checked): nothing is loaded there, and
+    the same settings give the spec that create gives once the dataset is resolved."""
+    made = ModelSpec.create("dense", {"latent_dim": 8}, dataset="digits")
+
+    def no_loading(name):
+        raise AssertionError(f"{name} was loaded on a page's path")
+
+    monkeypatch.setattr(datasets, "load_images", no_loading)
+    spec = ModelSpec.checked("dense", {"latent_dim": 8}, dataset="digits")
+    assert spec == made
+    with pytest.raises(ValueError):
+        ModelSpec.checked("dense", {"latent_dim": 0}, dataset="digits")
+
+
+def test_a_set_named_by_a_page_is_not_trained_on_what_stands_in_for_it(monkeypatch):
+    """A page names the set as the student chose it without loading it: where only a stand-in
+    can be had, the worker trains nothing rather than store digits as Fashion-MNIST."""
+    digits = datasets.load_images("digits")
+    stand_in = datasets.ImageData(**{**digits.__dict__, "name": "fashion-mnist"})
+    monkeypatch.setattr(datasets, "load_images", lambda name: stand_in)
+    spec = ModelSpec.checked("dense", {"latent_dim": 8}, dataset="fashion-mnist")
+    with pytest.raises(datasets.DataError, match="fashion-mnist cannot be had here"):
+        training_data(spec)

@@ -11,9 +11,12 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aedemo import ui
+from aedemo.jobs import duration_words
+from aedemo.ui import widgets
 from page_support import a_drawing, no_exception
 from support import REPO
 
@@ -103,10 +106,10 @@ def test_in_projector_mode_a_row_of_digits_has_fewer_larger_cells(projector, col
 
 def test_in_projector_mode_a_picture_is_drawn_wider(monkeypatch):
     drawn = []
-    monkeypatch.setattr(ui.st, "image", lambda pixels, **kw: drawn.append(kw))
+    monkeypatch.setattr(st, "image", lambda pixels, **kw: drawn.append(kw))
     pixels = np.zeros((60, 120), dtype=np.uint8)
     for on in (False, True):
-        monkeypatch.setattr(ui, "projector", lambda on=on: on)
+        monkeypatch.setattr(widgets, "projector", lambda on=on: on)
         ui.picture(pixels, alt="a mosaic", width=200)
         ui.picture(pixels, alt="a mosaic")
         ui.picture(pixels, alt="a mosaic", width="stretch")
@@ -119,7 +122,7 @@ def draw_page(at: AppTest) -> AppTest:
     """Go on to the Draw page with a drawing (AppTest's tree keeps the sidebar of the first
     page it runs only, so the toggle is set there and the Draw page is where it is read)."""
     at.switch_page(DRAW)
-    at.session_state["aedemo_drawing"] = a_drawing()
+    at.session_state[ui.DRAWING] = a_drawing()
     at.run()
     no_exception(at)
     return at
@@ -177,9 +180,9 @@ def test_the_offline_notice_is_one_line_with_the_details_a_click_away(page, monk
 
 def test_a_chart_summary_is_read_by_screen_readers_as_text(monkeypatch):
     said = []
-    monkeypatch.setattr(ui.st, "plotly_chart", lambda fig, **kw: fig)
-    monkeypatch.setattr(ui.st, "markdown", lambda text, **kw: said.append(text))
-    monkeypatch.setattr(ui, "projector", lambda: False)
+    monkeypatch.setattr(st, "plotly_chart", lambda fig, **kw: fig)
+    monkeypatch.setattr(st, "markdown", lambda text, **kw: said.append(text))
+    monkeypatch.setattr(widgets, "projector", lambda: False)
     ui.chart(go.Figure(layout=dict(title="t")), key="k", summary="Loss falls from 2 <to> 1.")
     assert said == ['<p class="aedemo-sr-only">Loss falls from 2 &lt;to&gt; 1.</p>']
 
@@ -219,8 +222,8 @@ def test_a_wait_is_said_in_words_and_the_count_alone_when_nothing_is_known():
     assert ui.wait_words(1, 150.0) == "1 job before yours, about 2 min"
     assert ui.wait_words(3, None) == "3 jobs before yours"
     assert ui.wait_words(0, None) == "yours is next"
-    assert ui.duration_words(1.0) == "about 5 s"
-    assert ui.duration_words(3900.0) == "about 1 h 5 min"
+    assert duration_words(1.0) == "about 5 s"
+    assert duration_words(3900.0) == "about 1 h 5 min"
 
 
 def spec(variant: str = "dense", k: int = 16, epochs: int = 10, batch: int = 256, **kw):

@@ -151,3 +151,13 @@ def score_levels(models: Mapping[str, object], clean: torch.Tensor, kind: str,
             psnrs.setdefault(name, []).append(float(result.psnr[name].mean()))
             ssims.setdefault(name, []).append(float(result.ssim[name].mean()))
     return LevelScores(kind, levels, psnrs, ssims)
+
+
+# --- derived results, named for Service.derived: each reads what it needs from the dataset --
+
+def levels_on_test_set(denoiser, plain, data, kind: str, items: int,
+                names: tuple[str, str]) -> LevelScores:
+    """score_levels of the first ``items`` test digits, for the denoiser and the plain
+    autoencoder (None when none is stored) under ``names``."""
+    models = {names[0]: denoiser, **({names[1]: plain} if plain is not None else {})}
+    return score_levels(models, data.x_test[:items], kind)

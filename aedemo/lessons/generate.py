@@ -610,3 +610,36 @@ def zoo_beta_specs(images) -> list:
     specs = [zoo.entry_spec(e, images) for e in zoo.ZOO
              if e.variant == "vae" and e.hparams.get("latent_dim") in swept]
     return sorted(specs, key=lambda s: dict(s.hparams).get("beta", 1.0))
+
+
+# --- derived results, named for Service.derived: each reads what it needs from the dataset --
+
+def look_of_test_set(data) -> Look:
+    """What the first LOOK_ITEMS test digits look like: what samples are compared with."""
+    return look(data.x_test[:LOOK_ITEMS])
+
+
+def spread_on_training_set(model, data) -> PosteriorSpread:
+    """posterior_spread of the training set."""
+    return posterior_spread(model, data.x_train)
+
+
+def code_gaussian_on_training_set(model, data) -> CodeGaussian:
+    """fit_code_gaussian to the training set's codes."""
+    return fit_code_gaussian(model, data.x_train)
+
+
+def kl_per_dimension_on_test_set(model, data) -> np.ndarray:
+    """kl_per_dimension over the test set."""
+    return kl_per_dimension(model, data.x_test)
+
+
+def traversal_of_test_digit(model, data, kl: np.ndarray, index: int) -> Traversal:
+    """The traversal of test digit ``index``, its units ordered by ``kl``."""
+    return traversal(model, data.x_test[index], kl)
+
+
+def plane_grid(model, codes: np.ndarray | None, n: int) -> ManifoldGrid:
+    """manifold_grid of a k = 2 model over its test ``codes`` (None for a VAE: its prior's
+    quantiles)."""
+    return manifold_grid(model, n, codes=codes)

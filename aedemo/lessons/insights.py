@@ -197,3 +197,10 @@ def feature_maps(model, image: torch.Tensor) -> list[np.ndarray]:
     device = next(model.parameters()).device
     maps = model.feature_maps(image.reshape(1, *image.shape[-3:]).to(device))
     return [m[0].cpu().numpy() for m in maps]
+
+
+# --- derived results, named for Service.derived: each reads what it needs from the dataset --
+
+def code_stats_on_test_set(model, data, items: int) -> CodeStats:
+    """code_stats of the first ``items`` test digits."""
+    return code_stats(model, data.x_test[:items])

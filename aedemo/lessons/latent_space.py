@@ -240,3 +240,11 @@ def describe_draws(draws: Draws, plane: CodePlane, class_names) -> str:
     least = int(np.argmin(draws.share))
     return (text + f"; they reach every class, the least often a {_name(class_names, least)} "
             f"({draws.share[least]:.0%} of the draws).")
+
+
+# --- derived results, named for Service.derived: each reads what it needs from the dataset --
+
+def posterior_sigma_on_test_set(model, data, items: int) -> float:
+    """posterior_sigma of the first ``items`` test digits."""
+    return posterior_sigma(model, data.x_test[:items])
+

@@ -490,3 +490,38 @@ def overfitting_findings(curves: Sequence[tuple[int, LossCurve]], k: int) -> lis
                     "memorising its training set; more data (or a regulariser, or stopping "
                     "early) does that.")
     return said
+
+
+# --- derived results, named for Service.derived: each reads what it needs from the dataset --
+
+def pca_on_training_set(data) -> PCABaseline:
+    """PCA fitted to the training set: the autoencoders' baseline at every k."""
+    return fit_pca_baseline(data.x_train)
+
+
+def clipping_on_test_set(data, baseline: PCABaseline, k: int) -> ClippingEffect:
+    """clipping_effect on the test set."""
+    return clipping_effect(baseline, data.x_test, k)
+
+
+def pca_curve_on_test_set(data, baseline: PCABaseline,
+                          ks: tuple[int, ...]) -> list[tuple[int, float]]:
+    """pca_curve on the test set."""
+    return pca_curve(baseline, data.x_test, ks)
+
+
+def hardest_on_test_set(model, data, n: int) -> HardestDigits:
+    """hardest_and_ink among the test digits."""
+    return hardest_and_ink(model, data.x_test, n)
+
+
+def errors_on_test_set(model, data) -> np.ndarray:
+    """Each test digit's reconstruction error (MSE) through ``model``."""
+    return reconstruction_errors(model, data.x_test).numpy()
+
+
+def pca_shares(data, baseline: PCABaseline) -> dict[str, float]:
+    """The mean share of an image's energy in the baseline's components: test digits against
+    uniform noise, which spreads over every direction."""
+    return {"digit": float(np.mean(baseline.share_in_components(data.x_test))),
+            "noise": float(np.mean(baseline.share_in_components(uniform_noise(1))))}

@@ -45,3 +45,9 @@ def with_marks(base: dict, marks: dict[str, float]) -> go.Figure:
                                             *(shape for shape, _ in lines)],
                                  "annotations": [*base["layout"].get("annotations", ()),
                                                  *(note for _, note in lines)]})
+
+
+def test_set_figures(_model, data, views) -> tuple[dict, dict]:
+    """kept_figures of a model's views of the test set (lessons.draw.model_views), for
+    Service.derived: kept per model, the same for every drawing."""
+    return kept_figures(views.latent, views.test_errors, data.classes)

@@ -129,3 +129,12 @@ def code_plane_figure(points: np.ndarray, labels: np.ndarray, class_names: Seque
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     fig.update_layout(dragmode="zoom")
     return fig
+
+
+def map_figure(_model, data, shown, title: str, axis_names: tuple[str, str],
+               point_note: str) -> go.Figure:
+    """The map ``shown`` (a lessons.latent_space.LatentMap of the test set) as a chart, for
+    Service.derived: kept per model and map, since each point's hover picture is slow."""
+    return latent_scatter(shown.points, shown.labels, data.classes, images=data.x_test,
+                          indices=shown.indices, title=title, axis_names=axis_names,
+                          point_note=point_note)

@@ -1,0 +1,254 @@
+"""One job's panel (progress, live loss curve, reconstructions, Cancel, and how it ended) and
+the jobs a page follows for this student (follow_job)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from aedemo import menu
+from aedemo.data import DataError
+from aedemo.jobs import SYSTEM, TEACHER, JobError, JobSnapshot, Status
+from aedemo.spec import ModelSpec
+from aedemo.ui.news import deleted_by
+from aedemo.ui.pickers import training_words
+from aedemo.ui.queue import PROGRESS_EVERY_S, progress_text, queue_wait
+from aedemo.ui.session import for_viewer, is_teacher, service, student_id
+from aedemo.ui.widgets import chart, picture
+from aedemo.viz.images import image_grid
+from aedemo.viz.series import series_figure
+from aedemo.viz.train import loss_curve, loss_summary
+
+
+def training_floor(spec) -> float | None:
+    """The least BCE per image any model can reach on what ``spec`` trains on (its own images:
+    a one-class or subset model's are not the whole set's), computed once per spec; None for
+    sequence models, whose loss is not a BCE, or when the data cannot be had."""
+    if spec.kind != "image":
+        return None
+    from aedemo.metrics import spec_bce_floor
+
+    try:
+        return service().derived(spec_bce_floor, None, spec.key, given=(spec,), data=False)
+    except DataError:
+        return None
+
+
+# Which pages show a model, from what it is, for the links of a finished job: every image
+# model is on Reconstructions, Latent space and Draw, and some variants have a page of their
+# own besides; a one-class detector is only on Anomaly detection, a model trained on a few
+# digits only in Reconstructions' lesson on memorising, a sequence model only on Sequences.
+# Pages by their script's name (menu.PAGES lists the scripts).
+SHOWN_ON = {
+    "image": ("reconstructions", "latent_space", "draw"),
+    "vae": ("generate",),
+    "denoising": ("denoising",),
+    "sparse": ("insights",),
+    "conv": ("insights",),
+    "one-class": ("anomaly",),
+    "subset": ("reconstructions",),
+    "sequence": ("sequences",),
+}
+
+
+def pages_showing(spec: ModelSpec) -> list[menu.PageInfo]:
+    """The pages where a model of ``spec`` appears (SHOWN_ON), in the menu's order."""
+    if spec.kind != "image":
+        names = SHOWN_ON[spec.kind]
+    elif spec.normal:
+        names = SHOWN_ON["one-class"]
+    elif spec.subset:
+        names = SHOWN_ON["subset"]
+    else:
+        names = SHOWN_ON["image"] + SHOWN_ON.get(spec.variant, ())
+    return [p for p in menu.PAGES if Path(p.path).stem in names]
+
+
+def _job_done(job: JobSnapshot, me: str) -> None:
+    """A finished job: its model and the pages that show it, or that the model is gone."""
+    svc = service()
+    stored = svc.store.get(job.model_id) if job.model_id else None
+    if stored is not None and not stored.ok:
+        st.warning(f"Trained, but its model {job.model_id} cannot be read now: {stored.problem}",
+                   icon=":material/error:")
+        return
+    if stored is None:
+        by = deleted_by(job.model_id or "", me)
+        st.warning(f"Trained, but its model has since been deleted{by}: no page shows it any "
+                   f"more.", icon=":material/delete:")
+        return
+    st.success(("Already trained: reusing the stored model " if job.reused else
+                "Done: stored as model ") + f"{job.model_id}.", icon=":material/check:")
+    data = svc.data
+    if stored.spec.kind == "image" and data is not None and stored.spec.dataset != data.source:
+        st.caption(f"The pages show models trained on {data.source}, and this one was trained "
+                   f"on {stored.spec.dataset}: the table of stored models lists it.")
+        return
+    shows = pages_showing(stored.spec)
+    for column, page in zip(st.columns(len(shows)), shows):
+        column.page_link(page.path, label=f"See it on {page.title}", icon=page.icon)
+
+
+def cancelled_text(job: JobSnapshot, me: str) -> str:
+    """Who cancelled a job, as its panel says it: the teacher, or the other student who was
+    still asking for it; a student's own cancel (and the teacher's own) needs no name."""
+    if job.cancelled_by == TEACHER and not is_teacher():
+        return "The teacher cancelled this job: nothing was stored."
+    if job.cancelled_by not in (None, me, TEACHER):
+        return "Cancelled by the other student who asked for it: nothing was stored."
+    return "Cancelled: nothing was stored."
+
+
+
+def job_panel(job_id: str) -> None:
+    """Progress, live loss curve, reconstruction strip and Cancel for one job. While the job
+    waits or trains the panel refreshes itself every PROGRESS_EVERY_S, and reruns the page once
+    when it ends; a finished job's panel is drawn with the page and left alone: it no longer
+    changes, and every open tab redrew its chart and pictures every 2 s for nothing."""
+    job = _job_or_say(job_id)
+    if job is None:
+        return
+    if job.active:
+        _live_job_panel(job_id)
+    else:
+        _job_panel_body(job)
+
+
+def _job_or_say(job_id: str) -> JobSnapshot | None:
+    """The job, or None (said, when the queue cannot be reached)."""
+    try:
+        return service().job(job_id)
+    except JobError as err:
+        st.error(for_viewer(err), icon=":material/cloud_off:")
+        return None
+
+
+@st.fragment(run_every=PROGRESS_EVERY_S)
+def _live_job_panel(job_id: str) -> None:
+    job = _job_or_say(job_id)
+    if job is None:
+        return
+    if not job.active:
+        # it ended: the whole page again, so tables and pickers include the new model and
+        # the panel is drawn as a finished one
+        st.rerun(scope="app")
+    _job_panel_body(job)
+
+
+def _job_panel_body(job: JobSnapshot) -> None:
+    svc = service()
+    me = student_id()
+    spec = job.spec
+    st.markdown(f"**{spec.title}**")
+    st.caption(f"On {training_words(spec)}")
+    if job.note:
+        st.warning(f"This job was {job.note}.", icon=":material/restart_alt:")
+    if job.status is Status.QUEUED:
+        st.info(f"Waiting in the queue: {queue_wait(job)}.", icon=":material/schedule:")
+        problem = svc.queue_problem()
+        if problem:
+            st.warning(for_viewer(problem), icon=":material/engineering:")
+    elif job.status is Status.RUNNING:
+        st.progress(job.fraction, text=f"Training: {progress_text(job, detail=True)}")
+    elif job.status is Status.DONE:
+        _job_done(job, me)
+    elif job.status is Status.FAILED:
+        st.error(job.error, icon=":material/error:")
+    elif job.status is Status.CANCELLED:
+        st.warning(cancelled_text(job, me), icon=":material/cancel:")
+    if job.active:
+        _job_controls(job, me)
+    if job.batch_losses or job.history:
+        left, right = st.columns([3, 2])
+        kind, floor = job.spec.kind, training_floor(job.spec)
+        with left:
+            chart(loss_curve(job.history, job.batch_losses, kind=kind, floor=floor),
+                  key=f"loss-{job.id}",
+                  summary=loss_summary(job.history, job.batch_losses, kind=kind, floor=floor))
+        if job.preview is not None and job.spec.kind == "image":
+            what = (f"Fixed test digits (top) and their reconstructions after epoch "
+                    f"{len(job.history)} (bottom)")
+            with right:
+                st.caption(what)
+                picture(image_grid(torch.cat([job.preview_inputs, job.preview]),
+                                   columns=len(job.preview)),
+                        alt=f"{len(job.preview)} {what[0].lower()}{what[1:]}")
+        elif job.preview is not None:
+            with right:
+                chart(series_figure(job.preview_inputs[:2], job.preview[:2],
+                                    title="Two test series and their reconstructions"),
+                      key=f"series-{job.id}",
+                      summary="Two fixed test series (solid) and the model's reconstructions "
+                              f"of them (dashed) after epoch {len(job.history)}.")
+
+
+def _job_controls(job: JobSnapshot, me: str) -> None:
+    """Who else wants this job, and Cancel for the students who asked for it and the teacher.
+    A student's Cancel takes back only their own request: the job goes on for the others."""
+    others = job.shared_with(me)
+    if job.asked_by(me) and others:
+        who = ("the zoo the pages teach with" if job.askers == (SYSTEM, me) else
+               f"{others} other student{'s' if others > 1 else ''}")
+        st.info(f"Shared: {who} asked for the same settings, so you share this job. Cancelling "
+                f"takes back only your request; it stops when nobody wants it any more.",
+                icon=":material/group:")
+    mine, teacher = job.asked_by(me), is_teacher()
+    if not (mine or teacher):
+        st.caption("You took back your request: the job goes on for the others who asked for "
+                   "it, and its model will be theirs.")
+        return
+    # the teacher stops a job others want for all of them; a student takes back their own
+    for_everyone = teacher and bool(others)
+    label = ("Cancel for everyone" if for_everyone else
+             "Cancel my request" if others else "Cancel")
+    if st.button(label, key=f"cancel-{job.id}", icon=":material/stop:"):
+        try:
+            service().cancel(job.id, me, teacher=for_everyone and is_teacher())
+            st.rerun(scope="fragment")
+        except JobError as err:
+            st.error(for_viewer(err))
+
+
+FOLLOWED = "aedemo_followed"   # by page: the jobs this tab follows there, the newest first
+FOLLOWED_JOBS = 4          # panels on the Train page: a student's cap of jobs, and one more
+
+
+def follow_job(page: str, started: str | None = None, *, all_mine: bool = False,
+               keep: int = 1) -> list[JobSnapshot]:
+    """The jobs ``page`` follows in this tab, for their panels: ``started``, the job just
+    submitted there; the ones followed before, which keep their panel to show how they ended;
+    and with ``all_mine`` every other job this student waits for (the Train page: a reload
+    finds them all, with Cancel). At most ``keep`` of them; a job the queue forgot is dropped,
+    and so are they all when the queue cannot be reached (the sidebar says why)."""
+    followed = st.session_state.setdefault(FOLLOWED, {})
+    mine: list[str] = []
+    if all_mine:
+        try:
+            mine = [j.id for j in service().active_jobs(student_id())]
+        except JobError:
+            pass
+    jobs = []
+    for job_id in dict.fromkeys([*([started] if started else []), *followed.get(page, ()),
+                                 *mine]):
+        try:
+            job = service().job(job_id)
+        except JobError:
+            job = None
+        if job is not None:
+            jobs.append(job)
+        if len(jobs) == keep:
+            break
+    followed[page] = [j.id for j in jobs]
+    return jobs
+
+
+def landed_model(page: str, job: JobSnapshot) -> str | None:
+    """The model a job that ``page`` follows has just stored, the first time it is asked (the
+    page then shows it, once: the student may pick another afterwards); else None."""
+    landed = st.session_state.setdefault(f"{FOLLOWED}_landed", {})
+    if job.model_id is None or landed.get(page) == job.id:
+        return None
+    landed[page] = job.id
+    return job.model_id
