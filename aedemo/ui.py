@@ -26,16 +26,17 @@ import torch
 
 from aedemo import classroom, menu, roles
 from aedemo.data import DataError
-from aedemo.jobs import (
+from aedemo.estimates import duration_words, wait_estimate
+from aedemo.job import (
     CANCELLED,
     DONE,
     FAILED,
+    QUEUED,
+    RUNNING,
     SYSTEM,
     TEACHER,
+    Job,
     JobError,
-    JobSnapshot,
-    duration_words,
-    wait_estimate,
 )
 from aedemo.metrics import METRIC_LABELS
 from aedemo.preprocess import (
@@ -99,7 +100,7 @@ def client_address() -> str | None:
     return address if isinstance(address, str) else None
 
 
-def submit(spec) -> JobSnapshot:
+def submit(spec) -> Job:
     """Queue a training job for this student (see Service.submit); raises JobError. The
     teacher's jobs are not held to the class's limit on a job's training time."""
     # the cap per computer counts this machine's browser too, as one computer (Streamlit says
@@ -219,9 +220,9 @@ def _teacher_box() -> None:
                     st.rerun()
 
 
-def _job_line(job: JobSnapshot, me: str) -> str:
+def _job_line(job: Job, me: str) -> str:
     who = " (yours)" if job.asked_by(me) else ""
-    if job.status == "running":
+    if job.status is RUNNING:
         again = " (interrupted by a restart: training again)" if job.note else ""
         return f"▶ {job.spec.title}{who}{again}: {progress_text(job)}"
     again = " (interrupted by a restart: first again)" if job.note else ""
@@ -229,7 +230,7 @@ def _job_line(job: JobSnapshot, me: str) -> str:
     return f"{job.position or '·'}\\. {job.spec.title}{who}{again}"
 
 
-def progress_text(job: JobSnapshot, *, detail: bool = False) -> str:
+def progress_text(job: Job, *, detail: bool = False) -> str:
     """A running job's progress in the words both the sidebar and the job panel use, from the
     same fraction, so the two never disagree; "starting" until its first batch is done."""
     if job.batches == 0:
@@ -266,7 +267,7 @@ def _sidebar_status() -> None:
         elif data.about:
             st.caption(f"From {data.about}.")
     try:
-        active = svc.active_jobs()
+        active = svc.jobs.jobs(active_only=True)
     except JobError as err:                    # the queue out of reach: say so, no traceback
         st.error(for_viewer(err), icon=":material/cloud_off:")
         return
@@ -871,12 +872,12 @@ def refresh_when_ready(had_data: bool, *queries: dict[str, Any]) -> None:
 
 def waiting_for_models(what: str) -> None:
     """What a page shows while the models it needs are still training: progress, not blank."""
-    active = service().active_jobs()
+    active = service().jobs.jobs(active_only=True)
     st.info(f"No {what} is ready yet. "
             + (f"{len(active)} model(s) are training in the background; this page fills in as "
                f"they finish." if active else "Train one on the Train page."),
             icon=":material/hourglass_top:")
-    running = [j for j in active if j.status == "running"]
+    running = [j for j in active if j.status is RUNNING]
     if running:
         job = running[0]
         st.progress(job.fraction, text=f"Training {job.spec.title}: {progress_text(job)}")
@@ -888,7 +889,7 @@ def job_exists(job_id: str) -> bool:
     """Whether the queue knows this job (False too when the queue cannot be reached: the job
     panel is then replaced by the sidebar's message)."""
     try:
-        return service().job(job_id) is not None
+        return service().jobs.job(job_id) is not None
     except JobError:
         return False
 
@@ -897,7 +898,7 @@ def interrupted_jobs() -> None:
     """Say which jobs a restart of the server interrupted: they wait at the head of the queue
     and train again from the start (nothing is lost, nothing half-trained was stored)."""
     try:
-        again = [j for j in service().active_jobs() if j.note]
+        again = [j for j in service().jobs.jobs(active_only=True) if j.note]
     except JobError:
         return
     if again:
@@ -936,12 +937,12 @@ def wait_words(ahead: int, seconds: float | None) -> str:
     return said if seconds is None else f"{said}, {duration_words(seconds)}"
 
 
-def queue_wait(job: JobSnapshot) -> str:
+def queue_wait(job: Job) -> str:
     """How long a queued job will wait, in words (jobs.wait_estimate), from the jobs ahead of
     it, the running jobs' progress and the training times of the stored models."""
     svc = service()
     try:
-        active, workers = svc.active_jobs(), len(svc.jobs.live_workers())
+        active, workers = svc.jobs.jobs(active_only=True), len(svc.jobs.live_workers())
     except JobError:
         active, workers = [], 0
     return wait_words(*wait_estimate(job, active, svc.measured_times(active), workers))
@@ -987,7 +988,7 @@ def deleted_by(model_id: str, me: str) -> str:
     return " by the teacher" if item.by == TEACHER else " by you" if item.by == me else ""
 
 
-def _job_done(job: JobSnapshot, me: str) -> None:
+def _job_done(job: Job, me: str) -> None:
     """A finished job: its model and the pages that show it, or that the model is gone."""
     svc = service()
     entry = svc.store.get(job.model_id) if job.model_id else None
@@ -1012,7 +1013,7 @@ def _job_done(job: JobSnapshot, me: str) -> None:
         column.page_link(page.path, label=f"See it on {page.title}", icon=page.icon)
 
 
-def cancelled_text(job: JobSnapshot, me: str) -> str:
+def cancelled_text(job: Job, me: str) -> str:
     """Who cancelled a job, as its panel says it: the teacher, or the other student who was
     still asking for it; a student's own cancel (and the teacher's own) needs no name."""
     if job.cancelled_by == TEACHER and not is_teacher():
@@ -1037,10 +1038,10 @@ def job_panel(job_id: str) -> None:
         _job_panel_body(job)
 
 
-def _job_or_say(job_id: str) -> JobSnapshot | None:
+def _job_or_say(job_id: str) -> Job | None:
     """The job, or None (said, when the queue cannot be reached)."""
     try:
-        return service().job(job_id)
+        return service().jobs.job(job_id)
     except JobError as err:
         st.error(for_viewer(err), icon=":material/cloud_off:")
         return None
@@ -1058,7 +1059,7 @@ def _live_job_panel(job_id: str) -> None:
     _job_panel_body(job)
 
 
-def _job_panel_body(job: JobSnapshot) -> None:
+def _job_panel_body(job: Job) -> None:
     svc = service()
     me = student_id()
     spec = job.spec
@@ -1066,12 +1067,12 @@ def _job_panel_body(job: JobSnapshot) -> None:
     st.caption(f"On {training_words(spec)}")
     if job.note:
         st.warning(f"This job was {job.note}.", icon=":material/restart_alt:")
-    if job.status == "queued":
+    if job.status is QUEUED:
         st.info(f"Waiting in the queue: {queue_wait(job)}.", icon=":material/schedule:")
         problem = svc.queue_problem()
         if problem:
             st.warning(for_viewer(problem), icon=":material/engineering:")
-    elif job.status == "running":
+    elif job.status is RUNNING:
         st.progress(job.fraction, text=f"Training: {progress_text(job, detail=True)}")
     elif job.status == DONE:
         _job_done(job, me)
@@ -1105,7 +1106,7 @@ def _job_panel_body(job: JobSnapshot) -> None:
                               f"of them (dashed) after epoch {len(job.history)}.")
 
 
-def _job_controls(job: JobSnapshot, me: str) -> None:
+def _job_controls(job: Job, me: str) -> None:
     """Who else wants this job, and Cancel for the students who asked for it and the teacher.
     A student's Cancel takes back only their own request: the job goes on for the others."""
     others = job.shared_with(me)
@@ -1137,7 +1138,7 @@ def my_job_ids(chosen: str | None) -> list[str]:
     waiting or running job they asked for (so a reload finds them all, with Cancel), and the
     ones this tab has followed, which keep their panel to show how they ended."""
     try:
-        mine = [j.id for j in service().active_jobs(student_id())]
+        mine = [j.id for j in service().jobs.jobs(student_id(), active_only=True)]
     except JobError:
         mine = []
     followed = st.session_state.setdefault("aedemo_followed", [])
@@ -1154,7 +1155,7 @@ def teacher_queue() -> None:
     if not is_teacher():
         return
     try:
-        active = service().active_jobs()
+        active = service().jobs.jobs(active_only=True)
     except JobError as err:
         st.error(for_viewer(err), icon=":material/cloud_off:")
         return

@@ -62,7 +62,7 @@ with st.container(border=True):
         st.warning("With every digit normal there is nothing left to detect.")
 
 job_id = st.session_state.get("anomaly-job")
-job = svc.job(job_id) if job_id else None
+job = svc.jobs.job(job_id) if job_id else None
 if job is not None:
     ui.job_panel(job_id)
     # a detector that has just finished becomes the one shown, once

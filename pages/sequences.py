@@ -29,7 +29,7 @@ if not models:
             st.session_state["seq-job"] = ui.submit(sequences.default_lstm_spec()).id
         except (JobError, ValueError) as err:
             st.error(ui.for_viewer(err), icon=":material/error:")
-    if st.session_state.get("seq-job") and svc.job(st.session_state["seq-job"]):
+    if st.session_state.get("seq-job") and svc.jobs.job(st.session_state["seq-job"]):
         ui.job_panel(st.session_state["seq-job"])
     st.stop()
 
