@@ -184,6 +184,7 @@ class Job:
 
     @classmethod
     def new(cls, spec: ModelSpec, owner: str, address: str | None) -> Job:
+        """A job just asked for by ``owner``, from ``address``: queued, with a fresh id."""
         return cls(id=f"job-{uuid.uuid4().hex[:12]}", spec=spec, status=QUEUED, owner=owner,
                    askers=(owner,), addresses=((owner, address),), submitted=time.time())
 
@@ -198,8 +199,10 @@ class Job:
     @classmethod
     def from_json(cls, value: dict) -> Job:
         askers = tuple(value.get("askers") or (value["owner"],))     # a record from before askers
+        # an earlier version kept the first asker as owner after they withdrew
+        owner = value["owner"] if value["owner"] in askers else askers[0]
         return cls(id=value["id"], spec=ModelSpec.from_dict(value["spec"]),
-                   status=Status(value["status"]), owner=askers[0], askers=askers,
+                   status=Status(value["status"]), owner=owner, askers=askers,
                    addresses=tuple((value.get("addresses") or {}).items()),
                    submitted=value["submitted"], started=value.get("started"),
                    finished=value.get("finished"), error=value.get("error"),

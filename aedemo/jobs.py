@@ -230,18 +230,17 @@ class JobQueue:
         """The record with what is read beside it: its progress and preview once it has run,
         its place in the queue while it waits."""
         if job.status is not QUEUED or job.note:
-            job = replace(
-                job,
-                progress=JobProgress.from_json(self._cached(
-                    ("progress", job.id, job.status),
-                    lambda: self.board.get(Key.progress(job.id)))),
-                reconstructions=JobPreview.from_json(self._cached(
-                    ("preview", job.id, job.status),
-                    lambda: self.board.get(Key.preview(job.id)))))
+            job = replace(job, progress=self._beside(job, Key.progress, JobProgress.from_json),
+                          reconstructions=self._beside(job, Key.preview, JobPreview.from_json))
         if job.status is QUEUED:
             order = self._cached("order", self._waiting_order)
             job = replace(job, position=order.index(job.id) + 1 if job.id in order else None)
         return job
+
+    def _beside(self, job: Job, key, parse):
+        """What the worker writes beside a job's record (under ``key(job.id)``), parsed once
+        for every session that polls it (the preview's tensors too)."""
+        return self._cached((key, job.id, job.status), lambda: parse(self.board.get(key(job.id))))
 
     def _waiting_order(self) -> list[str]:
         """The waiting jobs in the order they will run, from the index (submission order):

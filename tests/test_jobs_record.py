@@ -71,6 +71,9 @@ def test_a_record_from_before_askers_is_read_with_its_owner_as_the_only_asker():
            "submitted": 1.0}
     job = Job.from_json(old)
     assert job.askers == ("alice",) and job.owner == "alice" and job.addresses == ()
+    # one where alice had withdrawn, written by the version whose owner went stale
+    stale = {**old, "askers": ["bob", "carol"]}
+    assert Job.from_json(stale).owner == "bob"
 
 
 def test_what_a_page_reads_of_a_job_comes_from_its_progress():
