@@ -95,9 +95,9 @@ else:
         # Stopped in its first seconds, the server lets the first run finish importing the app:
         # a module imported while the interpreter shuts down fails with a traceback.
         await asyncio.to_thread(menu.wait_for_loading, LOADING_WAIT_S)
-        from aedemo import workers
+        from aedemo import local_workers
 
-        await asyncio.to_thread(workers.stop_all)
+        await asyncio.to_thread(local_workers.stop_all)
 
     # Other sites' requests are refused first; then the gate refuses other machines unless a
     # passphrase opens the app to the class, and gives each browser its student cookie

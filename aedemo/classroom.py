@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aedemo.jobs import TEACHER
+from aedemo.job import TEACHER
 from aedemo.store import (
     MAX_JSON_BYTES,
     ModelStore,

@@ -29,20 +29,13 @@ from typing import Any
 from aedemo import classroom, roles, taskqueue
 from aedemo import data as datasets
 from aedemo.errors import Explained
-from aedemo.jobs import (
-    SYSTEM,
-    TEACHER,
-    JobError,
-    JobQueue,
-    JobSnapshot,
-    cost_estimate,
-    duration_words,
-    measured_seconds,
-)
+from aedemo.estimates import cost_estimate, duration_words, measured_seconds
+from aedemo.job import SYSTEM, TEACHER, Job, JobError, QueueProblem
+from aedemo.jobs import JobQueue
+from aedemo.local_workers import LocalWorkers
 from aedemo.memo import MEMO_BYTES, Memo
 from aedemo.spec import MNIST_TRAIN_SIZE, ModelSpec, training_images
 from aedemo.store import ModelStore, StoredModel, StoreError
-from aedemo.workers import LocalWorkers
 
 log = logging.getLogger(__name__)
 
@@ -311,13 +304,13 @@ class Service:
     # --- jobs --------------------------------------------------------------------------------
 
     def submit(self, spec: ModelSpec, student: str, address: str | None = None, *,
-               teacher: bool = False) -> JobSnapshot:
+               teacher: bool = False) -> Job:
         """Queue a job for ``student`` (JobError when it is refused, a student's job estimated
         above the class's limit too: job_limit_refusal); the student gets their number in the
         class's roster with their first request. Joining a job already queued or training
         (the same settings asked for by someone else, the teacher's too) adds no work: no limit."""
         if (student != SYSTEM and not teacher and self.store.find(spec) is None
-                and not any(j.spec.key == spec.key for j in self.active_jobs())):
+                and not any(j.spec.key == spec.key for j in self.jobs.jobs(active_only=True))):
             refusal = self.job_limit_refusal(spec)
             if refusal:
                 raise JobError(refusal)
@@ -326,7 +319,7 @@ class Service:
             self.roster.number(student)
         return job
 
-    def measured_times(self, active: Sequence[JobSnapshot] | None = None
+    def measured_times(self, active: Sequence[Job] | None = None
                        ) -> list[tuple[ModelSpec, float]]:
         """(spec, seconds) of the training this worker has measured: the running jobs in
         ``active`` (their pace so far, measured now, on this machine: they win a tie), then the
@@ -337,7 +330,7 @@ class Service:
     def job_seconds(self, spec: ModelSpec) -> float:
         """About how many seconds training ``spec`` will take (jobs.cost_estimate)."""
         try:
-            active = self.active_jobs()
+            active = self.jobs.jobs(active_only=True)
         except JobError:
             active = []
         return cost_estimate(spec, self.measured_times(active), self._training_images(spec))
@@ -380,20 +373,10 @@ class Service:
                 f"take {duration_words(seconds)}. Fewer epochs or a larger batch make it "
                 f"shorter, or ask the teacher to train it.")
 
-    def job(self, job_id: str) -> JobSnapshot | None:
-        """One job as it is now, or None for a job the queue does not know (JobError when the
-        queue cannot be reached)."""
-        return self.jobs.snapshot(job_id)
-
-    def active_jobs(self, student: str | None = None) -> list[JobSnapshot]:
-        """The jobs waiting or running, in the queue's order; only those ``student`` asked for
-        when given."""
-        return self.jobs.jobs(student, active_only=True)
-
-    def cancel(self, job_id: str, student: str, *, teacher: bool = False) -> JobSnapshot:
+    def cancel(self, job_id: str, student: str, *, teacher: bool = False) -> Job:
         """Take back ``student``'s request for a job, or, for the teacher, stop it for all (and
         tell those who asked for it)."""
-        before = self.jobs.snapshot(job_id)
+        before = self.jobs.job(job_id)
         job = self.jobs.cancel(job_id, student, teacher=teacher)
         if teacher and before is not None and before.active:
             self._announce_cancelled([before])
@@ -402,18 +385,18 @@ class Service:
     def clear_queue(self) -> int:
         """Cancel every job, the zoo's too (the teacher's "Cancel every job"), and tell those
         who asked for them."""
-        active = self.active_jobs()
+        active = self.jobs.jobs(active_only=True)
         stopped = self.jobs.clear()
         self._announce_cancelled(active)
         return stopped
 
-    def _announce_cancelled(self, cancelled: Sequence[JobSnapshot]) -> None:
+    def _announce_cancelled(self, cancelled: Sequence[Job]) -> None:
         for job in cancelled:
             askers = [a for a in job.askers if a != SYSTEM]
             if askers:
                 self.news.add(classroom.CANCELLED, job.id, job.spec.to_dict(), askers, TEACHER)
 
-    def queue_problem(self) -> str | Explained | None:
+    def queue_problem(self) -> QueueProblem | StoreError | JobError | None:
         """What keeps jobs from running or their models from being stored, in words (an error,
         with a detail for the teacher, when the store or the queue failed): a store that is
         read-only or full, the queue out of reach or no worker (JobQueue.problem); while this
@@ -422,10 +405,9 @@ class Service:
         if store:
             return store
         problem = self.jobs.problem()
-        if (isinstance(problem, str) and problem.startswith("No training worker")
-                and self.workers.starting()):
-            return ("The training workers are starting…" if self.workers.count > 1 else
-                    "The training worker is starting…")
+        if problem is QueueProblem.NO_WORKER and self.workers.starting():
+            return (QueueProblem.WORKERS_STARTING if self.workers.count > 1 else
+                    QueueProblem.WORKER_STARTING)
         return problem
 
     STORE_CHECK_EVERY_S = 5.0     # every open tab asks with each refresh: probe the disk less

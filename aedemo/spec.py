@@ -271,7 +271,7 @@ def training_data(spec: ModelSpec) -> tuple[torch.Tensor, torch.Tensor]:
 # seconds per image in the step: forward and backward). Measured once by timing steps of batch
 # 16 and of batch 256, the best of three, on the offline digits or the generated series; the
 # two sizes give the two figures. They are used only where this worker has measured nothing
-# alike (aedemo.jobs.cost_estimate), and for the shape of the work: a batch of 16 costs about
+# alike (aedemo.estimates.cost_estimate), and for the shape of the work: a batch of 16 costs about
 # twice as much per image as one of 64 (the per-step part), which epochs alone do not say.
 STEP_COSTS: dict[str, tuple[float, float]] = {
     "dense": (2.0e-3, 9.9e-6),

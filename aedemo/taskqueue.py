@@ -4,9 +4,10 @@ and training workers on several machines share one queue.
 
 Huey carries the tasks: one per training job, whose only argument is the job's id. Beside them,
 in Huey's key/value storage, the app and the workers share what they know about each job, as
-JSON of ours (``Board``): its record, its progress, its preview, a cancel flag, and each
-worker's heartbeat. Huey's own task messages are pickles, as in every Huey queue: the queue
-must be reachable by the app and its workers only (see the README's Security section).
+JSON of ours (``JobBoard``, under the keys of ``Key``): its record, its progress, its preview,
+a cancel flag, and each worker's heartbeat. Huey's own task messages are pickles, as in every
+Huey queue: the queue must be reachable by the app and its workers only (see the README's
+Security section).
 """
 
 from __future__ import annotations
@@ -77,7 +78,42 @@ def persistence_problem(huey) -> str | None:
             f"README).")
 
 
-class Board:
+class Key:
+    """Every key on the job board, each spelled here once: the app and the workers read and
+    write them (aedemo.job's records, aedemo.workers' heartbeats)."""
+
+    INDEX = "jobs"              # job ids in submission order
+    WORKERS = "workers"         # the ids of every worker that has said hello
+
+    @staticmethod
+    def record(job_id: str) -> str:
+        return f"job:{job_id}"
+
+    @staticmethod
+    def progress(job_id: str) -> str:
+        return f"job:{job_id}:progress"
+
+    @staticmethod
+    def preview(job_id: str) -> str:
+        return f"job:{job_id}:preview"
+
+    @staticmethod
+    def cancel(job_id: str) -> str:
+        """Set by the app to stop a running job; its worker reads it after every batch."""
+        return f"job:{job_id}:cancel"
+
+    @staticmethod
+    def active(spec_key: str) -> str:
+        """The one active job for a spec: two requests for the same settings share it."""
+        return f"active:{spec_key}"
+
+    @staticmethod
+    def worker(worker_id: str) -> str:
+        """A worker's heartbeat."""
+        return f"worker:{worker_id}"
+
+
+class JobBoard:
     """JSON values in Huey's key/value storage, shared by the app servers and the workers, and
     one lock over them for the changes that must not interleave (submit, finish, cancel)."""
 

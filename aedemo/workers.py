@@ -3,50 +3,244 @@ server, so a training step never competes with a page for the server's GIL and a
 out-of-memory in training takes down one job, not the class.
 
 ``python -m aedemo worker`` is one worker: a Huey consumer with one worker thread, which runs
-one job at a time, on CUDA where there is one. It says it is alive on the board every second,
-and on SIGTERM (or SIGINT) it stops the job in progress after its current batch and puts it
-back at the head of the queue. Started by an app server (``--parent-pid``), it also stops when
-that server is gone.
+one job at a time (``train_job``), on CUDA where there is one. It says it is alive on the board
+every second, and on SIGTERM (or SIGINT) it stops the job in progress after its current batch
+and puts it back at the head of the queue. Started by an app server (``--parent-pid``, see
+aedemo.local_workers), it also stops when that server is gone.
 
-``LocalWorkers`` is how an app server keeps its own workers (AEDEMO_WORKERS of them; with the
-embedded SQLite queue, one by default): it starts them with the server, starts a fresh one
-when one dies (after failing the job it was running), and stops them with the server.
+The job it trains is the ``Job`` record the app wrote (aedemo.job); while it trains, the worker
+writes the job's progress and preview beside it (``_Reporter``) and reads its cancel flag after
+every batch. This is the only module that runs the trainer for a job.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from dataclasses import replace
+from typing import Any
 
-from aedemo import jobs, taskqueue
-from aedemo.store import ModelStore, default_home
+import torch
+
+from aedemo import data as datasets
+from aedemo import taskqueue
+from aedemo.errors import Explained
+from aedemo.job import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    HEARTBEAT_EVERY_S,
+    OUT_OF_MEMORY,
+    QUEUED,
+    RUNNING,
+    UNEXPECTED,
+    Job,
+    JobPreview,
+    JobProgress,
+    Status,
+    finish,
+    read_job,
+    register_task,
+    requeue,
+    worker_id,
+    write_job,
+)
+from aedemo.spec import ModelSpec, train_spec
+from aedemo.store import ModelStore, StoreError, default_home
+from aedemo.taskqueue import JobBoard, Key, QueueUnavailable
+from aedemo.train import (
+    Callback,
+    LossTrace,
+    Progress,
+    TrainingDiverged,
+    TrainingStopped,
+    pick_device,
+)
 
 log = logging.getLogger(__name__)
 
-STOP_WAIT_S = 15.0          # how long a stopping server waits for its workers
-STARTING_S = 30.0           # a fresh worker's time to import PyTorch and say hello
+STOP_WAIT_S = 15.0          # how long a stopping worker waits for its job to stop
 WORKER_NICE = 10            # a server's own workers yield the CPU to it
+PREVIEW_COUNT = 10          # fixed test items whose reconstructions show training progress
+PROGRESS_EVERY_S = 0.5      # how often a worker writes a running job's progress
+FINAL_RETRY_MAX_S = 5.0     # the longest wait between a worker's tries of a job's last write
+
+# this worker process's queue, board, store, id and stop event (set_worker), and its job
+_context: dict[str, Any] = {}
 
 
-# --- one worker process ----------------------------------------------------------------------
+def set_worker(huey, store: ModelStore, me: str, stopping: threading.Event) -> None:
+    """Make this process a worker of ``huey``: the task registered, where it stores models, its
+    id in heartbeats and job records, and the event that its shutdown sets."""
+    register_task(huey)
+    _context.update(huey=huey, board=JobBoard(huey), store=store, worker_id=me,
+                    stopping=stopping, job=None)
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+
+def training_now() -> str | None:
+    """The id of the job this worker process is training, for its heartbeat."""
+    return _context.get("job")
 
 
-def _heartbeat(board: taskqueue.Board, me: str, stopping: threading.Event,
+# --- one job ---------------------------------------------------------------------------------
+
+def preview_items(spec: ModelSpec) -> torch.Tensor:
+    """Fixed test items to reconstruct after each epoch: one image of each class (the first of
+    each in the test set), or the first series."""
+    d = datasets.load_dataset(spec.dataset, spec.kind)
+    if spec.kind != "image":
+        return d.x_test[:4]
+    firsts = [int(torch.nonzero(d.y_test == c)[0]) for c in torch.unique(d.y_test).tolist()]
+    return d.x_test[firsts[:PREVIEW_COUNT]]
+
+
+def train_job(job_id: str) -> None:
+    """Huey's task: run one job in this worker, start to finish; whatever goes wrong stays
+    inside this job."""
+    board, store = _context["board"], _context["store"]
+    with board.lock():
+        job = read_job(board, job_id)
+        if job is None or job.status is not QUEUED:
+            return                                # cancelled while it waited
+        # named in this worker's heartbeat before its record says RUNNING: a heartbeat newer
+        # than the job's start that names another job means this worker no longer trains it
+        _context["job"] = job_id
+        job = replace(job, status=RUNNING, worker=_context["worker_id"], started=time.time())
+        write_job(board, job)
+    try:
+        status, error, model_id = _train(board, store, job)
+        # Every job ends: its last write is retried until the storage is back (Redis restarting,
+        # a full disk), rather than leave a record RUNNING that no one would ever end
+        _until_written(job_id, lambda: _end(board, job_id, status, error, model_id))
+    finally:
+        _context["job"] = None
+
+
+def _train(board: JobBoard, store: ModelStore, job: Job
+           ) -> tuple[Status, str | None, str | None]:
+    """Train one job and store its model: how it ended, why it failed, the stored model."""
+    stop = threading.Event()
+    status, error, model_id = FAILED, None, None
+    try:
+        inputs = preview_items(job.spec)
+        reporter = _Reporter(board, job.id, inputs, stop, _context["stopping"])
+        trained = train_spec(job.spec, callbacks=(reporter,), stop=stop)
+        if stop.is_set():
+            raise TrainingStopped()
+        # the owner now: whoever asked first may have withdrawn while it trained
+        try:
+            owner = (read_job(board, job.id) or job).owner
+        except QueueUnavailable:
+            owner = job.owner               # the model is stored all the same
+        model_id = store.save(job.spec, trained, owner=owner).id
+        status = DONE
+    except TrainingStopped:
+        status = CANCELLED
+    except (TrainingDiverged, StoreError, datasets.DataError) as err:
+        error = str(err)              # the plain sentence: the job's panel shows it to students
+        if isinstance(err, Explained) and err.detail:
+            log.warning("job %s failed: %s", job.id, err.in_full())
+    except (MemoryError, torch.OutOfMemoryError):
+        log.error("job %s ran out of memory:\n%s", job.id, traceback.format_exc())
+        error = OUT_OF_MEMORY
+    except Exception:  # a bug must not take the worker, or other jobs, down with it
+        log.error("job %s failed:\n%s", job.id, traceback.format_exc())
+        error = UNEXPECTED          # its type and words may name the server's folders
+    return status, error, model_id
+
+
+def _end(board: JobBoard, job_id: str, status: Status, error: str | None,
+         model_id: str | None) -> None:
+    """Write how a job ended, under the board's lock."""
+    with board.lock():
+        job = read_job(board, job_id)
+        if job is None or not job.active:
+            # lost with the queue's storage (the app says so), or ended meanwhile by the
+            # teacher's Cancel or the reaper: a stored model is listed by the store anyway
+            return
+        if status is CANCELLED and _context["stopping"].is_set() and not board.get(
+                Key.cancel(job_id)):
+            requeue(board, job)
+        else:
+            finish(board, job, status, error=error, model_id=model_id)
+
+
+def _until_written(job_id: str, write) -> None:
+    """``write()`` again, after 0.2 s, then twice as long each time up to FINAL_RETRY_MAX_S,
+    while the queue's storage cannot be reached; logged once."""
+    delay = 0.2
+    while True:
+        try:
+            write()
+            return
+        except QueueUnavailable as err:
+            if _context["stopping"].is_set():
+                # the worker is going: a record left RUNNING by a silent worker is failed by
+                # the app's reaper, or put back on the queue by the next server's start-up
+                log.warning("job %s: its end was not written, the worker stops: %s", job_id, err)
+                return
+            if delay == 0.2:
+                log.warning("job %s: cannot write its end yet, retrying until the queue is "
+                            "back: %s", job_id, err)
+            time.sleep(delay)
+            delay = min(delay * 2, FINAL_RETRY_MAX_S)
+
+
+class _Reporter(Callback):
+    """Writes a running job's progress to the board after its first batch, then at most every
+    PROGRESS_EVERY_S and after every epoch (with the preview), and stops training after the
+    batch in progress once the job is cancelled or the worker is shutting down."""
+
+    def __init__(self, board: JobBoard, job_id: str, inputs: torch.Tensor,
+                 stop: threading.Event, stopping: threading.Event):
+        self.board, self.job_id, self.inputs = board, job_id, inputs
+        self.stop, self.stopping = stop, stopping
+        self.trace = LossTrace()
+        self.written = 0.0
+
+    def _write(self, p: Progress) -> None:
+        progress = JobProgress(epoch=p.epoch, batch=p.batch, batches=p.batches,
+                               seconds=p.seconds, fraction=p.fraction,
+                               trace=tuple(self.trace.points()), history=tuple(p.history))
+        self.board.put(Key.progress(self.job_id), progress.to_json())
+        self.written = time.monotonic()
+
+    def on_batch(self, p: Progress) -> None:
+        self.trace.add(p.epoch - 1 + p.batch / p.batches, p.loss)
+        # one small read per batch: a cancel takes effect before the next batch
+        if self.stopping.is_set() or self._quietly(self.board.get, Key.cancel(self.job_id)):
+            self.stop.set()
+        if time.monotonic() - self.written >= PROGRESS_EVERY_S or not self.written:
+            self._quietly(self._write, p)
+
+    def on_epoch(self, p: Progress) -> None:
+        device = next(p.model.parameters()).device
+        recon = p.model.reconstruct(self.inputs.to(device)).cpu()
+        self._quietly(self.board.put, Key.preview(self.job_id),
+                      JobPreview(inputs=self.inputs, recon=recon).to_json())
+        self._quietly(self._write, p)
+
+    def _quietly(self, call, *args):
+        """``call(*args)``, or None while the queue's storage is out: progress is for the
+        page's chart, and training goes on through a restart of Redis (the job's end is
+        written once it is back)."""
+        try:
+            return call(*args)
+        except QueueUnavailable:
+            return None
+
+
+# --- the worker process ----------------------------------------------------------------------
+
+def _heartbeat(board: JobBoard, me: str, stopping: threading.Event,
                parent: int | None) -> None:
     """Say this worker is alive every second; stop the worker when its parent has gone."""
-    from aedemo.train import pick_device
-
     device = str(pick_device())
     _hello(board, me)
     while not stopping.is_set():
@@ -54,28 +248,28 @@ def _heartbeat(board: taskqueue.Board, me: str, stopping: threading.Event,
             # the time first, then the job: a beat newer than a job's start names that job
             # for as long as this worker trains it (JobQueue._reap_silent_workers)
             at = time.time()
-            board.put(jobs.worker_key(me), {"id": me, "pid": os.getpid(),
-                                            "host": socket.gethostname(), "device": device,
-                                            "at": at, "job": jobs.training_now()})
-            if me not in (board.get(jobs.WORKERS_KEY) or []):
+            board.put(Key.worker(me), {"id": me, "pid": os.getpid(),
+                                       "host": socket.gethostname(), "device": device,
+                                       "at": at, "job": training_now()})
+            if me not in (board.get(Key.WORKERS) or []):
                 _hello(board, me)       # the list was lost with the queue's storage (a restart)
-        except taskqueue.QueueUnavailable as err:
+        except QueueUnavailable as err:
             log.warning("%s", err.in_full())
         if parent is not None and os.getppid() != parent:
             log.warning("the app server that started this worker is gone; stopping")
             os.kill(os.getpid(), signal.SIGTERM)
-        stopping.wait(jobs.HEARTBEAT_EVERY_S)
+        stopping.wait(HEARTBEAT_EVERY_S)
 
 
-def _hello(board: taskqueue.Board, me: str) -> None:
+def _hello(board: JobBoard, me: str) -> None:
     """Add this worker to the board's list of workers."""
     with board.lock():
-        known = board.get(jobs.WORKERS_KEY) or []
+        known = board.get(Key.WORKERS) or []
         # forget the workers that have been silent for a minute: the list stays short
-        beats = board.get_many([jobs.worker_key(w) for w in known])
+        beats = board.get_many([Key.worker(w) for w in known])
         known = [w for w in known
-                 if time.time() - beats.get(jobs.worker_key(w), {}).get("at", 0) < 60]
-        board.put(jobs.WORKERS_KEY, [*known, me])
+                 if time.time() - beats.get(Key.worker(w), {}).get("at", 0) < 60]
+        board.put(Key.WORKERS, [*known, me])
 
 
 def run_worker(parent: int | None = None) -> int:
@@ -90,11 +284,11 @@ def run_worker(parent: int | None = None) -> int:
     huey = taskqueue.connect(default_home(), taskqueue.redis_url())
     stopping = threading.Event()
     me = worker_id()
-    jobs.set_worker(huey, ModelStore(), me, stopping)
-    board = taskqueue.Board(huey)
+    set_worker(huey, ModelStore(), me, stopping)
+    board = _context["board"]
     try:
-        board.get(jobs.WORKERS_KEY)
-    except taskqueue.QueueUnavailable as err:
+        board.get(Key.WORKERS)
+    except QueueUnavailable as err:
         print(f"error: {err.in_full()}", file=sys.stderr)      # the teacher's own terminal
         return 1
     # SIGTERM (and SIGINT) stop the consumer gracefully: it waits for the job in progress,
@@ -122,107 +316,7 @@ def run_worker(parent: int | None = None) -> int:
     for _, thread in consumer.worker_threads:
         thread.join(STOP_WAIT_S)
     try:
-        board.delete(jobs.worker_key(me))
-    except taskqueue.QueueUnavailable:
+        board.delete(Key.worker(me))
+    except QueueUnavailable:
         pass
     return 0
-
-
-# --- an app server's own workers -----------------------------------------------------------
-
-_running: list[LocalWorkers] = []
-_all_stopped = threading.Event()    # stop_all() ran: this process starts no more workers
-
-
-class LocalWorkers:
-    """``count`` worker processes beside this app server, kept running while it runs."""
-
-    def __init__(self, count: int, on_death: Callable[[str], None]):
-        self.count = count
-        self.on_death = on_death            # called with a dead worker's id
-        self.procs: list[subprocess.Popen] = []
-        # Starting from now: the server creates these with its service and starts them a moment
-        # later, after its start-up checks of the store and the queue (starting()).
-        self._spawned_at = time.monotonic()
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-
-    def start(self) -> LocalWorkers:
-        if not self.count:
-            return self
-        _running.append(self)       # before the check below: stop_all() sees these, or they it
-        with self._lock:
-            if _all_stopped.is_set():
-                # the server was stopped in its first seconds, before its start-up got here:
-                # a worker started now would outlive it
-                return self
-            self.procs = [self._spawn() for _ in range(self.count)]
-        threading.Thread(target=self._watch, daemon=True, name="aedemo-workers").start()
-        return self
-
-    def _spawn(self) -> subprocess.Popen:
-        # the worker finds the same store and queue through the environment
-        env = {**os.environ, "AEDEMO_HOME": str(default_home().resolve())}
-        self._spawned_at = time.monotonic()
-        # In a session of its own: Ctrl-C in the server's terminal signals the terminal's whole
-        # process group, and a worker that got it too died in the middle of importing torch or
-        # of a batch (a KeyboardInterrupt traceback, or an abort) and lost its job. The server
-        # stops its workers itself, with SIGTERM, and each puts its job back on the queue.
-        return subprocess.Popen([sys.executable, "-m", "aedemo", "worker", "--parent-pid",
-                                 str(os.getpid())], env=env, start_new_session=True)
-
-    def _watch(self) -> None:
-        """A worker that ends while the server runs has died (killed, out of memory): fail its
-        job and start a fresh one in its place."""
-        while not self._stopping.wait(0.3):
-            with self._lock:
-                for i, proc in enumerate(self.procs):
-                    if proc.poll() is None or self._stopping.is_set():
-                        continue
-                    dead = f"{socket.gethostname()}:{proc.pid}"
-                    log.warning("training worker %s ended (%s); starting a fresh one", dead,
-                                proc.returncode)
-                    try:
-                        self.on_death(dead)
-                    except Exception:
-                        log.exception("could not record the end of worker %s", dead)
-                    self.procs[i] = self._spawn()
-
-    def starting(self) -> bool:
-        """Whether these workers may still be starting: from the server's start, or from a
-        worker's (re)start, for STARTING_S. A worker says hello on the board once it has
-        imported PyTorch (JobQueue.live_workers); one still silent by then is not starting."""
-        return (self.count > 0 and not self._stopping.is_set()
-                and time.monotonic() - self._spawned_at < STARTING_S)
-
-    def pids(self) -> list[int]:
-        with self._lock:
-            return [p.pid for p in self.procs]
-
-    def stop(self, timeout: float = STOP_WAIT_S) -> None:
-        """SIGTERM every worker (each puts its job back on the queue), then wait."""
-        self._stopping.set()
-        with self._lock:
-            procs = list(self.procs)
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in procs:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        if self in _running:
-            _running.remove(self)
-
-
-def stop_all() -> None:
-    """Stop every worker this process started, and start no more (the app server's shutdown,
-    and at exit)."""
-    _all_stopped.set()
-    for workers in list(_running):
-        workers.stop()
-
-
-atexit.register(stop_all)

@@ -98,7 +98,7 @@ def say(**what):
     print(json.dumps(what), flush=True)
 def record():
     try:
-        return queue.board.get(jobs.record_key(job.id)) or {}
+        return queue.board.get(taskqueue.Key.record(job.id)) or {}
     except Exception:
         return {}
 def status():
@@ -111,7 +111,7 @@ for attempt in range(ATTEMPTS):
     spec = _spec_from_args(build_parser().parse_args(["train", *argv, "--seed", str(attempt)]))
     job = queue.submit(spec, "hostile-student")
     while status() in unended:
-        progress = queue.board.get(jobs.progress_key(job.id)) or {}
+        progress = queue.board.get(taskqueue.Key.progress(job.id)) or {}
         if len(progress.get("history", [])) >= spec.train.epochs:
             break
         time.sleep(0.005)

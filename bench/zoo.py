@@ -43,9 +43,9 @@ import torch
 from aedemo import taskqueue
 from aedemo.data import read_idx
 from aedemo.jobs import DONE, SYSTEM, JobQueue
+from aedemo.local_workers import LocalWorkers
 from aedemo.store import ModelStore
 from aedemo.train import pick_device
-from aedemo.workers import LocalWorkers
 from aedemo.zoo import zoo_specs
 
 FIRST_DENSE_TARGET_S = 15.0

@@ -127,12 +127,12 @@ def inline_worker(huey, store, *, consume: bool = True):
     import threading
     import time
 
-    from aedemo import jobs, taskqueue, workers
+    from aedemo import taskqueue, workers
 
     stopping = threading.Event()
     me = f"inline:{os.getpid()}:{id(stopping)}"
-    jobs.set_worker(huey, store, me, stopping)
-    threading.Thread(target=workers._heartbeat, args=(taskqueue.Board(huey), me, stopping, None),
+    workers.set_worker(huey, store, me, stopping)
+    threading.Thread(target=workers._heartbeat, args=(taskqueue.JobBoard(huey), me, stopping, None),
                      daemon=True).start()
 
     def run():

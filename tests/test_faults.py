@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from aedemo import jobs, taskqueue
 from aedemo import store as store_module
-from aedemo.jobs import DONE, FAILED, JobQueue
+from aedemo import taskqueue, workers
+from aedemo.job import DONE, FAILED, OUT_OF_MEMORY
+from aedemo.jobs import JobQueue
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import Callback, TrainConfig
@@ -51,10 +52,10 @@ def test_a_job_that_raises_mid_epoch_fails_alone_and_the_queue_goes_on(inline, m
         extra = (Boom(),) if s.latent_dim == 2 else ()
         return train_spec(s, callbacks=(*callbacks, *extra), stop=stop)
 
-    monkeypatch.setattr(jobs, "train_spec", trainer)
+    monkeypatch.setattr(workers, "train_spec", trainer)
     bad, good = inline.submit(spec(2), "a"), inline.submit(spec(3), "b")
     failed = wait(inline, bad.id)
-    assert failed.status == FAILED and failed.error == jobs.OUT_OF_MEMORY
+    assert failed.status == FAILED and failed.error == OUT_OF_MEMORY
     assert wait(inline, good.id).status == DONE
     assert [m.spec.latent_dim for m in inline.store.list()] == [3]
 

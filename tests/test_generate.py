@@ -600,7 +600,7 @@ def test_a_missing_beta_trains_in_one_click(explore):
     assert {"gen-train-beta-0.25", "gen-train-beta-1", "gen-train-beta-4"} <= keys
     at.button(key="gen-train-beta-4").click().run()
     no_exception(at)
-    (job,) = ui.service().active_jobs()
+    (job,) = ui.service().jobs.jobs(active_only=True)
     assert job.spec == wanted[4.0]
     assert f"**{wanted[4.0].title}**" in [m.value for m in at.markdown]   # its job panel
 

@@ -12,7 +12,8 @@ import dataclasses
 import pytest
 
 from aedemo.data import load_images
-from aedemo.jobs import SYSTEM, JobError, cost_estimate, duration_estimate
+from aedemo.estimates import cost_estimate, duration_estimate
+from aedemo.job import SYSTEM, JobError
 from aedemo.models import REGISTRY
 from aedemo.spec import (
     MNIST_TRAIN_SIZE,
@@ -115,7 +116,7 @@ def test_a_students_costly_job_is_refused_and_the_teachers_and_the_zoos_are_not(
     assert said.startswith("A student's job may train for at most 5 min; this one would take "
                            "about ")
     assert "Fewer epochs or a larger batch" in said and "conv" not in said
-    assert svc.active_jobs() == []
+    assert svc.jobs.jobs(active_only=True) == []
     # within the limit it queues; the teacher's and the zoo's queue whatever their cost
     assert svc.submit(dataclasses.replace(costly, train=TrainConfig(epochs=4, batch_size=64)),
                       "student-a").active

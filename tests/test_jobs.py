@@ -12,10 +12,22 @@ import time
 
 import pytest
 
-from aedemo import jobs, taskqueue, workers
-from aedemo.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, JobError, JobQueue
-from aedemo.spec import ModelSpec
+from aedemo import job as job_module
+from aedemo import local_workers, taskqueue
+from aedemo.job import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SYSTEM,
+    TEACHER,
+    JobError,
+)
+from aedemo.jobs import JobQueue
+from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
+from aedemo.taskqueue import Key
 from aedemo.train import TrainConfig
 from support import REPO
 
@@ -52,15 +64,15 @@ class Queue:
     def __init__(self, count: int = 1):
         self.store = ModelStore()
         self.queue = JobQueue(self.store, taskqueue.connect(self.store.root))
-        self.workers = workers.LocalWorkers(count, on_death=self.queue.worker_died).start()
+        self.workers = local_workers.LocalWorkers(count, on_death=self.queue.worker_died).start()
 
     def running(self, job_id: str, batches: int = 1):
         """Wait until the job runs and has done ``batches`` batches in all; its snapshot."""
         try:
-            return wait_for(lambda: (s := self.queue.snapshot(job_id)).status == RUNNING
+            return wait_for(lambda: (s := self.queue.job(job_id)).status == RUNNING
                             and batches_done(s) >= batches and s, 180, f"{job_id} to run")
         except AssertionError:
-            snap = self.queue.snapshot(job_id)
+            snap = self.queue.job(job_id)
             raise AssertionError(f"{job_id} never ran: {snap.status}, batch {snap.batch}, "
                                  f"position {snap.position}; workers "
                                  f"{[p.poll() for p in self.workers.procs]} alive "
@@ -90,7 +102,7 @@ def test_a_job_trains_in_a_worker_process_and_stores_its_model(q):
     assert done.status == DONE and done.model_id == spec(epochs=2).key
     stored = queue.store.get(done.model_id)
     assert stored.ok and stored.owner == "alice"
-    record = queue.queue.board.get(jobs.record_key(job.id))
+    record = queue.queue.board.get(Key.record(job.id))
     assert record["worker"].endswith(f":{queue.workers.pids()[0]}")      # not this process
     assert queue.workers.pids()[0] != os.getpid()
     assert len(done.history) == 2 and done.batch_losses
@@ -101,7 +113,7 @@ def test_the_queue_runs_jobs_in_order_one_at_a_time_per_worker(q):
     first = queue.queue.submit(slow(2), "a")
     queue.running(first.id)
     later = [queue.queue.submit(spec(k), who) for k, who in ((3, "b"), (4, "c"), (5, "d"))]
-    assert [queue.queue.snapshot(j.id).position for j in later] == [1, 2, 3]
+    assert [queue.queue.job(j.id).position for j in later] == [1, 2, 3]
     statuses = [s.status for s in queue.queue.jobs()]
     assert statuses.count(RUNNING) == 1 and statuses.count(QUEUED) == 3
     queue.queue.cancel(first.id, "a")
@@ -111,29 +123,29 @@ def test_the_queue_runs_jobs_in_order_one_at_a_time_per_worker(q):
 
 
 def test_identical_requests_share_one_job_and_stored_models_are_reused(q):
-    queue = q()
+    queue = q(0)                                         # no worker: the jobs wait
     a = queue.queue.submit(slow(6), "alice")
     b = queue.queue.submit(slow(6), "bob")
     assert a.id == b.id and len(queue.queue.jobs()) == 1
     assert b.askers == ("alice", "bob") and b.shared_with("bob") == 1
     queue.queue.cancel(a.id, "alice")                    # bob still wants it
-    assert queue.queue.snapshot(a.id).active
+    assert queue.queue.job(a.id).active
     queue.queue.cancel(a.id, "bob")                      # nobody does now
     assert queue.queue.wait(a.id, timeout=60).status == CANCELLED
-    done = queue.queue.wait(queue.queue.submit(spec(7), "alice").id, timeout=120)
+    queue.store.save(spec(7), train_spec(spec(7)), owner="alice")
     again = queue.queue.submit(spec(7), "bob")
-    assert again.status == DONE and again.reused and again.model_id == done.model_id
+    assert again.status == DONE and again.reused and again.model_id == spec(7).key
 
 
 def test_per_student_cap(q):
-    queue = q(1)
+    queue = q(0)               # a cap counts jobs: no worker needs to train one to count it
     first = queue.queue.submit(slow(8), "alice")
     for k in (9, 10):
         queue.queue.submit(slow(k), "alice")
     with pytest.raises(JobError, match="limit is 3 per student"):
         queue.queue.submit(slow(11), "alice")
     queue.queue.submit(slow(11), "bob")                 # someone else may still queue
-    assert queue.queue.submit(slow(12), jobs.SYSTEM)    # the zoo has no cap
+    assert queue.queue.submit(slow(12), SYSTEM)    # the zoo has no cap
     for job in queue.queue.jobs(active_only=True):
         queue.queue.cancel(job.id, job.owner)
     assert queue.queue.wait(first.id, timeout=60).status == CANCELLED
@@ -155,7 +167,7 @@ def test_cancel_a_queued_job_and_a_running_one_stores_nothing(q):
     assert queue.store.list() == []
     follow = queue.queue.wait(queue.queue.submit(spec(15), "alice").id, timeout=120)
     assert follow.status == DONE                         # the cancelled one never ran
-    assert queue.queue.snapshot(waiting.id).status == CANCELLED
+    assert queue.queue.job(waiting.id).status == CANCELLED
 
 
 def test_a_diverging_job_fails_alone_and_the_queue_goes_on(q):
@@ -173,7 +185,7 @@ def test_a_worker_killed_mid_epoch_fails_its_job_plainly_and_a_fresh_worker_goes
     queue.running(job.id, batches=5)
     killed = queue.workers.pids()[0]
     os.kill(killed, signal.SIGKILL)                      # as the kernel's OOM killer does
-    failed = wait_for(lambda: (s := queue.queue.snapshot(job.id)).status == FAILED and s, 30,
+    failed = wait_for(lambda: (s := queue.queue.job(job.id)).status == FAILED and s, 30,
                       "the job to fail")
     assert "killed, or ran out of memory" in failed.error and "nothing was stored" in failed.error
     assert queue.store.get(slow(18).key) is None         # no partial model
@@ -187,18 +199,18 @@ def test_a_restart_keeps_the_queue_in_order_and_puts_the_interrupted_job_first(q
     before.running(first.id, batches=2)
     waiting = [before.queue.submit(slow(k), "bob").id for k in (21, 22)]
     before.stop()                                        # the server stops: SIGTERM
-    time.sleep(jobs.SNAPSHOT_TTL_S)                      # past the snapshots shared by pages
-    interrupted = before.queue.snapshot(first.id)
+    before.queue._forget_cache()                         # past the snapshots shared by pages
+    interrupted = before.queue.job(first.id)
     assert interrupted.status == QUEUED and "interrupted by a restart" in interrupted.note
     assert before.store.list() == []
     # a new server on the same home: the queue as it was, the interrupted job first
     after = Queue(0)
     assert after.queue.recover() == []                   # the worker put it back itself
-    order = [after.queue.snapshot(i).position for i in (first.id, *waiting)]
+    order = [after.queue.job(i).position for i in (first.id, *waiting)]
     assert order == [1, 2, 3]
 
 
-def test_a_job_left_running_by_a_killed_server_is_requeued_on_the_next_start(q):
+def test_a_job_left_running_by_a_killed_server_is_requeued_on_the_next_start(q, monkeypatch):
     """The server and its worker killed with SIGKILL: nobody put the job back. The next
     server finds it running with no live worker and puts it at the head of the queue."""
     store = ModelStore()
@@ -207,24 +219,26 @@ def test_a_job_left_running_by_a_killed_server_is_requeued_on_the_next_start(q):
     try:
         job = queue.submit(slow(23), "alice")
         later = queue.submit(slow(24), "alice")
-        wait_for(lambda: batches_done(queue.snapshot(job.id)) >= 2, 90, "the job to run")
+        wait_for(lambda: batches_done(queue.job(job.id)) >= 2, 90, "the job to run")
     finally:
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
-    time.sleep(jobs.HEARTBEAT_STALE_S)
+    # the dead worker's last heartbeat goes stale: sooner than a class's 8 s, the same rule
+    monkeypatch.setattr(job_module, "HEARTBEAT_STALE_S", 1.0)
     restarted = JobQueue(store, taskqueue.connect(store.root))
+    wait_for(lambda: not restarted.live_workers(), 10, "the worker's heartbeat to go stale")
     assert restarted.recover() == [job.id]
-    again = restarted.snapshot(job.id)
+    again = restarted.job(job.id)
     assert again.status == QUEUED and again.position == 1 and again.note
-    assert restarted.snapshot(later.id).position == 2
+    assert restarted.job(later.id).position == 2
 
 
 def test_progress_loss_trace_and_preview_while_running(q):
     queue = q()
     job = queue.queue.submit(spec(25, epochs=100, batch=64), "alice")
     snap = queue.running(job.id)
-    wait_for(lambda: len(queue.queue.snapshot(job.id).history) >= 1, 60, "an epoch")
-    snap = queue.queue.snapshot(job.id)
+    wait_for(lambda: len(queue.queue.job(job.id).history) >= 1, 60, "an epoch")
+    snap = queue.queue.job(job.id)
     assert snap.epochs == 100 and snap.batches == 23 and 0 < snap.fraction < 1
     assert len(snap.batch_losses) >= 23 and snap.eta_seconds > 0
     assert snap.preview.shape == snap.preview_inputs.shape == (10, 1, 28, 28)
@@ -264,7 +278,7 @@ def test_an_unreachable_queue_is_a_message_not_a_traceback():
 
 
 def test_the_queue_and_the_workers_never_import_streamlit():
-    code = ("import sys, aedemo.jobs, aedemo.workers, aedemo.taskqueue\n"
+    code = ("import sys, aedemo.jobs, aedemo.workers, aedemo.local_workers, aedemo.taskqueue\n"
             "assert 'streamlit' not in sys.modules, 'streamlit imported'\n")
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
@@ -292,7 +306,7 @@ def test_two_servers_share_one_redis_queue_its_dedup_and_its_caps(shared):
         b.submit(slow(k), "alice")                             # alice's browser moved servers
     with pytest.raises(JobError, match="limit is 3 per student"):
         a.submit(slow(33), "alice")
-    seen = wait_for(lambda: (s := b.snapshot(job.id)).status == RUNNING and s, 120,
+    seen = wait_for(lambda: (s := b.job(job.id)).status == RUNNING and s, 120,
                     "the worker to take the job")
     assert seen.owner == "alice" and seen.askers == ("alice", "bob")
     with pytest.raises(JobError, match="Only a student who asked"):
@@ -307,7 +321,7 @@ def test_a_model_trained_through_one_server_appears_on_the_other(shared):
     a, b = shared
     done = a.wait(a.submit(spec(34), "alice").id, timeout=120)
     assert done.status == DONE
-    assert b.store.get(done.model_id) is not None and b.snapshot(done.id).status == DONE
+    assert b.store.get(done.model_id) is not None and b.job(done.id).status == DONE
     assert any(w["device"] in ("cpu", "cuda") for w in b.live_workers())
 
 
@@ -322,7 +336,7 @@ def test_a_shared_job_counts_every_student_and_stops_when_nobody_wants_it(q):
     with pytest.raises(JobError, match="Only a student who asked"):
         queue.cancel(job.id, "carol")
     assert queue.cancel(job.id, "alice").active                    # the first one leaves
-    left = queue.snapshot(job.id)
+    left = queue.job(job.id)
     assert left.status == QUEUED and left.askers == ("bob",) and left.position == 1
     assert queue.cancel(job.id, "bob").status == CANCELLED         # the last one leaves
 
@@ -348,7 +362,7 @@ def test_the_queue_cap_holds_for_everyone_but_the_zoo(q):
     with pytest.raises(JobError, match="The training queue is full: 4 jobs are waiting"):
         queue.submit(slow(44), "e")
     assert queue.submit(slow(40), "e").askers == ("a", "e")       # joining adds no job
-    assert queue.submit(slow(45), jobs.SYSTEM).status == QUEUED   # the lesson's own
+    assert queue.submit(slow(45), SYSTEM).status == QUEUED   # the lesson's own
     queue.cancel(queue.jobs(active_only=True)[1].id, "b")
     assert queue.submit(slow(44), "e").status == QUEUED           # room again
 
@@ -358,7 +372,7 @@ def test_the_teacher_cancels_anyones_job_and_clears_the_queue(q):
     shared = queue.submit(slow(50), "alice")
     queue.submit(slow(50), "bob")
     assert queue.cancel(shared.id, "teacher", teacher=True).status == CANCELLED  # for both
-    for k, who in ((51, "alice"), (52, "bob"), (53, jobs.SYSTEM)):
+    for k, who in ((51, "alice"), (52, "bob"), (53, SYSTEM)):
         queue.submit(slow(k), who)
     assert queue.clear() == 3
     assert queue.jobs(active_only=True) == []
@@ -371,7 +385,7 @@ def test_a_shared_jobs_model_belongs_to_a_student_who_still_wants_it(q):
     job = waiting.submit(spec(60), "alice")
     waiting.submit(spec(60), "bob")
     waiting.cancel(job.id, "alice")
-    assert waiting.snapshot(job.id).owner == "bob"
+    assert waiting.job(job.id).owner == "bob"
     trained = q(1).queue.wait(job.id, timeout=120)          # a worker takes it now
     assert trained.status == DONE
     assert ModelStore().get(trained.model_id).owner == "bob"
@@ -392,16 +406,15 @@ def test_one_computer_cannot_take_the_queue_under_ever_new_student_ids(q):
 
 
 def test_a_cancelled_job_takes_nobodys_place_in_the_queue(q):
-    """X runs, Y waits, Y is cancelled, Z comes: Z is first in line. Huey still holds Y's
-    revoked task until a worker pops it, so a position read from Huey's queue said 2."""
-    queue = q(1)
+    """X waits, Y waits, Y is cancelled, Z comes: Z is second in line. Huey still holds Y's
+    revoked task until a worker pops it, so a position read from Huey's queue said 3."""
+    queue = q(0)
     x = queue.queue.submit(slow(2), "a")
-    queue.running(x.id)
     y = queue.queue.submit(spec(3), "b")
-    assert queue.queue.snapshot(y.id).position == 1
+    assert queue.queue.job(y.id).position == 2
     queue.queue.cancel(y.id, "b")
     z = queue.queue.submit(spec(4), "c")
-    assert queue.queue.snapshot(z.id).position == 1
+    assert queue.queue.job(z.id).position == 2
     assert [j.id for j in queue.queue.jobs(active_only=True)] == [x.id, z.id]
     queue.queue.clear()
 
@@ -417,6 +430,6 @@ def test_a_cancelled_job_says_who_cancelled_it(q):
     queue.queue.cancel(waiting.id, "a", teacher=True)
     queue.queue.cancel(running.id, "a", teacher=True)
     ended = queue.queue.wait(running.id, timeout=120)
-    assert ended.status == CANCELLED and ended.cancelled_by == jobs.TEACHER
-    assert queue.queue.snapshot(waiting.id).cancelled_by == jobs.TEACHER
-    assert queue.queue.snapshot(mine.id).cancelled_by == "c"
+    assert ended.status == CANCELLED and ended.cancelled_by == TEACHER
+    assert queue.queue.job(waiting.id).cancelled_by == TEACHER
+    assert queue.queue.job(mine.id).cancelled_by == "c"

@@ -7,11 +7,23 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
-from aedemo import jobs, taskqueue
-from aedemo.jobs import CANCELLED, DONE, FAILED, RUNNING, JobError, JobQueue
+from aedemo import jobs, taskqueue, workers
+from aedemo.job import (
+    CANCELLED,
+    DONE,
+    FAILED,
+    LOST,
+    RUNNING,
+    UNEXPECTED,
+    JobError,
+    read_job,
+    write_job,
+)
+from aedemo.jobs import JobQueue
 from aedemo.roles import THIS_MACHINE
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
@@ -82,7 +94,7 @@ def test_a_job_whose_end_meets_redis_restarting_ends_done_once_redis_is_back(tmp
         threading.Timer(2.0, server.start).start()
         return model
 
-    monkeypatch.setattr(jobs, "train_spec", trained_then_redis_restarts)
+    monkeypatch.setattr(workers, "train_spec", trained_then_redis_restarts)
     stopping = inline_worker(huey, store)
     queue = JobQueue(store, huey)
     try:
@@ -99,7 +111,7 @@ def test_a_job_whose_end_meets_redis_restarting_ends_done_once_redis_is_back(tmp
 def _read(queue: JobQueue, job_id: str):
     try:
         queue._forget_cache()
-        return queue.snapshot(job_id)
+        return queue.job(job_id)
     except JobError:                 # Redis restarting
         return None
 
@@ -109,10 +121,9 @@ def _left_running(queue: JobQueue, k: int) -> str:
     record RUNNING with the id of a worker that is alive and trains nothing."""
     job = queue.submit(spec(k, epochs=100, batch=16), "alice")
     queue.huey.dequeue()                                    # a worker took it...
-    board = queue.board
-    record = board.get(jobs.record_key(job.id))
-    record.update(status=RUNNING, worker=jobs._context["worker_id"], started=time.time() - 5)
-    board.put(jobs.record_key(job.id), record)              # ...and never wrote its end
+    record = replace(read_job(queue.board, job.id), status=RUNNING,
+                     worker=workers._context["worker_id"], started=time.time() - 5)
+    write_job(queue.board, record)                          # ...and never wrote its end
     return job.id
 
 
@@ -127,8 +138,8 @@ def test_the_teachers_cancel_and_the_reaper_end_a_running_job_that_no_worker_tra
         # the old Cancel set a flag that no worker read: the job stayed RUNNING
         assert queue.cancel(cancelled, "teacher", teacher=True).status == CANCELLED
         queue._forget_cache()
-        assert queue.snapshot(reaped).status == FAILED
-        assert "no longer trains this job" in queue.snapshot(reaped).error
+        assert queue.job(reaped).status == FAILED
+        assert "no longer trains this job" in queue.job(reaped).error
         # its student's slot and its settings are free again
         assert queue.jobs("alice", active_only=True) == []
         assert queue.submit(spec(4, epochs=100, batch=16), "alice").id != reaped
@@ -162,12 +173,12 @@ def test_jobs_lost_with_redis_are_reported_to_their_students(redis_server, monke
     queue._forget_cache()
     mine = queue.jobs("alice")
     assert [(j.id, j.status) for j in mine] == [(vanished.id, FAILED)]
-    assert mine[0].error == jobs.LOST
+    assert mine[0].error == LOST
     # a record that survived while its task did not (a snapshot older than the task)
     orphan = queue.submit(spec(6), "bob")
     queue.huey.storage.flush_queue()
     lost = until(lambda: (s := _read(queue, orphan.id)) and s.status == FAILED and s, 10)
-    assert lost and lost.error == jobs.LOST
+    assert lost and lost.error == LOST
     assert queue.submit(spec(6), "bob").id != orphan.id          # its settings are free again
 
 
@@ -189,7 +200,7 @@ def test_a_job_that_fails_unexpectedly_tells_its_student_no_path_and_no_exceptio
     def broken(spec):
         raise OSError(13, "Permission denied", "/srv/aedemo-secret/cache")
 
-    monkeypatch.setattr(jobs, "preview_items", broken)
+    monkeypatch.setattr(workers, "preview_items", broken)
     store = ModelStore()
     huey = taskqueue.connect(store.root)
     stopping = inline_worker(huey, store)
@@ -200,6 +211,6 @@ def test_a_job_that_fails_unexpectedly_tells_its_student_no_path_and_no_exceptio
     finally:
         stopping.set()
     assert ended.status == FAILED
-    assert ended.error == jobs.UNEXPECTED
+    assert ended.error == UNEXPECTED
     assert "/srv" not in ended.error and "Error" not in ended.error
     assert "/srv/aedemo-secret/cache" in caplog.text

@@ -143,12 +143,12 @@ def test_a_shared_job_says_so_and_cancelling_takes_back_only_your_request(classr
     at.select_slider(key="train-batch-dense").set_value(256)
     at.button(key="train-start").click().run()
     assert not at.exception
-    assert queue.snapshot(job.id).askers == (ALICE, BOB)  # the same settings: the same job
+    assert queue.job(job.id).askers == (ALICE, BOB)  # the same settings: the same job
     assert any("you share this job" in i.value for i in at.info)
     mine = buttons(at)[f"cancel-{job.id}"]
     assert mine.label == "Cancel my request"
     mine.click().run()
-    left = queue.snapshot(job.id)
+    left = queue.job(job.id)
     assert left.active and left.askers == (ALICE,)
     # after a reload Alice still finds her job, with its Cancel
     again = visit(ALICE)
@@ -201,7 +201,7 @@ def warnings(at: AppTest) -> str:
 def test_a_job_the_teacher_cancelled_says_so_in_its_panel_and_a_notice(classroom):
     visit, _, _ = classroom
     at, home = start(visit(ALICE), 5), open_tab(ALICE)
-    (job,) = ui.service().active_jobs(ALICE)
+    (job,) = ui.service().jobs.jobs(ALICE, active_only=True)
     assert "Cancelled" not in warnings(at) and not toasts(home)
     ui.service().cancel(job.id, BOB, teacher=True)           # Bob is the teacher here
     at.run()

@@ -15,7 +15,7 @@ import time
 import pytest
 from streamlit import config
 
-from aedemo import workers
+from aedemo import local_workers
 from aedemo.service import Service
 from support import REPO
 
@@ -199,9 +199,9 @@ def test_the_worker_is_starting_from_the_servers_first_moment_until_it_says_hell
 
 
 def test_a_worker_that_never_says_hello_is_not_starting_for_ever(monkeypatch):
-    monkeypatch.setattr(workers, "STARTING_S", 0.3)
-    local = workers.LocalWorkers(1, on_death=print)         # never started
+    monkeypatch.setattr(local_workers, "STARTING_S", 0.3)
+    local = local_workers.LocalWorkers(1, on_death=print)         # never started
     assert local.starting()
     time.sleep(0.4)
     assert not local.starting()
-    assert not workers.LocalWorkers(0, on_death=print).starting()     # none of its own
+    assert not local_workers.LocalWorkers(0, on_death=print).starting()     # none of its own

@@ -107,16 +107,16 @@ def test_the_live_chart_gets_every_batch_of_a_short_job(digits):
     points, not three dots."""
     from huey import MemoryHuey
 
-    from aedemo import jobs
-    from aedemo.taskqueue import Board
+    from aedemo import workers
+    from aedemo.taskqueue import JobBoard, Key
 
-    board = Board(MemoryHuey("test"))
-    reporter = jobs._Reporter(board, "j1", digits.x_test[:2], threading.Event(),
+    board = JobBoard(MemoryHuey("test"))
+    reporter = workers._Reporter(board, "j1", digits.x_test[:2], threading.Event(),
                               threading.Event())
     model = build("dense", {"latent_dim": 4})
     fit(model, digits.x_train[:640], None, TrainConfig(epochs=3, batch_size=64),
         callbacks=(reporter,))
-    points = board.get(jobs.progress_key("j1"))["trace"]
+    points = board.get(Key.progress("j1"))["trace"]
     assert len(points) == 30 and points[-1][0] == pytest.approx(3.0)
 
 

@@ -102,7 +102,7 @@ def test_a_students_costly_job_is_said_before_start_and_refused_at_start(page_ap
     at.button(key="train-start").click().run()
     no_exception(at)
     assert [e.value for e in at.error] == said
-    assert ui.service().active_jobs() == []
+    assert ui.service().jobs.jobs(active_only=True) == []
 
 
 def test_the_teacher_is_told_the_limit_and_is_not_held_to_it(page_app, monkeypatch):
@@ -116,8 +116,8 @@ def test_the_teacher_is_told_the_limit_and_is_not_held_to_it(page_app, monkeypat
     at.button(key="train-start").click().run()
     no_exception(at)
     assert not at.error
-    assert [(j.spec.variant, j.spec.train.epochs) for j in ui.service().active_jobs()] == [
-        ("lstm", 100)]
+    assert [(j.spec.variant, j.spec.train.epochs)
+            for j in ui.service().jobs.jobs(active_only=True)] == [("lstm", 100)]
 
 
 def test_a_seed_that_is_no_number_is_refused_in_a_sentence(page_app):
@@ -137,4 +137,4 @@ def test_a_seed_that_is_no_number_is_refused_in_a_sentence(page_app):
     no_exception(at)
     assert not at.error and not at.button(key="train-start").disabled
     at.button(key="train-start").click().run()
-    assert [j.spec.train.seed for j in ui.service().active_jobs()] == [7]
+    assert [j.spec.train.seed for j in ui.service().jobs.jobs(active_only=True)] == [7]

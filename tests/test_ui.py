@@ -236,17 +236,17 @@ def spec(variant: str = "dense", k: int = 16, epochs: int = 10, batch: int = 256
 
 
 def snapshot(job_id: str, s, status: str, position=None, eta=None, fraction=0.0):
-    from aedemo.jobs import JobSnapshot, Status
+    from aedemo.job import Job, JobProgress, Status
 
-    return JobSnapshot(id=job_id, spec=s, status=Status(status), owner="a", position=position,
-                       epoch=0, epochs=s.train.epochs, batch=0, batches=0, fraction=fraction,
-                       eta_seconds=eta, history=(), batch_losses=(), preview=None,
-                       preview_inputs=None, error=None, model_id=None, reused=False,
-                       submitted=0.0, finished=None)
+    # a job's ETA is its pace so far: ``eta`` seconds left at ``fraction`` took these
+    seconds = eta * fraction / (1 - fraction) if eta is not None else 0.0
+    return Job(id=job_id, spec=s, status=Status(status), owner="a", askers=("a",),
+               addresses=(), submitted=0.0, position=position,
+               progress=JobProgress(fraction=fraction, seconds=seconds))
 
 
 def test_the_wait_in_the_queue_is_computed_from_the_running_jobs_eta_and_measured_times():
-    from aedemo.jobs import duration_estimate, measured_seconds, wait_estimate
+    from aedemo.estimates import duration_estimate, measured_seconds, wait_estimate
 
     running = snapshot("run", spec(k=8), "running", eta=10.0, fraction=0.75)
     ahead = [snapshot("q1", spec(epochs=4), "queued", position=1),

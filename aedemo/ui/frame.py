@@ -99,7 +99,7 @@ def _sidebar_status() -> None:
         elif data.about:
             st.caption(f"From {data.about}.")
     try:
-        active = svc.active_jobs()
+        active = svc.jobs.jobs(active_only=True)
     except JobError as err:                    # the queue out of reach: say so, no traceback
         st.error(for_viewer(err), icon=":material/cloud_off:")
         return

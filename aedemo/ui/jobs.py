@@ -10,7 +10,8 @@ import torch
 
 from aedemo import menu
 from aedemo.data import DataError
-from aedemo.jobs import SYSTEM, TEACHER, JobError, JobSnapshot, Status
+from aedemo.job import SYSTEM, TEACHER, Job, Status
+from aedemo.jobs import JobError
 from aedemo.spec import ModelSpec
 from aedemo.ui.news import deleted_by
 from aedemo.ui.pickers import training_words
@@ -66,7 +67,7 @@ def pages_showing(spec: ModelSpec) -> list[menu.PageInfo]:
     return [p for p in menu.PAGES if Path(p.path).stem in names]
 
 
-def _job_done(job: JobSnapshot, me: str) -> None:
+def _job_done(job: Job, me: str) -> None:
     """A finished job: its model and the pages that show it, or that the model is gone."""
     svc = service()
     stored = svc.store.get(job.model_id) if job.model_id else None
@@ -91,7 +92,7 @@ def _job_done(job: JobSnapshot, me: str) -> None:
         column.page_link(page.path, label=f"See it on {page.title}", icon=page.icon)
 
 
-def cancelled_text(job: JobSnapshot, me: str) -> str:
+def cancelled_text(job: Job, me: str) -> str:
     """Who cancelled a job, as its panel says it: the teacher, or the other student who was
     still asking for it; a student's own cancel (and the teacher's own) needs no name."""
     if job.cancelled_by == TEACHER and not is_teacher():
@@ -116,10 +117,10 @@ def job_panel(job_id: str) -> None:
         _job_panel_body(job)
 
 
-def _job_or_say(job_id: str) -> JobSnapshot | None:
+def _job_or_say(job_id: str) -> Job | None:
     """The job, or None (said, when the queue cannot be reached)."""
     try:
-        return service().job(job_id)
+        return service().jobs.job(job_id)
     except JobError as err:
         st.error(for_viewer(err), icon=":material/cloud_off:")
         return None
@@ -137,7 +138,7 @@ def _live_job_panel(job_id: str) -> None:
     _job_panel_body(job)
 
 
-def _job_panel_body(job: JobSnapshot) -> None:
+def _job_panel_body(job: Job) -> None:
     svc = service()
     me = student_id()
     spec = job.spec
@@ -184,7 +185,7 @@ def _job_panel_body(job: JobSnapshot) -> None:
                               f"of them (dashed) after epoch {len(job.history)}.")
 
 
-def _job_controls(job: JobSnapshot, me: str) -> None:
+def _job_controls(job: Job, me: str) -> None:
     """Who else wants this job, and Cancel for the students who asked for it and the teacher.
     A student's Cancel takes back only their own request: the job goes on for the others."""
     others = job.shared_with(me)
@@ -216,7 +217,7 @@ FOLLOWED_JOBS = 4          # panels on the Train page: a student's cap of jobs, 
 
 
 def follow_job(page: str, started: str | None = None, *, all_mine: bool = False,
-               keep: int = 1) -> list[JobSnapshot]:
+               keep: int = 1) -> list[Job]:
     """The jobs ``page`` follows in this tab, for their panels: ``started``, the job just
     submitted there; the ones followed before, which keep their panel to show how they ended;
     and with ``all_mine`` every other job this student waits for (the Train page: a reload
@@ -226,14 +227,14 @@ def follow_job(page: str, started: str | None = None, *, all_mine: bool = False,
     mine: list[str] = []
     if all_mine:
         try:
-            mine = [j.id for j in service().active_jobs(student_id())]
+            mine = [j.id for j in service().jobs.jobs(student_id(), active_only=True)]
         except JobError:
             pass
     jobs = []
     for job_id in dict.fromkeys([*([started] if started else []), *followed.get(page, ()),
                                  *mine]):
         try:
-            job = service().job(job_id)
+            job = service().jobs.job(job_id)
         except JobError:
             job = None
         if job is not None:
@@ -244,7 +245,7 @@ def follow_job(page: str, started: str | None = None, *, all_mine: bool = False,
     return jobs
 
 
-def landed_model(page: str, job: JobSnapshot) -> str | None:
+def landed_model(page: str, job: Job) -> str | None:
     """The model a job that ``page`` follows has just stored, the first time it is asked (the
     page then shows it, once: the student may pick another afterwards); else None."""
     landed = st.session_state.setdefault(f"{FOLLOWED}_landed", {})

@@ -6,7 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from aedemo import classroom
-from aedemo.jobs import TEACHER, JobError
+from aedemo.job import TEACHER
+from aedemo.jobs import JobError
 from aedemo.spec import ModelSpec
 from aedemo.store import StoreError
 from aedemo.ui.session import for_viewer, is_teacher, service, student_id

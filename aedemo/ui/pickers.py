@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 import torch
 
-from aedemo.jobs import SYSTEM
+from aedemo.job import SYSTEM
 from aedemo.service import Provenance
 from aedemo.spec import ModelSpec
 from aedemo.store import StoredModel

@@ -7,13 +7,15 @@ from __future__ import annotations
 import streamlit as st
 
 from aedemo import roles
-from aedemo.jobs import SYSTEM, JobError, JobSnapshot, Status, duration_words, wait_estimate
+from aedemo.estimates import duration_words, wait_estimate
+from aedemo.job import SYSTEM, Job, Status
+from aedemo.jobs import JobError
 from aedemo.spec import ModelSpec, and_list
 from aedemo.ui.news import teacher_act
 from aedemo.ui.session import client_address, for_viewer, is_teacher, service, student_id
 
 
-def submit(spec) -> JobSnapshot:
+def submit(spec) -> Job:
     """Queue a training job for this student (see Service.submit); raises JobError. The
     teacher's jobs are not held to the class's limit on a job's training time."""
     # the cap per computer counts this machine's browser too, as one computer (Streamlit says
@@ -41,7 +43,7 @@ def job_cost_note(spec: ModelSpec) -> None:
         st.caption(f"{said} A student's job may train for at most {limit}.")
 
 
-def job_line(job: JobSnapshot, me: str) -> str:
+def job_line(job: Job, me: str) -> str:
     who = " (yours)" if job.asked_by(me) else ""
     if job.status is Status.RUNNING:
         again = " (interrupted by a restart: training again)" if job.note else ""
@@ -51,7 +53,7 @@ def job_line(job: JobSnapshot, me: str) -> str:
     return f"{job.position or '·'}\\. {job.spec.title}{who}{again}"
 
 
-def progress_text(job: JobSnapshot, *, detail: bool = False) -> str:
+def progress_text(job: Job, *, detail: bool = False) -> str:
     """A running job's progress in the words both the sidebar and the job panel use, from the
     same fraction, so the two never disagree; "starting" until its first batch is done."""
     if job.batches == 0:
@@ -75,7 +77,7 @@ def job_exists(job_id: str) -> bool:
     """Whether the queue knows this job (False too when the queue cannot be reached: the job
     panel is then replaced by the sidebar's message)."""
     try:
-        return service().job(job_id) is not None
+        return service().jobs.job(job_id) is not None
     except JobError:
         return False
 
@@ -84,7 +86,7 @@ def interrupted_jobs() -> None:
     """Say which jobs a restart of the server interrupted: they wait at the head of the queue
     and train again from the start (nothing is lost, nothing half-trained was stored)."""
     try:
-        again = [j for j in service().active_jobs() if j.note]
+        again = [j for j in service().jobs.jobs(active_only=True) if j.note]
     except JobError:
         return
     if again:
@@ -105,12 +107,12 @@ def wait_words(ahead: int, seconds: float | None) -> str:
     return said if seconds is None else f"{said}, {duration_words(seconds)}"
 
 
-def queue_wait(job: JobSnapshot) -> str:
+def queue_wait(job: Job) -> str:
     """How long a queued job will wait, in words (jobs.wait_estimate), from the jobs ahead of
     it, the running jobs' progress and the training times of the stored models."""
     svc = service()
     try:
-        active, workers = svc.active_jobs(), len(svc.jobs.live_workers())
+        active, workers = svc.jobs.jobs(active_only=True), len(svc.jobs.live_workers())
     except JobError:
         active, workers = [], 0
     return wait_words(*wait_estimate(job, active, svc.measured_times(active), workers))
@@ -121,7 +123,7 @@ def teacher_queue() -> None:
     if not is_teacher():
         return
     try:
-        active = service().active_jobs()
+        active = service().jobs.jobs(active_only=True)
     except JobError as err:
         st.error(for_viewer(err), icon=":material/cloud_off:")
         return

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from aedemo import classroom
-from aedemo.jobs import TEACHER
+from aedemo.job import TEACHER
 from aedemo.metrics import METRIC_LABELS
 from aedemo.store import StoredModel, StoreError
 from aedemo.ui.news import news_heard, teacher_act

@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from aedemo.jobs import Status
+from aedemo.job import Status
 from aedemo.store import StoredModel
 from aedemo.ui.pickers import models
 from aedemo.ui.queue import progress_text
@@ -63,7 +63,7 @@ def refresh_when_ready(had_data: bool, *queries: dict[str, Any]) -> None:
 
 def waiting_for_models(what: str) -> None:
     """What a page shows while the models it needs are still training: progress, not blank."""
-    active = service().active_jobs()
+    active = service().jobs.jobs(active_only=True)
     st.info(f"No {what} is ready yet. "
             + (f"{len(active)} model(s) are training in the background; this page fills in as "
                f"they finish." if active else "Train one on the Train page."),

@@ -59,7 +59,7 @@ def test_ctrl_c_stops_the_server_and_its_worker_with_no_traceback(tmp_path):
     while any(os.path.exists(f"/proc/{pid}") for pid in tree):
         assert time.monotonic() < deadline, "a worker outlived its server"
         time.sleep(0.1)
-    after = JobQueue(ModelStore(home), taskqueue.connect(home)).snapshot(job)    # read afresh
+    after = JobQueue(ModelStore(home), taskqueue.connect(home)).job(job)    # read afresh
     assert (after.status, after.note, after.position) == ("queued", INTERRUPTED, 1)
 
 
@@ -82,5 +82,5 @@ def test_ctrl_c_in_a_workers_own_terminal_puts_its_job_back(isolated_home):
         worker.kill()
     assert worker.returncode == 0, said
     assert "Traceback" not in said and "terminate called" not in said, said
-    after = JobQueue(ModelStore(isolated_home), taskqueue.connect(isolated_home)).snapshot(job)
+    after = JobQueue(ModelStore(isolated_home), taskqueue.connect(isolated_home)).job(job)
     assert (after.status, after.note, after.position) == ("queued", INTERRUPTED, 1)
