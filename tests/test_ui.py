@@ -15,7 +15,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aedemo import ui
-from aedemo.jobs import duration_words
+from aedemo.estimates import duration_words
 from aedemo.ui import widgets
 from page_support import a_drawing, no_exception
 from support import REPO
