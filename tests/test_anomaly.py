@@ -144,8 +144,8 @@ def test_auc_per_class_and_the_ink_confound():
 
 
 def test_the_reference_is_held_out_normal_training_images_and_reads_no_test_label(
-        issue5_store, digits):
-    store = ModelStore(issue5_store)
+        lesson_store, digits):
+    store = ModelStore(lesson_store)
     entry = next(m for m in store.list() if m.ok and m.spec.normal)
     assert entry.spec.holdout == pytest.approx(0.1)
     model, _ = store.load(entry.id)
@@ -232,8 +232,8 @@ def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def test_anomaly_page_done_right(page, issue5_store, isolated_home, digits):
-    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+def test_anomaly_page_done_right(page, lesson_store, isolated_home, digits):
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     store = ModelStore(isolated_home)
     entry = next(m for m in store.list() if m.ok and m.spec.normal)
     model, _ = store.load(entry.id)

@@ -17,8 +17,23 @@ from support import REPO
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
+    """The command line as a teacher types it: a process of its own (`python -m aedemo`)."""
     return subprocess.run([sys.executable, "-m", "aedemo", *args], cwd=REPO,
                           capture_output=True, text=True, timeout=300)
+
+
+def cli_here(capsys, *args: str) -> tuple[int, str, str]:
+    """The same `main` run in this process: its exit code, stdout and stderr. For checks of
+    what it answers to bad arguments, which are argparse's and the CLI's own and need no
+    process of their own (each one costs 1.6 s of importing PyTorch); `cli` runs the rest."""
+    from aedemo.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as stop:
+        code = stop.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def test_train_json_then_list_evaluate_delete():
@@ -92,10 +107,10 @@ def test_fashion_mnist_offline_is_refused_not_trained_on_digits():
     (["delete", "123456789abc"], "no stored model"),
     ([], "required"),
 ])
-def test_bad_arguments_exit_2_with_a_message(args, message):
-    run = cli(*args)
-    assert run.returncode == 2
-    assert message in run.stderr
+def test_bad_arguments_exit_2_with_a_message(args, message, capsys):
+    code, _, err = cli_here(capsys, *args)
+    assert code == 2
+    assert message in err
 
 
 def test_anomaly_one_class_auc_on_real_mnist(mnist_folder, isolated_home):
@@ -151,9 +166,9 @@ def test_help_and_argument_errors_do_not_import_torch(args):
     assert run.stdout.strip().splitlines()[-1] == "False", run.stderr
 
 
-def test_train_help_lists_the_registry_flags():
-    run = cli("train", "--help")
-    assert run.returncode == 0 and "--variant" in run.stdout and "--beta" in run.stdout
+def test_train_help_lists_the_registry_flags(capsys):
+    code, out, _ = cli_here(capsys, "train", "--help")
+    assert code == 0 and "--variant" in out and "--beta" in out
 
 
 def test_normal_digits_are_single_digits_given_once():

@@ -35,8 +35,8 @@ from support import REPO
 DRAW = "pages/draw.py"
 
 
-def test_drawing_views_against_brute_force(issue5_store, digits):
-    store = ModelStore(issue5_store)
+def test_drawing_views_against_brute_force(lesson_store, digits):
+    store = ModelStore(lesson_store)
     # as svc.models(kind="image", prefer=draw.nearest_k) lists models of one provenance
     entries = sorted([m for m in store.list()
                       if m.ok and m.spec.kind == "image" and not m.spec.normal],
@@ -44,7 +44,7 @@ def test_drawing_views_against_brute_force(issue5_store, digits):
     chosen = draw.one_per_variant(entries)
     assert [m.spec.variant for m in chosen] == ["dense", "denoising", "sparse", "vae", "conv"]
     assert next(m for m in chosen if m.spec.variant == "dense").spec.latent_dim == 16
-    assert list(draw.dense_sweep(entries)) == [2, 16]
+    assert list(draw.dense_sweep(entries)) == [2, 4, 16]
 
     model, _ = store.load(next(m for m in chosen if m.spec.variant == "dense").id)
     views = draw.model_views(model, digits)
@@ -95,15 +95,15 @@ def test_draw_page_empty_store_gives_a_hint(page):
     assert "No image model is ready yet" in texts(at, "info")
 
 
-def test_draw_page_with_a_drawing(page, issue5_store, isolated_home):
-    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+def test_draw_page_with_a_drawing(page, lesson_store, isolated_home):
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     at = page(DRAW)
     at.session_state["aedemo_drawing"] = a_drawing()
     at.run()
     no_exception(at)
     assert "Your last input" in texts(at, "caption")
     captions = [c.value for c in at.caption]
-    for variant in ("dense k=16", "vae k=2", "denoising", "sparse", "conv"):
+    for variant in ("dense k=16", "vae k=4", "denoising", "sparse", "conv"):
         assert any(variant in c for c in captions), (variant, captions)
     assert any(m.label == "Reconstruction error (MSE)" for m in at.metric)
     assert "the training digits" in texts(at, "markdown") or "Unusual" in texts(at, "markdown")
@@ -148,13 +148,13 @@ def overcomplete(home) -> None:
                                         metrics={}, seconds=0.0))
 
 
-def test_the_bottleneck_sweep_leaves_out_a_code_wider_than_the_image(issue5_store, tmp_path):
-    shutil.copytree(issue5_store, tmp_path, dirs_exist_ok=True)
+def test_the_bottleneck_sweep_leaves_out_a_code_wider_than_the_image(lesson_store, tmp_path):
+    shutil.copytree(lesson_store, tmp_path, dirs_exist_ok=True)
     overcomplete(tmp_path)
     entries = [m for m in ModelStore(tmp_path).list()      # as svc.models(kind="image")
                if m.ok and m.spec.kind == "image" and not m.spec.normal]
     assert 1024 in {m.spec.latent_dim for m in entries}
-    assert list(draw.dense_sweep(entries)) == [2, 16]
+    assert list(draw.dense_sweep(entries)) == [2, 4, 16]
     assert all(k < IMAGE_PIXELS for k in draw.dense_sweep(entries))
 
 
@@ -182,9 +182,9 @@ def test_the_histograms_summary_has_its_numbers():
     assert "Your drawing's error, 0.0500, is higher than 80% of them" in said
 
 
-def test_draw_page_headings_charts_and_pictures_say_what_they_show(page, issue5_store,
+def test_draw_page_headings_charts_and_pictures_say_what_they_show(page, lesson_store,
                                                                    isolated_home):
-    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     overcomplete(isolated_home)
     at = page(DRAW)
     at.session_state["aedemo_drawing"] = a_drawing()
@@ -212,7 +212,7 @@ def test_draw_page_headings_charts_and_pictures_say_what_they_show(page, issue5_
     assert f"star is at ({x:.2f}, {y:.2f})" in hidden[0] and "the most common are" in hidden[0]
     assert f"Your drawing's error, {at.metric[0].value}, is higher than" in hidden[1]
     # the sweep's slider: no overcomplete k
-    assert list(at.select_slider(key="draw-k").options) == ["2", "16"]
+    assert list(at.select_slider(key="draw-k").options) == ["2", "4", "16"]
 
 
 # --- the row of variants: the teacher's pins, as Service.models orders them ------------------
@@ -322,11 +322,11 @@ def reload(me: str) -> AppTest:
     return at
 
 
-def test_a_reload_finds_the_last_input_and_the_models_answer_at_once(page, issue5_store,
+def test_a_reload_finds_the_last_input_and_the_models_answer_at_once(page, lesson_store,
                                                                      isolated_home):
     """The pad itself is drawn on in Chromium (tests/e2e/test_draw_flow.py); here the input is
     an upload, which the pad's page then shows after a reload as the last input."""
-    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     at = page(DRAW)
     at.radio(key="draw-source").set_value("Upload an image").run()
     at.file_uploader(key="draw-upload").set_value(("seven.png", digit_png(), "image/png")).run()
@@ -348,10 +348,10 @@ def test_a_reload_finds_the_last_input_and_the_models_answer_at_once(page, issue
     assert "aedemo_drawing" not in other.session_state
 
 
-def test_a_reload_on_another_page_finds_the_drawing_there(page, issue5_store, isolated_home):
+def test_a_reload_on_another_page_finds_the_drawing_there(page, lesson_store, isolated_home):
     """The Anomaly page marks the student's drawing on its histogram: reloaded on that page,
     without a visit to Draw, it still finds it (ui.last_input)."""
-    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     at = page(DRAW)
     at.radio(key="draw-source").set_value("Upload an image").run()
     at.file_uploader(key="draw-upload").set_value(("seven.png", digit_png(), "image/png")).run()
@@ -366,8 +366,8 @@ def test_a_reload_on_another_page_finds_the_drawing_there(page, issue5_store, is
     assert "**Your drawing** from the Draw page scores" in texts(again, "markdown")
 
 
-def test_what_comes_back_from_the_servers_memory_is_checked(page, issue5_store, isolated_home):
-    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+def test_what_comes_back_from_the_servers_memory_is_checked(page, lesson_store, isolated_home):
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     at = page(DRAW)
     me = at.session_state["aedemo_student"]
     strokes = [[40.5, 60, 200, 60, 120, 230]]

@@ -544,12 +544,12 @@ def test_the_traversal_and_the_kl_bars_show_the_chosen_vae(explore):
 
 
 @pytest.fixture(scope="module")
-def beta_store(tmp_path_factory, explore_store):
+def beta_store(tmp_path_factory, lesson_store):
     """The explore store and a beta = 4 VAE of the same k, training and budget as its k = 4 VAE,
     two of whose units are collapsed for certain (see ``silenced``): the beta sweep and the
     inactive units that the page must then show."""
     home = tmp_path_factory.mktemp("beta-store")
-    shutil.copytree(explore_store, home, dirs_exist_ok=True)
+    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
     spec = ModelSpec.create("vae", {"latent_dim": 4, "beta": 4.0}, dataset="digits",
                             train=TrainConfig(epochs=2))
     trained = train_spec(spec)

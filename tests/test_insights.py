@@ -196,12 +196,12 @@ STRONG = 3.0           # an L1 weight whose effect shows on the small digits wit
 
 
 @pytest.fixture(scope="session")
-def control_store(explore_store, tmp_path_factory):
+def control_store(lesson_store, tmp_path_factory):
     """The explore store (its sparse model: k = 16 at l1 = 0.7, two epochs) and the same
     network at l1 = STRONG and at l1 = 0, its control, both trained alike: long enough that
     their codes differ."""
     home = tmp_path_factory.mktemp("control-store")
-    shutil.copytree(explore_store, home, dirs_exist_ok=True)
+    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
     for l1 in (0.0, STRONG):
         spec = ModelSpec.create("sparse", {"latent_dim": 16, "l1": l1}, dataset="digits",
                                 train=TrainConfig(epochs=10, batch_size=64, lr=3e-3))

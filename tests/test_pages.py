@@ -33,8 +33,8 @@ def test_every_page_renders_with_an_empty_store(app, page):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_renders_with_stored_models(app, page, small_store, isolated_home):
-    shutil.copytree(small_store, isolated_home, dirs_exist_ok=True)
+def test_every_page_renders_with_stored_models(app, page, lesson_store, isolated_home):
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     no_exception(app(page))
 
 
@@ -109,8 +109,8 @@ def test_divergence_is_shown_on_the_train_page(app, monkeypatch):
     assert any("learning rate" in e.value for e in at.error)
 
 
-def test_unreadable_model_is_listed_with_a_delete_button(app, small_store, isolated_home):
-    shutil.copytree(small_store, isolated_home, dirs_exist_ok=True)
+def test_unreadable_model_is_listed_with_a_delete_button(app, lesson_store, isolated_home):
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     victim = next((isolated_home / "models").glob("*.safetensors"))
     victim.write_bytes(b"garbage")
     at = app("pages/train.py")
@@ -165,12 +165,12 @@ def test_a_read_only_store_is_said_at_once_and_the_zoo_does_not_train_for_nothin
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_a_model_description_with_wrong_types_breaks_no_page(app, page, small_store,
+def test_a_model_description_with_wrong_types_breaks_no_page(app, page, lesson_store,
                                                             isolated_home):
     """The tester's case: one JSON with a list where a dict belongs put a traceback with the
     server's paths on every page. Now it is listed on Train as unreadable, and nowhere else."""
 
-    shutil.copytree(small_store, isolated_home, dirs_exist_ok=True)
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     victim = next((isolated_home / "models").glob("*.json"))
     meta = json.loads(victim.read_text())
     meta.update(metrics=[], history="x", spec={**meta["spec"], "hparams": [1]})
@@ -202,11 +202,11 @@ def test_pages_say_the_dataset_is_loading(page_app, page, monkeypatch):
 
 
 
-def test_the_stored_models_table_names_the_negative_elbo_for_what_it_is(app, small_store,
+def test_the_stored_models_table_names_the_negative_elbo_for_what_it_is(app, lesson_store,
                                                                        isolated_home):
     """recon + KL is the negative ELBO (positive nats): the table says so, with its unit,
     rather than calling it the ELBO."""
-    shutil.copytree(small_store, isolated_home, dirs_exist_ok=True)
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     at = app("pages/train.py")
     no_exception(at)
     columns = [c for d in at.dataframe for c in d.value.columns]

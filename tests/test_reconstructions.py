@@ -353,7 +353,7 @@ SUBSETS = (100, 500)
 
 @pytest.fixture(scope="session")
 def why_store(tmp_path_factory):
-    """What "Why a bottleneck" compares, beside explore_store's dense k = 16: a dense code wider
+    """What "Why a bottleneck" compares, beside lesson_store's dense k = 16: a dense code wider
     than the image, and dense k = 16 on 100 and 500 of the digits. Two epochs: seconds."""
     home = tmp_path_factory.mktemp("why-store")
     store = ModelStore(home)
@@ -367,8 +367,8 @@ def why_store(tmp_path_factory):
 
 
 @pytest.fixture
-def recon(app, explore_store, why_store, isolated_home):
-    shutil.copytree(explore_store, isolated_home, dirs_exist_ok=True)
+def recon(app, lesson_store, why_store, isolated_home):
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     shutil.copytree(why_store, isolated_home, dirs_exist_ok=True)
 
     def make(drawing: torch.Tensor | None = None):

@@ -24,8 +24,8 @@ from page_support import (
 SEQUENCES = "pages/sequences.py"
 
 
-def test_sequence_scores_against_references(issue5_store):
-    store = ModelStore(issue5_store)
+def test_sequence_scores_against_references(lesson_store):
+    store = ModelStore(lesson_store)
     entry = sequences.usable_models([m for m in store.list() if m.ok])[0]
     model, _ = store.load(entry.id)
     scores = sequences.score_test_series(model, ("spike", "level-shift"), seed=3)
@@ -38,8 +38,8 @@ def test_sequence_scores_against_references(issue5_store):
     assert sequences.score_test_series(model, (), seed=3).auc is None
 
 
-def test_uploaded_series_are_brought_to_the_training_scale(issue5_store):
-    store = ModelStore(issue5_store)
+def test_uploaded_series_are_brought_to_the_training_scale(lesson_store):
+    store = ModelStore(lesson_store)
     model, _ = store.load(sequences.usable_models([m for m in store.list() if m.ok])[0].id)
     t = np.linspace(0, 4 * np.pi, 100)
     rows = [1000 + 50 * np.sin(t), -3 + 0.01 * np.cos(t), np.full(100, 7.0)]
@@ -84,8 +84,8 @@ def lstm(store_home):
     return store.load(entry.id)[0]
 
 
-def test_the_threshold_is_set_on_held_out_normal_series(issue5_store):
-    model = lstm(issue5_store)
+def test_the_threshold_is_set_on_held_out_normal_series(lesson_store):
+    model = lstm(lesson_store)
     reference = sequences.normal_reference(model)
     assert reference.held_out and len(reference.errors) == datasets.VALIDATION_SIZE
     np.testing.assert_allclose(
@@ -93,8 +93,8 @@ def test_the_threshold_is_set_on_held_out_normal_series(issue5_store):
         reconstruction_errors(model, datasets.make_validation_series()).numpy(), rtol=1e-5)
 
 
-def test_probes_are_scored_as_uploads_and_the_sentence_follows_them(issue5_store):
-    model = lstm(issue5_store)
+def test_probes_are_scored_as_uploads_and_the_sentence_follows_them(lesson_store):
+    model = lstm(lesson_store)
     probes = sequences.score_probes(model)
     names, raw = sequences.probe_series()
     assert probes.names == names and len(names) == 5
@@ -136,8 +136,8 @@ def spreadsheet(rows: int = 128) -> bytes:
     return "\n".join(lines).encode()
 
 
-def test_sequences_page_with_the_lstm_and_an_upload(page, issue5_store, isolated_home):
-    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+def test_sequences_page_with_the_lstm_and_an_upload(page, lesson_store, isolated_home):
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     model = lstm(isolated_home)
     at = page(SEQUENCES)
     no_exception(at)
@@ -169,8 +169,8 @@ def test_sequences_page_with_the_lstm_and_an_upload(page, issue5_store, isolated
     assert "Read 2 series in rows, separated by ',', decimal points" in texts(at, "caption")
 
 
-def test_a_spreadsheet_upload_is_read_and_each_series_judged(page, issue5_store, isolated_home):
-    shutil.copytree(issue5_store, isolated_home, dirs_exist_ok=True)
+def test_a_spreadsheet_upload_is_read_and_each_series_judged(page, lesson_store, isolated_home):
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     model = lstm(isolated_home)
     at = page(SEQUENCES)
     raw = spreadsheet()

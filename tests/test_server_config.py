@@ -142,14 +142,14 @@ print(json.dumps(imported))
 """
 
 
-def test_no_page_imports_a_package_before_it_runs(small_store, tmp_path):
+def test_no_page_imports_a_package_before_it_runs(lesson_store, tmp_path):
     """Every session runs in a thread of its own, and two sessions that import a package at
     once can get it half-initialised: two tabs opened on a fresh server left the log with
     "partially initialized module 'pandas' has no attribute 'Series'" and the tabs blank. So the
     first run imports, under one lock, every package the pages use (menu.load_app), and then
     no page run, with models stored, imports one of its own."""
     home = tmp_path / "home"
-    shutil.copytree(small_store, home)
+    shutil.copytree(lesson_store, home)
     env = {**os.environ, "AEDEMO_HOME": str(home), "AEDEMO_DATA_DIR": str(tmp_path / "data"),
            "AEDEMO_ZOO": "0", "AEDEMO_WORKERS": "0", "AEDEMO_DATASET": "digits"}
     done = subprocess.run([sys.executable, "-c", FIRST_RUN_THEN_EVERY_PAGE, str(REPO / "app.py")],

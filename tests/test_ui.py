@@ -132,10 +132,10 @@ def chart_sizes(at: AppTest) -> list[list[float | None]]:
     return [chart_fonts(json.loads(chart.proto.spec)) for chart in at.get("plotly_chart")]
 
 
-def test_the_projector_toggle_sets_what_the_pages_read(app, explore_store, isolated_home):
+def test_the_projector_toggle_sets_what_the_pages_read(app, lesson_store, isolated_home):
     """The toggle, kept for the browser, and the charts the pages draw with it. (The page's
     large black text is a style sheet, measured in Chromium: tests/e2e/test_accessibility.)"""
-    shutil.copytree(explore_store, isolated_home, dirs_exist_ok=True)
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
     plain = app()
     assert plain.sidebar.toggle(key=ui.PROJECTOR).label == "Projector mode"
     assert plain.sidebar.toggle(key=ui.PROJECTOR).value is False

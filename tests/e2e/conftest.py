@@ -1,9 +1,11 @@
-"""End-to-end fixtures: a real `streamlit run app.py` server on a free port with a fresh, empty
-AEDEMO_HOME, and a real Chromium driven by Playwright. Chromium is installed when missing:
-Debian's package where apt-get can run as root, else Playwright's own download. Every failing
-test leaves a screenshot in artifacts/e2e/."""
+"""End-to-end fixtures: a real `streamlit run app.py` server on a free port with an
+AEDEMO_HOME of its own, and a real Chromium driven by Playwright. Chromium is installed when
+missing: Debian's package where apt-get can run as root, else Playwright's own download. Every
+failing test leaves a screenshot in artifacts/e2e/."""
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 
@@ -11,10 +13,14 @@ from e2e_support import ARTIFACTS, CHROMIUM_FLAGS, Server, find_chromium
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """One server per test module, started on an empty store so the first-start zoo runs;
-    stopped after the module so its training does not slow the rest of the suite."""
-    srv = Server(tmp_path_factory.mktemp("e2e-home"))
+def server(tmp_path_factory, lesson_store):
+    """One server per test module, as a class meets it once the first models are in: the
+    README's command on a copy of the lesson's models (tests/conftest.py's lesson_store), on
+    the digits, its zoo turned off (AEDEMO_ZOO=0, a teacher's setting) so nothing trains
+    behind the tests. What a fresh server does while its zoo trains is test_server's."""
+    home = tmp_path_factory.mktemp("e2e-home")
+    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
+    srv = Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0"})
     yield srv
     srv.stop()
 

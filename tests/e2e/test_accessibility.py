@@ -31,13 +31,12 @@ TRAIN_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
-def lesson_server(tmp_path_factory, explore_store, issue5_store):
+def lesson_server(tmp_path_factory, lesson_store):
     """The README's app command with a teacher's passphrase, on a store of small models: every
     image variant (three dense ks), a one-class detector and an LSTM, so every page has what it
     shows. Its worker trains the job of the 'job training' state."""
     home = tmp_path_factory.mktemp("a11y-home")
-    for store in (explore_store, issue5_store):
-        shutil.copytree(store, home, dirs_exist_ok=True)
+    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
     srv = Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", PASSPHRASE_ENV: SECRET})
     yield srv
     srv.stop()

