@@ -128,7 +128,7 @@ def test_a_students_costly_job_is_refused_and_the_teachers_and_the_zoos_are_not(
 
 
 def test_the_limit_is_a_setting_and_zero_turns_it_off(monkeypatch):
-    from aedemo.service import Settings
+    from aedemo.settings import Settings
 
     assert Settings.from_env().job_minutes == 5
     monkeypatch.setenv("AEDEMO_JOB_MINUTES", "20")
