@@ -153,6 +153,9 @@ class ModelStore:
         self._lock = threading.Lock()
         # listing checks every weights file: the verdicts, by the stamps of the model's files
         self._checked: dict[str, tuple[tuple, StoredModel]] = {}
+        # the pages ask for the pins many times a run: the file is read again only once it
+        # has changed (its stamp), so the teacher's pin from another process is seen at once
+        self._pins: tuple[tuple | None, frozenset[str]] = (None, frozenset())
 
     def _paths(self, model_id: str) -> tuple[Path, Path]:
         """(weights, JSON) of a model; StoreError for a string that is not a model id, so no
@@ -248,6 +251,14 @@ class ModelStore:
 
     def pinned(self) -> frozenset[str]:
         """The ids of the pinned models. Never raises: an unreadable file pins nothing."""
+        now = stamp(self._showcase_path)
+        seen, ids = self._pins
+        if now is None or now != seen:
+            ids = self._read_pins()
+            self._pins = (now, ids)
+        return ids
+
+    def _read_pins(self) -> frozenset[str]:
         try:
             ids = json.loads(read_regular_file(self._showcase_path, MAX_JSON_BYTES)).get(
                 "pinned", [])
