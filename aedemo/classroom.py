@@ -29,15 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from aedemo.job import TEACHER
-from aedemo.store import (
-    MAX_JSON_BYTES,
-    ModelStore,
-    StoreError,
-    _explain_os_error,
-    _read_regular_file,
-    _why,
-    _write_atomically,
-)
+from aedemo.safe_files import read_regular_file, why, write_atomically
+from aedemo.store import MAX_JSON_BYTES, ModelStore, StoreError, explain_os_error
 
 log = logging.getLogger(__name__)
 
@@ -102,18 +95,18 @@ class _JsonFile:
         except FileNotFoundError:
             return None
         except OSError as err:
-            log.warning("ignoring %s: %s", self.path, _why(err))
+            log.warning("ignoring %s: %s", self.path, why(err))
             return None
         stamp = (st.st_mtime_ns, st.st_size)
         cached = self._cache
         if cached is not None and cached[0] == stamp:
             return cached[1]
         try:
-            value = json.loads(_read_regular_file(self.path, MAX_JSON_BYTES))
+            value = json.loads(read_regular_file(self.path, MAX_JSON_BYTES))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, RecursionError) as err:
-            log.warning("ignoring %s: %s", self.path, _why(err))
+            log.warning("ignoring %s: %s", self.path, why(err))
             value = None
         self._cache = (stamp, value)
         return value
@@ -133,7 +126,7 @@ class _JsonFile:
                 self.root.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as err:
-                raise _explain_os_error(err, self.root) from None
+                raise explain_os_error(err, self.root) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self._cache = None          # read what another process may have written
@@ -143,9 +136,9 @@ class _JsonFile:
 
     def write(self, value: Any) -> None:
         try:
-            _write_atomically(self.path, json.dumps(value, separators=(",", ":")).encode())
+            write_atomically(self.path, json.dumps(value, separators=(",", ":")).encode())
         except OSError as err:
-            raise _explain_os_error(err, self.root) from None
+            raise explain_os_error(err, self.root) from None
         self._cache = None
 
 

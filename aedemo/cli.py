@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aedemo.model_record import ModelRecord
     from aedemo.spec import ModelSpec
     from aedemo.store import ModelStore
 
@@ -135,24 +136,23 @@ def _train_or_reuse(spec: ModelSpec, store: ModelStore, show_bar: bool):
 
     found = store.find(spec)
     if found is not None:
-        return found.meta, True
+        return found.record, True
     bar = _bar(show_bar)
     try:
         trained = train_spec(spec, callbacks=(bar,))
     finally:
         bar.close()
-    return store.save(spec, trained).meta, False
+    return store.save(spec, trained).record, False
 
 
-def _summary(meta: dict[str, Any], reused: bool = False) -> dict[str, Any]:
-    """A stored model's JSON (checked by the store) in the CLI's words."""
-    from aedemo.spec import ModelSpec
-    from aedemo.store import current_metric_names
-
-    spec = ModelSpec.from_dict(meta["spec"])        # the train settings' defaults filled in
-    return {"id": meta["id"], "variant": spec.variant, "latent_dim": spec.latent_dim,
-            "dataset": spec.dataset, "epochs": spec.train.epochs, "seconds": meta.get("seconds"),
-            "reused": reused, "test": current_metric_names(meta["metrics"])}
+def _summary(record: ModelRecord, reused: bool = False,
+             metrics: dict[str, float] | None = None) -> dict[str, Any]:
+    """A stored model's record in the CLI's words; ``metrics`` measured now replace the
+    record's."""
+    spec = record.spec
+    return {"id": record.id, "variant": spec.variant, "latent_dim": spec.latent_dim,
+            "dataset": spec.dataset, "epochs": spec.train.epochs, "seconds": record.seconds,
+            "reused": reused, "test": record.metrics if metrics is None else metrics}
 
 
 def _print_metrics(result: dict[str, Any]) -> None:
@@ -165,8 +165,8 @@ def _print_metrics(result: dict[str, Any]) -> None:
 
 def cmd_train(args, store: ModelStore) -> int:
     spec = _spec_from_args(args)
-    meta, reused = _train_or_reuse(spec, store, show_bar=not args.json)
-    result = _summary(meta, reused)
+    record, reused = _train_or_reuse(spec, store, show_bar=not args.json)
+    result = _summary(record, reused)
     print(json.dumps(result)) if args.json else _print_metrics(result)
     return 0
 
@@ -176,9 +176,9 @@ def cmd_list(args, store: ModelStore) -> int:
     pinned = store.pinned()
     for m in store.list():
         row = {"id": m.id, "ok": m.ok, "problem": m.problem, "pinned": m.id in pinned}
-        if m.meta:
-            row.update(_summary(m.meta))
-            row["created"] = m.meta.get("created")
+        if m.record:
+            row.update(_summary(m.record))
+            row["created"] = m.created
         rows.append(row)
     if args.json:
         print(json.dumps(rows))
@@ -197,12 +197,11 @@ def cmd_list(args, store: ModelStore) -> int:
 def cmd_evaluate(args, store: ModelStore) -> int:
     from aedemo import data as datasets
     from aedemo.metrics import evaluate
-    from aedemo.spec import ModelSpec
 
-    model, meta = store.load(args.id)
-    spec = ModelSpec.from_dict(meta["spec"])
+    model, record = store.load(args.id)
+    spec = record.spec
     x_test = datasets.load_dataset(spec.dataset, spec.kind).x_test
-    result = _summary({**meta, "metrics": evaluate(model, x_test, seed=spec.train.seed)})
+    result = _summary(record, metrics=evaluate(model, x_test, seed=spec.train.seed))
     print(json.dumps(result)) if args.json else _print_metrics(result)
     return 0
 
@@ -249,8 +248,8 @@ def cmd_anomaly(args, store: ModelStore) -> int:
     if get_variant(args.variant).kind != "image":
         raise UsageError("anomaly works on image variants; the Sequences page covers lstm")
     spec = _spec_from_args(args, normal=normal)
-    meta, _ = _train_or_reuse(spec, store, show_bar=not args.json)
-    model, _ = store.load(meta["id"])
+    record, _ = _train_or_reuse(spec, store, show_bar=not args.json)
+    model, _ = store.load(record.id)
     images = datasets.load_images(spec.dataset)
     try:
         result = anomaly.score_test_set(model, images, normal, spec.holdout)
@@ -259,7 +258,7 @@ def cmd_anomaly(args, store: ModelStore) -> int:
     # the Anomaly page's default: set on held-out normal training images, never the test set
     threshold = anomaly.false_alarm_threshold(result.reference.errors)
     report = anomaly.threshold_report(result.scores, result.is_anomaly, threshold)
-    out = {"auc": result.auc, "normal": list(normal), "id": meta["id"], "variant": spec.variant,
+    out = {"auc": result.auc, "normal": list(normal), "id": record.id, "variant": spec.variant,
            "latent_dim": spec.latent_dim, "dataset": spec.dataset, "epochs": spec.train.epochs,
            "n_test": int(len(result.scores)), "n_anomalous": int(result.is_anomaly.sum()),
            "threshold": threshold, "target_false_alarm_rate": anomaly.FALSE_ALARM_RATE,
@@ -293,8 +292,8 @@ def cmd_pretrain(args, store: ModelStore) -> int:
 
     specs = zoo_specs(args.dataset)
     for i, spec in enumerate(specs, 1):
-        meta, reused = _train_or_reuse(spec, store, show_bar=not args.json)
-        result = _summary(meta, reused)
+        record, reused = _train_or_reuse(spec, store, show_bar=not args.json)
+        result = _summary(record, reused)
         if args.json:
             print(json.dumps(result))
         else:

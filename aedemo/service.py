@@ -76,7 +76,7 @@ def _result_name(compute: Callable[..., Any]) -> str:
 def _version(entry: StoredModel) -> tuple[str, Any]:
     """A stored model's part of a cache key: its id and creation stamp, so a model retrained
     under the same id (the same settings) is a new one."""
-    return entry.id, entry.meta.get("created")
+    return entry.id, entry.created
 
 
 class Service:
@@ -287,7 +287,7 @@ class Service:
         ``active`` (their pace so far, measured now, on this machine: they win a tie), then the
         stored models."""
         measured = [(j.spec, s) for j in active or () if (s := measured_seconds(j)) is not None]
-        return measured + [(m.spec, m.meta["seconds"]) for m in self.store.list() if m.ok]
+        return measured + [(m.spec, m.record.seconds) for m in self.store.list() if m.ok]
 
     def job_seconds(self, spec: ModelSpec) -> float:
         """About how many seconds training ``spec`` will take (jobs.cost_estimate)."""

@@ -5,11 +5,14 @@ Every file is written to a temporary name and renamed into place, the JSON last:
 only once its JSON does, so a process killed mid-save leaves nothing half-listed; what such a
 process leaves behind (temporary files, weights without their JSON) ``clean_up`` removes.
 
-Nothing on disk is trusted: a JSON is checked field by field against what the app reads, and a
-file is read only when it is a regular file of bounded size (a FIFO would block the reader, a
-link to /dev/zero would fill the memory). A model that fails any check is listed with the
-problem in plain words, never raised, and can still be deleted. Ids are checked before they
-become paths, so no call reaches outside the store's folder.
+Nothing on disk is trusted: a JSON is parsed and checked once into a ``ModelRecord``
+(aedemo.model_record), and a file is read only when it is a regular file of bounded size
+(aedemo.safe_files). A model that fails any check is listed with the problem in plain words,
+never raised, and can still be deleted. Ids are checked before they become paths, so no call
+reaches outside the store's folder.
+
+Listing checks each model's files once per version of them (the verdicts are kept by the files'
+stamps); ``load`` reads and checks them once more, as they are now, and keeps the network.
 
 Beside the models, ``showcase.json`` lists the models the teacher has pinned: the ones the pages
 show by default, before the first-start zoo's.
@@ -20,7 +23,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -28,20 +30,26 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from importlib import metadata
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from aedemo.errors import Explained
-from aedemo.models import build
+from aedemo.model_record import (
+    NOT_FINITE_SAVE,
+    ModelRecord,
+    Unusable,
+    all_finite,
+    layout,
+    library_versions,
+    with_weights,
+)
+from aedemo.safe_files import read_regular_file, remove, stamp, why, write_atomically
 from aedemo.spec import ModelSpec, Trained
 
 log = logging.getLogger(__name__)
@@ -86,217 +94,49 @@ def default_home() -> Path:
 
 @dataclass(frozen=True)
 class StoredModel:
+    """A model as the store lists it: its record, or None when its JSON cannot be read, and
+    why it cannot be used (None when it can). What the pages read of it never raises."""
+
     id: str
-    meta: dict[str, Any] | None       # the JSON, or None when it cannot be read
+    record: ModelRecord | None
     problem: str | None = None        # why this model cannot be used, for the user
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
-    # The store only builds a StoredModel with a meta that passed _meta_problem, so none of
-    # these can raise.
-
     @property
     def spec(self) -> ModelSpec | None:
         """The spec, or None when the JSON cannot be read."""
-        return ModelSpec.from_dict(self.meta["spec"]) if self.meta is not None else None
+        return self.record.spec if self.record else None
 
     @property
     def metrics(self) -> dict[str, float]:
-        return current_metric_names((self.meta or {}).get("metrics", {}))
+        """The test metrics under today's names; none when the JSON cannot be read."""
+        return self.record.metrics if self.record else {}
 
     @property
     def owner(self) -> str | None:
         """Who asked for it: a browser session's id, the zoo's owner, or None (the CLI)."""
-        return (self.meta or {}).get("owner")
+        return self.record.owner if self.record else None
+
+    @property
+    def created(self) -> str | None:
+        """When it was saved (ISO, UTC); with the id, the version of a model that a cache keys
+        on, since a model retrained under the same id (the same settings) is a new one."""
+        return self.record.created if self.record else None
+
+    @cached_property
+    def meta(self) -> dict[str, Any] | None:
+        """The record as its JSON holds it (what the CLI prints), or None."""
+        return self.record.to_json() if self.record else None
 
 
-# Metrics saved under a name that no longer says what they hold: recon + KL is the *negative*
-# ELBO (a positive number of nats), which models saved before the rename called "elbo".
-RENAMED_METRICS = {"elbo": "neg_elbo"}
-
-
-def current_metric_names(metrics: dict[str, float]) -> dict[str, float]:
-    """A stored model's test metrics under today's names."""
-    return {RENAMED_METRICS.get(name, name): value for name, value in metrics.items()}
-
-
-# --- what a model's JSON must hold before anything reads it -----------------------------------
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    """A finite int or float (JSON's NaN and Infinity are not; neither is true or false)."""
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-
-
-def _is_seconds(value: object) -> bool:
-    return _is_number(value) and value >= 0
-
-
-def _is_text(value: object) -> bool:
-    return isinstance(value, str)
-
-
-def _is_table(value: object, is_value: Callable[[object], bool]) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) and is_value(v)
-                                           for k, v in value.items())
-
-
-def _is_terms(value: object) -> bool:
-    """{"mse": 0.01, ...}: test metrics, or an epoch's loss terms."""
-    return _is_table(value, _is_number)
-
-
-def _is_epoch(value: object) -> bool:
-    """One entry of the history as ``train.fit`` writes it: {"epoch": 1, "seconds": 0.5,
-    "train": {"loss": ..., "recon": ..., <terms>}, "test": {the same, or nothing}}. Every
-    variant's terms include "loss" and "recon", which the loss curves read."""
-    if not isinstance(value, dict):
-        return False
-    train, test = value.get("train"), value.get("test", {})
-    return (_is_int(value.get("epoch")) and value["epoch"] >= 1
-            and _is_seconds(value.get("seconds", 0))
-            and _is_terms(train) and {"loss", "recon"} <= train.keys()
-            and _is_terms(test) and (not test or {"loss", "recon"} <= test.keys()))
-
-
-def _is_spec(value: object) -> bool:
-    """A dict that ModelSpec.from_dict accepts, with the fields the pages and the CLI read;
-    whether its variant and hyperparameters can be built is _restore's question."""
-    if not isinstance(value, dict):
-        return False
-    hparams, normal = value.get("hparams"), value.get("normal", [])
-    if not (_is_text(value.get("variant")) and _is_text(value.get("dataset"))
-            and isinstance(value.get("train"), dict)
-            and isinstance(hparams, dict) and _is_int(hparams.get("latent_dim"))
-            and isinstance(normal, list) and all(_is_int(c) for c in normal)):
-        return False
-    try:
-        ModelSpec.from_dict(value)
-    except (ValueError, TypeError, KeyError):
-        return False
-    return True
-
-
-# field: (required, what it must be in words, the check). ``save`` writes every field; models
-# saved before owners were recorded have no "owner", and "versions" is for people only.
-META_SCHEMA: dict[str, tuple[bool, str, Callable[[object], bool]]] = {
-    "id": (True, "text", _is_text),              # and the file's name: see _meta_problem
-    "spec": (True, "a model description this version of aedemo reads", _is_spec),
-    "owner": (False, "text or null", lambda v: v is None or _is_text(v)),
-    "metrics": (True, "a table of names to finite numbers", _is_terms),
-    "history": (True, "a list of epochs as training writes them",
-                lambda v: isinstance(v, list) and all(_is_epoch(e) for e in v)),
-    "seconds": (True, "a finite number of seconds, not negative", _is_seconds),
-    "created": (True, "a date written as text", _is_text),
-    "versions": (False, "a table of package names to versions",
-                 lambda v: _is_table(v, _is_text)),
-}
-
-
-def _meta_problem(meta: object, model_id: str) -> str | None:
-    """Why ``meta`` (a parsed JSON) cannot be the description of model ``model_id``, or None."""
-    if not isinstance(meta, dict):
-        return "it is not a JSON object"
-    for name, (required, what, check) in META_SCHEMA.items():
-        if name not in meta:
-            if required:
-                return f"it has no {name!r}"
-        elif not check(meta[name]):
-            return f"its {name!r} is not {what}"
-    if meta["id"] != model_id:
-        return f"its 'id' is not its file's name ({model_id})"
-    return None
-
-
-# --- reading files that may be anything ------------------------------------------------------
-
-def _file_kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a pipe (FIFO)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "a socket or other special file"
-
-
-def _require_regular(st: os.stat_result, limit: int) -> None:
-    if not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"it is {_file_kind(st.st_mode)}, not a file")
-    if st.st_size > limit:
-        raise ValueError(f"it holds {st.st_size:,} bytes, more than the {limit:,} a model's "
-                         f"file may")
-
-
-def _read_regular_file(path: Path, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes, else a
-    ValueError that says what it is (OSError as usual for a missing or forbidden file).
-    Never blocks: a FIFO or a device is refused from its stat before it is opened, and the
-    open does not wait (O_NONBLOCK) in case one was swapped in between, which fstat then sees."""
-    _require_regular(path.stat(), limit)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        _require_regular(os.fstat(fd), limit)
-        with os.fdopen(fd, "rb") as f:
-            fd = -1                                  # the file object closes it now
-            payload = f.read(limit + 1)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    if len(payload) > limit:                         # it grew after the fstat
-        raise ValueError(f"it holds more than the {limit:,} bytes a model's file may")
-    return payload
-
-
-def _why(err: Exception) -> str:
-    """An error in a few plain words: the OS's own for an OSError, else its message."""
-    return err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-
-
-def _remove(path: Path) -> None:
-    """Remove a file or a link (never what a link points to); a folder put in a file's place
-    goes with what it holds. Nothing there is no error."""
-    try:
-        mode = path.lstat().st_mode
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(mode):
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)
-
-
-# A weight that is NaN or infinite makes every output NaN: a page that shows such a model to the
-# class (a pinned VAE's latent map) breaks for everyone, so the store neither writes nor reads one.
-NOT_FINITE_SAVE = ("Training ended with weights that are not numbers (NaN or infinite), so the "
-                   "model was not saved. Try a smaller learning rate.")
-NOT_FINITE_LOAD = "its weights hold values that are not numbers (NaN or infinite)"
-
-
-def _all_finite(state: dict[str, torch.Tensor]) -> bool:
-    return all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point())
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for pkg in ("aedemo", "torch", "torchvision", "numpy", "scikit-learn", "safetensors"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = torch.__version__ if pkg == "torch" else "n/a"
-    return out
-
-
-def _explain_os_error(err: OSError, root: Path,
-                      outcome: str = "the model was not saved") -> StoreError:
+def explain_os_error(err: OSError, root: Path,
+                     outcome: str = "the model was not saved") -> StoreError:
     """The OS's refusal as a plain sentence; where the store is and the OS's words are the
     detail, for the teacher and the log only (aedemo.errors)."""
-    detail = f"{root}: {_why(err)}"
+    detail = f"{root}: {why(err)}"
     if err.errno == errno.ENOSPC:
         return StoreError(f"The model store is full (no space left on the disk), so {outcome}. "
                           f"The teacher can free some space or delete old models.", detail)
@@ -306,28 +146,16 @@ def _explain_os_error(err: OSError, root: Path,
     return StoreError(f"The model store could not be written to, so {outcome}.", detail)
 
 
-def _write_atomically(path: Path, payload: bytes) -> None:
-    """Write to a temporary file in the same folder, flush it to disk, then rename it over
-    ``path``: readers see the old file or the whole new one, never a part."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class ModelStore:
     def __init__(self, home: Path | str | None = None):
         self.root = Path(home) if home is not None else default_home()
         self.dir = self.root / "models"
         self._lock = threading.Lock()
-        # listing validates every weights file; remember the verdicts by file size and mtime
+        # listing checks every weights file: the verdicts, by the stamps of the model's files
         self._checked: dict[str, tuple[tuple, StoredModel]] = {}
+        # the pages ask for the pins many times a run: the file is read again only once it
+        # has changed (its stamp), so the teacher's pin from another process is seen at once
+        self._pins: tuple[tuple | None, frozenset[str]] = (None, frozenset())
 
     def _paths(self, model_id: str) -> tuple[Path, Path]:
         """(weights, JSON) of a model; StoreError for a string that is not a model id, so no
@@ -340,21 +168,21 @@ class ModelStore:
     def save(self, spec: ModelSpec, trained: Trained, owner: str | None = None) -> StoredModel:
         model_id = spec.key
         weights, meta_path = self._paths(model_id)
-        meta = {"id": model_id, "spec": spec.to_dict(), "owner": owner,
-                "metrics": trained.metrics, "history": trained.history,
-                "seconds": round(trained.seconds, 2),
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "versions": _versions()}
+        record = ModelRecord(id=model_id, spec=spec, metrics=dict(trained.metrics),
+                             history=tuple(trained.history), seconds=round(trained.seconds, 2),
+                             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                             owner=owner, versions=library_versions())
         state = {k: v.detach().cpu().contiguous() for k, v in trained.model.state_dict().items()}
-        if not _all_finite(state):
+        if not all_finite(state):
             raise StoreError(NOT_FINITE_SAVE)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            _write_atomically(weights, save_safetensors(state))
-            _write_atomically(meta_path, json.dumps(meta, indent=1).encode())   # commit point
+            write_atomically(weights, save_safetensors(state))
+            write_atomically(meta_path,                                     # commit point
+                             json.dumps(record.to_json(), indent=1).encode())
         except OSError as err:
-            raise _explain_os_error(err, self.root) from None
-        return StoredModel(model_id, meta)
+            raise explain_os_error(err, self.root) from None
+        return StoredModel(model_id, record)
 
     def unwritable(self, room: int = FREE_SPACE_NEEDED) -> StoreError | None:
         """Why a model could not be saved here now (a read-only folder, a full disk), as an
@@ -368,17 +196,17 @@ class ModelStore:
             if shutil.disk_usage(self.dir).free < room:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         except OSError as err:
-            return _explain_os_error(err, self.root, "nothing can be trained now")
+            return explain_os_error(err, self.root, "nothing can be trained now")
         return None
 
     def delete(self, model_id: str) -> None:
         """Remove a model, usable or not, whatever its files have become."""
         weights, meta_path = self._paths(model_id)
         try:
-            _remove(meta_path)      # the JSON first: the model is gone at once
-            _remove(weights)
+            remove(meta_path)      # the JSON first: the model is gone at once
+            remove(weights)
         except OSError as err:
-            raise _explain_os_error(err, self.root, "the model was not deleted") from None
+            raise explain_os_error(err, self.root, "the model was not deleted") from None
         self._checked.pop(model_id, None)
         if model_id in self.pinned():
             self.set_pinned(model_id, False)
@@ -399,7 +227,7 @@ class ModelStore:
             except FileNotFoundError:
                 continue
             except OSError as err:
-                log.warning("could not remove %s: %s", path, _why(err))
+                log.warning("could not remove %s: %s", path, why(err))
                 continue
             log.info("removed %s, left by an interrupted save", path)
             removed.append(path)
@@ -411,7 +239,7 @@ class ModelStore:
             orphans = [p for p in self.dir.glob("*.safetensors")
                        if is_model_id(p.stem) and not os.path.lexists(p.with_suffix(".json"))]
         except OSError as err:
-            log.warning("could not look for leftovers in %s: %s", self.dir, _why(err))
+            log.warning("could not look for leftovers in %s: %s", self.dir, why(err))
             return []
         return temporary + orphans
 
@@ -423,13 +251,21 @@ class ModelStore:
 
     def pinned(self) -> frozenset[str]:
         """The ids of the pinned models. Never raises: an unreadable file pins nothing."""
+        now = stamp(self._showcase_path)
+        seen, ids = self._pins
+        if now is None or now != seen:
+            ids = self._read_pins()
+            self._pins = (now, ids)
+        return ids
+
+    def _read_pins(self) -> frozenset[str]:
         try:
-            ids = json.loads(_read_regular_file(self._showcase_path, MAX_JSON_BYTES)).get(
+            ids = json.loads(read_regular_file(self._showcase_path, MAX_JSON_BYTES)).get(
                 "pinned", [])
         except FileNotFoundError:
             return frozenset()
         except (OSError, ValueError, AttributeError, RecursionError) as err:
-            log.warning("ignoring %s: %s", self._showcase_path, _why(err))
+            log.warning("ignoring %s: %s", self._showcase_path, why(err))
             return frozenset()
         return frozenset(i for i in ids if is_model_id(i)) if isinstance(ids, list) else (
             frozenset())
@@ -447,10 +283,10 @@ class ModelStore:
         ids = ids | {model_id} if pinned else ids - {model_id}
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self._showcase_path,
+            write_atomically(self._showcase_path,
                               json.dumps({"pinned": sorted(ids)}, indent=1).encode())
         except OSError as err:
-            raise _explain_os_error(err, self.root) from None
+            raise explain_os_error(err, self.root) from None
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -463,7 +299,7 @@ class ModelStore:
         except OSError:
             return []
         found = [self._check(p.stem) for p in metas if is_model_id(p.stem)]
-        return sorted(found, key=lambda m: (m.meta or {}).get("created", ""), reverse=True)
+        return sorted(found, key=lambda m: m.created or "", reverse=True)
 
     def get(self, model_id: str) -> StoredModel | None:
         """The model, usable or not, or None when there is none by that id. Raises StoreError
@@ -478,78 +314,57 @@ class ModelStore:
 
     def weights_bytes(self, model_id: str) -> bytes:
         try:
-            return _read_regular_file(self._paths(model_id)[0], MAX_WEIGHTS_BYTES)
+            return read_regular_file(self._paths(model_id)[0], MAX_WEIGHTS_BYTES)
         except (OSError, ValueError) as err:
-            raise StoreError(f"Cannot read the weights of model {model_id}: {_why(err)}.") from None
+            raise StoreError(f"Cannot read the weights of model {model_id}: {why(err)}.") from None
 
-    def load(self, model_id: str):
-        """(model in eval mode, its JSON). Raises StoreError when the files cannot be used."""
-        entry = self.get(model_id)
-        if entry is None:
+    def load(self, model_id: str) -> tuple[torch.nn.Module, ModelRecord]:
+        """(model in eval mode, its record): the files read and checked once, here. Raises
+        StoreError when there is no such model or its files cannot be used."""
+        if not os.path.lexists(self._paths(model_id)[1]):
             raise StoreError(f"No stored model {model_id}.")
+        entry, model = self._examine(model_id)
         if not entry.ok:
             raise StoreError(f"Model {model_id} cannot be loaded: {entry.problem}")
-        model, problem = self._restore(model_id, entry.meta)
-        if problem:
-            raise StoreError(f"Model {model_id} cannot be loaded: {problem}")
-        return model.eval(), entry.meta
-
-    def _stamp(self, model_id: str) -> tuple:
-        stamp = []
-        for p in self._paths(model_id):
-            try:
-                st = p.stat()
-                stamp.append((st.st_size, st.st_mtime_ns))
-            except OSError:
-                stamp.append(None)
-        return tuple(stamp)
+        return model.eval(), entry.record
 
     def _check(self, model_id: str) -> StoredModel:
-        stamp = self._stamp(model_id)
+        """The model's verdict, from memory while its files are the ones it was made from."""
         with self._lock:
             cached = self._checked.get(model_id)
-        if cached and cached[0] == stamp:
+        if cached and cached[0] == self._stamps(model_id):
             return cached[1]
-        entry = self._check_uncached(model_id)
+        return self._examine(model_id)[0]
+
+    def _stamps(self, model_id: str) -> tuple:
+        return tuple(stamp(p) for p in self._paths(model_id))
+
+    def _examine(self, model_id: str) -> tuple[StoredModel, torch.nn.Module | None]:
+        """Read and check both files: (the model as listed, the network when it is usable).
+        The verdict is remembered under the stamps the files had before they were read."""
+        stamps = self._stamps(model_id)
+        entry, model = self._read(model_id)
         with self._lock:
-            self._checked[model_id] = (stamp, entry)
-        return entry
+            self._checked[model_id] = (stamps, entry)
+        return entry, model
 
-    def _check_uncached(self, model_id: str) -> StoredModel:
-        _, meta_path = self._paths(model_id)
+    def _read(self, model_id: str) -> tuple[StoredModel, torch.nn.Module | None]:
+        weights, meta_path = self._paths(model_id)
         try:
-            meta = json.loads(_read_regular_file(meta_path, MAX_JSON_BYTES))
-        except (OSError, ValueError, RecursionError) as err:     # RecursionError: [[[[...]]]]
-            return StoredModel(model_id, None, f"its description file is unreadable ({_why(err)})")
-        invalid = _meta_problem(meta, model_id)
-        if invalid:
-            return StoredModel(model_id, None, f"its description file is invalid: {invalid}")
-        _, problem = self._restore(model_id, meta)
-        return StoredModel(model_id, meta, problem)
-
-    def _restore(self, model_id: str, meta: dict[str, Any]):
-        """Rebuild the model from its JSON and load its weights: (model, None) or (None, why)."""
-        weights, _ = self._paths(model_id)
-        spec = meta["spec"]
-        try:
-            model = build(spec["variant"], spec["hparams"])
-        except (ValueError, TypeError, ArithmeticError) as err:     # ranges, types, int(inf)
-            return None, f"it was made by another version of aedemo ({err})"
-        try:
-            payload = _read_regular_file(weights, MAX_WEIGHTS_BYTES)
-        except FileNotFoundError:
-            return None, "its weights file is missing"
+            record = ModelRecord.from_json(read_regular_file(meta_path, MAX_JSON_BYTES), model_id)
+        except Unusable as err:
+            return StoredModel(model_id, None, str(err)), None
         except (OSError, ValueError) as err:
-            return None, f"its weights file cannot be read ({_why(err)})"
+            return StoredModel(model_id, None, f"its description file is unreadable "
+                                               f"({why(err)})"), None
         try:
-            state = load_safetensors(payload)     # plain tensors: no pickle
-        except (SafetensorError, ValueError) as err:
-            return None, f"its weights file is corrupt or truncated ({err})"
-        if not _all_finite(state):
-            return None, NOT_FINITE_LOAD
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as err:
-            first = str(err).splitlines()[1:2] or [str(err)]
-            return None, f"its weights do not fit the {spec['variant']} model ({first[0].strip()})"
-        return model, None
+            network = layout(record.spec)     # another version's model: said before its weights
+            payload = read_regular_file(weights, MAX_WEIGHTS_BYTES)
+            return StoredModel(model_id, record), with_weights(network, payload, record.spec)
+        except FileNotFoundError:
+            problem = "its weights file is missing"
+        except Unusable as err:
+            problem = str(err)
+        except (OSError, ValueError) as err:
+            problem = f"its weights file cannot be read ({why(err)})"
+        return StoredModel(model_id, record, problem), None

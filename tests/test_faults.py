@@ -68,7 +68,7 @@ def test_a_store_that_fills_up_fails_the_job_with_a_message_and_keeps_serving(in
     def full(path, payload):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(store_module, "_write_atomically", full)
+    monkeypatch.setattr(store_module, "write_atomically", full)
     job = wait(inline, inline.submit(spec(5), "a").id)
     assert job.status == FAILED and "is full" in job.error
     listed = inline.store.list()

@@ -128,3 +128,35 @@ def test_a_pinned_vae_whose_weights_are_not_numbers_breaks_no_page(classroom):
     assert at.selectbox(key="latent-model").value.id == vae2
     assert not listed(at, "latent-model", pinned)
     assert "VAE (k = 2)" in [h.value for h in at.subheader]
+
+
+def test_a_stroke_on_the_draw_page_reads_the_pins_at_most_once(classroom, monkeypatch):
+    """The Draw page asks for the pins some 30 times a run (every picker, the row, each
+    provenance): the showcase file is read again only once it has changed, so a stroke reads
+    it at most once, and a pin the teacher makes between two strokes is in the next one."""
+    from aedemo import store as store_module
+    from page_support import a_drawing
+
+    zoo, pin, run, listed = classroom
+    zoo("dense", latent_dim=16)
+    zoo("vae", latent_dim=16)
+    reads = []
+    real_read = store_module.read_regular_file
+
+    def counted(path, limit):
+        if path.name == "showcase.json":
+            reads.append(path)
+        return real_read(path, limit)
+
+    monkeypatch.setattr(store_module, "read_regular_file", counted)
+    at = run("pages/draw.py")
+    at.session_state["aedemo_drawing"] = a_drawing()
+    pinned = pin("dense", latent_dim=8)              # the teacher pins between two strokes
+    reads.clear()
+    at.run()
+    no_exception(at)
+    assert at.selectbox(key="draw-model").value == pinned
+    assert len(reads) == 1                           # the new pin, read once for the whole run
+    at.run()                                         # another stroke, nothing pinned since
+    no_exception(at)
+    assert len(reads) == 1

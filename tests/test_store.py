@@ -27,12 +27,12 @@ def test_round_trip(trained):
     store = ModelStore()
     saved = store.save(spec, result)
     assert saved.id == spec.key and store.find(spec).id == saved.id
-    model, meta = store.load(saved.id)
+    model, record = store.load(saved.id)
     for k, v in result.model.state_dict().items():
         assert torch.equal(model.state_dict()[k], v.cpu())
-    assert meta["spec"] == spec.to_dict() and meta["metrics"] == result.metrics
-    assert meta["history"][0]["train"].keys() == {"loss", "recon", "kl"}
-    assert {"torch", "numpy", "safetensors"} <= meta["versions"].keys() and meta["created"]
+    assert record == saved.record and record.spec == spec and record.metrics == result.metrics
+    assert record.history[0]["train"].keys() == {"loss", "recon", "kl"}
+    assert {"torch", "numpy", "safetensors"} <= record.versions.keys() and record.created
     assert [m.id for m in store.list()] == [saved.id]
     store.delete(saved.id)
     assert store.list() == [] and store.find(spec) is None
@@ -115,7 +115,7 @@ def test_full_or_read_only_store_gives_a_clear_message(trained, monkeypatch, cod
     def failing(path, payload):
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(store_module, "_write_atomically", failing)
+    monkeypatch.setattr(store_module, "write_atomically", failing)
     with pytest.raises(StoreError, match=words):
         ModelStore().save(spec, result)
 
@@ -134,7 +134,7 @@ def test_what_training_writes_passes_the_stores_checks(variant):
     saved = ModelStore().save(spec, train_spec(spec))
     entry = ModelStore().get(saved.id)
     assert entry.ok, entry.problem
-    assert entry.spec == spec and entry.metrics == saved.meta["metrics"]
+    assert entry.spec == spec and entry.metrics == saved.metrics
 
 
 def test_the_vaes_recon_plus_kl_is_named_the_negative_elbo_even_in_old_files(trained):
@@ -154,4 +154,4 @@ def test_the_vaes_recon_plus_kl_is_named_the_negative_elbo_even_in_old_files(tra
     path.write_text(json.dumps(meta))
     old = store.get(saved.id)
     assert old.ok and old.metrics["neg_elbo"] == result.metrics["neg_elbo"]
-    assert "elbo" not in old.metrics and "elbo" not in _summary(old.meta)["test"]
+    assert "elbo" not in old.metrics and "elbo" not in _summary(old.record)["test"]

@@ -288,11 +288,12 @@ def test_a_detector_and_a_sequence_model_link_to_their_own_pages():
 
 
 def stored(model_id: str, s, owner: str | None):
+    from aedemo.model_record import ModelRecord
     from aedemo.store import StoredModel
 
-    return StoredModel(model_id, {"id": model_id, "spec": s.to_dict(), "owner": owner,
-                                  "metrics": {}, "history": [], "seconds": 1.0,
-                                  "created": "2026-03-05T15:00:00+00:00"})
+    return StoredModel(model_id, ModelRecord(id=model_id, spec=s, owner=owner, metrics={},
+                                             history=(), seconds=1.0,
+                                             created="2026-03-05T15:00:00+00:00"))
 
 
 def test_models_are_named_for_people_and_two_of_one_name_told_apart():
