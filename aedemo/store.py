@@ -126,6 +126,11 @@ class StoredModel:
         on, since a model retrained under the same id (the same settings) is a new one."""
         return self.record.created if self.record else None
 
+    @property
+    def history(self) -> tuple[dict[str, Any], ...]:
+        """Its training, one entry per epoch as ``train.fit`` wrote it; empty if unusable."""
+        return self.record.history if self.record else ()
+
     @cached_property
     def meta(self) -> dict[str, Any] | None:
         """The record as its JSON holds it (what the CLI prints), or None."""

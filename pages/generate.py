@@ -173,7 +173,7 @@ else:
 
 # --- the loss, taken apart -------------------------------------------------------------------
 st.header("The loss: reconstruction + KL = −ELBO")
-history = stored.meta.get("history", [])
+history = stored.history
 train_terms = generate.loss_terms(history, "train")
 test_terms = generate.loss_terms(history, "test")
 floors = svc.derived(generate.bce_floors)

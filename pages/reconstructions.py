@@ -122,7 +122,7 @@ st.caption("Each marker is a stored model's error on the whole test set; the das
 by_id = {m.id: m for m in dense_stored_models}
 train_loss, epochs = {}, {}
 for kk, _, model_id in dense:
-    losses = reconstructions.final_losses((by_id[model_id].meta or {}).get("history", []))
+    losses = reconstructions.final_losses(by_id[model_id].history)
     if losses is not None:
         train_loss[kk] = losses[0]
     epochs[kk] = by_id[model_id].spec.train.epochs
@@ -231,10 +231,10 @@ else:
         ui.waiting_for_models(f"dense k = {narrow.spec.latent_dim} trained on fewer digits")
     else:
         n_all = len(data.x_train)
-        curves = [(n, reconstructions.loss_curve(f"{n:,} digits", (m.meta or {})["history"]))
+        curves = [(n, reconstructions.loss_curve(f"{n:,} digits", m.history))
                   for n, m in sorted(on_subsets.items())]
         curves.append((n_all, reconstructions.loss_curve(f"all {n_all:,} digits",
-                                                         (narrow.meta or {})["history"])))
+                                                         narrow.history)))
         said = reconstructions.overfitting_findings(curves, narrow.spec.latent_dim)
         st.markdown(f"The same dense k = {narrow.spec.latent_dim} network, trained for as many "
                     "steps on fewer of the training digits (repeated to fill the epochs). "

@@ -60,7 +60,7 @@ def stored_models_table() -> None:
             rows.append({"model": f"unreadable: {m.problem}", "id": m.id})
             continue
         rows.append({"model": m.spec.title, "owner": who.owner(m), "pinned": m.id in who.pinned,
-                     "trained": when_words(m.meta["created"]), "dataset": m.spec.dataset,
+                     "trained": when_words(m.created), "dataset": m.spec.dataset,
                      "epochs": m.spec.train.epochs,
                      **{METRIC_LABELS.get(name, name): v for name, v in m.metrics.items()},
                      "id": m.id})
