@@ -4,13 +4,14 @@ student trains changes what another sees by default."""
 
 from __future__ import annotations
 
-import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aedemo import metrics, preprocess, ui
+from aedemo import store as store_module
 from aedemo.jobs import SYSTEM
 from aedemo.models import build
 from aedemo.service import Provenance, Service
@@ -21,10 +22,27 @@ from page_support import a_drawing, no_exception
 from support import REPO
 
 
+class _Clock(datetime):
+    """The store's clock, a second later on every reading, so that models saved one after
+    another have creation times that differ (the store writes them to the second) without a
+    test waiting a real second per model."""
+
+    _now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    @classmethod
+    def now(cls, tz=None):
+        _Clock._now += timedelta(seconds=1)
+        return _Clock._now.astimezone(tz) if tz else _Clock._now
+
+
+@pytest.fixture(autouse=True)
+def store_clock(monkeypatch):
+    monkeypatch.setattr(store_module, "datetime", _Clock)
+
+
 def stored(store: ModelStore, spec: ModelSpec, owner: str | None, seed: int = 0) -> str:
     """Save an untrained model for ``spec`` (the pages' choices, not its quality, are under
-    test), a second after the last so that creation times differ."""
-    time.sleep(1.05)
+    test), later than the last by the store's clock (store_clock)."""
     model = build(spec.variant, dict(spec.hparams), seed=seed)
     return store.save(spec, Trained(model=model, history=[], metrics={"mse": 0.05}, seconds=0),
                       owner=owner).id
