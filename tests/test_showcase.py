@@ -5,6 +5,7 @@ student trains changes what another sees by default."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from unittest import mock
 
 import pytest
 import streamlit as st
@@ -23,29 +24,27 @@ from support import REPO
 
 
 class _Clock(datetime):
-    """The store's clock, a second later on every reading, so that models saved one after
+    """The store's clock, at least a second later on every reading, so that models saved one after
     another have creation times that differ (the store writes them to the second) without a
     test waiting a real second per model."""
 
-    _now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    _last = datetime.min.replace(tzinfo=timezone.utc)
 
     @classmethod
     def now(cls, tz=None):
-        _Clock._now += timedelta(seconds=1)
-        return _Clock._now.astimezone(tz) if tz else _Clock._now
-
-
-@pytest.fixture(autouse=True)
-def store_clock(monkeypatch):
-    monkeypatch.setattr(store_module, "datetime", _Clock)
+        # the real time, or a second after the last reading if that is later; a real clock
+        # still orders these models among those saved without it
+        _Clock._last = max(datetime.now(timezone.utc), _Clock._last + timedelta(seconds=1))
+        return _Clock._last.astimezone(tz) if tz else _Clock._last
 
 
 def stored(store: ModelStore, spec: ModelSpec, owner: str | None, seed: int = 0) -> str:
     """Save an untrained model for ``spec`` (the pages' choices, not its quality, are under
-    test), later than the last by the store's clock (store_clock)."""
+    test), later than the last by the store's clock (_Clock)."""
     model = build(spec.variant, dict(spec.hparams), seed=seed)
-    return store.save(spec, Trained(model=model, history=[], metrics={"mse": 0.05}, seconds=0),
-                      owner=owner).id
+    with mock.patch.object(store_module, "datetime", _Clock):
+        return store.save(spec, Trained(model=model, history=[], metrics={"mse": 0.05},
+                                        seconds=0), owner=owner).id
 
 
 def student_spec(k: int = 16, epochs: int = 3) -> ModelSpec:
