@@ -76,6 +76,7 @@ from e2e_support import (  # noqa: E402
     process_tree,
     resident_mb,
 )
+from support import busy_cpu_seconds  # noqa: E402
 
 P95_TARGET_S = 0.5
 MEMORY_TARGET_MB = 1536
@@ -608,13 +609,6 @@ class Trainer:
 
 # --- measuring -----------------------------------------------------------------------------------
 
-def machine_busy() -> float:
-    """CPU seconds the whole machine has spent busy (all cores, /proc/stat)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]                                     # idle, iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
 def own_cpu_of(pid: int) -> float:
     """A process's own user and system time (its threads, not its children)."""
     try:
@@ -685,7 +679,7 @@ class Meter:
         return {"t": time.perf_counter(), "server": web,
                 "workers": cpu_seconds(self.server_pid) - web,
                 "trainer": self.trainer.cpu() if self.trainer else 0.0, "bench": own_cpu(),
-                "browser": tree_cpu(self.browser_pids()), "machine": machine_busy()}
+                "browser": tree_cpu(self.browser_pids()), "machine": busy_cpu_seconds()}
 
     async def sample(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

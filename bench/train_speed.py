@@ -43,7 +43,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]),
+                str(Path(__file__).resolve().parents[1] / "tests")]   # for support.py
 
 # aedemo first: importing it sets GOMP_SPINCOUNT (unless the environment already does), which
 # OpenMP reads once, when torch loads. So both loops run under the setting the app ships with.
@@ -71,6 +72,7 @@ from torchvision import datasets, transforms
 from aedemo import data
 from aedemo.models import build
 from aedemo.train import TrainConfig, fit, pick_device
+from support import busy_cpu_seconds
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MNIST_FOLDER = (REPO_ROOT / ".." / "shared" / "data" / "mnist").resolve()
@@ -249,16 +251,6 @@ def aedemo_epoch(x: torch.Tensor) -> int:
     model = build("dense", {"latent_dim": LATENT}, seed=SEED)
     fit(model, x, None, TrainConfig(epochs=1, batch_size=BATCH, lr=LR, seed=SEED))
     return len(x)
-
-
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds all processes have spent busy since boot (Linux /proc/stat), else None."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu_seconds() -> float:

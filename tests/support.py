@@ -3,6 +3,7 @@ and the benches put it there themselves)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -149,3 +150,65 @@ def inline_worker(huey, store, *, consume: bool = True):
     if consume:
         threading.Thread(target=run, daemon=True).start()
     return stopping
+
+
+# --- processes, from /proc ---------------------------------------------------------------------
+
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo += children.get(p, [])
+    return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its descendants so far, the ones that have
+    ended too (a closed tab's renderer is counted in the parent that waited for it)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in fields[11:15])     # utime, stime, cutime, cstime
+    return total / tick
+
+
+def own_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of this one process, none of its children's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def resident_mb(pid: int) -> float:
+    """Resident memory of a process and its descendants, from /proc."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes have spent busy since boot (all cores, Linux /proc/stat),
+    else None."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")

@@ -132,5 +132,8 @@ def test_background_then_ready_never_computes_on_the_callers_thread(svc):
 
 def test_never_never_starts_a_computation(svc):
     assert svc.derived(byte_count, None, b"x", data=False, when=When.NEVER) is None
-    time.sleep(0.1)
+    # a computation would have started its thread before derived returned: wait for those
+    for thread in threading.enumerate():
+        if thread.name == "aedemo-compute":
+            thread.join(10)
     assert CALLS == []

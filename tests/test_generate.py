@@ -21,7 +21,7 @@ from aedemo import ui, zoo
 from aedemo.lessons import generate
 from aedemo.lessons.generate import Look
 from aedemo.metrics import bce_floor, evaluate
-from aedemo.models import build
+from aedemo.models import build, variant_names
 from aedemo.spec import ModelSpec, Trained, train_spec, training_data
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
@@ -57,7 +57,7 @@ def test_prior_samples_are_the_vae_samplers(digits):
                            generate.prior_codes(6, 5, seed=5))
 
 
-@pytest.mark.parametrize("variant", ["dense", "vae", "conv"])
+@pytest.mark.parametrize("variant", variant_names("image"))
 def test_interpolation_ends_are_the_reconstructions(digits, variant):
     model = build(variant, {"latent_dim": 3}, seed=0).eval()
     a, b = digits.x_test[0], digits.x_test[1]

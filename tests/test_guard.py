@@ -136,10 +136,16 @@ def test_connections_over_the_cap_and_silent_ones_are_closed():
             "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(5)]
-        await asyncio.sleep(0.2)
+
+        async def closed(reader) -> bool:     # read() returns once the server has closed
+            await asyncio.wait_for(reader.read(), 10)
+            return reader.at_eof()
+
+        # the two over the cap are closed at once, while the three silent ones still wait
+        # for their header timeout (0.5 s)
+        await asyncio.gather(*(closed(reader) for reader, _ in streams[3:]))
         at_once = [reader.at_eof() for reader, _ in streams]
-        await asyncio.sleep(1.0)
-        later = [reader.at_eof() for reader, _ in streams]
+        later = list(await asyncio.gather(*(closed(reader) for reader, _ in streams)))
         for _, writer in streams:
             writer.close()
         server.close()

@@ -32,10 +32,40 @@ def test_every_page_renders_with_an_empty_store(app, page):
     no_exception(app(page))
 
 
+# What each page must show with the lesson store's models: a figure's title, a header or a
+# caption that only a page with models and their numbers has.
+SHOWS = {
+    "pages/home.py": "dense autoencoder with k = 16: 49x fewer numbers in the code",
+    "pages/train.py": "Delete model `",
+    "pages/reconstructions.py": "Test error against bottleneck size k",
+    "pages/latent_space.py": "dense, k = 2: 359 test codes",
+    "pages/generate.py": "Every stored VAE on the rate–distortion plane",
+    "pages/denoising.py": "PSNR against gaussian noise level",
+    "pages/insights.py": "Code activations of sparse k = 16 over 359 test digits",
+    "pages/draw.py": "Draw a digit with the mouse",
+    "pages/anomaly.py": "126 training images of the normal digit(s), 14 more held out",
+    "pages/sequences.py": "ROC curve: AUC",
+}
+
+
+def shown(at) -> str:
+    """Every text the page put up: figures' titles, headers, captions and paragraphs."""
+    titles = [figure(at, i)["layout"].get("title", {}).get("text", "")
+              for i in range(len(at.get("plotly_chart")))]
+    texts = [*at.header, *at.subheader, *at.caption, *at.markdown]
+    return "\n".join(titles + [t.value for t in texts])
+
+
+def test_every_page_has_what_it_must_show():
+    assert set(SHOWS) == set(PAGES)
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_with_stored_models(app, page, lesson_store, isolated_home):
     shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
-    no_exception(app(page))
+    at = app(page)
+    no_exception(at)
+    assert SHOWS[page] in shown(at)
 
 
 def test_sidebar_shows_the_dataset(app):

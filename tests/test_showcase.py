@@ -4,13 +4,15 @@ student trains changes what another sees by default."""
 
 from __future__ import annotations
 
-import time
+from datetime import datetime, timedelta, timezone
+from unittest import mock
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aedemo import metrics, preprocess, ui
+from aedemo import store as store_module
 from aedemo.jobs import SYSTEM
 from aedemo.models import build
 from aedemo.service import Provenance, Service
@@ -21,13 +23,28 @@ from page_support import a_drawing, no_exception
 from support import REPO
 
 
+class _Clock(datetime):
+    """The store's clock, at least a second later on every reading, so that models saved one after
+    another have creation times that differ (the store writes them to the second) without a
+    test waiting a real second per model."""
+
+    _last = datetime.min.replace(tzinfo=timezone.utc)
+
+    @classmethod
+    def now(cls, tz=None):
+        # the real time, or a second after the last reading if that is later; a real clock
+        # still orders these models among those saved without it
+        _Clock._last = max(datetime.now(timezone.utc), _Clock._last + timedelta(seconds=1))
+        return _Clock._last.astimezone(tz) if tz else _Clock._last
+
+
 def stored(store: ModelStore, spec: ModelSpec, owner: str | None, seed: int = 0) -> str:
     """Save an untrained model for ``spec`` (the pages' choices, not its quality, are under
-    test), a second after the last so that creation times differ."""
-    time.sleep(1.05)
+    test), later than the last by the store's clock (_Clock)."""
     model = build(spec.variant, dict(spec.hparams), seed=seed)
-    return store.save(spec, Trained(model=model, history=[], metrics={"mse": 0.05}, seconds=0),
-                      owner=owner).id
+    with mock.patch.object(store_module, "datetime", _Clock):
+        return store.save(spec, Trained(model=model, history=[], metrics={"mse": 0.05},
+                                        seconds=0), owner=owner).id
 
 
 def student_spec(k: int = 16, epochs: int = 3) -> ModelSpec:

@@ -6,10 +6,22 @@ failing test leaves a screenshot in artifacts/e2e/."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
 from e2e_support import ARTIFACTS, CHROMIUM_FLAGS, Server, find_chromium
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items):
+    """Every test under tests/e2e/ is marked e2e, in this one place, so `pytest -m "not e2e"`
+    is the fast loop without a module that forgets its mark. This hook sees the whole
+    session's items, hence the path check."""
+    for item in items:
+        if HERE in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-from support import REPO, app_command, free_port, run_apart  # noqa: F401  (for e2e tests)
+from support import (  # noqa: F401  (for e2e tests and bench/)
+    REPO,
+    app_command,
+    cpu_seconds,
+    free_port,
+    own_cpu_seconds,
+    process_tree,
+    resident_mb,
+    run_apart,
+)
 
 ARTIFACTS = REPO / "artifacts" / "e2e"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -73,58 +82,6 @@ class Server:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-
-
-# --- processes, from /proc ---------------------------------------------------------------------
-
-def process_tree(pid: int) -> list[int]:
-    """A process and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        tree.append(p)
-        todo += children.get(p, [])
-    return tree
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process and its descendants so far, the ones that have
-    ended too (a closed tab's renderer is counted in the parent that waited for it)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for p in process_tree(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(f) for f in fields[11:15])     # utime, stime, cutime, cstime
-    return total / tick
-
-
-def own_cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of this one process, none of its children's."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def resident_mb(pid: int) -> float:
-    """Resident memory of a process and its descendants, from /proc."""
-    total = 0
-    for p in process_tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
 
 
 def open_page(page, server: Server, path: str = "") -> None:
