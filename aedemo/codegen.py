@@ -38,18 +38,16 @@ def pytorch_script(spec: ModelSpec) -> str:
         _series_code(spec) if spec.kind == "sequence" else _images_code(spec.dataset),
         model_code(variant),
         _showing_code(spec.kind),
-        _training_code(spec.variant, constructor(variant, config), variant.loss_fn.__name__,
+        _training_code(spec.variant, constructor(variant, config), variant.takehome.loss.__name__,
                        clip=variant.max_grad_norm is not None),
     ])
     return f"{_docstring(spec, variant)}\n{_imports(body)}\n{body}"
 
 
 def model_code(variant: type) -> str:
-    """The variant's network and loss as aedemo itself defines them: the helpers it names, the
-    network's classes (a base class before the class built on it), then its loss function."""
-    network = variant.network()
-    classes = [cls for cls in reversed(network.__mro__) if cls.__module__.startswith("aedemo.")]
-    parts = [*variant.helpers, *classes, variant.loss_fn]
+    """The variant's network and loss as aedemo itself defines them: the helpers its take-home
+    parts name, in their order, then the network and its loss function."""
+    parts = [*variant.takehome.helpers, variant.takehome.network, variant.takehome.loss]
     homes = [sys.modules[variant.__module__]] + [sys.modules[p.__module__] for p in parts
                                                  if not isinstance(p, str)]
     return _source(parts, homes)
@@ -80,7 +78,7 @@ def _constant_source(name: str, modules: list[Any]) -> str:
 def constructor(variant: type, config: Any) -> str:
     """The network built with the config's values: ``DenseNet(latent_dim=32)``."""
     values = ", ".join(f"{k}={v!r}" for k, v in config.to_dict().items())
-    return f"{variant.network().__name__}({values})"
+    return f"{variant.takehome.network.__name__}({values})"
 
 
 def _docstring(spec: ModelSpec, variant: type) -> str:

@@ -47,7 +47,7 @@ def snippet_names(variant: str, hparams: dict) -> dict:
     names = {"math": math, "torch": torch, "nn": nn, "F": F}
     exec(model_code(cls), names)
     names["Model"] = lambda: eval(constructor(cls, cls.Config.from_dict(hparams)), names)
-    names["loss_fn"] = names[cls.loss_fn.__name__]
+    names["loss_fn"] = names[cls.takehome.loss.__name__]
     return names
 
 

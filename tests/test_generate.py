@@ -102,7 +102,7 @@ def test_kl_per_dimension_matches_torch_distributions(digits):
     x = digits.x_test[:50]
     ours = generate.kl_per_dimension(vae, x, batch_size=16)        # batches of unequal size
     with torch.no_grad():
-        mu, logvar = vae.posterior(x)
+        mu, logvar = vae.net.posterior(x)
         reference = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).mean(0)
     assert ours.shape == (4,)
     assert np.allclose(ours, reference.numpy(), rtol=1e-5, atol=1e-6)
@@ -146,7 +146,7 @@ def test_the_aggregate_posterior_against_sampling(digits):
     x = digits.x_train[:200]
     spread = generate.posterior_spread(vae, x, batch_size=64)
     with torch.no_grad():
-        mu, logvar = vae.posterior(x)
+        mu, logvar = vae.net.posterior(x)
         draws = torch.cat([mu + (0.5 * logvar).exp() * torch.randn_like(mu)
                            for _ in range(200)]).double()
     assert np.allclose(spread.aggregate_mean, draws.mean(dim=0).numpy(), atol=0.02)
@@ -334,10 +334,10 @@ def silenced(vae, units):
     image (mu = 0, log-variance = 0) and the decoder's weights from them are zero."""
     with torch.no_grad():
         for j in units:
-            for layer in (vae.to_mu, vae.to_logvar):
+            for layer in (vae.net.to_mu, vae.net.to_logvar):
                 layer.weight[j] = 0.0
                 layer.bias[j] = 0.0
-            vae.decoder[0].weight[:, j] = 0.0
+            vae.net.decoder[0].weight[:, j] = 0.0
     return vae
 
 

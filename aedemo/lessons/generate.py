@@ -215,7 +215,7 @@ def posterior_spread(model, x: torch.Tensor, *, batch_size: int = 1000) -> Poste
     device = next(model.parameters()).device
     mus, variances = [], []
     for i in range(0, len(x), batch_size):
-        mu, logvar = model.posterior(x[i:i + batch_size].to(device))
+        mu, logvar = model.net.posterior(x[i:i + batch_size].to(device))
         mus.append(mu.cpu().double())
         variances.append(logvar.exp().cpu().double())
     mu, var = torch.cat(mus), torch.cat(variances)                   # (N, k) each
