@@ -12,6 +12,7 @@ so the script has the app's layers, initial weights and loss by construction.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import sys
@@ -66,12 +67,18 @@ def _source(parts: Any, homes: list[Any]) -> str:
 
 
 def _constant_source(name: str, modules: list[Any]) -> str:
-    """The line that sets the constant ``name`` in the first of ``modules`` that has one, with
-    the comment lines just above it."""
+    """The statement that sets the constant ``name`` at the top level of the first of
+    ``modules`` that has one (found by Python's own parser, so a value over several lines comes
+    whole), with the comment lines just above it."""
     for module in modules:
-        found = re.search(rf"^(?:#.*\n)*{name} = .*\n", inspect.getsource(module), flags=re.M)
-        if found:
-            return found.group(0)
+        lines = inspect.getsource(module).splitlines(keepends=True)
+        for node in ast.parse("".join(lines)).body:
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None)
+                                                 for t in node.targets] == [name]:
+                first = node.lineno - 1
+                while first > 0 and lines[first - 1].startswith("#"):
+                    first -= 1
+                return "".join(lines[first:node.end_lineno])
     raise LookupError(f"no module of {[m.__name__ for m in modules]} sets {name}")
 
 
