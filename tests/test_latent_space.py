@@ -125,7 +125,7 @@ def test_a_vae_map_says_each_point_is_the_posterior_mean(explore):
     # the caption's sigma is the encoder's, over the digits on the map
     model = ui.service().load_model(entry.id)
     with torch.no_grad():
-        _, logvar = model.posterior(ui.service().data.x_test[:1000])
+        _, logvar = model.net.posterior(ui.service().data.x_test[:1000])
     sigma = float(logvar.exp().mean().sqrt())
     assert f"σ = {sigma:.2f} from μ" in texts(at, "caption")
     assert "not a sample" in sr_only(at)[0]
@@ -225,7 +225,7 @@ def test_a_vae_draws_from_its_prior_the_same_codes_as_the_plain_model(planes, di
                        generate.prior_codes(500, 2, seed=0).numpy(), atol=1e-6)
     assert plane.sigma is None and vae_plane.is_vae and not plane.is_vae
     with torch.no_grad():
-        _, logvar = vae.posterior(digits.x_test[:300])
+        _, logvar = vae.net.posterior(digits.x_test[:300])
     assert vae_plane.sigma == pytest.approx(float(logvar.exp().mean().sqrt()), rel=1e-5)
     with pytest.raises(ValueError):
         latent_space.code_plane(build("dense", {"latent_dim": 3}).eval(), digits)

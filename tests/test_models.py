@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.distributions import Normal, kl_divergence
 
 from aedemo.data import make_series
 from aedemo.models import REGISTRY, build, variant_names
+from aedemo.models.base import reconstruction_loss
 from aedemo.models.sparse import ATOM_L1, ATOM_LENGTH
 from aedemo.models.vae import gaussian_kl
 
@@ -26,8 +28,14 @@ def sample_input(variant: str, digits) -> torch.Tensor:
     return digits.x_train[:16]
 
 
-def test_registry_holds_the_six_variants():
-    assert VARIANTS == ["dense", "denoising", "sparse", "vae", "conv", "lstm"]
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_variant_is_registered_once_under_its_name(variant):
+    """The registry is the one list: each variant's class knows its name, is listed for the
+    kind of data it trains on, and is built by that name."""
+    cls = REGISTRY[variant]
+    assert cls.name == variant and variant in variant_names(cls.kind)
+    assert type(build(variant)) is cls
+    assert VARIANTS.count(variant) == 1
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -109,11 +117,39 @@ def test_closed_form_kl_matches_torch_distributions():
     torch.testing.assert_close(gaussian_kl(mu, logvar), torch.distributions.kl_divergence(q, p))
 
 
-def test_vae_loss_is_recon_plus_beta_kl(digits):
-    x = digits.x_train[:8]
-    model = build("vae", {"latent_dim": 4, "beta": 3.0})
+def test_vae_loss_is_the_negative_elbo_weighted_by_beta(digits):
+    """Each term against torch's own: the BCE of the same draw from q(z|x) = Normal(mu, sigma)
+    (torch.distributions' mean and stddev), and torch.distributions' KL to the prior."""
+    x, beta = digits.x_train[:8], 3.0
+    model = build("vae", {"latent_dim": 4, "beta": beta})
     out = model(x, rng=torch.Generator().manual_seed(0))
-    torch.testing.assert_close(out.loss, out.terms["recon"] + 3.0 * out.terms["kl"])
+    mu, logvar = model.net.posterior(x)
+    q = Normal(mu, (0.5 * logvar).exp())
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(0))   # the loss's draw
+    z = q.mean + q.stddev * eps
+    recon = summed_bce(model.net.decode_logits(z), x)
+    kl = kl_divergence(q, Normal(0.0, 1.0)).sum(dim=1).mean()
+    torch.testing.assert_close(out.terms["recon"], recon)
+    torch.testing.assert_close(out.terms["kl"], kl)
+    torch.testing.assert_close(out.loss, recon + beta * kl)
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS
+                                     if REGISTRY[v].takehome.loss is reconstruction_loss])
+def test_plain_reconstruction_loss_is_torchs_bce(variant, digits):
+    x = digits.x_train[:8]
+    model = build(variant)
+    out = model(x)
+    reference = summed_bce(model.net.decode_logits(model.encode(x)), x)
+    torch.testing.assert_close(out.loss, reference)
+    torch.testing.assert_close(out.terms["recon"], reference)
+
+
+@pytest.mark.parametrize("variant", variant_names("sequence"))
+def test_sequence_loss_is_torchs_mse(variant):
+    x = make_series(n_train=8, n_test=1, length=32, seed=1).x_train
+    model = build(variant)
+    torch.testing.assert_close(model(x).loss, F.mse_loss(model.reconstruct(x), x))
 
 
 def test_vae_samples_from_the_prior():
@@ -126,7 +162,7 @@ def test_vae_samples_from_the_prior():
 def test_denoising_corrupts_only_in_training(digits):
     x = digits.x_train[:8]
     model = build("denoising", {"noise_kind": "masking", "noise_level": 0.5})
-    clean = summed_bce(model.decode_logits(model.encode(x)), x)
+    clean = summed_bce(model.net.decode_logits(model.encode(x)), x)
     model.eval()
     torch.testing.assert_close(model(x).loss, clean)
     model.train()
@@ -135,11 +171,19 @@ def test_denoising_corrupts_only_in_training(digits):
 
 def test_sparse_reports_l1_and_sparsity(digits):
     model = build("sparse", {"l1": 2.0})
-    out = model(digits.x_train[:8])
-    torch.testing.assert_close(out.loss, out.terms["recon"] + 2.0 * out.terms["l1"]
-                               + ATOM_L1 * out.terms["atoms"])
+    x = digits.x_train[:8]
+    out = model(x)
+    # the terms against torch's own norms and BCE
+    code = model.encode(x)
+    recon = summed_bce(model.net.decode_logits(code), x)
+    l1 = torch.linalg.vector_norm(code, ord=1, dim=1).mean()
+    atoms_l1 = torch.linalg.vector_norm(model.net.atoms(), ord=1)
+    torch.testing.assert_close(out.terms["recon"], recon)
+    torch.testing.assert_close(out.terms["l1"], l1)
+    torch.testing.assert_close(out.terms["atoms"], atoms_l1)
+    torch.testing.assert_close(out.loss, recon + 2.0 * l1 + ATOM_L1 * atoms_l1)
     # every atom only adds ink, and all have the same length (the L1 cannot be dodged)
-    atoms = model.atoms()
+    atoms = model.net.atoms()
     assert (atoms >= 0).all()
     torch.testing.assert_close(atoms.norm(dim=0), torch.full((64,), ATOM_LENGTH))
     assert 0.0 <= model.extra_metrics(digits.x_train[:8], torch.Generator())["sparsity"] <= 1.0

@@ -15,7 +15,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from aedemo import preprocess
-from aedemo.data import DataError, load_images
+from aedemo.data import DataError, frame_digits, load_images
 from aedemo.preprocess import CENTRE, load_upload, to_mnist, upload_to_mnist
 
 CANVAS = 280
@@ -137,13 +137,13 @@ def test_real_mnist_digits_survive_a_round_trip(mnist_folder):
     assert np.mean(smooth_err) < 0.012
 
 
-def test_frame_8x8_is_how_the_digits_dataset_was_framed(digits):
+def test_frame_digits_is_how_the_digits_dataset_was_framed(digits):
     """The trusted reference is aedemo.data.load_digits' own output: every image of the
-    dataset is scikit-learn's 8x8 grid framed by frame_8x8."""
+    dataset is scikit-learn's 8x8 grid framed by frame_digits."""
     from sklearn.datasets import load_digits as sk_digits
 
     grids = torch.tensor(sk_digits().images, dtype=torch.float32).unsqueeze(1) / 16.0
-    framed = preprocess.frame_8x8(grids).flatten(1)
+    framed = frame_digits(grids).flatten(1)
     dataset = torch.cat([digits.x_train, digits.x_test]).flatten(1)
     assert torch.cdist(dataset, framed).min(dim=1).values.max() < 0.02      # matmul rounding
 

@@ -19,6 +19,7 @@ from sklearn.decomposition import PCA
 from aedemo import ui
 from aedemo.data import IMAGE_PIXELS
 from aedemo.lessons import reconstructions
+from aedemo.lessons import reconstructions_bottleneck as bottleneck
 from aedemo.metrics import mse_per_item, reconstruct, reconstruction_errors
 from aedemo.models import build
 from aedemo.projection import fit_pca, pca_reconstruct
@@ -156,7 +157,7 @@ def test_final_losses_and_loss_curves_read_the_stored_history():
     assert reconstructions.final_losses([]) is None
     assert reconstructions.final_losses([{"epoch": 1, "train": {"loss": 3.0}, "test": {}}]) == (
         3.0, None)
-    curve = reconstructions.loss_curve("100 digits", history)
+    curve = bottleneck.loss_curve("100 digits", history)
     assert (curve.epochs, curve.train, curve.test) == ([1, 2], [120.0, 80.0], [130.0, 95.0])
     assert curve.final_gap == 15.0
 
@@ -227,7 +228,7 @@ def test_clipping_only_lowers_pca_error_and_the_caption_says_by_how_much(baselin
 def test_share_in_components_against_scikit_learn(small, baseline, digits):
     reference = PCA(n_components=baseline.max_k, svd_solver="full").fit(
         small.flatten(1).numpy())
-    x = torch.cat([digits.x_test[:20], reconstructions.uniform_noise(3)])
+    x = torch.cat([digits.x_test[:20], bottleneck.uniform_noise(3)])
     flat = x.flatten(1).numpy().astype(np.float64)
     coords = reference.transform(flat)
     expected = (coords ** 2).sum(1) / ((flat - reference.mean_) ** 2).sum(1)
@@ -255,11 +256,11 @@ def test_hardest_and_ink_against_scipy(digits):
 
 
 def test_scribbles_are_seeded_pen_strokes_inside_the_digit_box():
-    s = reconstructions.scribbles(4, seed=0)
+    s = bottleneck.scribbles(4, seed=0)
     assert s.shape == (4, 1, 28, 28) and s.dtype == torch.float32
     assert s.min() >= 0 and s.max() <= 1
-    assert torch.equal(s, reconstructions.scribbles(4, seed=0))
-    assert not torch.equal(s, reconstructions.scribbles(4, seed=1))
+    assert torch.equal(s, bottleneck.scribbles(4, seed=0))
+    assert not torch.equal(s, bottleneck.scribbles(4, seed=1))
     for img in s[:, 0].numpy():
         # ink as much as a bold digit, all of it in the central 20x20 box or the pen's width
         # around it (vertices 4 to 24 pixels in, the pen reaching 1.8 pixels)
@@ -269,27 +270,27 @@ def test_scribbles_are_seeded_pen_strokes_inside_the_digit_box():
         _, pieces = ndimage.label(img > 0)
         assert pieces == 1
         assert img[img > 0].mean() > 0.6 and (img == 1).sum() > 50
-    noise = reconstructions.uniform_noise(2, seed=3)
+    noise = bottleneck.uniform_noise(2, seed=3)
     assert noise.shape == (2, 1, 28, 28) and torch.equal(noise,
-                                                         reconstructions.uniform_noise(2, seed=3))
+                                                         bottleneck.uniform_noise(2, seed=3))
 
 
 def test_copy_test_against_its_definition():
-    test = reconstructions.CopyTest(np.array([0.01, 0.02, 0.03, 0.04]), np.array([0.025]))
+    test = bottleneck.CopyTest(np.array([0.01, 0.02, 0.03, 0.04]), np.array([0.025]))
     assert test.typical == 0.025
     assert test.standing(0.025) == 0.5 and test.standing(1.0) == 1.0
     model = torch.nn.Linear(1, 1)                      # has parameters, and copies exactly
     model.reconstruct = lambda x: x
-    x = reconstructions.scribbles(2)
-    copied = reconstructions.copy_test(model, x, x)
+    x = bottleneck.scribbles(2)
+    copied = bottleneck.copy_test(model, x, x)
     assert not copied.errors.any() and not copied.test_errors.any()
 
 
 def _copy_case(narrow_scribble, wide_scribble, wide_noise=0.3):
     tests = np.linspace(0.01, 0.02, 101)               # median 0.015 for the narrow code
-    narrow = reconstructions.CopyTest(tests, np.array([0.012, narrow_scribble, 0.29]))
-    wide = reconstructions.CopyTest(tests / 10, np.array([0.001, wide_scribble, wide_noise]))
-    return reconstructions.copy_findings(16, narrow, 1024, wide, ["digit", "scribble", "noise"],
+    narrow = bottleneck.CopyTest(tests, np.array([0.012, narrow_scribble, 0.29]))
+    wide = bottleneck.CopyTest(tests / 10, np.array([0.001, wide_scribble, wide_noise]))
+    return bottleneck.copy_findings(16, narrow, 1024, wide, ["digit", "scribble", "noise"],
                                          {"digit": 0.93, "noise": 0.25}, 128)
 
 
@@ -313,10 +314,10 @@ def test_copy_findings_follow_the_errors():
 
 
 def test_overfitting_findings_give_each_gap():
-    curves = [(4000, reconstructions.loss_curve("all", _history((90, 95), (74.4, 88.0)))),
-              (100, reconstructions.loss_curve("100", _history((80, 200), (46.9, 283.5)))),
-              (500, reconstructions.loss_curve("500", _history((85, 150), (50.9, 170.1))))]
-    said = reconstructions.overfitting_findings(curves, 16)
+    curves = [(4000, bottleneck.loss_curve("all", _history((90, 95), (74.4, 88.0)))),
+              (100, bottleneck.loss_curve("100", _history((80, 200), (46.9, 283.5)))),
+              (500, bottleneck.loss_curve("500", _history((85, 150), (50.9, 170.1))))]
+    said = bottleneck.overfitting_findings(curves, 16)
     assert said[0] == ("After the last epoch, training and test loss in nats per image: on 100 "
                        "digits, 47 and 284 (a gap of 237); on 500 digits, 51 and 170 (a gap of "
                        "119); on 4,000 digits, 74 and 88 (a gap of 14).")
@@ -324,14 +325,14 @@ def test_overfitting_findings_give_each_gap():
                               "training loss: with a code of only 16 numbers, the model on 100")
     assert "stops the network from copying its input, not from memorising" in said[1]
     # no claim that the data does not bear out
-    flat = [(100, reconstructions.loss_curve("100", _history((50, 60)))),
-            (500, reconstructions.loss_curve("500", _history((50, 70))))]
-    assert len(reconstructions.overfitting_findings(flat, 16)) == 1
+    flat = [(100, bottleneck.loss_curve("100", _history((50, 60)))),
+            (500, bottleneck.loss_curve("500", _history((50, 70))))]
+    assert len(bottleneck.overfitting_findings(flat, 16)) == 1
 
 
 def test_overfitting_figure_draws_training_solid_and_test_dashed():
-    curves = [reconstructions.loss_curve("100 digits", _history((80, 200), (47, 283))),
-              reconstructions.loss_curve("all 4,000 digits", _history((90, 95), (74, 88)))]
+    curves = [bottleneck.loss_curve("100 digits", _history((80, 200), (47, 283))),
+              bottleneck.loss_curve("all 4,000 digits", _history((90, 95), (74, 88)))]
     fig = overfitting_figure(curves)
     assert [t.name for t in fig.data] == ["100 digits, training", "100 digits, test",
                                           "all 4,000 digits, training", "all 4,000 digits, test"]
@@ -503,7 +504,7 @@ def test_why_a_bottleneck_shows_what_each_code_makes_of_scribbles_and_noise(reco
     start = captions.index("Inputs: test digits, scribbles, noise")
     assert captions[start + 4:start + 8] == ["scribble 1", "scribble 2", "scribble 3",
                                              "uniform noise"]
-    inputs = torch.cat([reconstructions.scribbles(3), reconstructions.uniform_noise(1)])
+    inputs = torch.cat([bottleneck.scribbles(3), bottleneck.uniform_noise(1)])
     found = {}
     for k in (16, WIDE_K):
         model = ui.service().load_model(_stored_dense(k).id)

@@ -186,7 +186,7 @@ def empty_code_image(model) -> torch.Tensor:
 
 def first_layer_filters(model) -> np.ndarray:
     """The first convolution's kernels, (out_channels, kh, kw) for a one-channel input."""
-    weight = model.conv1.weight.detach().cpu().numpy()          # (16, 1, 3, 3)
+    weight = model.net.conv1.weight.detach().cpu().numpy()          # (16, 1, 3, 3)
     return weight[:, 0]
 
 
@@ -195,7 +195,7 @@ def feature_maps(model, image: torch.Tensor) -> list[np.ndarray]:
     """The activations of each conv layer for one image: [(16, 14, 14), (32, 7, 7)]."""
     model.eval()
     device = next(model.parameters()).device
-    maps = model.feature_maps(image.reshape(1, *image.shape[-3:]).to(device))
+    maps = model.net.feature_maps(image.reshape(1, *image.shape[-3:]).to(device))
     return [m[0].cpu().numpy() for m in maps]
 
 

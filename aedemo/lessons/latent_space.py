@@ -103,7 +103,7 @@ def posterior_sigma(model, x: torch.Tensor, *, batch_size: int = 1000) -> float:
     far a sample z ~ q(z|x) typically lies from the mean mu along one axis."""
     model.eval()
     device = next(model.parameters()).device
-    variances = [model.posterior(x[i:i + batch_size].to(device))[1].exp().cpu()
+    variances = [model.net.posterior(x[i:i + batch_size].to(device))[1].exp().cpu()
                  for i in range(0, len(x), batch_size)]
     return float(torch.cat(variances).mean().sqrt())
 
@@ -195,7 +195,7 @@ def code_plane(model, data, items: int = MAP_ITEMS, draws: int = DRAWS, shown: i
     tree = cKDTree(codes)
     # each test code's nearest other test code: k = 2, the first is itself
     gap = float(np.percentile(tree.query(codes, k=2)[0][:, 1], HOLE_PERCENTILE))
-    is_vae = hasattr(model, "posterior")
+    is_vae = hasattr(model.net, "posterior")
     eps = prior_codes(draws, 2, seed=seed).numpy().astype(np.float64)      # (draws, 2)
     samplers = {PRIOR: eps} if is_vae else {FITTED: fit.codes(draws, seed=seed), PRIOR: eps}
     n_classes = max(len(data.classes), int(shown_map.labels.max()) + 1)

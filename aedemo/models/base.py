@@ -3,7 +3,7 @@
 An autoencoder maps x to a code z = encode(x) and back, x_hat = decode(z). Each variant
 owns its loss and returns it as named terms (``Output.terms``), so one trainer and one
 loss-curve figure serve all of them. Each variant's network and loss are written once, as the
-plain PyTorch a student takes home from "Show the code"; the app's class builds on them.
+plain PyTorch a student takes home from "Show the code"; the app's class holds them.
 """
 
 from __future__ import annotations
@@ -107,10 +107,10 @@ class Output:
 
 # --- take-home parts -------------------------------------------------------------------------
 # Each variant's file writes its network as a plain nn.Module and its loss as a plain
-# ``loss_fn(model, x, rng=None) -> (loss, named terms)``, in the form "Show the code" copies into
+# ``loss(network, x, rng=None) -> (loss, named terms)``, in the form "Show the code" copies into
 # a student's script (aedemo.codegen reads them with inspect.getsource). So they use only torch,
 # nn, F, math and one another, take their settings as constructor arguments, and have no type
-# annotations a student's script would have to import for. The app's class builds on them.
+# annotations a student's script would have to import for. The app's class holds the network.
 
 def mlp(*sizes):
     """Linear layers of these sizes with a ReLU between each two and nothing after the last."""
@@ -138,13 +138,23 @@ def reconstruction_loss(model, x, rng=None):
 LossFn = Callable[..., tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
-class Autoencoder(nn.Module):
-    """What the app needs of every variant, on top of the variant's take-home network.
+@dataclass(frozen=True)
+class TakeHome:
+    """A variant's take-home parts, in the order "Show the code" writes them into a script: the
+    helpers (functions and classes, and the names of constants in the variant's file), then the
+    network and its loss, ``loss(network, x, rng=None) -> (loss, named terms)``."""
 
-    A variant's class lists this (or ImageAutoencoder) first and its network second, e.g.
-    ``class DenseAE(ImageAutoencoder, DenseNet)``: this ``__init__`` hands the config's values
-    to the network's by name, so the app's model has exactly the script's layers, parameter
-    names and initial weights. ``kind`` says which data it trains on: "image" or "sequence"."""
+    network: type[nn.Module]
+    loss: LossFn
+    helpers: tuple[Any, ...] = ()
+
+
+class Autoencoder(nn.Module):
+    """What the app needs of every variant, around the variant's take-home network.
+
+    The app's model holds that network as ``net``, built with the config's values by name, so
+    it has exactly the script's layers and initial weights, and calls the take-home loss on it.
+    ``kind`` says which data it trains on: "image" or "sequence"."""
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = "image"
@@ -154,29 +164,31 @@ class Autoencoder(nn.Module):
     max_grad_norm: ClassVar[float | None] = None    # gradient clipping, for recurrent variants
     # Training settings this variant learns best with, where they differ from TrainConfig's.
     train_defaults: ClassVar[dict[str, Any]] = {}
-    # The variant's loss, as its take-home ``loss_fn``: (model, x, rng) -> (loss, terms).
-    loss_fn: ClassVar[LossFn]
-    # What a take-home script defines before the network, in order: functions, and the names
-    # of constants in the variant's own file.
-    helpers: ClassVar[tuple[Any, ...]] = ()
+    takehome: ClassVar[TakeHome]
 
     def __init__(self, config: AEConfig):
-        super().__init__(**config.to_dict())
+        super().__init__()
         self.config = config
+        self.net = self.takehome.network(**config.to_dict())
 
-    @classmethod
-    def network(cls) -> type[nn.Module]:
-        """The take-home network this class builds on: its first base that is no Autoencoder."""
-        return next(base for base in cls.__mro__[1:]
-                    if issubclass(base, nn.Module) and not issubclass(base, Autoencoder))
+    # The weights go by the network's own names (encoder.0.weight, not net.encoder.0.weight):
+    # the names every stored model and every take-home script's saved weights have.
+    def state_dict(self, *args, **kwargs):
+        return self.net.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        return self.net.load_state_dict(state_dict, strict=strict, assign=assign)
 
     @property
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
     def forward(self, x: torch.Tensor, *, rng: torch.Generator | None = None) -> Output:
-        loss, terms = self.loss_fn(x, rng)
+        loss, terms = self.takehome.loss(self.net, x, rng)
         return Output(loss=loss, terms=terms)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.encode(x)                                   # (B, ...) -> (B, k)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -197,4 +209,4 @@ class ImageAutoencoder(Autoencoder):
     """An image variant: its network's ``encode`` and ``decode_logits``, and a sigmoid after."""
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.decode_logits(z))             # (B, k) -> (B, 1, 28, 28)
+        return torch.sigmoid(self.net.decode_logits(z))         # (B, k) -> (B, 1, 28, 28)

@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from aedemo.models import register
-from aedemo.models.base import AEConfig, ImageAutoencoder, image_bce, reconstruction_loss
+from aedemo.models.base import (
+    AEConfig,
+    ImageAutoencoder,
+    TakeHome,
+    image_bce,
+    reconstruction_loss,
+)
 
 
 class ConvNet(nn.Module):
@@ -40,12 +46,11 @@ class ConvNet(nn.Module):
 
 
 @register("conv")
-class ConvAE(ImageAutoencoder, ConvNet):
+class ConvAE(ImageAutoencoder):
     title = "convolutional autoencoder"          # what a page calls it
     summary = "Convolutions see local strokes; fewer weights, sharper images."
     Config = AEConfig          # the bottleneck size k is all it takes
-    loss_fn = reconstruction_loss
-    helpers = (image_bce,)
+    takehome = TakeHome(ConvNet, reconstruction_loss, helpers=(image_bce,))
 
     def architecture(self) -> list[tuple[str, str]]:
         return [("input", "1x28x28"), ("conv", "16x14x14"), ("conv", "32x7x7"),

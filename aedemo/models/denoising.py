@@ -11,7 +11,7 @@ import torch
 
 from aedemo.metrics import psnr
 from aedemo.models import register
-from aedemo.models.base import AEConfig, ImageAutoencoder, hparam, image_bce, mlp
+from aedemo.models.base import AEConfig, ImageAutoencoder, TakeHome, hparam, image_bce, mlp
 from aedemo.models.dense import DenseAE, DenseNet, hidden_widths
 from aedemo.noise import NOISE_KINDS, corrupt
 
@@ -43,17 +43,18 @@ def denoising_loss(model, x, rng=None):
 
 
 @register("denoising")
-class DenoisingAE(ImageAutoencoder, DenoisingNet):
+class DenoisingAE(ImageAutoencoder):
     title = "denoising autoencoder"          # what a page calls it
     summary = "Sees a corrupted image, must output the clean one."
     Config = DenoisingConfig
-    loss_fn = denoising_loss
-    helpers = (mlp, image_bce, "HIDDEN", hidden_widths, "NOISE_KINDS", corrupt)
+    takehome = TakeHome(DenoisingNet, denoising_loss,
+                        helpers=(mlp, image_bce, "HIDDEN", hidden_widths, DenseNet,
+                                 "NOISE_KINDS", corrupt))
 
     architecture = DenseAE.architecture
 
     @torch.no_grad()
     def extra_metrics(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, float]:
-        noisy = corrupt(x, self.noise_kind, self.noise_level, rng)
+        noisy = corrupt(x, self.config.noise_kind, self.config.noise_level, rng)
         return {"psnr_noisy": psnr(noisy, x).mean().item(),
                 "psnr_denoised": psnr(self.reconstruct(noisy), x).mean().item()}

@@ -11,6 +11,7 @@ from aedemo.models import register
 from aedemo.models.base import (
     AEConfig,
     ImageAutoencoder,
+    TakeHome,
     hparam,
     image_bce,
     mlp,
@@ -55,15 +56,15 @@ class DenseNet(nn.Module):
 
 
 @register("dense")
-class DenseAE(ImageAutoencoder, DenseNet):
+class DenseAE(ImageAutoencoder):
     title = "dense autoencoder"          # what a page calls it
     summary = "Fully connected encoder and decoder: the classic autoencoder."
     Config = DenseConfig
-    loss_fn = reconstruction_loss
-    helpers = (mlp, image_bce, "HIDDEN", hidden_widths)
+    takehome = TakeHome(DenseNet, reconstruction_loss,
+                        helpers=(mlp, image_bce, "HIDDEN", hidden_widths))
 
     def architecture(self) -> list[tuple[str, str]]:
-        return dense_architecture(self.encoder, self.decoder)
+        return dense_architecture(self.net.encoder, self.net.decoder)
 
 
 def dense_architecture(encoder: nn.Module, decoder: nn.Module) -> list[tuple[str, str]]:

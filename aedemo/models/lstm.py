@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from aedemo.models import register
-from aedemo.models.base import AEConfig, Autoencoder, hparam
+from aedemo.models.base import AEConfig, Autoencoder, TakeHome, hparam
 
 # Recurrent nets have occasional exploding gradients; clipping their norm keeps training steady
 # (Pascanu et al., "On the difficulty of training recurrent neural networks", 2013).
@@ -67,13 +67,12 @@ def series_loss(model, x, rng=None):
 
 
 @register("lstm")
-class LSTMAE(Autoencoder, LSTMNet):
+class LSTMAE(Autoencoder):
     title = "LSTM autoencoder"          # what a page calls it
     summary = "Reads a time series step by step and writes it back."
     kind = "sequence"
     Config = LSTMConfig
-    loss_fn = series_loss
-    helpers = ("MAX_GRAD_NORM", time_features)
+    takehome = TakeHome(LSTMNet, series_loss, helpers=("MAX_GRAD_NORM", time_features))
     max_grad_norm = MAX_GRAD_NORM
     # A few thousand short series: small batches and a larger step make it learn in ~20 epochs;
     # at Adam's usual 0.001 with batches of 256 it barely moves from predicting the mean.
@@ -81,7 +80,7 @@ class LSTMAE(Autoencoder, LSTMNet):
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x), x.shape[1])
+        return self.net.decode(self.encode(x), x.shape[1])
 
     def architecture(self) -> list[tuple[str, str]]:
         h = self.config.hidden

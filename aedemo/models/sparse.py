@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aedemo.models import register
-from aedemo.models.base import AEConfig, ImageAutoencoder, hparam, image_bce, mlp
+from aedemo.models.base import AEConfig, ImageAutoencoder, TakeHome, hparam, image_bce, mlp
 from aedemo.models.dense import dense_architecture
 
 # An activation this small counts as "off" when sparsity is reported.
@@ -79,15 +79,15 @@ def sparse_loss(model, x, rng=None):
 
 
 @register("sparse")
-class SparseAE(ImageAutoencoder, SparseNet):
+class SparseAE(ImageAutoencoder):
     title = "sparse autoencoder"          # what a page calls it
     summary = "An L1 penalty keeps most code units at zero; each unit draws one stroke."
     Config = SparseConfig
-    loss_fn = sparse_loss
-    helpers = (mlp, image_bce, "ATOM_LENGTH", "ATOM_L1", "CODE_BIAS", "BLACK")
+    takehome = TakeHome(SparseNet, sparse_loss,
+                        helpers=(mlp, image_bce, "ATOM_LENGTH", "ATOM_L1", "CODE_BIAS", "BLACK"))
 
     def architecture(self) -> list[tuple[str, str]]:
-        return dense_architecture(self.encoder, self.decoder)[:4] + [("atoms", "784")]
+        return dense_architecture(self.net.encoder, self.net.decoder)[:4] + [("atoms", "784")]
 
     @torch.no_grad()
     def extra_metrics(self, x: torch.Tensor, rng: torch.Generator) -> dict[str, float]:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from aedemo.models import register
-from aedemo.models.base import AEConfig, ImageAutoencoder, hparam, image_bce, mlp
+from aedemo.models.base import AEConfig, ImageAutoencoder, TakeHome, hparam, image_bce, mlp
 
 # A code unit whose average KL is below this (nats) carries no information: it is "inactive"
 # (Burda et al., "Importance Weighted Autoencoders", 2016, use a variance criterion to that end).
@@ -73,12 +73,11 @@ def vae_loss(model, x, rng=None):
 
 
 @register("vae")
-class VAE(ImageAutoencoder, VAENet):
+class VAE(ImageAutoencoder):
     title = "VAE"          # what a page calls it
     summary = "Encodes a distribution, not a point; decoding N(0, I) samples makes new images."
     Config = VAEConfig
-    loss_fn = vae_loss
-    helpers = (mlp, image_bce, gaussian_kl)
+    takehome = TakeHome(VAENet, vae_loss, helpers=(mlp, image_bce, gaussian_kl))
 
     @torch.no_grad()
     def sample(self, n: int, *, temperature: float = 1.0,
@@ -91,7 +90,7 @@ class VAE(ImageAutoencoder, VAENet):
     @torch.no_grad()
     def kl_per_dimension(self, x: torch.Tensor) -> torch.Tensor:
         """Average KL of each code unit over x, shape (k,): which units carry information."""
-        mu, logvar = self.posterior(x)
+        mu, logvar = self.net.posterior(x)
         return gaussian_kl(mu, logvar).mean(dim=0)
 
     @torch.no_grad()

@@ -140,7 +140,7 @@ def traversal_mosaic(images: torch.Tensor, values: Sequence[float], labels: Sequ
 def vae_rate_distortion_figure(points: Sequence, sweeps: Sequence[Sequence] = (), *,
                                floor: float | None = None,
                                chosen: str | None = None) -> go.Figure:
-    """Every stored VAE (``lessons.generate.VAEPoint``) on the rate (KL, nats) against
+    """Every stored VAE (``lessons.generate_kl.VAEPoint``) on the rate (KL, nats) against
     distortion (reconstruction, nats per image) plane, labelled by beta and k and by its
     collapsed units; each beta sweep joined by a line in beta's order. ``floor`` draws the
     least distortion any model can reach; ``chosen`` (a model id) is ringed. Points on a line

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from aedemo.lessons.reconstructions import LossCurve
+from aedemo.lessons.reconstructions_bottleneck import LossCurve
 from aedemo.viz.style import PALETTE, layout
 
 PCA_NAME = "PCA (linear)"
