@@ -696,10 +696,6 @@ def pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 3) if values else None
 
 
-def run_log_lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
 # --- the run ---------------------------------------------------------------------------------
 
 async def measure(args) -> dict:
@@ -717,8 +713,6 @@ async def measure(args) -> dict:
                    + (["--dataset", args.dataset] if args.dataset else []),
                    cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
     pretrain_s = time.perf_counter() - t
-    run_log = home / "runs.log"
-    extra["AEDEMO_RUN_LOG"] = str(run_log)
     server = Server(home, extra)
     record = Record()
     stop = asyncio.Event()
@@ -766,7 +760,6 @@ async def measure(args) -> dict:
             except asyncio.TimeoutError:
                 record.error("some students could not open the page within 180 s")
             await asyncio.sleep(SETTLE_S)
-            runs_before = len(run_log_lines(run_log))
             meter.rss.clear()
             meter.rss_web.clear()
             meter.pss.clear()
@@ -774,8 +767,7 @@ async def measure(args) -> dict:
             load_start = os.getloadavg()
             await asyncio.sleep(args.seconds)
             end = meter.snapshot()
-            runs = run_log_lines(run_log)[runs_before:]
-            levels.append(summarise(level, record, start, end, meter, trainer, runs, load_start,
+            levels.append(summarise(level, record, start, end, meter, trainer, load_start,
                                     sessions=sum(s.session is not None for s in students),
                                     ramp_start=ramp_start))
         stop.set()
@@ -800,7 +792,7 @@ async def measure(args) -> dict:
 
 
 def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
-              trainer: Trainer | None, runs: list[str], load: tuple, sessions: int,
+              trainer: Trainer | None, load: tuple, sessions: int,
               ramp_start: float) -> dict:
     t0, t1 = start["t"], end["t"]
     inside = [a for a in record.actions if t0 <= a.sent < t1]
@@ -817,7 +809,9 @@ def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
         kinds[k] = kinds.get(k, 0) + 1
     wall, cores = t1 - t0, os.cpu_count()
     share = lambda who: round((end[who] - start[who]) / (wall * cores), 3)  # noqa: E731
-    draw_runs = [float(s) for page, s in (line.split() for line in runs) if page == "draw"]
+    # a draw-page run as the browser sees it: from the stroke sent to the server's
+    # script_finished (measured from outside; the app keeps no log for a bench)
+    draw_runs = of("draw", "finished_s")
     return {
         "students": level, "connected": sessions, "window_s": round(wall, 1),
         "actions": len(inside), "strokes": len(of("draw")),
@@ -898,7 +892,8 @@ def report(result: dict) -> None:
           "sidebar's run_every fragment asks for, per second, beside the students' actions: " +
           ", ".join(f"{lv['auto_reruns_per_s']} ({lv['actions_per_s']} actions/s) at "
                     f"{lv['students']}" for lv in levels) + ".")
-    print("Server draw-page runs (AEDEMO_RUN_LOG, the script's own seconds): " + "; ".join(
+    print("Draw-page runs (a stroke sent to its script_finished, as a browser sees it): "
+          + "; ".join(
               f"{lv['students']}: {lv['server_draw_runs']} runs, p50 "
               f"{fmt(lv['server_draw_run_p50_s'])} s, p95 {fmt(lv['server_draw_run_p95_s'])} s"
               for lv in levels))
