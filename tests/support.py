@@ -51,22 +51,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def redis_server_binary() -> str:
-    """Debian's redis-server, installed first when it is missing (as root, as on CI): the
-    test command installs everything its tests need."""
-    import os
+APT_LOCK = Path("/tmp/aedemo-tests-apt.lock")
+
+
+def debian_program(program: str, package: str) -> str | None:
+    """The path of ``program``, first installing Debian's ``package`` when it is missing and
+    this is root with apt-get (as on CI: the test command installs everything its tests
+    need); None when it cannot be. The suite's two processes (pytest-xdist) may both want one
+    at once, and apt refuses a second apt: they take turns on a lock file, and the second
+    finds what the first installed."""
+    import fcntl
     import shutil
     import subprocess
 
-    found = shutil.which("redis-server")
-    if found:
+    found = shutil.which(program)
+    if found or not (shutil.which("apt-get") and os.geteuid() == 0):
         return found
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True, env=env)
-        subprocess.run(["apt-get", "install", "-y", "-q", "redis-server"], check=True,
-                       capture_output=True, env=env)
-        found = shutil.which("redis-server")
+    with APT_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not shutil.which(program):
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-q", package], check=True,
+                           capture_output=True, env=env)
+    return shutil.which(program)
+
+
+def redis_server_binary() -> str:
+    """Debian's redis-server, installed first when it is missing."""
+    found = debian_program("redis-server", "redis-server")
     if not found:
         raise RuntimeError("redis-server is missing and cannot be installed here")
     return found

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from test_showcase import stored
 
 from aedemo import data as datasets
@@ -30,10 +28,6 @@ def test_the_zoo_has_the_anomaly_pages_default_detector(app):
     images = datasets.load_images("digits")
     assert detector == zoo.detector_spec(images, (0,), "dense", 16)
     at = app()                           # the service, on the digits, with no zoo training
-    # TODO(issue 20): this test passes only with a second between the service's start and the
-    # save (stored() used to sleep 1.05 s itself); which second-granular state the Anomaly
-    # page's submit depends on is not yet found. Kept as it was until it is.
-    time.sleep(1.05)
     stored(ui.service().store, detector, SYSTEM)
     at.switch_page("pages/anomaly.py").run()
     no_exception(at)

@@ -14,6 +14,7 @@ from support import (  # noqa: F401  (for e2e tests and bench/)
     REPO,
     app_command,
     cpu_seconds,
+    debian_program,
     free_port,
     own_cpu_seconds,
     process_tree,
@@ -28,17 +29,14 @@ SERVER_START_TIMEOUT = 90
 
 
 def find_chromium() -> str | None:
-    """The Chromium binary to use, installing it first when it is missing. None means use
-    Playwright's own downloaded build."""
+    """The Chromium binary to use, installing Debian's first when it is missing. None means
+    use Playwright's own downloaded build."""
     for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "update", "-q"], check=True, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True,
-                       capture_output=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        return shutil.which("chromium")
+        if shutil.which(name):
+            return shutil.which(name)
+    found = debian_program("chromium", "chromium")
+    if found:
+        return found
     subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"], check=True)
     return None
 
