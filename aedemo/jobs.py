@@ -1,16 +1,15 @@
 """Training jobs through the queue (aedemo.taskqueue): the app submits, watches and cancels them;
 worker processes (aedemo.workers) run them. The web server never runs a training step.
 
-A job is one ``Job`` record (aedemo.job) on the shared board, and ``Key.active`` points to the
-one active job for a spec, so two requests for the same settings share a job, across app
-servers too. An identical request joins the active job and is told it is shared; cancelling
-takes back only the canceller's own request, and the job stops once nobody wants it (the
-teacher may stop any job, or all of them). A student may have ``per_student_cap`` jobs waiting
-or running, a joined one included, and the whole queue holds at most ``queue_cap`` students'
-jobs; a request identical to a stored model is answered at once. A failure ends its own job and
-nothing else: a worker that dies mid-job (killed, out of memory) fails that job with a plain
-reason, and the queue goes on with a fresh worker. A job cut short by a restart goes back to
-the head of the queue.
+A job is one ``Job`` record (aedemo.job) on the shared board, and ``Key.active`` points to the one
+active job for a spec, so two requests for the same settings share a job, across app servers too. An
+identical request joins the active job and is told it is shared; cancelling takes back only the
+canceller's own request, and the job stops once nobody wants it (the teacher may stop any job, or
+all of them). A student may have ``per_student_cap`` jobs waiting or running, a joined one included,
+and the whole queue holds at most ``queue_cap`` students' jobs; a request identical to a stored
+model is answered at once. A failure ends its own job and nothing else: a worker that dies mid-job
+(killed, out of memory) fails that job with a plain reason, and the queue goes on with a fresh
+worker. A job cut short by a restart goes back to the head of the queue.
 """
 
 from __future__ import annotations
@@ -104,6 +103,7 @@ class JobQueue:
                 job = replace(job, status=DONE, model_id=stored.id, reused=True,
                               finished=time.time())
                 self._remember(job)
+                self._forget_cache()
                 return self._for_page(job)
             self._check_caps(owner, address)
             self._remember(job)
@@ -315,8 +315,7 @@ class JobQueue:
                     job = read_job(self.board, job_id)
                     if job and job.status is RUNNING and abandoned(job, beats):
                         alive = beat_fresh(beats.get(Key.worker(job.worker)))
-                        finish(self.board, job, FAILED,
-                               error=NOT_TRAINED if alive else WORKER_DIED)
+                        finish(self.board, job, FAILED, error=NOT_TRAINED if alive else WORKER_DIED)
                 for job in lost:
                     now = read_job(self.board, job.id)
                     if now is None:
@@ -376,19 +375,21 @@ class JobQueue:
         second read the board twice a second, not thirty times."""
         now = time.monotonic()
         with self._cache_lock:
-            hit = self._cache.get(key)
+            cache = self._cache
+            hit = cache.get(key)
             if hit and now - hit[0] < SNAPSHOT_TTL_S:
                 return hit[1]
         value = read()
         with self._cache_lock:
-            self._cache[key] = (now, value)
-            if len(self._cache) > 4096:
-                self._cache.clear()
+            # into the cache of when the read began: once a write forgot it, pages see the write
+            cache[key] = (now, value)
+            if len(cache) > 4096:
+                cache.clear()
         return value
 
     def _forget_cache(self) -> None:
         with self._cache_lock:
-            self._cache.clear()
+            self._cache = {}
 
     @contextlib.contextmanager
     def _queue_errors(self) -> Iterator[None]:

@@ -51,7 +51,7 @@ with st.container(border=True):
         "Variant", names, index=names.index(kept_or("train-variant", names[0], names.__contains__)),
         format_func=lambda n: f"{n}: {REGISTRY[n].summary}", key="train-variant")
     cls = REGISTRY[variant]
-    refused = None             # why Start is off: a dataset the page knows it cannot have
+    refused = None             # why Start is off: the dataset loading, or one not here
     dataset_key = "train-series"
     if cls.kind == "sequence":
         dataset = left.selectbox("Dataset", [datasets.SERIES], key=dataset_key,
@@ -73,7 +73,14 @@ with st.container(border=True):
             # the store knows the app's own set by its source ("mnist" offline is "mnist-5k");
             # another is named as chosen, and only the worker loads it (ModelSpec.checked)
             dataset = data.source
-        if data and data.notice and dataset not in datasets.DIGIT_SETS:
+        if data is None:
+            # the app's dataset has not loaded: what "mnist" is here (offline, its stand-in
+            # mnist-5k) is not known yet, and a job named for a set that is not here would
+            # fail in the worker. Start waits a few seconds; the page refreshes by itself.
+            refused = "The dataset is still loading; Start is ready in a few seconds."
+            left.info(refused, icon=":material/hourglass_top:")
+            ui.refresh_when_ready(False)
+        elif data.notice and dataset not in datasets.DIGIT_SETS:
             refused = (f"No network here, and {dataset} has no offline copy, so it cannot be "
                        f"trained on now. {data.source} holds real MNIST digits.")
             left.warning(refused, icon=":material/wifi_off:")
@@ -123,7 +130,7 @@ with st.container(border=True):
         right.error(f"{said[:1].upper()}{said[1:]}.", icon=":material/error:")
     start = st.button("Start training", type="primary", icon=":material/play_arrow:",
                       key="train-start", disabled=refused is not None or chosen is None,
-                      help=refused and "Pick a dataset that is here: the warning says why")
+                      help=refused)
     if chosen is not None and refused is None:
         ui.job_cost_note(chosen)
 
