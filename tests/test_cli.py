@@ -36,7 +36,10 @@ def cli_here(capsys, *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def test_train_json_then_list_evaluate_delete():
+def test_train_json_then_list_evaluate_delete(capsys):
+    """Training as a teacher types it, in a process of its own; then the commands that work
+    on what it stored, each through the same ``main`` in this process (a process each cost
+    1.6 s of importing PyTorch, twelve of them a good part of this module's time)."""
     run = cli("train", "--variant", "vae", "--latent", "2", "--epochs", "1", "--dataset",
               "digits", "--beta", "0.5", "--json")
     assert run.returncode == 0, run.stderr
@@ -44,22 +47,26 @@ def test_train_json_then_list_evaluate_delete():
     assert result["variant"] == "vae" and result["latent_dim"] == 2
     assert result["dataset"] == "digits" and result["epochs"] == 1
     assert {"mse", "bce", "kl", "neg_elbo"} <= result["test"].keys()
-
-    again = json.loads(cli("train", "--variant", "vae", "--latent", "2", "--epochs", "1",
-                           "--dataset", "digits", "--beta", "0.5", "--json").stdout)
-    assert again["id"] == result["id"] and again["reused"]
-
     listed = json.loads(cli("list", "--json").stdout)
     assert [r["id"] for r in listed] == [result["id"]] and not listed[0]["pinned"]
-    assert cli("pin", result["id"]).returncode == 0            # the teacher's showcase
-    assert json.loads(cli("list", "--json").stdout)[0]["pinned"]
-    assert cli("unpin", result["id"]).returncode == 0
-    assert not json.loads(cli("list", "--json").stdout)[0]["pinned"]
-    assert cli("pin", "0123456789ab").returncode == 2
-    evaluated = json.loads(cli("evaluate", result["id"], "--json").stdout)
+
+    def here(*args: str) -> tuple[int, str]:
+        code, out, _ = cli_here(capsys, *args)
+        return code, out
+
+    code, out = here("train", "--variant", "vae", "--latent", "2", "--epochs", "1",
+                     "--dataset", "digits", "--beta", "0.5", "--json")
+    again = json.loads(out)
+    assert code == 0 and again["id"] == result["id"] and again["reused"]
+    assert here("pin", result["id"])[0] == 0                   # the teacher's showcase
+    assert json.loads(here("list", "--json")[1])[0]["pinned"]
+    assert here("unpin", result["id"])[0] == 0
+    assert not json.loads(here("list", "--json")[1])[0]["pinned"]
+    assert here("pin", "0123456789ab")[0] == 2
+    evaluated = json.loads(here("evaluate", result["id"], "--json")[1])
     assert evaluated["test"]["mse"] == pytest.approx(result["test"]["mse"], rel=1e-5)
-    assert cli("delete", result["id"]).returncode == 0
-    assert json.loads(cli("list", "--json").stdout) == []
+    assert here("delete", result["id"])[0] == 0
+    assert json.loads(here("list", "--json")[1]) == []
     # the open pages hear of a pin made in a terminal as of one made in the sidebar
     from aedemo.classroom import News
     from aedemo.store import default_home
