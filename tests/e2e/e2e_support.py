@@ -85,6 +85,18 @@ class Server:
 def open_page(page, server: Server, path: str = "") -> None:
     """Load a page and wait until Streamlit has finished running its script."""
     page.goto(f"{server.url}/{path}")
+    _wait_loaded(page)
+
+
+def reload_page(page) -> None:
+    """Reload the page and wait as open_page does. wait_idle alone is not enough: in the first
+    moments after a reload there is no status widget yet either, so it could return before the
+    page had drawn anything (seen on a busy machine)."""
+    page.reload()
+    _wait_loaded(page)
+
+
+def _wait_loaded(page) -> None:
     page.wait_for_selector('[data-testid="stApp"]')
     page.locator("h1").first.wait_for(timeout=60_000)     # every page starts with its title
     wait_idle(page)

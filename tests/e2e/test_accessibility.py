@@ -18,7 +18,16 @@ from axe_playwright_python.sync_playwright import Axe
 
 from aedemo import menu
 from aedemo.roles import PASSPHRASE_ENV
-from e2e_support import PAD, Server, draw_seven, no_exception, open_page, start_training, wait_idle
+from e2e_support import (
+    PAD,
+    Server,
+    draw_seven,
+    no_exception,
+    open_page,
+    reload_page,
+    start_training,
+    wait_idle,
+)
 
 SECRET = "a passphrase for the class"
 PAGES = {p.title: "" if i == 0 else Path(p.path).stem for i, p in enumerate(menu.PAGES)}
@@ -239,8 +248,7 @@ def test_projector_mode_is_large_black_text_and_stays_on(browser, lesson_server,
         assert not toggle.is_checked()
         sidebar.get_by_text("Projector mode").click()
         wait_idle(tab)
-        tab.reload()                          # set once for the screen: it stays
-        wait_idle(tab)
+        reload_page(tab)                      # set once for the screen: it stays
         assert toggle.is_checked()
         assert tab.evaluate(BODY_FONT) >= PROJECTOR_MIN_PX > normal
         tab.locator(PAD).wait_for()

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from aedemo import menu
 from aedemo.models import variant_names
@@ -34,7 +35,7 @@ FIRST_CHART_NAME = """() => document.querySelector('.js-plotly-plot')._fullData[
 def test_every_page_loads_without_an_exception(page, server, path):
     open_page(page, server, path)
     no_exception(page)
-    assert page.locator("h1").first.is_visible()
+    expect(page.locator("h1").first).to_be_visible()      # a rerun may redraw it a moment
 
 
 def test_training_run_shows_the_loss_falling_and_cancel_stops_it(page, server):

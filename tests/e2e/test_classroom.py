@@ -14,7 +14,7 @@ from aedemo.roles import PASSPHRASE_ENV, ROLE_HOURS, STUDENT_COOKIE, TEACHER_COO
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
-from e2e_support import ARTIFACTS, Server, no_exception, open_page, wait_idle
+from e2e_support import ARTIFACTS, Server, no_exception, open_page, reload_page, wait_idle
 from support import REPO, app_command, classroom_command, free_port, lan_address
 
 SECRET = "a passphrase for the class"
@@ -63,8 +63,7 @@ def test_a_students_job_and_its_cancel_survive_a_reload(classroom, student):
     assert cookies[STUDENT_COOKIE]["httpOnly"]
     student.get_by_role("button", name="Start training").click()
     student.get_by_role("button", name="Cancel").wait_for(timeout=TRAIN_TIMEOUT_MS)
-    student.reload()
-    wait_idle(student)
+    reload_page(student)
     cancel = student.get_by_role("button", name="Cancel")
     cancel.wait_for(timeout=30_000)                     # the same student, after a reload
     cancel.click()
@@ -109,8 +108,7 @@ def test_the_teachers_role_is_a_cookie_of_its_own_for_this_computer_only(classro
     assert role["value"] != cookies[STUDENT_COOKIE]["value"]           # a fresh secret
     assert role["httpOnly"] and role["sameSite"] == "Strict" and not role["secure"]  # plain HTTP
     assert role["expires"] - time.time() <= ROLE_HOURS * 3600 + 60     # a class, not months
-    teacher.reload()
-    wait_idle(teacher)
+    reload_page(teacher)
     teacher.locator('[data-testid="stSidebar"]').get_by_text(
         "You are signed in as the teacher.").wait_for()
     # both cookies, copied into another browser on another address (this machine's own)
