@@ -34,16 +34,19 @@ PAGE = f"""<!doctype html><html><body>
 <canvas id="pad" width="{preprocess.PAD_SIZE}" height="{preprocess.PAD_SIZE}"></canvas>
 </body></html>"""
 DRAW_JS = """
-window.drawPad = (strokes, pen) => {
+window.drawPad = (strokes, pen, paper = "#000", inks = ["#fff"]) => {
   const canvas = document.getElementById("pad");
   const ctx = canvas.getContext("2d");
-  ctx.fillStyle = "#000";
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  ctx.strokeStyle = "#fff";
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (paper) {
+    ctx.fillStyle = paper;
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+  }
   ctx.lineWidth = pen;
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
-  for (const points of strokes) {
+  for (const [i, points] of strokes.entries()) {
+    ctx.strokeStyle = inks[i % inks.length];
     ctx.beginPath();
     ctx.moveTo(points[0], points[1]);
     if (points.length === 2) ctx.lineTo(points[0] + 0.01, points[1]);
@@ -52,8 +55,8 @@ window.drawPad = (strokes, pen) => {
   }
   return ctx.getImageData(0, 0, canvas.width, canvas.height);
 };
-window.frameDrawing = (strokes, pen, datasets) => {
-  const image = window.drawPad(strokes, pen);
+window.frameDrawing = (strokes, pen, datasets, paper, inks) => {
+  const image = window.drawPad(strokes, pen, paper, inks);
   const framed = {};
   for (const d of datasets) {
     const f = aedemoFrame(image, d);
@@ -90,8 +93,11 @@ def _digit_strokes(image: np.ndarray, scale: float, left: float, top: float) -> 
     return strokes
 
 
-def _drawings(mnist_folder) -> list[tuple[str, list[list[float]], float]]:
-    """(name, strokes, pen width) for every drawing the test frames."""
+def _drawings(mnist_folder) -> list[tuple]:
+    """(name, strokes, pen width) for every drawing the test frames, the pad's own white on
+    black; then (name, strokes, pen, paper, inks) for pictures the pad does not make but
+    preprocess.ink reads another way (transparent paper, dark ink on white), so that
+    aedemoFrame gives any canvas the server's answer."""
     images = read_idx(mnist_folder / "t10k-images-idx3-ubyte.gz")
     labels = read_idx(mnist_folder / "t10k-labels-idx1-ubyte.gz")
     rng = np.random.default_rng(21)
@@ -118,6 +124,11 @@ def _drawings(mnist_folder) -> list[tuple[str, list[list[float]], float]]:
         ("ink-over-the-border", [[0.0, 0.0, 280.0, 0.0, 280.0, 280.0, 0.0, 280.0, 0.0, 0.0],
                                  [80.0, 60.0, 200.0, 60.0, 120.0, 220.0]], 60),
         ("a-dot", [[140.0, 140.0]], pen),
+        ("dark-ink-on-white", _digit_strokes(three, 7.0, 50, 40), pen, "#fff", ["#000"]),
+        ("grey-ink-on-grey", _digit_strokes(seven, 7.0, 50, 40), pen, "#bbb", ["#333"]),
+        ("white-on-transparent", _digit_strokes(three, 7.0, 50, 40), pen, None, ["#fff"]),
+        ("two-inks-on-transparent", _digit_strokes(seven, 7.0, 50, 40), pen, None,
+         ["#fff", "#777", "#c00"]),
         ("a-dab", [[60.0, 70.0, 64.0, 74.0]], pen),
         ("blank", [], pen),
     ]
@@ -147,8 +158,9 @@ def _open(browser, script: str):
 def _compare(page, drawings) -> list[dict]:
     """Each drawing framed both ways, per dataset: the reasons and the differences."""
     rows = []
-    for name, strokes, pen in drawings:
-        got = page.evaluate("([s, p, d]) => frameDrawing(s, p, d)", [strokes, pen, list(DATASETS)])
+    for name, strokes, pen, *colours in drawings:
+        got = page.evaluate("([s, p, d, c]) => frameDrawing(s, p, d, ...c)",
+                            [strokes, pen, list(DATASETS), colours])
         for dataset in DATASETS:
             want, why = _server_framing(got["png"], dataset)
             browser_side = got["framed"][dataset]
@@ -247,7 +259,7 @@ def test_framing_a_full_pad_fits_in_a_frame(browser, drawings):
     most of a 60 Hz frame (16.7 ms) to the models. The fastest of 30 runs: on a machine
     shared with other work a run's time is its cost plus whatever else ran, and the least
     is the closest to the cost."""
-    strokes = dict((name, s) for name, s, _ in drawings)["whole-pad"]
+    strokes = {name: s for name, s, *_ in drawings}["whole-pad"]
     context, page = _open(browser, FRAMING_JS.read_text())
     try:
         ms = page.evaluate("""([strokes, pen]) => {
