@@ -69,8 +69,7 @@ window.frameDrawing = (strokes, pen, datasets, paper, inks) => {
 
 def _pad_point(x: float, y: float) -> list[float]:
     """A point as the pad records it: to 0.1 px, on the pad."""
-    on = lambda v: float(min(max(round(v * 10) / 10, 0.0), preprocess.PAD_SIZE))  # noqa: E731
-    return [on(x), on(y)]
+    return [float(min(max(round(v * 10) / 10, 0.0), preprocess.PAD_SIZE)) for v in (x, y)]
 
 
 def _digit_strokes(image: np.ndarray, scale: float, left: float, top: float) -> list[list[float]]:
@@ -78,7 +77,9 @@ def _digit_strokes(image: np.ndarray, scale: float, left: float, top: float) -> 
     of its ink neighbours' (right, below, the two diagonals below), a dot for a lone pixel;
     pixel (r, c) lands at (left + (c + 0.5) * scale, top + (r + 0.5) * scale)."""
     ink = image > 127
-    at = lambda r, c: _pad_point(left + (c + 0.5) * scale, top + (r + 0.5) * scale)  # noqa: E731
+    def at(r, c):
+        return _pad_point(left + (c + 0.5) * scale, top + (r + 0.5) * scale)
+
     strokes = []
     rows, cols = ink.shape
     for r, c in zip(*np.nonzero(ink)):
@@ -108,7 +109,7 @@ def _drawings(mnist_folder) -> list[tuple]:
             scale = rng.uniform(4.0, 10.0)                    # the digit 80-200 px tall
             span = 28 * scale
             left, top = rng.uniform(-4 * scale, size - span + 4 * scale, 2)
-            drawings.append((f"mnist-{i}-a-{digit}",
+            drawings.append((f"mnist-{i}-digit-{digit}",
                              _digit_strokes(images[i], scale, left, top), pen))
     seven = images[np.nonzero(labels == 7)[0][0]]
     three = images[np.nonzero(labels == 3)[0][0]]
