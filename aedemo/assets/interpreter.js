@@ -1,0 +1,231 @@
+// aedemo's interpreter of exported models: the browser's half of aedemo/export.py.
+//
+// A model arrives as one safetensors file (an 8-byte little-endian header length, a JSON header
+// naming each tensor's dtype, shape and byte range, then the raw data), whose header's
+// __metadata__.aedemo holds the model's two graphs, "encode" and "decode": lists of standard
+// layers (linear, conv2d, conv_transpose2d, relu, sigmoid, tanh, leaky_relu, reshape, flatten),
+// each naming its weights and giving its output's shape per example. This file runs those lists
+// on Float32Arrays, one example at a time, with plain loops; nothing here knows any one model.
+// Weights may be float16 (half the download) or float32; both become Float32Arrays on load.
+// Sums are taken in JavaScript's float64 and stored as float32.
+//
+// Plain top-level functions, no import or export: aedemo.ui.browser_models concatenates this
+// file with framing.js and a component's own module into one script.
+
+// The net at `url`, downloaded once per page: every component asking for the same URL shares
+// one download (the Map on globalThis holds the promise, so even two asking at once do). The
+// server marks the file immutable, so the browser's cache keeps it across visits too.
+async function aedemoLoadNet(url) {
+  const nets = (globalThis.__aedemoNets ??= new Map());
+  if (!nets.has(url)) {
+    const loading = fetch(url, { credentials: "same-origin" }).then(async (answer) => {
+      if (!answer.ok) throw new Error(`aedemo: ${url} answered ${answer.status}`);
+      return aedemoParseNet(await answer.arrayBuffer());
+    });
+    nets.set(url, loading);
+    loading.catch(() => nets.delete(url)); // a failed download may be tried again later
+  }
+  return nets.get(url);
+}
+
+// A safetensors file's bytes (an ArrayBuffer) -> the net: {model, inputs, graphs}.
+function aedemoParseNet(buffer) {
+  const view = new DataView(buffer);
+  const headerLength = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, headerLength)));
+  const meta = JSON.parse((header.__metadata__ || {}).aedemo || "null");
+  if (!meta || meta.format !== "aedemo-net/1") {
+    throw new Error("aedemo: not a model file this interpreter reads");
+  }
+  const dataStart = 8 + headerLength;
+  const tensor = (name) => {
+    const entry = header[name];
+    if (!entry) throw new Error(`aedemo: the file has no tensor ${name}`);
+    const [begin, end] = entry.data_offsets;
+    const bytes = buffer.slice(dataStart + begin, dataStart + end); // a copy: aligned
+    if (entry.dtype === "F32") return new Float32Array(bytes);
+    if (entry.dtype === "F16") return aedemoHalfToFloat(new Uint16Array(bytes));
+    throw new Error(`aedemo: tensor ${name} is ${entry.dtype}, not F16 or F32`);
+  };
+  const graphs = {};
+  for (const [name, ops] of Object.entries(meta.graphs)) {
+    let shape = meta.inputs[name];
+    graphs[name] = ops.map((op) => {
+      const prepared = aedemoPrepare(op, shape, tensor);
+      shape = op.shape;
+      return prepared;
+    });
+  }
+  return { model: meta.model, inputs: meta.inputs, graphs };
+}
+
+// float16 bits -> Float32Array (sign, 5 exponent bits, 10 fraction bits; IEEE 754).
+function aedemoHalfToFloat(halves) {
+  const out = new Float32Array(halves.length);
+  for (let i = 0; i < halves.length; i++) {
+    const h = halves[i];
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const fraction = h & 0x3ff;
+    out[i] = exponent === 0 ? sign * fraction * 2 ** -24 // subnormal
+      : exponent === 31 ? (fraction ? NaN : sign * Infinity)
+      : sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+  }
+  return out;
+}
+
+function aedemoSize(shape) {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+// One op with its weights looked up and its sizes checked, and the buffer its output goes in
+// (reused by every run: a run allocates nothing but its result).
+function aedemoPrepare(op, inShape, tensor) {
+  const n = aedemoSize(op.shape);
+  const prepared = { ...op, inShape, out: new Float32Array(n) };
+  if (op.weight) prepared.w = tensor(op.weight);
+  if (op.bias) prepared.b = tensor(op.bias);
+  const wanted = {
+    linear: () => op.in * op.out,
+    conv2d: () => op.shape[0] * inShape[0] * op.kernel[0] * op.kernel[1],
+    conv_transpose2d: () => inShape[0] * op.shape[0] * op.kernel[0] * op.kernel[1],
+  }[op.op];
+  if (wanted && prepared.w.length !== wanted()) {
+    throw new Error(`aedemo: ${op.op} weights of ${prepared.w.length}, not ${wanted()}`);
+  }
+  if (op.op === "conv_transpose2d") prepared.sums = new Float64Array(n);
+  if (["reshape", "flatten"].includes(op.op) && n !== aedemoSize(inShape)) {
+    throw new Error(`aedemo: ${op.op} to ${op.shape} from ${inShape}`);
+  }
+  return prepared;
+}
+
+// One example through one of the net's graphs: input and result are Float32Arrays, laid out
+// row-major as PyTorch lays out one example (channels, rows, columns).
+function aedemoRun(net, graphName, input) {
+  const ops = net.graphs[graphName];
+  if (!ops) throw new Error(`aedemo: the net has no graph ${graphName}`);
+  if (input.length !== aedemoSize(net.inputs[graphName])) {
+    throw new Error(`aedemo: ${graphName} takes ${aedemoSize(net.inputs[graphName])} numbers`);
+  }
+  let h = input;
+  for (const op of ops) h = aedemoStep(op, h);
+  return Float32Array.from(h); // the last op's buffer is reused by the next run
+}
+
+function aedemoStep(op, x) {
+  const out = op.out;
+  switch (op.op) {
+    case "linear": {
+      // out[o] = b[o] + W[o, :] . x, W row-major (out, in): each row read in order
+      const w = op.w, b = op.b, n = op.in;
+      for (let o = 0, row = 0; o < op.out; o++, row += n) {
+        let s0 = 0, s1 = 0, s2 = 0, s3 = 0; // four sums: independent additions pipeline
+        let i = 0;
+        for (; i + 3 < n; i += 4) {
+          s0 += w[row + i] * x[i];
+          s1 += w[row + i + 1] * x[i + 1];
+          s2 += w[row + i + 2] * x[i + 2];
+          s3 += w[row + i + 3] * x[i + 3];
+        }
+        for (; i < n; i++) s0 += w[row + i] * x[i];
+        out[o] = (b ? b[o] : 0) + (s0 + s1) + (s2 + s3);
+      }
+      return out;
+    }
+    case "conv2d":
+      return aedemoConv2d(op, x);
+    case "conv_transpose2d":
+      return aedemoConvTranspose2d(op, x);
+    case "relu":
+      for (let i = 0; i < out.length; i++) out[i] = x[i] > 0 ? x[i] : 0;
+      return out;
+    case "leaky_relu":
+      for (let i = 0; i < out.length; i++) out[i] = x[i] > 0 ? x[i] : op.slope * x[i];
+      return out;
+    case "sigmoid":
+      for (let i = 0; i < out.length; i++) out[i] = 1 / (1 + Math.exp(-x[i]));
+      return out;
+    case "tanh":
+      for (let i = 0; i < out.length; i++) out[i] = Math.tanh(x[i]);
+      return out;
+    case "reshape":
+    case "flatten":
+      return x; // the numbers stay in their order; the next op reads op.shape
+    default:
+      throw new Error(`aedemo: no op ${op.op} in this interpreter`);
+  }
+}
+
+// out[co, oy, ox] = b[co] + sum over ci, ky, kx of W[co, ci, ky, kx] x[ci, iy, ix],
+// where iy = oy * stride - padding + ky (outside the input: zero).
+function aedemoConv2d(op, x) {
+  const [cin, hin, win] = op.inShape, [cout, hout, wout] = op.shape;
+  const [kh, kw] = op.kernel, [sh, sw] = op.stride, [ph, pw] = op.padding;
+  const w = op.w, b = op.b, out = op.out;
+  for (let co = 0; co < cout; co++) {
+    for (let oy = 0; oy < hout; oy++) {
+      for (let ox = 0; ox < wout; ox++) {
+        let s = 0;
+        for (let ci = 0; ci < cin; ci++) {
+          for (let ky = 0; ky < kh; ky++) {
+            const iy = oy * sh - ph + ky;
+            if (iy < 0 || iy >= hin) continue;
+            const wRow = ((co * cin + ci) * kh + ky) * kw, xRow = (ci * hin + iy) * win;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ox * sw - pw + kx;
+              if (ix >= 0 && ix < win) s += w[wRow + kx] * x[xRow + ix];
+            }
+          }
+        }
+        out[(co * hout + oy) * wout + ox] = (b ? b[co] : 0) + s;
+      }
+    }
+  }
+  return out;
+}
+
+// The transpose: each input pixel scatters its kernel-weighted value into the output,
+// out[co, iy * stride - padding + ky, ix * stride - padding + kx] += W[ci, co, ky, kx] x[ci, iy, ix],
+// W laid out (in, out, kh, kw) as PyTorch's ConvTranspose2d keeps it. The output's shape
+// (which output_padding made) bounds the scatter.
+function aedemoConvTranspose2d(op, x) {
+  const [cin, hin, win] = op.inShape, [cout, hout, wout] = op.shape;
+  const [kh, kw] = op.kernel, [sh, sw] = op.stride, [ph, pw] = op.padding;
+  const w = op.w, b = op.b, sums = op.sums, out = op.out;
+  const plane = hout * wout;
+  for (let co = 0; co < cout; co++) sums.fill(b ? b[co] : 0, co * plane, (co + 1) * plane);
+  for (let ci = 0; ci < cin; ci++) {
+    for (let iy = 0; iy < hin; iy++) {
+      for (let ix = 0; ix < win; ix++) {
+        const v = x[(ci * hin + iy) * win + ix];
+        if (v === 0) continue; // after a ReLU most are: nothing to scatter
+        for (let co = 0; co < cout; co++) {
+          for (let ky = 0; ky < kh; ky++) {
+            const oy = iy * sh - ph + ky;
+            if (oy < 0 || oy >= hout) continue;
+            const wRow = ((ci * cout + co) * kh + ky) * kw, oRow = (co * hout + oy) * wout;
+            for (let kx = 0; kx < kw; kx++) {
+              const ox = ix * sw - pw + kx;
+              if (ox >= 0 && ox < wout) sums[oRow + ox] += v * w[wRow + kx];
+            }
+          }
+        }
+      }
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] = sums[i];
+  return out;
+}
+
+// A 28 x 28 drawing (784 numbers in [0, 1], row by row) -> the model's reconstruction, the
+// same 784 numbers as the server's model.reconstruct: decode(encode(x)), the VAE through its
+// mean code.
+function aedemoReconstruct(net, pixels784) {
+  return aedemoRun(net, "decode", aedemoRun(net, "encode", pixels784));
+}
+
+// A code of latent_dim numbers -> the decoder's 784 pixels (the hover view of a k = 2 map).
+function aedemoDecode(net, code) {
+  return aedemoRun(net, "decode", code instanceof Float32Array ? code : Float32Array.from(code));
+}
