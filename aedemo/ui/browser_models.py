@@ -45,8 +45,11 @@ def browser_nets(stored_models: list[StoredModel]) -> list[dict[str, str]]:
 
 
 def _export(stored: StoredModel) -> bytes:
-    return service().derived(export.stored_bytes, stored, stored.id, stored.spec.dataset,
-                             data=False)
+    svc = service()
+    if svc.data is None or svc.data.kind != "image":        # still loading: no probe digits
+        return export.stored_bytes(svc.load_model(stored.id), None, stored.id,
+                                   stored.spec.dataset)
+    return svc.derived(export.stored_bytes, stored, stored.id, stored.spec.dataset)
 
 
 def net_bytes(model_id: str, version: str) -> bytes | None:
