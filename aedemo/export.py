@@ -130,11 +130,9 @@ def trace(model: nn.Module, method: str, example: torch.Tensor,
             continue                      # weights alone (get_attr, the sparse atoms): folded
         if inputs != [carried] or node.args[0] is not carried:
             raise Unsupported(f"{what} is not one chain of layers (at {node.name}).")
-        op = _op(node, graph_module, values, values[carried], values[node], method,
-                 len(ops), tensors, what)
+        ops.append(_op(node, graph_module, values, values[carried], values[node], method,
+                       len(ops), tensors, what))
         node.meta["aedemo_dynamic"] = True
-        if op is not None:
-            ops.append(op)
         carried = node
     return ops
 
@@ -145,7 +143,7 @@ def _depends_on_input(node: fx.Node) -> bool:
 
 def _op(node: fx.Node, module: fx.GraphModule, values: dict[fx.Node, Any],
         x: torch.Tensor, y: torch.Tensor, graph: str, index: int,
-        tensors: dict[str, torch.Tensor], what: str) -> dict[str, Any] | None:
+        tensors: dict[str, torch.Tensor], what: str) -> dict[str, Any]:
     """The op for one node of the chain, taking ``x`` to ``y`` (an example batch of each)."""
     kind = node.target
     if node.op == "call_module":
