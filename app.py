@@ -37,6 +37,7 @@ else:
     from contextlib import asynccontextmanager
 
     from starlette.middleware import Middleware
+    from starlette.routing import Route
     from streamlit import config
 
     from aedemo import guard, roles
@@ -108,7 +109,16 @@ else:
 
     from aedemo.widget_states import WidgetStateGuard
 
+    async def _net_file(request):
+        """A stored model's file for the browser's interpreter (aedemo.export), behind the same
+        middleware as every page. Its module loads PyTorch: imported at the first request,
+        not while the server starts."""
+        from aedemo.ui import browser_models
+
+        return await browser_models.net_file(request)
+
     app = st.App(__file__, lifespan=_start_up,
+                 routes=[Route("/aedemo/net/{model_id}/{version}.safetensors", _net_file)],
                  middleware=[Middleware(guard.OwnOriginOnly),
                              Middleware(roles.ClassroomGate, open_to_lan=_open_to_lan),
                              Middleware(WidgetStateGuard, back_msg=BackMsg,
