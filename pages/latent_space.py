@@ -166,7 +166,7 @@ st.markdown(
     "clusters lie for how wide they are."
     + ("" if k == 2 else " For k > 2 each frame is the codes' PCA, turned to match the frame "
        "before it, so the map does not flip or jump as the axes are refitted."))
-latent_replay(stored.id, k=k, key="latent-replay")
+latent_replay(stored.id, k=k, key=f"latent-replay-{stored.id}")   # its own slider per model
 
 # --- a plain autoencoder's map beside a VAE's --------------------------------------------------
 st.header("A plain autoencoder's map beside a VAE's, k = 2")

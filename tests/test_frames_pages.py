@@ -69,11 +69,11 @@ def test_the_done_panel_replays_how_the_map_formed(app, framed):
 
 
 def test_the_latent_space_page_replays_how_the_map_formed(page_app, framed):
-    _, frames = framed
+    spec, frames = framed
     at = page_app("pages/latent_space.py")
     no_exception(at)
     assert any(h.value == "How this map formed while it trained" for h in at.header)
-    check_scrubbing(at, frames, "latent-replay-at")
+    check_scrubbing(at, frames, f"latent-replay-{spec.key}-at")
     assert shown_points(replay_figure(at)) == len(frames.labels)
 
 
@@ -91,4 +91,4 @@ def test_a_model_without_frames_or_with_a_bad_file_says_so_and_still_shows(page_
     at.run()
     no_exception(at)
     assert any(c.value == NO_FRAMES for c in at.caption)
-    assert not at.select_slider or all(s.key != "latent-replay-at" for s in at.select_slider)
+    assert all(s.key != f"latent-replay-{spec.key}-at" for s in at.select_slider)

@@ -246,10 +246,12 @@ def latent_replay(model_id: str, *, k: int, key: str) -> None:
         value=last, key=f"{key}-at", format_func=lambda i: f"epoch {epochs_text(frames.at[i])}",
         help="Drag to scrub through training, from its first batches to its end.")
     words = describe_formation(frames, shown)
-    chart(latent_frame_figure(frames.points[shown], frames.labels, _classes(),
-                              at=float(frames.at[shown]), k=k),
-          key=key, summary=words)
-    st.caption(words)
+    left, right = st.columns([3, 2])
+    with left:
+        chart(latent_frame_figure(frames.points[shown], frames.labels, _classes(),
+                                  at=float(frames.at[shown]), k=k),
+              key=key, summary=words)
+    right.caption(words)
 
 
 def _job_controls(job: Job, me: str) -> None:
