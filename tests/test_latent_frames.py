@@ -108,8 +108,9 @@ def test_a_long_run_keeps_a_bounded_number_of_frames_spread_over_all_of_it(digit
 
 def test_a_short_run_gets_a_frame_a_second_and_one_at_every_epochs_end(digits):
     recorder = FrameRecorder(digits.x_test[:20], digits.y_test[:20], torch.arange(20))
-    fake_training(recorder, build("vae", {"latent_dim": 2}), epochs=2, batches=10,
-                  seconds_per_batch=0.25)
+    model = build("vae", {"latent_dim": 2}).train()
+    fake_training(recorder, model, epochs=2, batches=10, seconds_per_batch=0.25)
+    assert model.training                           # coded in eval mode, then given back
     at = recorder.frames().at.tolist()
     assert at == pytest.approx([0.1, 0.5, 0.9, 1.0, 1.4, 1.8, 2.0])
 
