@@ -158,11 +158,12 @@ if k == 2 and regions:
 # --- how this map formed while the model trained (aedemo.latent_frames) -------------------------
 st.header("How this map formed while it trained")
 st.markdown(
-    "While a model trains on the Train page, its worker codes the same 500 test digits every "
+    "While a model trains on the Train page, its worker codes the same 500 test digits (all "
+    "of them on a smaller test set) every "
     "second or so and keeps these frames with the model. Drag the slider back to the start: "
-    "the untrained encoder puts every digit in one shapeless cloud, the colours mixed. Move it "
-    "forward and the cloud stretches, then splits; digits that look alike (4 and 9, 3 and 5) "
-    "tend to part last. The words below the map measure it: how far apart the "
+    "the untrained encoder's codes, every colour mixed. Move it forward and watch the points "
+    "of each digit gather and the clusters part, though the model never sees a label; digits "
+    "that look alike stay close. The words beside the map measure it: how far apart the "
     "clusters lie for how wide they are."
     + ("" if k == 2 else " For k > 2 each frame is the codes' PCA, turned to match the frame "
        "before it, so the map does not flip or jump as the axes are refitted."))
