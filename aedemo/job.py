@@ -4,7 +4,8 @@
 One record per job (``Key.record``), written under the board's lock by whoever changes it: the
 app server that submits or cancels it, the worker that runs or finishes it. Beside it the worker
 keeps the job's progress (``JobProgress``: epoch, batch, the live loss trace, the finished epochs)
-and its preview reconstructions (``JobPreview``), each under a key of its own, as they change
+its preview reconstructions (``JobPreview``) and the latest frame of its latent map
+(``JobFrame``), each under a key of its own, as they change
 with every batch and need no lock. A ``Job`` read for a page carries both, and its place in the
 queue; what is stored under ``Key.record`` is the record alone (``Job.to_json``).
 
@@ -14,6 +15,7 @@ A job records every student who asked for it (``askers``) and whose its model wi
 
 from __future__ import annotations
 
+import base64
 import enum
 import os
 import socket
@@ -23,6 +25,7 @@ import weakref
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import torch
 
 from aedemo.errors import Explained
@@ -159,9 +162,42 @@ class JobPreview:
 
 
 @dataclass(frozen=True)
+class JobFrame:
+    """The latest frame of a training job's latent map (aedemo.latent_frames): where the fixed
+    sample of test digits lies now, in 2-D, and their digits. Only the latest travels, each
+    time over the queue's storage, so it is packed small: float16 points and uint8 labels as
+    base64, about 3.4 kB for 500 digits where JSON lists of rounded numbers take 10 kB."""
+
+    at: float                 # epochs of training, fractional
+    points: np.ndarray        # (N, 2)
+    labels: np.ndarray        # (N,)
+
+    def to_json(self) -> dict:
+        return {"at": self.at,
+                "points": base64.b64encode(self.points.astype("<f2").tobytes()).decode(),
+                "labels": base64.b64encode(self.labels.astype(np.uint8).tobytes()).decode()}
+
+    @classmethod
+    def from_json(cls, value: dict | None) -> JobFrame | None:
+        """The frame, or None when there is none or it does not hold together."""
+        if not value:
+            return None
+        try:
+            points = np.frombuffer(base64.b64decode(value["points"], validate=True),
+                                   "<f2").reshape(-1, 2)
+            labels = np.frombuffer(base64.b64decode(value["labels"], validate=True), np.uint8)
+            at = float(value["at"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not len(points) or len(points) != len(labels) or not np.isfinite(points).all():
+            return None
+        return cls(at=at, points=points.astype(np.float32), labels=labels)
+
+
+@dataclass(frozen=True)
 class Job:
     """One training job. The fields up to ``cancelled_by`` are its record on the board; the
-    last three are read beside it for a page (see the module's docstring)."""
+    last four are read beside it for a page (see the module's docstring)."""
 
     id: str
     spec: ModelSpec
@@ -181,6 +217,7 @@ class Job:
     progress: JobProgress = field(default=JobProgress(), compare=False)
     reconstructions: JobPreview | None = field(default=None, compare=False)
     position: int | None = field(default=None, compare=False)   # 1-based, while queued
+    latent: JobFrame | None = field(default=None, compare=False)   # the latest map frame
 
     @classmethod
     def new(cls, spec: ModelSpec, owner: str, address: str | None) -> Job:
@@ -308,6 +345,7 @@ def requeue(board: JobBoard, job: Job) -> None:
     write_job(board, replace(job, status=QUEUED, worker=None, note=INTERRUPTED))
     board.delete(Key.progress(job.id))
     board.delete(Key.preview(job.id))
+    board.delete(Key.frame(job.id))
     enqueue(board.huey, job.id, priority=RESTART_PRIORITY)
 
 

@@ -36,6 +36,7 @@ from aedemo.job import (
     WORKER_DIED,
     Job,
     JobError,
+    JobFrame,
     JobPreview,
     JobProgress,
     QueueProblem,
@@ -227,11 +228,12 @@ class JobQueue:
             time.sleep(0.1)
 
     def _for_page(self, job: Job) -> Job:
-        """The record with what is read beside it: its progress and preview once it has run,
-        its place in the queue while it waits."""
+        """The record with what is read beside it: its progress, preview and map frame once it
+        has run, its place in the queue while it waits."""
         if job.status is not QUEUED or job.note:
             job = replace(job, progress=self._beside(job, Key.progress, JobProgress.from_json),
-                          reconstructions=self._beside(job, Key.preview, JobPreview.from_json))
+                          reconstructions=self._beside(job, Key.preview, JobPreview.from_json),
+                          latent=self._beside(job, Key.frame, JobFrame.from_json))
         if job.status is QUEUED:
             order = self._cached("order", self._waiting_order)
             job = replace(job, position=order.index(job.id) + 1 if job.id in order else None)
@@ -366,7 +368,8 @@ class JobQueue:
                         and not Status(records[Key.record(i)]["status"]).active]
             for old in finished[:len(ids) - FINISHED_KEPT]:
                 ids.remove(old)
-                for key in (Key.record(old), Key.progress(old), Key.preview(old)):
+                for key in (Key.record(old), Key.progress(old), Key.preview(old),
+                            Key.frame(old)):
                     self.board.delete(key)
         self.board.put(Key.INDEX, ids)
 

@@ -40,6 +40,7 @@ import torch
 from safetensors.torch import save as save_safetensors
 
 from aedemo.errors import Explained
+from aedemo.latent_frames import MAX_FRAMES_BYTES, FramesUnusable, LatentFrames
 from aedemo.model_record import (
     NOT_FINITE_SAVE,
     ModelRecord,
@@ -162,6 +163,11 @@ class ModelStore:
         # has changed (its stamp), so the teacher's pin from another process is seen at once
         self._pins: tuple[tuple | None, frozenset[str]] = (None, frozenset())
 
+    def _frames_path(self, model_id: str) -> Path:
+        """The frames of the model's latent map while it trained (aedemo.latent_frames)."""
+        _require_id(model_id)
+        return self.dir / f"{model_id}.frames.safetensors"
+
     def _paths(self, model_id: str) -> tuple[Path, Path]:
         """(weights, JSON) of a model; StoreError for a string that is not a model id, so no
         caller can name a file outside the store ("../../x")."""
@@ -170,7 +176,10 @@ class ModelStore:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def save(self, spec: ModelSpec, trained: Trained, owner: str | None = None) -> StoredModel:
+    def save(self, spec: ModelSpec, trained: Trained, owner: str | None = None, *,
+             frames: LatentFrames | None = None) -> StoredModel:
+        """Store a trained model, and the frames of its latent map while it trained if given
+        (written before the JSON, so they are there whole by the time the model is listed)."""
         model_id = spec.key
         weights, meta_path = self._paths(model_id)
         record = ModelRecord(id=model_id, spec=spec, metrics=dict(trained.metrics),
@@ -183,6 +192,10 @@ class ModelStore:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             write_atomically(weights, save_safetensors(state))
+            if frames is not None:
+                write_atomically(self._frames_path(model_id), frames.to_bytes())
+            else:
+                remove(self._frames_path(model_id))     # an earlier training's, under this id
             write_atomically(meta_path,                                     # commit point
                              json.dumps(record.to_json(), indent=1).encode())
         except OSError as err:
@@ -210,6 +223,7 @@ class ModelStore:
         try:
             remove(meta_path)      # the JSON first: the model is gone at once
             remove(weights)
+            remove(self._frames_path(model_id))
         except OSError as err:
             raise explain_os_error(err, self.root, "the model was not deleted") from None
         self._checked.pop(model_id, None)
@@ -242,7 +256,8 @@ class ModelStore:
         try:
             temporary = [*self.dir.glob(".*.tmp"), *self.root.glob(".showcase.json.*.tmp")]
             orphans = [p for p in self.dir.glob("*.safetensors")
-                       if is_model_id(p.stem) and not os.path.lexists(p.with_suffix(".json"))]
+                       if is_model_id(p.name.split(".")[0])
+                       and not os.path.lexists(self.dir / f"{p.name.split('.')[0]}.json")]
         except OSError as err:
             log.warning("could not look for leftovers in %s: %s", self.dir, why(err))
             return []
@@ -322,6 +337,21 @@ class ModelStore:
             return read_regular_file(self._paths(model_id)[0], MAX_WEIGHTS_BYTES)
         except (OSError, ValueError) as err:
             raise StoreError(f"Cannot read the weights of model {model_id}: {why(err)}.") from None
+
+    def frames(self, model_id: str) -> LatentFrames | None:
+        """The frames of a model's latent map while it trained, or None when it has none (a
+        model from the CLI, a sequence model, or one stored before frames were). StoreError,
+        in a plain sentence, when its frames file cannot be used: only the replay is lost,
+        never the model."""
+        try:
+            return LatentFrames.from_bytes(read_regular_file(self._frames_path(model_id),
+                                                             MAX_FRAMES_BYTES))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as err:     # FramesUnusable is a ValueError
+            what = str(err) if isinstance(err, FramesUnusable) else why(err)
+            raise StoreError(f"The replay of how this model's map formed is unavailable: its "
+                             f"frames file cannot be used ({what}).") from None
 
     def load(self, model_id: str) -> tuple[torch.nn.Module, ModelRecord]:
         """(model in eval mode, its record): the files read and checked once, here. Raises

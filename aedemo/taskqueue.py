@@ -98,6 +98,11 @@ class Key:
         return f"job:{job_id}:preview"
 
     @staticmethod
+    def frame(job_id: str) -> str:
+        """The latest frame of a running job's latent map (aedemo.job.JobFrame)."""
+        return f"job:{job_id}:frame"
+
+    @staticmethod
     def cancel(job_id: str) -> str:
         """Set by the app to stop a running job; its worker reads it after every batch."""
         return f"job:{job_id}:cancel"

@@ -9,8 +9,9 @@ and puts it back at the head of the queue. Started by an app server (``--parent-
 aedemo.local_workers), it also stops when that server is gone.
 
 The job it trains is the ``Job`` record the app wrote (aedemo.job); while it trains, the worker
-writes the job's progress and preview beside it (``_Reporter``) and reads its cancel flag after
-every batch. This is the only module that runs the trainer for a job.
+writes the job's progress and preview beside it (``_Reporter``) and the latest frame of its
+latent map (``frame_recorder``; all the frames are stored with the model), and reads its cancel
+flag after every batch. This is the only module that runs the trainer for a job.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from aedemo.job import (
     RUNNING,
     UNEXPECTED,
     Job,
+    JobFrame,
     JobPreview,
     JobProgress,
     Status,
@@ -51,6 +53,7 @@ from aedemo.job import (
     worker_id,
     write_job,
 )
+from aedemo.latent_frames import FRAME_ITEMS, FrameRecorder, frame_sample
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore, StoreError, default_home
 from aedemo.taskqueue import JobBoard, Key, QueueUnavailable
@@ -100,6 +103,16 @@ def preview_items(spec: ModelSpec) -> torch.Tensor:
     return d.x_test[firsts[:PREVIEW_COUNT]]
 
 
+def frame_recorder(spec: ModelSpec, publish) -> FrameRecorder | None:
+    """The recorder of an image model's latent map while it trains (aedemo.latent_frames), on
+    the same FRAME_ITEMS test digits for every job on its dataset; None for a sequence model."""
+    if spec.kind != "image":
+        return None
+    d = datasets.load_dataset(spec.dataset, spec.kind)
+    chosen = frame_sample(d.y_test, FRAME_ITEMS)
+    return FrameRecorder(d.x_test[chosen], d.y_test[chosen], chosen, publish=publish)
+
+
 def train_job(job_id: str) -> None:
     """Huey's task: run one job in this worker, start to finish; whatever goes wrong stays
     inside this job."""
@@ -130,7 +143,10 @@ def _train(board: JobBoard, store: ModelStore, job: Job
     try:
         inputs = preview_items(job.spec)
         reporter = _Reporter(board, job.id, inputs, stop, _context["stopping"])
-        trained = train_spec(job.spec, callbacks=(reporter,), stop=stop)
+        recorder = frame_recorder(job.spec, lambda at, points, labels: reporter._quietly(
+            board.put, Key.frame(job.id), JobFrame(at, points, labels).to_json()))
+        callbacks = (reporter,) if recorder is None else (reporter, recorder)
+        trained = train_spec(job.spec, callbacks=callbacks, stop=stop)
         if stop.is_set():
             raise TrainingStopped()
         # the owner now: whoever asked first may have withdrawn while it trained
@@ -138,7 +154,8 @@ def _train(board: JobBoard, store: ModelStore, job: Job
             owner = (read_job(board, job.id) or job).owner
         except QueueUnavailable:
             owner = job.owner               # the model is stored all the same
-        model_id = store.save(job.spec, trained, owner=owner).id
+        frames = recorder.frames() if recorder is not None else None
+        model_id = store.save(job.spec, trained, owner=owner, frames=frames).id
         status = DONE
     except TrainingStopped:
         status = CANCELLED

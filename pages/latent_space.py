@@ -5,6 +5,7 @@ from aedemo import metrics, ui
 from aedemo.lessons import generate, latent_space
 from aedemo.lessons.latent_space import FITTED, PRIOR, PRIOR_DISC, PRIOR_RADII
 from aedemo.service import When
+from aedemo.ui.jobs import latent_replay
 from aedemo.viz.images import image_grid
 from aedemo.viz.latent_space import class_label, code_plane_figure, extent, map_figure
 
@@ -153,6 +154,20 @@ if k == 2 and regions:
                    alt=f"the digit decoded at z = ({centre[0, 0]:.2f}, {centre[0, 1]:.2f})")
     text_col.markdown(f"**Decoded at the centre of the selection**, z = ({centre[0, 0]:.2f}, "
                       f"{centre[0, 1]:.2f}): a code no test digit has, drawn by the decoder.")
+
+# --- how this map formed while the model trained (aedemo.latent_frames) -------------------------
+st.header("How this map formed while it trained")
+st.markdown(
+    "While a model trains on the Train page, its worker codes the same 500 test digits (all "
+    "of them on a smaller test set) every "
+    "second or so and keeps these frames with the model. Drag the slider back to the start: "
+    "the untrained encoder's codes, every colour mixed. Move it forward and watch the points "
+    "of each digit gather and the clusters part, though the model never sees a label; digits "
+    "that look alike stay close. The words beside the map measure it: how far apart the "
+    "clusters lie for how wide they are."
+    + ("" if k == 2 else " For k > 2 each frame is the codes' PCA, turned to match the frame "
+       "before it, so the map does not flip or jump as the axes are refitted."))
+latent_replay(stored.id, k=k, key=f"latent-replay-{stored.id}")   # its own slider per model
 
 # --- a plain autoencoder's map beside a VAE's --------------------------------------------------
 st.header("A plain autoencoder's map beside a VAE's, k = 2")

@@ -1,5 +1,6 @@
-"""One job's panel (progress, live loss curve, reconstructions, Cancel, and how it ended) and
-the jobs a page follows for this student (follow_job)."""
+"""One job's panel (progress, live loss curve, live latent map, reconstructions, Cancel, and how
+it ended, with the replay of how its map formed) and the jobs a page follows for this student
+(follow_job)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from aedemo import menu
 from aedemo.data import DataError
 from aedemo.job import SYSTEM, TEACHER, Job, Status
 from aedemo.jobs import JobError
+from aedemo.latent_frames import describe_formation, epochs_text, separation
 from aedemo.spec import ModelSpec
+from aedemo.store import StoreError
 from aedemo.ui.news import deleted_by
 from aedemo.ui.pickers import training_words
 from aedemo.ui.queue import PROGRESS_EVERY_S, progress_text, queue_wait
@@ -20,7 +23,7 @@ from aedemo.ui.session import for_viewer, is_teacher, service, student_id
 from aedemo.ui.widgets import chart, picture
 from aedemo.viz.images import image_grid
 from aedemo.viz.series import series_figure
-from aedemo.viz.train import loss_curve, loss_summary
+from aedemo.viz.train import latent_frame_figure, loss_curve, loss_summary
 
 
 def training_floor(spec) -> float | None:
@@ -162,12 +165,19 @@ def _job_panel_body(job: Job) -> None:
     if job.active:
         _job_controls(job, me)
     if job.batch_losses or job.history:
-        left, right = st.columns([3, 2])
+        live_map = (job.status is Status.RUNNING and job.latent is not None
+                    and spec.kind == "image")
+        # the live map beside the loss curve while it trains, the reconstructions below them
+        left, right = st.columns(2) if live_map else st.columns([3, 2])
         kind, floor = job.spec.kind, training_floor(job.spec)
         with left:
             chart(loss_curve(job.history, job.batch_losses, kind=kind, floor=floor),
                   key=f"loss-{job.id}",
                   summary=loss_summary(job.history, job.batch_losses, kind=kind, floor=floor))
+        if live_map:
+            with right:
+                _live_map(job)
+            right = st.columns([2, 3])[0]
         if job.preview is not None and job.spec.kind == "image":
             what = (f"Fixed test digits (top) and their reconstructions after epoch "
                     f"{len(job.history)} (bottom)")
@@ -183,6 +193,65 @@ def _job_panel_body(job: Job) -> None:
                       key=f"series-{job.id}",
                       summary="Two fixed test series (solid) and the model's reconstructions "
                               f"of them (dashed) after epoch {len(job.history)}.")
+    if job.status is Status.DONE and job.model_id and spec.kind == "image":
+        stored = svc.store.get(job.model_id)
+        if stored is not None and stored.ok:
+            st.markdown("**How its latent map formed while it trained**")
+            latent_replay(job.model_id, k=spec.latent_dim, key=f"train-replay-{job.id}")
+
+
+def _classes() -> tuple[str, ...]:
+    data = service().data
+    return getattr(data, "classes", ()) if data is not None else ()
+
+
+def _live_map(job: Job) -> None:
+    """The latest frame of a training job's latent map (aedemo.latent_frames), redrawn with
+    the panel: the test digits' codes as they are now. Its chart's key starts "train-latent"."""
+    frame = job.latent
+    k = job.spec.latent_dim
+    how = "" if k == 2 else " (their principal axes, turned to match the frame before)"
+    chart(latent_frame_figure(frame.points, frame.labels, _classes(), at=frame.at, k=k),
+          key=f"train-latent-{job.id}",
+          summary=f"The codes of {len(frame.points)} fixed test digits after "
+                  f"{epochs_text(frame.at)} epochs{how}: the digit classes' clusters lie "
+                  f"{separation(frame.points, frame.labels):.1f} times as far apart as they "
+                  f"are wide.")
+    st.caption("The same test digits' codes, redrawn as the model trains: watch each digit's "
+               "points gather into a cluster of their own, although the model never sees a "
+               "label.")
+
+
+NO_FRAMES = ("No replay for this model: its map was not recorded while it trained (a model "
+             "trained from the command line, or stored before the app recorded maps).")
+
+
+@st.fragment
+def latent_replay(model_id: str, *, k: int, key: str) -> None:
+    """A slider over the frames of a stored model's latent map while it trained, and the frame
+    it points at: a student scrubs through training and sees the clusters form. Only this
+    fragment reruns as the slider moves. A model without frames says so; a bad frames file
+    says why the replay is unavailable, and the model is used as ever."""
+    try:
+        frames = service().store.frames(model_id)
+    except StoreError as err:
+        st.info(str(err), icon=":material/movie:")
+        return
+    if frames is None:
+        st.caption(NO_FRAMES)
+        return
+    last = len(frames) - 1
+    shown = st.select_slider(
+        "Replay: the map after this much training", options=range(len(frames)),
+        value=last, key=f"{key}-at", format_func=lambda i: f"epoch {epochs_text(frames.at[i])}",
+        help="Drag to scrub through training, from its first batches to its end.")
+    words = describe_formation(frames, shown)
+    left, right = st.columns([3, 2])
+    with left:
+        chart(latent_frame_figure(frames.points[shown], frames.labels, _classes(),
+                                  at=float(frames.at[shown]), k=k),
+              key=key, summary=words)
+    right.caption(words)
 
 
 def _job_controls(job: Job, me: str) -> None:

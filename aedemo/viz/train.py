@@ -1,15 +1,19 @@
 """The Train page's figure: the loss curve as a model trains (its job panel shows on the
 Anomaly detection and Sequences pages too), and the words that go with it: what the two curves
-mean for each variant, and the chart in a sentence for a student who cannot see it."""
+mean for each variant, and the chart in a sentence for a student who cannot see it. And the
+latent map as it forms (aedemo.latent_frames): live while the model trains, replayed after."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 
+from aedemo.latent_frames import epochs_text
 from aedemo.models.sparse import ATOM_L1
+from aedemo.viz.latent_space import latent_scatter
 from aedemo.viz.style import PALETTE, layout
 
 TRAIN_COLOUR, TEST_COLOUR = PALETTE[0], PALETTE[4]       # blue and orange, apart for everyone
@@ -169,3 +173,15 @@ def curves_note(variant: str, hparams: Mapping[str, Any], *, kind: str = "image"
                  "its normal digits' test images only: the anomalies are what it must find, "
                  "not what it learns, so there too a parting means memorising.")
     return "\n\n".join(lines)
+
+
+def latent_frame_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
+                        at: float, k: int, height: int = 420) -> go.Figure:
+    """One frame of the latent map: the fixed test digits' codes after ``at`` epochs, each
+    class in its colour and shape. k = 2 shows the code's own axes; a larger k its PCA,
+    turned to match the frame before (aedemo.projection.plane), whose axes mean nothing
+    alone: they are named for what they are."""
+    axes = ("z1", "z2") if k == 2 else ("first principal axis", "second principal axis")
+    title = f"{len(points)} test digits' codes after {epochs_text(at)} epochs"
+    return latent_scatter(np.asarray(points, np.float32), np.asarray(labels), class_names,
+                          title=title, axis_names=axes, height=height)

@@ -1,0 +1,82 @@
+"""The latent map as a model trains, in Chromium on the README's server (the digits, the zoo off):
+the Train page's live map gets new frames while the job trains, read from plotly's own data in
+the page at two moments, and after the job the done panel replays them with its slider.
+
+With AEDEMO_SCREENSHOTS=1 the live map and the replay are also saved in artifacts/issue21/."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from e2e_support import ARTIFACTS, no_exception, open_page, start_training, wait_idle
+
+SHOTS = ARTIFACTS.parent / "issue21"
+TRAIN_TIMEOUT_MS = 300_000
+LIVE = '[class*="st-key-train-latent-"] .js-plotly-plot'
+REPLAY = '[class*="st-key-train-replay-"] .js-plotly-plot'
+
+# What plotly drew: the title (which says after how many epochs) and every trace's points,
+# read from the chart element itself (plotly keeps its figure on it: .layout, and the traces
+# with their arrays decoded in ._fullData; .data holds them as the server's base64)
+READ = """el => JSON.stringify({title: el.layout.title.text,
+                               points: el._fullData.map(t => [Array.from(t.x),
+                                                              Array.from(t.y)])})"""
+
+
+def shoot(tab, name: str) -> None:
+    if os.environ.get("AEDEMO_SCREENSHOTS"):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def epochs_in(title: str) -> float:
+    return float(re.search(r"after ([\d.]+) epochs", title).group(1))
+
+
+def read(tab, selector: str) -> dict:
+    import json
+
+    return json.loads(tab.locator(selector).first.evaluate(READ))
+
+
+def test_the_live_map_moves_while_it_trains_and_replays_after(server, page):
+    open_page(page, server, "train")
+    start_training(page, "dense")            # the most epochs: it trains while the test looks on
+    page.locator(LIVE).first.wait_for(timeout=TRAIN_TIMEOUT_MS)
+    first = read(page, LIVE)
+    # the panel redraws every PROGRESS_EVERY_S, the worker takes a frame a second: wait for
+    # a later one rather than for a fixed time on a busy machine
+    page.wait_for_function(
+        f"""() => {{ const el = document.querySelector('{LIVE}');
+                    return el && el.layout.title.text !== {json_str(first["title"])}; }}""",
+        timeout=60_000)
+    second = read(page, LIVE)
+    shoot(page, "train-latent-live")
+    assert epochs_in(second["title"]) > epochs_in(first["title"])
+    assert second["points"] != first["points"]              # the codes moved, not only the title
+    assert sum(len(x) for x, _ in second["points"]) > 100   # the fixed sample, every class
+
+    page.get_by_text("Done: stored as model").wait_for(timeout=TRAIN_TIMEOUT_MS)
+    wait_idle(page)
+    page.get_by_text("How its latent map formed while it trained").wait_for()
+    last = read(page, REPLAY)
+    slider = page.locator('[class*="st-key-train-replay-"][class*="-at"]').get_by_role("slider")
+    slider.focus()
+    slider.press("Home")                     # back to the first frame
+    wait_idle(page)
+    page.wait_for_function(
+        f"""() => {{ const el = document.querySelector('{REPLAY}');
+                    return el && el.layout.title.text !== {json_str(last["title"])}; }}""",
+        timeout=30_000)
+    start = read(page, REPLAY)
+    shoot(page, "train-latent-replay")
+    assert epochs_in(start["title"]) < epochs_in(second["title"]) < epochs_in(last["title"])
+    assert start["points"] != last["points"]
+    no_exception(page)
+
+
+def json_str(text: str) -> str:
+    import json
+
+    return json.dumps(text)
