@@ -5,7 +5,6 @@ from aedemo import metrics, ui
 from aedemo.lessons import generate, latent_space
 from aedemo.lessons.latent_space import FITTED, PRIOR, PRIOR_DISC, PRIOR_RADII
 from aedemo.service import When
-from aedemo.ui.jobs import latent_replay
 from aedemo.viz.images import image_grid
 from aedemo.viz.latent_space import class_label, code_plane_figure, extent, map_figure
 
@@ -167,7 +166,7 @@ st.markdown(
     "clusters lie for how wide they are."
     + ("" if k == 2 else " For k > 2 each frame is the codes' PCA, turned to match the frame "
        "before it, so the map does not flip or jump as the axes are refitted."))
-latent_replay(stored.id, k=k, key=f"latent-replay-{stored.id}")   # its own slider per model
+ui.latent_replay(stored.id, k=k, key=f"latent-replay-{stored.id}")   # its own slider per model
 
 # --- a plain autoencoder's map beside a VAE's --------------------------------------------------
 st.header("A plain autoencoder's map beside a VAE's, k = 2")

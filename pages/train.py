@@ -148,8 +148,10 @@ if start and refused is None and chosen is not None:
 
 with panels:
     ui.interrupted_jobs()
-    for job in ui.follow_job("train", started, all_mine=True, keep=ui.FOLLOWED_JOBS):
-        ui.job_panel(job.id)
+    # the first panel's latent map is "train-latent", whether it trains or is done
+    for i, job in enumerate(ui.follow_job("train", started, all_mine=True,
+                                          keep=ui.FOLLOWED_JOBS)):
+        ui.job_panel(job.id, map_key=ui.LATENT_MAP_KEY if i == 0 else None)
 
 # The least BCE any model can reach on the app's training images, once per dataset: the loss
 # chart's floor. Another dataset's floor is not known here without loading it, so none is said.

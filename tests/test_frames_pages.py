@@ -65,7 +65,7 @@ def test_the_done_panel_replays_how_the_map_formed(app, framed):
     at.run()
     no_exception(at)
     assert any("How its latent map formed" in m.value for m in at.markdown)
-    check_scrubbing(at, frames, f"train-replay-{job.id}-at")
+    check_scrubbing(at, frames, f"{ui.LATENT_MAP_KEY}-at")    # the first panel's map
 
 
 def test_the_latent_space_page_replays_how_the_map_formed(page_app, framed):

@@ -18,11 +18,13 @@ from aedemo.ui.drawing import DRAWING, keep_input, keep_strokes, last_drawing, l
 from aedemo.ui.frame import offline_notice, run_page, sidebar
 from aedemo.ui.jobs import (
     FOLLOWED_JOBS,
+    LATENT_MAP_KEY,
     SHOWN_ON,
     cancelled_text,
     follow_job,
     job_panel,
     landed_model,
+    latent_replay,
     pages_showing,
     training_floor,
 )
@@ -88,17 +90,18 @@ from aedemo.ui.widgets import (
 )
 
 __all__ = [
-    "CLASSMATE", "DRAWING", "FOLLOWED_JOBS", "LESSON", "NEWS_SEQ", "PROGRESS_EVERY_S", "PROJECTOR",
-    "PROJECTOR_CHART_PX", "PROJECTOR_ROW", "ROW", "SHOWN_ON", "TEACHERS", "YOU", "Browsers",
-    "Viewer", "alt_texts", "architecture", "browsers", "cancelled_text", "chart", "class_news",
-    "client_address", "code_for", "data_or_wait", "deleted_by", "drawing_pad",
-    "false_alarm_threshold", "follow_job", "for_viewer", "hparam_input", "interrupted_jobs",
-    "is_teacher", "job_cost_note", "job_exists", "job_panel", "keep_input", "keep_strokes",
-    "landed_model", "last_drawing", "last_input", "log_options", "may_delete", "model_actions",
-    "model_help", "model_labels", "models", "models_or_wait", "news_heard", "news_notice",
-    "offline_notice", "page_style", "pages_showing", "pick_model", "pick_model_id", "picture",
-    "progress_text", "projected", "projector", "queue_wait", "recall", "refresh_when_ready",
-    "remember", "remember_changes", "run_page", "service", "show_images", "sidebar",
-    "stored_models_table", "student_id", "stylesheet", "submit", "teacher_queue", "training_floor",
-    "training_words", "viewer", "wait_words", "waiting_for_models", "when_words",
+    "CLASSMATE", "DRAWING", "FOLLOWED_JOBS", "LATENT_MAP_KEY", "LESSON", "NEWS_SEQ",
+    "PROGRESS_EVERY_S", "PROJECTOR", "PROJECTOR_CHART_PX", "PROJECTOR_ROW", "ROW", "SHOWN_ON",
+    "TEACHERS", "YOU", "Browsers", "Viewer", "alt_texts", "architecture", "browsers",
+    "cancelled_text", "chart", "class_news", "client_address", "code_for", "data_or_wait",
+    "deleted_by", "drawing_pad", "false_alarm_threshold", "follow_job", "for_viewer",
+    "hparam_input", "interrupted_jobs", "is_teacher", "job_cost_note", "job_exists", "job_panel",
+    "keep_input", "keep_strokes", "landed_model", "last_drawing", "last_input", "latent_replay",
+    "log_options", "may_delete", "model_actions", "model_help", "model_labels", "models",
+    "models_or_wait", "news_heard", "news_notice", "offline_notice", "page_style", "pages_showing",
+    "pick_model", "pick_model_id", "picture", "progress_text", "projected", "projector",
+    "queue_wait", "recall", "refresh_when_ready", "remember", "remember_changes", "run_page",
+    "service", "show_images", "sidebar", "stored_models_table", "student_id", "stylesheet",
+    "submit", "teacher_queue", "training_floor", "training_words", "viewer", "wait_words",
+    "waiting_for_models", "when_words"
 ]

@@ -106,18 +106,26 @@ def cancelled_text(job: Job, me: str) -> str:
 
 
 
-def job_panel(job_id: str) -> None:
+LATENT_MAP_KEY = "train-latent"    # the first panel's latent map, live then replayed
+
+
+def job_panel(job_id: str, *, map_key: str | None = None) -> None:
     """Progress, live loss curve, reconstruction strip and Cancel for one job. While the job
     waits or trains the panel refreshes itself every PROGRESS_EVERY_S, and reruns the page once
     when it ends; a finished job's panel is drawn with the page and left alone: it no longer
-    changes, and every open tab redrew its chart and pictures every 2 s for nothing."""
+    changes, and every open tab redrew its chart and pictures every 2 s for nothing.
+
+    ``map_key`` keys the job's latent map, the live one while it trains and the replay once it
+    is done (one chart a student follows from the first frame to the last); by default it is
+    the job's own, as several panels may share a page."""
     job = _job_or_say(job_id)
     if job is None:
         return
+    map_key = map_key or f"{LATENT_MAP_KEY}-{job_id}"
     if job.active:
-        _live_job_panel(job_id)
+        _live_job_panel(job_id, map_key)
     else:
-        _job_panel_body(job)
+        _job_panel_body(job, map_key)
 
 
 def _job_or_say(job_id: str) -> Job | None:
@@ -130,7 +138,7 @@ def _job_or_say(job_id: str) -> Job | None:
 
 
 @st.fragment(run_every=PROGRESS_EVERY_S)
-def _live_job_panel(job_id: str) -> None:
+def _live_job_panel(job_id: str, map_key: str) -> None:
     job = _job_or_say(job_id)
     if job is None:
         return
@@ -138,10 +146,10 @@ def _live_job_panel(job_id: str) -> None:
         # it ended: the whole page again, so tables and pickers include the new model and
         # the panel is drawn as a finished one
         st.rerun(scope="app")
-    _job_panel_body(job)
+    _job_panel_body(job, map_key)
 
 
-def _job_panel_body(job: Job) -> None:
+def _job_panel_body(job: Job, map_key: str) -> None:
     svc = service()
     me = student_id()
     spec = job.spec
@@ -176,7 +184,7 @@ def _job_panel_body(job: Job) -> None:
                   summary=loss_summary(job.history, job.batch_losses, kind=kind, floor=floor))
         if live_map:
             with right:
-                _live_map(job)
+                _live_map(job, map_key)
             right = st.columns([2, 3])[0]
         if job.preview is not None and job.spec.kind == "image":
             what = (f"Fixed test digits (top) and their reconstructions after epoch "
@@ -197,7 +205,7 @@ def _job_panel_body(job: Job) -> None:
         stored = svc.store.get(job.model_id)
         if stored is not None and stored.ok:
             st.markdown("**How its latent map formed while it trained**")
-            latent_replay(job.model_id, k=spec.latent_dim, key=f"train-replay-{job.id}")
+            latent_replay(job.model_id, k=spec.latent_dim, key=map_key)
 
 
 def _classes() -> tuple[str, ...]:
@@ -205,14 +213,14 @@ def _classes() -> tuple[str, ...]:
     return getattr(data, "classes", ()) if data is not None else ()
 
 
-def _live_map(job: Job) -> None:
+def _live_map(job: Job, key: str) -> None:
     """The latest frame of a training job's latent map (aedemo.latent_frames), redrawn with
-    the panel: the test digits' codes as they are now. Its chart's key starts "train-latent"."""
+    the panel: the test digits' codes as they are now."""
     frame = job.latent
     k = job.spec.latent_dim
     how = "" if k == 2 else " (their principal axes, turned to match the frame before)"
     chart(latent_frame_figure(frame.points, frame.labels, _classes(), at=frame.at, k=k),
-          key=f"train-latent-{job.id}",
+          key=key,
           summary=f"The codes of {len(frame.points)} fixed test digits after "
                   f"{epochs_text(frame.at)} epochs{how}: the digit classes' clusters lie "
                   f"{separation(frame.points, frame.labels):.1f} times as far apart as they "

@@ -13,8 +13,8 @@ from e2e_support import ARTIFACTS, no_exception, open_page, start_training, wait
 
 SHOTS = ARTIFACTS.parent / "issue21"
 TRAIN_TIMEOUT_MS = 300_000
-LIVE = '[class*="st-key-train-latent-"] .js-plotly-plot'
-REPLAY = '[class*="st-key-train-replay-"] .js-plotly-plot'
+# one chart, the issue's contract: the live map while the job trains, its replay once done
+LIVE = REPLAY = ".st-key-train-latent .js-plotly-plot"
 
 # What plotly drew: the title (which says after how many epochs) and every trace's points,
 # read from the chart element itself (plotly keeps its figure on it: .layout, and the traces
@@ -61,7 +61,7 @@ def test_the_live_map_moves_while_it_trains_and_replays_after(server, page):
     wait_idle(page)
     page.get_by_text("How its latent map formed while it trained").wait_for()
     last = read(page, REPLAY)
-    slider = page.locator('[class*="st-key-train-replay-"][class*="-at"]').get_by_role("slider")
+    slider = page.locator(".st-key-train-latent-at").get_by_role("slider")
     slider.focus()
     slider.press("Home")                     # back to the first frame
     wait_idle(page)
