@@ -82,7 +82,7 @@ function aedemoSize(shape) {
 // (reused by every run: a run allocates nothing but its result).
 function aedemoPrepare(op, inShape, tensor) {
   const n = aedemoSize(op.shape);
-  const prepared = { ...op, inShape, out: new Float32Array(n) };
+  const prepared = { ...op, inShape, buffer: new Float32Array(n) };
   if (op.weight) prepared.w = tensor(op.weight);
   if (op.bias) prepared.b = tensor(op.bias);
   const wanted = {
@@ -114,7 +114,7 @@ function aedemoRun(net, graphName, input) {
 }
 
 function aedemoStep(op, x) {
-  const out = op.out;
+  const out = op.buffer;
   switch (op.op) {
     case "linear": {
       // out[o] = b[o] + W[o, :] . x, W row-major (out, in): each row read in order
@@ -162,7 +162,7 @@ function aedemoStep(op, x) {
 function aedemoConv2d(op, x) {
   const [cin, hin, win] = op.inShape, [cout, hout, wout] = op.shape;
   const [kh, kw] = op.kernel, [sh, sw] = op.stride, [ph, pw] = op.padding;
-  const w = op.w, b = op.b, out = op.out;
+  const w = op.w, b = op.b, out = op.buffer;
   for (let co = 0; co < cout; co++) {
     for (let oy = 0; oy < hout; oy++) {
       for (let ox = 0; ox < wout; ox++) {
@@ -192,7 +192,7 @@ function aedemoConv2d(op, x) {
 function aedemoConvTranspose2d(op, x) {
   const [cin, hin, win] = op.inShape, [cout, hout, wout] = op.shape;
   const [kh, kw] = op.kernel, [sh, sw] = op.stride, [ph, pw] = op.padding;
-  const w = op.w, b = op.b, sums = op.sums, out = op.out;
+  const w = op.w, b = op.b, sums = op.sums, out = op.buffer;
   const plane = hout * wout;
   for (let co = 0; co < cout; co++) sums.fill(b ? b[co] : 0, co * plane, (co + 1) * plane);
   for (let ci = 0; ci < cin; ci++) {
