@@ -121,9 +121,9 @@ if grid_col is not None:
 # The decoder under the pointer (aedemo.ui.latent_hover): any point of the k = 2 plane, decoded
 # in the browser as the mouse or the arrow keys move it.
 if k == 2:
-    st.subheader("Decode any point of the plane")
-    st.markdown("Point anywhere on this plane, between the dots too, and the decoder draws the "
-                "digit for that code at once: your browser runs the model's decoder itself.")
+    st.markdown("**Decode any point of the plane.** Point anywhere on this plane, between the "
+                "dots too, and the decoder draws the digit for that code at once: your browser "
+                "runs the model's decoder itself.")
     latent_hover(stored, shown.points, shown.labels, data.classes, key="latent-hover",
                  axis_names=axes)
 

@@ -258,12 +258,14 @@ function lhMount(parent, data) {
   live.setAttribute("aria-live", "polite");
   side.append(digit, coords, live);
   root.append(map, side, help);
-  parent.replaceChildren(root);
+  // beside, not instead of, what Streamlit put in the parent (the component's styles)
+  parent.querySelector(".lh-root")?.remove();
+  parent.appendChild(root);
 
   const view = {
     key: data.key, range: data.range, axes: data.axes, classes: data.classes,
     colours: data.colours, points: data.points, start: data.start, code: data.start,
-    map, digit, coords, live, net: null, frame: 0, calm: 0,
+    root, map, digit, coords, live, net: null, frame: 0, calm: 0,
   };
   map.addEventListener("pointermove", (e) => lhPointer(view, e));
   map.addEventListener("pointerdown", (e) => lhPointer(view, e));
@@ -295,7 +297,7 @@ export default function (component) {
       gone.resize.disconnect();
       cancelAnimationFrame(gone.frame);
       clearTimeout(gone.calm);
-      parentElement.replaceChildren();
+      gone.root.remove();
       lhViews.delete(parentElement);
     }
   };
