@@ -11,7 +11,8 @@
 //
 // For the tests and benches, the digit's canvas carries the decoder's own Float32 output
 // (.aedemoPixels), the code it was given as float32 (.aedemoCode, and data-code), the time the
-// decode took (data-decode-ms) and a count of paints (data-frame).
+// decode took (data-decode-ms) and a count of paints (data-frame); the plane's canvas carries
+// its range in code units (data-range).
 const lhViews = new WeakMap();
 const LH_MARGIN = { left: 48, right: 12, top: 12, bottom: 40 }; // CSS px round the plot
 const LH_STEPS = { coarse: 40, fine: 200 }; // an arrow key moves 1/40 of the view, with Shift 1/200
@@ -236,6 +237,7 @@ function lhMount(parent, data) {
   map.setAttribute("role", "application");
   map.setAttribute("aria-roledescription", "code plane");
   map.setAttribute("aria-label", data.label);
+  map.dataset.range = JSON.stringify(data.range); // [z1 from, z1 to, z2 from, z2 to]
   const help = document.createElement("p");
   help.className = "lh-help";
   help.id = `lh-help-${Math.random().toString(36).slice(2)}`;

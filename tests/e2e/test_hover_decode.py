@@ -12,6 +12,8 @@ place on the plot, read back through the axes' range, within a pixel's worth of 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -50,10 +52,8 @@ def _read(page, frame_after: int = -1) -> dict:
 
 
 def _view_range(page) -> list[float]:
-    """The plot's range in code units, as the page sent it (the map's label states it)."""
-    label = page.locator(MAP).first.get_attribute("aria-label")
-    half = float(label.split(" from ")[1].split(" to ")[1].split(" on ")[0])
-    return [-half, half, -half, half]
+    """The plot's range in code units: [z1 from, z1 to, z2 from, z2 to]."""
+    return json.loads(page.locator(MAP).first.get_attribute("data-range"))
 
 
 def _check_against_pytorch(server, shown: dict) -> float:
