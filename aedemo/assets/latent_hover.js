@@ -12,9 +12,12 @@
 // For the tests and benches, the digit's canvas carries the decoder's own Float32 output
 // (.aedemoPixels), the code it was given as float32 (.aedemoCode, and data-code), the time the
 // decode took (data-decode-ms) and a count of paints (data-frame); the plane's canvas carries
-// its range in code units (data-range).
+// its range in code units (data-range) and the plot's rectangle in CSS pixels (data-plot:
+// left, top, width, height).
 const lhViews = new WeakMap();
-const LH_MARGIN = { left: 48, right: 12, top: 12, bottom: 40 }; // CSS px round the plot
+// Room round the plot for the ticks and the axis names, in units of the text's size (data.font:
+// 12 px, larger in projector mode), so the labels fit at any size.
+const LH_MARGIN = { left: 4, right: 1, top: 1, bottom: 3.3 };
 const LH_STEPS = { coarse: 40, fine: 200 }; // an arrow key moves 1/40 of the view, with Shift 1/200
 const LH_CALM_MS = 500; // the live region speaks once the point has rested this long
 
@@ -37,9 +40,10 @@ function lhFormat(v) {
 // Pixels of the plot (CSS px inside the map canvas) <-> code units; y grows upwards.
 function lhPlot(view) {
   const size = view.map.clientWidth;
-  return { left: LH_MARGIN.left, top: LH_MARGIN.top,
-    width: size - LH_MARGIN.left - LH_MARGIN.right,
-    height: size - LH_MARGIN.top - LH_MARGIN.bottom };
+  const f = view.font;
+  return { left: LH_MARGIN.left * f, top: LH_MARGIN.top * f,
+    width: size - (LH_MARGIN.left + LH_MARGIN.right) * f,
+    height: size - (LH_MARGIN.top + LH_MARGIN.bottom) * f };
 }
 
 function lhToCode(view, px, py) {
@@ -69,7 +73,8 @@ function lhDrawBase(view) {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, size, size);
   const p = lhPlot(view), [x0, x1, y0, y1] = view.range;
-  ctx.font = "12px sans-serif";
+  view.map.dataset.plot = JSON.stringify([p.left, p.top, p.width, p.height]); // CSS px
+  ctx.font = `${view.font}px sans-serif`;
   ctx.lineWidth = 1;
   ctx.strokeStyle = "#e6e6e6";
   ctx.fillStyle = "#333";
@@ -99,7 +104,7 @@ function lhDrawBase(view) {
   ctx.textBaseline = "bottom";
   ctx.fillText(view.axes[0], p.left + p.width / 2, size - 2);
   ctx.save();
-  ctx.translate(12, p.top + p.height / 2);
+  ctx.translate(view.font, p.top + p.height / 2);
   ctx.rotate(-Math.PI / 2);
   ctx.textBaseline = "middle";
   ctx.fillText(view.axes[1], 0, 0);
@@ -110,7 +115,7 @@ function lhDrawBase(view) {
   ctx.beginPath();
   ctx.rect(p.left, p.top, p.width, p.height);
   ctx.clip();
-  ctx.font = "bold 10px sans-serif";
+  ctx.font = `bold ${Math.round(view.font * 0.85)}px sans-serif`;
   ctx.textBaseline = "middle";
   ctx.lineWidth = 2;
   ctx.strokeStyle = "rgba(0, 0, 0, 0.55)";
@@ -265,7 +270,7 @@ function lhMount(parent, data) {
   parent.appendChild(root);
 
   const view = {
-    key: data.key, range: data.range, axes: data.axes, classes: data.classes,
+    key: data.key, range: data.range, font: data.font, axes: data.axes, classes: data.classes,
     colours: data.colours, points: data.points, start: data.start, code: data.start,
     root, map, digit, coords, live, net: null, frame: 0, calm: 0,
   };

@@ -18,9 +18,12 @@ import streamlit as st
 from aedemo import export
 from aedemo.store import StoredModel
 from aedemo.ui.browser_models import ASSETS, component_js
+from aedemo.ui.session import projector
+from aedemo.ui.widgets import PROJECTOR_CHART_PX
 from aedemo.viz.latent_space import extent
 from aedemo.viz.style import DIGIT_COLOURS
 
+FONT_PX = 12      # the plane's ticks and axis names; PROJECTOR_CHART_PX in projector mode
 DECIMALS = 4      # a dot's place on the screen needs no more: a tenth of a pixel at any size
 
 # Registered once per process, as Streamlit asks.
@@ -52,6 +55,7 @@ def latent_hover(stored: StoredModel, points: np.ndarray, labels: np.ndarray,
         "label": (f"Code plane of the {stored.spec.describe()}, from {-half:g} to {half:g} on "
                   f"both axes, with {len(points):,} test digits' codes"),
         "range": [-half, half, -half, half],
+        "font": PROJECTOR_CHART_PX if projector() else FONT_PX,
         "axes": list(axis_names),
         "start": [round(float(v), DECIMALS) for v in start],
         "classes": [str(c) for c in class_names],
