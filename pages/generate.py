@@ -3,8 +3,9 @@ import streamlit as st
 from aedemo import ui
 from aedemo.data import IMAGE_PIXELS
 from aedemo.jobs import JobError
-from aedemo.lessons import generate, generate_kl
+from aedemo.lessons import generate, generate_kl, latent_space
 from aedemo.models.vae import ACTIVE_KL
+from aedemo.ui.latent_hover import latent_hover
 from aedemo.viz.generate import (
     kl_per_dimension_figure,
     loss_terms_figure,
@@ -15,6 +16,7 @@ from aedemo.viz.images import image_grid
 
 SAMPLES, COLUMNS = 48, 8     # a grid of new digits: six rows of eight
 GRID = 15                    # the 2D manifold: 15 x 15 decoded codes
+MAP_POINTS = 1000            # test digits marked on the plane that decodes under the mouse
 TRAVERSAL_ROWS = 16          # units in the traversal mosaic; beyond, the first and the last
 TRAVERSAL_TAIL = 4           # ... of which this many are the least informative units
 
@@ -170,6 +172,14 @@ else:
         "prior. The crop to the 5%–95% quantiles, which leaves out the tails, comes from the "
         "Keras VAE example. Neighbouring codes decode to similar pictures, so the digits morph "
         "into one another across the plane: this is the **learned manifold**.")
+    # the same plane, any point of it decoded in the browser under the mouse or the arrow keys
+    st.markdown("**Between the grid's codes.** Point anywhere on the plane below (or focus it "
+                "and use the arrow keys) and the decoder draws that code's digit at once, in "
+                "your browser; each mark is a test digit's posterior mean μ, in its class's "
+                "colour.")
+    means = svc.derived(latent_space.latent_map, flat, "code", MAP_POINTS)
+    latent_hover(flat, means.points, means.labels, data.classes, key="gen-hover",
+                 axis_names=("μ1, the mean of z1", "μ2, the mean of z2"))
 
 # --- the loss, taken apart -------------------------------------------------------------------
 st.header("The loss: reconstruction + KL = −ELBO")
