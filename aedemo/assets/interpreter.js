@@ -93,7 +93,10 @@ function aedemoPrepare(op, inShape, tensor) {
   if (wanted && prepared.w.length !== wanted()) {
     throw new Error(`aedemo: ${op.op} weights of ${prepared.w.length}, not ${wanted()}`);
   }
-  if (op.op === "conv_transpose2d") prepared.sums = new Float64Array(n);
+  if (op.op === "conv2d" || op.op === "conv_transpose2d") {
+    prepared.wLast = aedemoChannelsLast(prepared.w, op.op === "conv_transpose2d", inShape[0],
+                                        op.shape[0], op.kernel[0], op.kernel[1]);
+  }
   if (["reshape", "flatten"].includes(op.op) && n !== aedemoSize(inShape)) {
     throw new Error(`aedemo: ${op.op} to ${op.shape} from ${inShape}`);
   }
@@ -171,64 +174,79 @@ function aedemoLinear(op, x) {
   return out;
 }
 
-// out[co, oy, ox] = b[co] + sum over ci, ky, kx of W[co, ci, ky, kx] x[ci, iy, ix],
+// Both convolutions gather: each output pixel sums, over the kernel positions that reach it,
+// the input channels' values times their weights. The weights were laid out on load as
+// (out channel, ky, kx, in channel), so that innermost sum reads them in order with no test
+// inside (aedemoChannelsLast).
+//
+// conv2d: out[co, oy, ox] = b[co] + sum over ky, kx, ci of W[co, ci, ky, kx] x[ci, iy, ix],
 // where iy = oy * stride - padding + ky (outside the input: zero).
 function aedemoConv2d(op, x) {
   const [cin, hin, win] = op.inShape, [cout, hout, wout] = op.shape;
   const [kh, kw] = op.kernel, [sh, sw] = op.stride, [ph, pw] = op.padding;
-  const w = op.w, b = op.b, out = op.buffer;
+  const w = op.wLast, b = op.b, out = op.buffer, plane = hin * win;
   for (let co = 0; co < cout; co++) {
     for (let oy = 0; oy < hout; oy++) {
       for (let ox = 0; ox < wout; ox++) {
-        let s = 0;
-        for (let ci = 0; ci < cin; ci++) {
-          for (let ky = 0; ky < kh; ky++) {
-            const iy = oy * sh - ph + ky;
-            if (iy < 0 || iy >= hin) continue;
-            const wRow = ((co * cin + ci) * kh + ky) * kw, xRow = (ci * hin + iy) * win;
-            for (let kx = 0; kx < kw; kx++) {
-              const ix = ox * sw - pw + kx;
-              if (ix >= 0 && ix < win) s += w[wRow + kx] * x[xRow + ix];
-            }
+        let s = b ? b[co] : 0;
+        for (let ky = 0; ky < kh; ky++) {
+          const iy = oy * sh - ph + ky;
+          if (iy < 0 || iy >= hin) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const ix = ox * sw - pw + kx;
+            if (ix < 0 || ix >= win) continue;
+            const wAt = ((co * kh + ky) * kw + kx) * cin, xAt = iy * win + ix;
+            for (let ci = 0; ci < cin; ci++) s += w[wAt + ci] * x[ci * plane + xAt];
           }
         }
-        out[(co * hout + oy) * wout + ox] = (b ? b[co] : 0) + s;
+        out[(co * hout + oy) * wout + ox] = s;
       }
     }
   }
   return out;
 }
 
-// The transpose: each input pixel scatters its kernel-weighted value into the output,
-// out[co, iy * stride - padding + ky, ix * stride - padding + kx] += W[ci, co, ky, kx] x[ci, iy, ix],
-// W laid out (in, out, kh, kw) as PyTorch's ConvTranspose2d keeps it. The output's shape
-// (which output_padding made) bounds the scatter.
+// conv_transpose2d, the transpose of that: input pixel (iy, ix) adds W[ci, co, ky, kx] times
+// its value to output (iy * stride - padding + ky, ...), so output (oy, ox) gathers from the
+// inputs iy = (oy + padding - ky) / stride where that division is exact. The output's shape
+// (which output_padding made) says how far it goes.
 function aedemoConvTranspose2d(op, x) {
   const [cin, hin, win] = op.inShape, [cout, hout, wout] = op.shape;
   const [kh, kw] = op.kernel, [sh, sw] = op.stride, [ph, pw] = op.padding;
-  const w = op.w, b = op.b, sums = op.sums, out = op.buffer;
-  const plane = hout * wout;
-  for (let co = 0; co < cout; co++) sums.fill(b ? b[co] : 0, co * plane, (co + 1) * plane);
-  for (let ci = 0; ci < cin; ci++) {
-    for (let iy = 0; iy < hin; iy++) {
-      for (let ix = 0; ix < win; ix++) {
-        const v = x[(ci * hin + iy) * win + ix];
-        if (v === 0) continue; // after a ReLU most are: nothing to scatter
-        for (let co = 0; co < cout; co++) {
-          for (let ky = 0; ky < kh; ky++) {
-            const oy = iy * sh - ph + ky;
-            if (oy < 0 || oy >= hout) continue;
-            const wRow = ((ci * cout + co) * kh + ky) * kw, oRow = (co * hout + oy) * wout;
-            for (let kx = 0; kx < kw; kx++) {
-              const ox = ix * sw - pw + kx;
-              if (ox >= 0 && ox < wout) sums[oRow + ox] += v * w[wRow + kx];
-            }
+  const w = op.wLast, b = op.b, out = op.buffer, plane = hin * win;
+  for (let co = 0; co < cout; co++) {
+    for (let oy = 0; oy < hout; oy++) {
+      for (let ox = 0; ox < wout; ox++) {
+        let s = b ? b[co] : 0;
+        for (let ky = 0; ky < kh; ky++) {
+          const ty = oy + ph - ky;
+          if (ty < 0 || ty % sh !== 0 || ty / sh >= hin) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const tx = ox + pw - kx;
+            if (tx < 0 || tx % sw !== 0 || tx / sw >= win) continue;
+            const wAt = ((co * kh + ky) * kw + kx) * cin, xAt = (ty / sh) * win + tx / sw;
+            for (let ci = 0; ci < cin; ci++) s += w[wAt + ci] * x[ci * plane + xAt];
           }
         }
+        out[(co * hout + oy) * wout + ox] = s;
       }
     }
   }
-  for (let i = 0; i < out.length; i++) out[i] = sums[i];
+  return out;
+}
+
+// A convolution's weights, (co, ci, kh, kw) for conv2d or (ci, co, kh, kw) for the transpose as
+// PyTorch keeps them, laid out as (co, kh, kw, ci).
+function aedemoChannelsLast(w, transposed, cin, cout, kh, kw) {
+  const out = new Float32Array(w.length);
+  for (let co = 0; co < cout; co++) {
+    for (let ci = 0; ci < cin; ci++) {
+      for (let k = 0; k < kh * kw; k++) {
+        const from = transposed ? (ci * cout + co) * kh * kw + k : (co * cin + ci) * kh * kw + k;
+        out[(co * kh * kw + k) * cin + ci] = w[from];
+      }
+    }
+  }
   return out;
 }
 

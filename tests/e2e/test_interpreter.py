@@ -102,12 +102,13 @@ def test_a_stale_url_fails_and_may_be_tried_again(server, page):
     assert page.evaluate("(url) => globalThis.__aedemoNets.has(url)", stale) is False
 
 
-def _status(url: str, headers: dict[str, str]) -> int:
+def _answer(url: str, headers: dict[str, str]) -> tuple[int, str | None]:
+    """(status, Cache-Control) of a GET."""
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
-            return r.status
+            return r.status, r.headers.get("Cache-Control")
     except urllib.error.HTTPError as err:
-        return err.code
+        return err.code, err.headers.get("Cache-Control")
 
 
 def test_the_route_is_refused_to_another_machine_as_a_page_is(server):
@@ -116,5 +117,5 @@ def test_the_route_is_refused_to_another_machine_as_a_page_is(server):
     which this server (no passphrase) closes to it, for the models' files as for the pages."""
     url = server.url + browser_nets(ModelStore(server.home).list())[0]["url"]
     other = {"X-Forwarded-For": "192.168.1.23"}
-    assert _status(url, {}) == 200
-    assert _status(server.url + "/", other) == _status(url, other) == 403
+    assert _answer(url, {}) == (200, "public, max-age=31536000, immutable")
+    assert _answer(server.url + "/", other)[0] == _answer(url, other)[0] == 403
