@@ -24,6 +24,7 @@ import functools
 import hashlib
 import json
 import operator
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -91,10 +92,24 @@ class _Recorder(fx.Interpreter):
         return value
 
 
+# torch.fx traces by patching nn.Module.__call__ for the whole process: two traces at once (the
+# route exporting several models for one page, each in a thread of its own) broke each other
+# ("module is not installed as a submodule", in the other's run of its traced graph), so one
+# traces at a time. A model called in another thread during a trace (a page's reconstructions)
+# meets the same patch: see the report of issue 21's pad helper.
+_TRACING = threading.Lock()
+
+
 def trace(model: nn.Module, method: str, example: torch.Tensor,
           tensors: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
     """``model.<method>`` as a list of ops; their weights are added to ``tensors`` under names
     that begin with ``method``. Raises Unsupported for what is not a chain of OPS."""
+    with _TRACING:
+        return _trace(model, method, example, tensors)
+
+
+def _trace(model: nn.Module, method: str, example: torch.Tensor,
+           tensors: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
     what = f"its {method} step"
     try:
         graph_module = fx.symbolic_trace(_Method(model, method))
