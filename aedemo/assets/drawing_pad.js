@@ -250,7 +250,7 @@ function setRow(pad, row) {
       if (!view.model.url) continue;
       aedemoLoadNet(view.model.url).then((net) => {
         view.net = net;
-        liveSoon(pad);
+        if (pad.current) liveSoon(pad);     // mid-stroke; else the server's copy stays
       }, () => {
         // no net after all (the server refused it): the server's copy only, said so
         view.model = { ...view.model, url: null };
