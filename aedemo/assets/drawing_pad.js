@@ -274,8 +274,10 @@ function setRow(pad, row) {
       paint(view.canvas, server.pixels);
       if (view.model.url) say(view, server.caption, server.alt);
       else say(view, server.only_caption, server.only_alt);
-    } else if (!pad.strokes.length) {
+    } else {                        // nothing to copy (a blank pad, a dot): blank, and waiting
       blank(view.canvas);
+      say(view, view.model.url ? view.model.live_caption : view.model.only_caption,
+          view.model.url ? view.model.live_alt : view.model.only_alt);
     }
   }
   if (row.input.pixels) bus.dispatchEvent(new CustomEvent("input", { detail: row.input.pixels }));
@@ -350,6 +352,7 @@ function mountSweep(parent, data) {
                   pixels: null, at: -1, frameAsked: false };
   slider.addEventListener("input", () => {
     sweep.at = Number(slider.value);
+    bus.sweepK = sweep.models[sweep.at].k;
     showK(sweep);
     paintSweepSoon(sweep);
   });
@@ -374,8 +377,9 @@ function setSweep(sweep, data) {
   sweep.label.textContent = data.label;
   sweep.slider.max = String(data.models.length - 1);
   const ks = data.models.map((m) => m.k);
-  // the student's k stays across the page's reruns; the page's own to begin with
-  const at = ks.indexOf(kept ? kept.k : data.k);
+  // the student's k stays across the page's reruns, and while the sweep is off the page (a
+  // cleared pad): kept on the page's bus; the page's own k to begin with
+  const at = ks.indexOf(kept ? kept.k : (bus.sweepK ?? data.k));
   sweep.at = at >= 0 ? at : Math.max(0, ks.indexOf(data.k));
   sweep.slider.value = String(sweep.at);
   showK(sweep);
