@@ -2,8 +2,9 @@
 one forward pass (a reconstruction, encode then decode, of one digit; the median over blocks of
 ten passes), against the same forward
 in PyTorch in this process on one thread, measured in the same run; the bytes of its exported
-file as float16 and as float32; and the largest pixel difference from PyTorch's float32
-reconstruction on 100 real MNIST test digits, for each.
+file as the server sends it (float16 where a probe of 200 other test digits allows,
+aedemo.export.precisions), all float16 and all float32; and the largest pixel difference from
+PyTorch's float32 reconstruction on 100 real MNIST test digits, for each.
 
 The models: the issue's yardstick, a dense 784-256-64-16 autoencoder (target: under 1 ms), then
 every image model of the lesson's zoo (aedemo.zoo.ZOO) at its own settings. By default they
@@ -142,8 +143,12 @@ def main() -> None:
     digits = to_float_images(torch.from_numpy(
         read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[:DIGITS].copy()))
     chosen = models(args.home)
-    files = {dtype: [export.to_bytes(m, "000000000000", "mnist", dtype=dtype) for _, m in chosen]
-             for dtype in (torch.float16, torch.float32)}
+    # as the server sends them: rounded where a probe of other test digits allows
+    probe = to_float_images(torch.from_numpy(
+        read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")[DIGITS:DIGITS + 200].copy()))
+    files = {how: [export.to_bytes(m, "000000000000", "mnist", **kwargs) for _, m in chosen]
+             for how, kwargs in (("sent", {"probe": probe}), ("f16", {"dtype": torch.float16}),
+                                 ("f32", {"dtype": torch.float32}))}
 
     from playwright.sync_api import sync_playwright
 
@@ -153,39 +158,38 @@ def main() -> None:
         page = browser.new_page()
         page.set_content("<!doctype html><title>interpreter bench</title>")
         page.add_script_tag(content=(REPO / "aedemo/assets/interpreter.js").read_text())
-        runs = {dtype: page.evaluate(BENCH, {
+        runs = {how: page.evaluate(BENCH, {
             "files": [base64.b64encode(f).decode() for f in payloads],
             "digits": digits.flatten(1).tolist(), "repeats": args.repeats})
-            for dtype, payloads in files.items()}
+            for how, payloads in files.items()}
         version = browser.version
         browser.close()
 
-    print(f"Chromium {version}; PyTorch {torch.__version__} on 1 thread; one digit per pass, "
-          f"median of {args.repeats} blocks of ten; max |browser - PyTorch| over {DIGITS} "
-          f"real MNIST digits")
+    print(f"Chromium {version}; PyTorch {torch.__version__} on 1 thread; one digit per pass "
+          f"(the file as sent), median of {args.repeats} blocks of ten; max |browser - PyTorch| "
+          f"over {DIGITS} real MNIST digits")
     print()
-    print("| model | Chromium ms (f16) | p95 ms | PyTorch ms | ratio | bytes f16 | bytes f32 "
-          "| max diff f16 | max diff f32 |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    total = {torch.float16: 0, torch.float32: 0}
+    print("| model | Chromium ms | p95 ms | PyTorch ms | ratio | bytes sent | f16 | f32 "
+          "| max diff sent | f16 | f32 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    total = dict.fromkeys(files, 0)
     for i, (name, model) in enumerate(chosen):
         with torch.no_grad():
             expected = model.reconstruct(digits).flatten(1).numpy()
         diffs = {}
-        for dtype, run in runs.items():
+        for how, run in runs.items():
             got = np.frombuffer(base64.b64decode(run[i]["recons"]), np.float32)
-            diffs[dtype] = float(np.abs(got.reshape(DIGITS, 784) - expected).max())
-            total[dtype] += len(files[dtype][i])
-        times = sorted(runs[torch.float16][i]["times"])
+            diffs[how] = float(np.abs(got.reshape(DIGITS, 784) - expected).max())
+            total[how] += len(files[how][i]) if i else 0          # the yardstick aside
+        times = sorted(runs["sent"][i]["times"])
         browser_ms = statistics.median(times)
         reference = torch_ms(model, digits, args.repeats)
+        sizes = " | ".join(f"{len(files[how][i]):,}" for how in files)
         print(f"| {name} | {browser_ms:.3f} | {times[int(0.95 * len(times))]:.3f} "
-              f"| {reference:.3f} | {browser_ms / reference:.2f} "
-              f"| {len(files[torch.float16][i]):,} | {len(files[torch.float32][i]):,} "
-              f"| {diffs[torch.float16]:.1e} | {diffs[torch.float32]:.1e} |")
+              f"| {reference:.3f} | {browser_ms / reference:.2f} | {sizes} "
+              f"| {' | '.join(f'{diffs[how]:.1e}' for how in files)} |")
     print()
-    print(f"All but the yardstick: {total[torch.float16] - len(files[torch.float16][0]):,} bytes "
-          f"as float16, {total[torch.float32] - len(files[torch.float32][0]):,} as float32.")
+    print("All but the yardstick: " + ", ".join(f"{total[how]:,} bytes {how}" for how in files))
 
 
 if __name__ == "__main__":

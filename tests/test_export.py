@@ -13,7 +13,6 @@ import shutil
 
 import pytest
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load as load_safetensors
 from torch import nn
 
@@ -25,43 +24,12 @@ from aedemo.store import ModelStore
 TOLERANCE = 1e-3          # the issue's: max abs pixel difference from PyTorch's float32
 
 
-def run_ops(ops: list[dict], tensors: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """A batch through an exported op list, one op at a time, in float64 (as the browser's
-    interpreter sums), from the file's own weights: the reference the browser's interpreter is
-    a port of."""
-    h = x.double()
-    for op in ops:
-        w = tensors[op["weight"]].double() if "weight" in op else None
-        b = tensors[op["bias"]].double() if op.get("bias") else None
-        kind = op["op"]
-        if kind == "linear":
-            h = F.linear(h, w, b)
-        elif kind == "conv2d":
-            h = F.conv2d(h, w, b, stride=op["stride"], padding=op["padding"])
-        elif kind == "conv_transpose2d":
-            # output_padding is not in the op: the output's shape says it
-            natural = [(i - 1) * s - 2 * p + k for i, s, p, k in
-                       zip(h.shape[2:], op["stride"], op["padding"], op["kernel"])]
-            h = F.conv_transpose2d(h, w, b, stride=op["stride"], padding=op["padding"],
-                                   output_padding=[o - n for o, n in
-                                                   zip(op["shape"][1:], natural)])
-        elif kind in ("relu", "sigmoid", "tanh"):
-            h = getattr(torch, kind)(h)
-        elif kind == "leaky_relu":
-            h = F.leaky_relu(h, op["slope"])
-        elif kind in ("reshape", "flatten"):
-            h = h.reshape(len(h), *op["shape"])
-        else:
-            raise AssertionError(f"unknown op {kind}")
-        assert list(h.shape[1:]) == op["shape"], (kind, h.shape, op["shape"])
-    return h.float()
-
-
 def reconstruct_from_file(payload: bytes, x: torch.Tensor) -> torch.Tensor:
-    meta = export.read_meta(payload)
-    tensors = load_safetensors(payload)
-    graphs = meta["graphs"]
-    return run_ops(graphs["decode"], tensors, run_ops(graphs["encode"], tensors, x))
+    """x through the file's op lists and its own (rounded) weights, by export.run, the
+    reference the browser's interpreter is a port of (tests/e2e/test_interpreter.py holds
+    that port to PyTorch too)."""
+    tensors = {name: t.float() for name, t in load_safetensors(payload).items()}
+    return export.reconstruct(export.read_meta(payload)["graphs"], tensors, x)
 
 
 IMAGE_VARIANTS = variant_names("image")
@@ -87,11 +55,12 @@ def test_every_image_variant_exports_and_reproduces_its_reconstruction(variant, 
     model = trained[variant]
     x = digits.x_test[:100]
     expected = model.reconstruct(x)
-    for dtype in (torch.float32, export.WEIGHT_DTYPE):
-        payload = export.to_bytes(model, "abcdef012345", "digits", dtype=dtype)
+    for how in ({"dtype": torch.float32}, {"dtype": torch.float16},
+                {"probe": digits.x_train[:200]}):
+        payload = export.to_bytes(model, "abcdef012345", "digits", **how)
         got = reconstruct_from_file(payload, x)
         assert got.shape == expected.shape
-        assert (got - expected).abs().max().item() <= TOLERANCE, (variant, dtype)
+        assert (got - expected).abs().max().item() <= TOLERANCE, (variant, how)
     meta = export.read_meta(payload)
     assert meta["format"] == export.FORMAT
     assert meta["model"] == {"id": "abcdef012345", "variant": variant,
@@ -99,8 +68,8 @@ def test_every_image_variant_exports_and_reproduces_its_reconstruction(variant, 
     assert {op["op"] for g in meta["graphs"].values() for op in g} <= set(export.OPS)
     assert meta["graphs"]["decode"][-1]["op"] == "sigmoid"
     # the encoder's code is the model's own code (the VAE's posterior mean)
-    tensors = load_safetensors(payload)
-    code = run_ops(meta["graphs"]["encode"], tensors, x)
+    tensors = {name: t.float() for name, t in load_safetensors(payload).items()}
+    code = export.run(meta["graphs"]["encode"], tensors, x)
     assert torch.allclose(code, model.encode(x), atol=0.05)
 
 
@@ -108,10 +77,11 @@ def test_the_reference_runner_can_fail(trained, digits):
     """The comparison above sees a wrong op: the dense decoder without its sigmoid is far off."""
     model = trained["dense"]
     payload = export.to_bytes(model, "abcdef012345", "digits")
-    meta, tensors = export.read_meta(payload), load_safetensors(payload)
+    meta = export.read_meta(payload)
+    tensors = {name: t.float() for name, t in load_safetensors(payload).items()}
     x = digits.x_test[:10]
-    logits = run_ops(meta["graphs"]["decode"][:-1], tensors,
-                     run_ops(meta["graphs"]["encode"], tensors, x))
+    logits = export.run(meta["graphs"]["decode"][:-1], tensors,
+                     export.run(meta["graphs"]["encode"], tensors, x))
     assert (logits - model.reconstruct(x)).abs().max().item() > 0.5
 
 
@@ -289,8 +259,9 @@ def test_the_route_404s_for_a_stale_version_an_unknown_id_and_the_lstm(route_cli
         assert "immutable" not in answer.headers.get("cache-control", "")
 
 
-def test_the_metadata_is_json_in_the_safetensors_header(trained):
-    payload = export.to_bytes(trained["vae"], "abcdef012345", "digits")
+def test_the_metadata_is_json_in_the_safetensors_header(trained, digits):
+    payload = export.to_bytes(trained["vae"], "abcdef012345", "digits",
+                              probe=digits.x_train[:200])
     length = int.from_bytes(payload[:8], "little")
     header = json.loads(payload[8:8 + length])
     meta = json.loads(header["__metadata__"]["aedemo"])
@@ -298,7 +269,38 @@ def test_the_metadata_is_json_in_the_safetensors_header(trained):
     names = {op[key] for g in meta["graphs"].values() for op in g for key in ("weight", "bias")
              if op.get(key)}
     assert names == set(header) - {"__metadata__"}
-    assert {header[n]["dtype"] for n in names} == {"F16"}
+    # float16 but for the biases and the two layers next to the code, within the margin
+    near_code = {meta["graphs"]["encode"][-1]["weight"], meta["graphs"]["decode"][0]["weight"]}
+    assert {n for n in names if header[n]["dtype"] == "F32"} == near_code | {
+        n for n in names if n.endswith(".bias")}
+    assert 0 < meta["rounding"]["max_pixel_difference"] <= export.MARGIN
+    assert meta["rounding"]["probe_digits"] == 200
+
+
+def test_a_model_that_float16_moves_too_far_gets_float32_layers(trained, digits, monkeypatch):
+    """Over the margin, the smallest float16 weights go back to float32 first, down to none."""
+    probe = digits.x_train[:200]
+    half = load_safetensors(export.to_bytes(trained["dense"], "abcdef012345", "digits",
+                                            probe=probe))
+    monkeypatch.setattr(export, "MARGIN", 0.0)
+    full = load_safetensors(export.to_bytes(trained["dense"], "abcdef012345", "digits",
+                                            probe=probe))
+    assert {t.dtype for t in full.values()} == {torch.float32}
+    assert torch.float16 in {t.dtype for t in half.values()}
+    none = load_safetensors(export.to_bytes(trained["dense"], "abcdef012345", "digits"))
+    assert {t.dtype for t in none.values()} == {torch.float32}          # no probe: float32
+
+
+def test_the_smallest_weights_go_back_to_float32_first(trained, digits, monkeypatch):
+    ops, _, tensors = export.graphs(trained["dense"])
+    probe = digits.x_train[:200]
+    chosen, worst = export.precisions(ops, tensors, probe)
+    monkeypatch.setattr(export, "MARGIN", worst * 0.999)     # just under the first choice
+    again, better = export.precisions(ops, tensors, probe)
+    changed = {n for n in tensors if again[n] != chosen[n]}
+    kept = {n for n in tensors if again[n] == torch.float16}
+    assert changed and better <= worst * 0.999
+    assert max(tensors[n].numel() for n in changed) <= min(tensors[n].numel() for n in kept)
 
 
 def test_net_url_traces_each_setting_once(store):

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from aedemo import export
-from aedemo.store import StoredModel, is_model_id
+from aedemo.store import StoredModel, StoreError, is_model_id
 from aedemo.ui.session import service
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -45,8 +45,11 @@ def browser_nets(stored_models: list[StoredModel]) -> list[dict[str, str]]:
 
 
 def _export(stored: StoredModel) -> bytes:
-    return service().derived(export.stored_bytes, stored, stored.id, stored.spec.dataset,
-                             data=False)
+    svc = service()
+    if svc.data is None or svc.data.kind != "image":        # still loading: no probe digits
+        return export.stored_bytes(svc.load_model(stored.id), None, stored.id,
+                                   stored.spec.dataset)
+    return svc.derived(export.stored_bytes, stored, stored.id, stored.spec.dataset)
 
 
 def net_bytes(model_id: str, version: str) -> bytes | None:
@@ -54,7 +57,10 @@ def net_bytes(model_id: str, version: str) -> bytes | None:
     model, that version is not its current one, or it does not run in the browser."""
     if not is_model_id(model_id):
         return None
-    return export.exported_for(service().store.get(model_id), version, _export)
+    try:
+        return export.exported_for(service().store.get(model_id), version, _export)
+    except StoreError:            # deleted or broken since it was listed: as if never there
+        return None
 
 
 async def net_file(request: Request) -> Response:

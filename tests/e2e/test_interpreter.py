@@ -119,3 +119,26 @@ def test_the_route_is_refused_to_another_machine_as_a_page_is(server):
     other = {"X-Forwarded-For": "192.168.1.23"}
     assert _answer(url, {}) == (200, "public, max-age=31536000, immutable")
     assert _answer(server.url + "/", other)[0] == _answer(url, other)[0] == 403
+
+
+def test_the_browser_keeps_a_file_across_page_loads(server, page):
+    """Weights are sent once per model: after a reload (a fresh page, its Map gone) the same
+    URL comes from the browser's cache, not the server, as its immutable header allows."""
+    url = browser_nets(ModelStore(server.home).list())[0]["url"]
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    answers: list[dict] = []
+    cdp.on("Network.responseReceived",
+           lambda e: answers.append(e["response"]) if "/aedemo/net/" in e["response"]["url"]
+           else None)
+    load = "async (url) => (await aedemoLoadNet(url)).model.id"
+    for _ in range(2):
+        open_page(page, server)
+        page.add_script_tag(content=(ASSETS / "interpreter.js").read_text())
+        assert page.evaluate(load, url) == url.split("/")[3]
+    page.wait_for_timeout(200)
+    # the first from the server; the second, if Chromium reports it at all, from its cache
+    # (with no-store instead of the header, both came from the server: [False, False])
+    from_cache = [a.get("fromDiskCache", False) or a.get("fromMemoryCache", False)
+                  for a in answers]
+    assert from_cache in ([False, True], [False]) and answers[0]["status"] == 200
