@@ -410,3 +410,26 @@ def test_what_comes_back_from_the_servers_memory_is_checked(page, lesson_store, 
     assert json.loads(again.get("bidi_component")[0].proto.json)["strokes"] == []
     assert "Draw a digit on the black square" in texts(again, "info")
     assert "aedemo_drawing" not in again.session_state
+
+
+def test_a_model_that_does_not_export_is_the_servers_only_on_the_pad(page, lesson_store,
+                                                                     isolated_home, monkeypatch):
+    """A model the browser's interpreter cannot run (export.net_url None) has no URL in the
+    pad's row, says so in its words, and still has the server's copy."""
+    from aedemo import export
+
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
+    exported = export.net_url
+    monkeypatch.setattr(export, "net_url",
+                        lambda m: None if m.spec.variant == "conv" else exported(m))
+    at = page(DRAW)
+    at.session_state["aedemo_drawing"] = a_drawing()
+    at.run()
+    no_exception(at)
+    row = {m["live_caption"].split(" · ")[0]: m for m in component_data(at)[0]["row"]["models"]}
+    conv = row.pop("conv k=16")
+    assert conv["url"] is None and conv["server"]["caption"].startswith("conv k=16 · MSE 0.")
+    assert conv["only_caption"] == "conv k=16 · from the server only"
+    assert "cannot run in your browser" in conv["only_alt"]
+    assert conv["server"]["only_alt"].endswith("computed on the server only")
+    assert row and all(m["url"] for m in row.values())
