@@ -198,6 +198,7 @@ def test_the_sweep_moves_in_the_browser(page, live_server):
             done(Number(c.dataset.paintedMs) - t0), 0));
     })""")
     assert 0 <= took < 50, took
+    print(f"\nsweep: slider input to repaint {took:.1f} ms")
     page.wait_for_timeout(300)
     assert not sent.new_pad_values(at) and not sent.sweep    # nothing of it to the server
     no_exception(page)
