@@ -119,8 +119,9 @@ with right:
     # everyone; a student's own models come after them, marked as theirs. For each variant the
     # row shows the first in Service's order: a pinned model where the teacher pinned one,
     # else the one with k nearest 16.
-    lesson = [m for m in stored_models if svc.provenance(m, me).showcase] or stored_models
-    yours = [m for m in stored_models if svc.provenance(m, me) is Provenance.YOURS]
+    whose = svc.provenance_of(me)
+    lesson = [m for m in stored_models if whose(m).showcase] or stored_models
+    yours = [m for m in stored_models if whose(m) is Provenance.YOURS]
     shown = draw.one_per_variant(lesson)
     recons = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], model_input)
     st.markdown("**Every variant's reconstruction**")
