@@ -24,6 +24,7 @@ import functools
 import hashlib
 import json
 import operator
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -91,13 +92,52 @@ class _Recorder(fx.Interpreter):
         return value
 
 
+# torch.fx traces by patching nn.Module.__call__ (and __getattr__) for the whole process, while
+# the server's other threads run models too: a page's reconstructions failed with "module is not
+# installed as a submodule" whenever the route was exporting a model at that moment. The tracer
+# below lets every thread but its own call modules as usual; and one trace runs at a time (two
+# at once, the route exporting a page's five models in threads of their own, broke each other).
+_TRACING = threading.Lock()
+
+
+class _OwnThreadTracer(fx.Tracer):
+    """fx's tracer, for the thread that traces only."""
+
+    def __init__(self):
+        super().__init__()
+        self._thread = threading.get_ident()
+
+    def call_module(self, m, forward, args, kwargs):
+        if threading.get_ident() != self._thread:
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr, attr_val, parameter_proxy_cache):
+        if threading.get_ident() != self._thread:
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+
+def _symbolic_trace(root: nn.Module) -> fx.GraphModule:
+    """fx.symbolic_trace(root), as fx does it, with _OwnThreadTracer."""
+    tracer = _OwnThreadTracer()
+    graph = tracer.trace(root)
+    return fx.GraphModule(tracer.root, graph, root.__class__.__name__)
+
+
 def trace(model: nn.Module, method: str, example: torch.Tensor,
           tensors: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
     """``model.<method>`` as a list of ops; their weights are added to ``tensors`` under names
     that begin with ``method``. Raises Unsupported for what is not a chain of OPS."""
+    with _TRACING:
+        return _trace(model, method, example, tensors)
+
+
+def _trace(model: nn.Module, method: str, example: torch.Tensor,
+           tensors: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
     what = f"its {method} step"
     try:
-        graph_module = fx.symbolic_trace(_Method(model, method))
+        graph_module = _symbolic_trace(_Method(model, method))
     except Exception as err:          # fx says why in its own words: data-dependent control flow
         raise Unsupported(f"{what} cannot be read as a list of layers ({err}).") from None
     graph_module.graph.eliminate_dead_code()     # the VAE's log-variance: not part of encode

@@ -13,7 +13,7 @@ from aedemo.viz.draw import test_set_figures, with_marks, with_stars
 if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its threading first
     import torch
 
-SWEEP_K = "draw-k-chosen"              # the sweep's k, kept while the slider is off the page
+PAD = "draw-pad"
 COPY_MIN_PX = 90                       # a copy's least width before its row wraps
 
 st.title("Draw")
@@ -32,14 +32,15 @@ svc = ui.service()
 def from_pad() -> tuple[torch.Tensor | None, str]:
     """The drawing pad's digit framed as MNIST, and a line saying where it came from. Until
     the pad sends something in this session (coming back to the page, or a reload), it shows
-    the last drawing and the page uses the saved input.
+    the last drawing and the page uses the saved input. The pad itself is drawn at the end of
+    the run (draw_pad), with the server's copies of what it sent.
 
     Clear and Undo are the pad's own buttons: they act in the browser at once and then send
     the result. A Clear button in Python would have to replace the pad on a rerun, and under a
     classroom's load a stroke begun before that rerun arrived was wiped with it."""
     kept, saved = ui.last_drawing()
     try:
-        sent = ui.drawing_pad("draw-pad", kept)
+        sent = ui.pad_sent(PAD)
     except DataError as err:
         st.error(str(err), icon=":material/error:")
         return None, "error"
@@ -79,12 +80,22 @@ def from_upload() -> tuple[torch.Tensor | None, str]:
     return x, f"From {name}."
 
 
-# The pad and what the models make of it side by side, on a phone too (the columns never stack:
-# there the pad's column takes most of the width, assets/draw_page.css, and the copies go one
-# under another beside it, the first level with the pad, in view while the student draws)
+# The pad and what the models make of it side by side, on a phone too. Drawing, both are one
+# component (aedemo/assets/drawing_pad.*): the copies follow the pen in the browser, and the
+# server's replace them after the stroke in the same canvases; the component lays itself out
+# as two halves, or on a phone as the pad at 70% with the copies one under another beside it,
+# the first level with the pad. An upload has no pad: its copies sit in the right-hand column,
+# the framed input below them on a phone (assets/draw_page.css).
 ui.stylesheet("draw_page.css")
 with st.container(key="draw-row"):
-    left, right = st.columns([1, 1], wrap=False)
+    source = st.radio("Input", ["Draw on the pad", "Upload an image"], horizontal=True,
+                      key="draw-source", label_visibility="collapsed")
+    drawn = source == "Draw on the pad"
+    if drawn:
+        pad_slot, right = st.empty(), st.container()
+        left = right
+    else:
+        left, right = st.columns([1, 1], wrap=False)
 # The sections under the row are laid out before anything is computed, so that a new drawing's
 # run reaches them at once. Streamlit keeps the last run's elements on the screen, faded, until
 # this run redraws them: your models and the sweep are redrawn moments after the row (and the
@@ -94,26 +105,30 @@ with st.container(key="draw-row"):
 own_section, sweep_section = st.container(), st.container()
 verdict_section = st.empty()
 with left:
-    source = st.radio("Input", ["Draw on the pad", "Upload an image"], horizontal=True,
-                      key="draw-source", label_visibility="collapsed")
-    drawn = source == "Draw on the pad"
     x, note = from_pad() if drawn else from_upload()
 if x is not None or drawn:           # from the pad, None is a blank pad: no drawing any more
     ui.keep_input(x)
+
+
+def draw_pad(row: dict | None = None) -> None:
+    """The pad, drawn once the run knows what to show beside it (``ui.pad_row``): drawn last,
+    its row holds the server's copies of the drawing it sent. Each run must draw it, whatever
+    stops the page first."""
+    if drawn:
+        with pad_slot:
+            ui.drawing_pad(PAD, ui.last_drawing()[0], row)
+
+
 with right:
     if x is None and note != "error":
         st.info("Draw a digit on the black square, in white, as large or small as you like; "
-                "the models answer after every stroke." if drawn else
+                "the models answer as you draw." if drawn else
                 "Upload a photo or scan of one digit; it is cropped and framed like the pad.",
                 icon=":material/draw:")
     # Until the dataset and a first model are there, say what is coming; the page fills in
     # by itself when they arrive, with the drawing still on the pad.
-    data, stored_models = ui.models_or_wait("image model", kind="image", prefer=draw.nearest_k)
-    if x is None:
-        st.stop()
-    verdict_section.info("Computing the verdict for this drawing…",
-                         icon=":material/hourglass_top:")
-    model_input = preprocess.for_dataset(x, data.source)      # what the models are given
+    data, stored_models = ui.models_or_wait("image model", kind="image", prefer=draw.nearest_k,
+                                            meanwhile=draw_pad)
     me = ui.student_id()
     # The lesson's models (the teacher's pins, then the zoo) speak first, the same for
     # everyone; a student's own models come after them, marked as theirs. For each variant the
@@ -121,54 +136,63 @@ with right:
     # else the one with k nearest 16.
     whose = svc.provenance_of(me)
     lesson = [m for m in stored_models if whose(m).showcase] or stored_models
-    yours = [m for m in stored_models if whose(m) is Provenance.YOURS]
     shown = draw.one_per_variant(lesson)
+    if x is None:
+        draw_pad(ui.pad_row(shown, None, None, data.source))     # empty copies, ready to draw
+        st.stop()
+    verdict_section.info("Computing the verdict for this drawing…",
+                         icon=":material/hourglass_top:")
+    model_input = preprocess.for_dataset(x, data.source)      # what the models are given
+    yours = [m for m in stored_models if whose(m) is Provenance.YOURS]
     recons = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], model_input)
-    st.markdown("**Every variant's reconstruction**")
+    if drawn:
+        draw_pad(ui.pad_row(shown, recons, model_input, data.source))
+    else:
+        st.markdown("**Every variant's reconstruction**")
     if note:
         st.caption(note)
-    inputs, labels = [x], ["your input, framed as MNIST"]
-    if model_input is not x:
-        inputs, labels = [x, model_input], ["your input, framed as MNIST", "as the models see it"]
-    # the input as the models get it, then their copies, three to a row; in a phone's narrow
-    # column one under another, the input moved below the copies (assets/draw_page.css)
-    with st.container(key="draw-input"):
-        ui.show_images(inputs, labels, alt=labels, per_row=3, min_width=COPY_MIN_PX)
-    ui.show_images([r.image for r in recons], [r.caption for r in recons],
-                   alt=[r.alt for r in recons], per_row=3, min_width=COPY_MIN_PX)
+    if not drawn:
+        inputs, labels = [x], ["your input, framed as MNIST"]
+        if model_input is not x:
+            inputs, labels = [x, model_input], ["your input, framed as MNIST",
+                                                "as the models see it"]
+        # the input as the models get it, then their copies, three to a row; in a phone's
+        # narrow column one under another, the input moved below the copies
+        with st.container(key="draw-input"):
+            ui.show_images(inputs, labels, alt=labels, per_row=3, min_width=COPY_MIN_PX)
+        ui.show_images([r.image for r in recons], [r.caption for r in recons],
+                       alt=[r.alt for r in recons], per_row=3, min_width=COPY_MIN_PX)
 with left:     # under the pad: the words that would make the copies' narrow column long
-    st.caption("Beside the pad: one model per variant, with the mean squared error (MSE) "
-               "between your input and its copy; lower is a closer copy.")
+    st.caption(("Beside the pad: one model per variant, drawn in your browser as you draw; "
+                if drawn else "Beside the upload: one model per variant; ") +
+               "after each stroke the server's copy, with the mean squared error (MSE) "
+               "between your input and it; lower is a closer copy.")
     if model_input is not x:
         st.caption("Offline without MNIST, the models learned scikit-learn's 8 x 8 digits "
                    "blown up to 28 x 28, so your drawing is coarsened the same way first. "
                    "Sharp, thin strokes still look unusual to them; with MNIST they would not.")
 
 
-# The two sections below are fragments: moving the slider or choosing another model reruns only
-# its own section, not the whole page (under a classroom's load most actions are these).
-@st.fragment
 def bottleneck_sweep(model_input: torch.Tensor, sweep: dict) -> None:
+    """The sweep runs in the browser (ui.bottleneck_sweep): its slider sends nothing, and its
+    picture follows the pad's pen as the row does. The server's copies at every k come with
+    it, for a model the browser cannot run."""
     st.header("A narrower or wider bottleneck")
     ks = list(sweep)
-    # Streamlit forgets a widget's value on a run that does not show it (a cleared canvas
-    # stops the page above), so the chosen k is kept under a key of its own and is the
-    # slider's starting value when it comes back
-    kept = st.session_state.get(SWEEP_K)
-    k = st.select_slider("Bottleneck size k of the dense autoencoder", ks, key="draw-k",
-                         value=kept if kept in ks else (
-                             draw.PREFERRED_K if draw.PREFERRED_K in ks else ks[0]))
-    st.session_state[SWEEP_K] = k
-    (r,) = draw.reconstruct_with_each([(sweep[k], svc.load_model(sweep[k].id))], model_input)
+    recons = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in sweep.values()],
+                                        model_input)
     left, _ = st.columns([2, 3])
     with left:
-        ui.show_images([model_input, r.image], ["your input", r.caption],
-                       alt=["your input", r.alt], per_row=2)
+        ui.bottleneck_sweep("draw-sweep", ui.sweep_models(recons), model_input,
+                            k=draw.PREFERRED_K if draw.PREFERRED_K in ks else ks[0],
+                            label="Bottleneck size k of the dense autoencoder")
     st.caption(f"With k = {ks[0]} the model can keep only the rough shape of the nearest "
                "typical digit; the larger k, the more of your own strokes survive the "
                "bottleneck.")
 
 
+# The section below is a fragment: choosing another model reruns only its own section, not the
+# whole page (under a classroom's load most actions are these).
 @st.fragment
 def among_the_dataset(model_input: torch.Tensor, shown: list) -> None:
     st.header("Your drawing among the dataset")

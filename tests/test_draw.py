@@ -35,6 +35,27 @@ from support import REPO
 DRAW = "pages/draw.py"
 
 
+def component_data(at: AppTest) -> tuple[dict, dict | None]:
+    """What the page hands the browser: the drawing pad's data (its row of copies under
+    "row") and the bottleneck sweep's (None when there is no sweep)."""
+    found = [json.loads(c.proto.json) for c in at.get("bidi_component")]
+    pads = [d for d in found if d.get("mode") != "sweep"]
+    sweeps = [d for d in found if d.get("mode") == "sweep"]
+    assert len(pads) == 1 and len(sweeps) <= 1, found
+    return pads[0], (sweeps[0] if sweeps else None)
+
+
+def row_captions(at: AppTest) -> list[str]:
+    """The server's captions of the row beside the pad ("dense k=16 · MSE 0.0123", ...), or
+    beside an upload, where there is no pad."""
+    if not [c for c in at.get("bidi_component") if "row" in json.loads(c.proto.json)]:
+        (row,) = [b for b in at.main.children.values()
+                  if getattr(b.proto, "id", "").endswith("-draw-row")]
+        return [c.value for c in row.caption if " · MSE " in c.value]
+    row = component_data(at)[0]["row"]
+    return [m["server"]["caption"] for m in row["models"] if m["server"]]
+
+
 def test_drawing_views_against_brute_force(lesson_store, digits):
     store = ModelStore(lesson_store)
     # as svc.models(kind="image", prefer=draw.nearest_k) lists models of one provenance
@@ -103,16 +124,23 @@ def test_draw_page_with_a_drawing(page, lesson_store, isolated_home):
     no_exception(at)
     assert "Your last input" in texts(at, "caption")
     captions = [c.value for c in at.caption]
+    row = row_captions(at)
     for variant in ("dense k=16", "vae k=4", "denoising", "sparse", "conv"):
-        assert any(variant in c for c in captions), (variant, captions)
+        assert any(c.startswith(variant) and " · MSE 0." in c for c in row), (variant, row)
+    # the row's pictures are the server's copies of the input it shows, every model's URL the
+    # one its export names (all the lesson's image models run in the browser)
+    pad, sweep = component_data(at)
+    x = preprocess.for_dataset(a_drawing(), "digits")
+    assert np.allclose(pad["row"]["input"]["pixels"], x.reshape(-1).numpy(), atol=1e-4)
+    assert all(m["url"] and m["url"].startswith("/aedemo/net/") for m in pad["row"]["models"])
     assert any(m.label == "Reconstruction error (MSE)" for m in at.metric)
     assert "the training digits" in texts(at, "markdown") or "Unusual" in texts(at, "markdown")
     assert sum("distance" in c for c in captions) == draw.NEAREST
     spec = at.get("plotly_chart")[0].proto.spec
     assert "your drawing" in spec
-    at.select_slider(key="draw-k").set_value(2).run()
-    no_exception(at)
-    assert any("dense k=2 · MSE" in c.value for c in at.caption)
+    # the sweep runs in the browser, with the server's copy at every k for a model that cannot
+    assert sweep["k"] == draw.PREFERRED_K and [m["k"] for m in sweep["models"]] == [2, 4, 16]
+    assert sweep["models"][0]["server"]["caption"].startswith("dense k=2 · MSE 0.")
 
 
 @pytest.mark.parametrize(("raw", "message"), [
@@ -199,7 +227,11 @@ def test_draw_page_headings_charts_and_pictures_say_what_they_show(page, lesson_
     # every picture says what it is
     alts = [img.alt for image in at.get("image") for img in image.proto.imgs]
     assert alts and all(alts), alts
-    assert any(a.startswith("your drawing reconstructed by dense k = 16, MSE 0.") for a in alts)
+    pad, sweep = component_data(at)
+    row = pad["row"]["models"]
+    assert all(m["live_alt"] and m["only_alt"] and m["server"]["alt"] for m in row)
+    assert any(m["server"]["alt"].startswith("your drawing reconstructed by dense k = 16, MSE 0.")
+               for m in row)
     assert sum(a.startswith("training digit ") for a in alts) == draw.NEAREST
     # the two charts each have a title and a summary in words, from the same numbers
     spec = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
@@ -212,16 +244,14 @@ def test_draw_page_headings_charts_and_pictures_say_what_they_show(page, lesson_
     assert f"star is at ({x:.2f}, {y:.2f})" in hidden[0] and "the most common are" in hidden[0]
     assert f"Your drawing's error, {at.metric[0].value}, is higher than" in hidden[1]
     # the sweep's slider: no overcomplete k
-    assert list(at.select_slider(key="draw-k").options) == ["2", "4", "16"]
+    assert [m["k"] for m in sweep["models"]] == [2, 4, 16]
 
 
 # --- the row of variants: the teacher's pins, as Service.models orders them ------------------
 
 def row_models(at: AppTest) -> list[str]:
     """The models of the row beside the pad ("dense k=16", ...), from their captions there."""
-    (row,) = [b for b in at.main.children.values()
-              if getattr(b.proto, "id", "").endswith("-draw-row")]
-    return [c.value.split(" · ")[0] for c in row.caption if " · MSE " in c.value]
+    return [c.split(" · ")[0] for c in row_captions(at)]
 
 
 def test_the_row_shows_a_pinned_model_of_its_variant_first(page, isolated_home):
@@ -254,8 +284,8 @@ def test_the_row_shows_a_pinned_model_of_its_variant_first(page, isolated_home):
     at.run()
     assert row_models(at) == ["dense k=16", "vae k=8"]
     # the bottleneck sweep stays the lesson's: the zoo's dense ks, whatever is pinned
-    assert list(at.select_slider(key="draw-k").options) == ["8", "16"]
-    assert at.select_slider(key="draw-k").value == 16
+    sweep = component_data(at)[1]
+    assert [m["k"] for m in sweep["models"]] == [8, 16] and sweep["k"] == 16
     no_exception(at)
 
 
@@ -331,14 +361,13 @@ def test_a_reload_finds_the_last_input_and_the_models_answer_at_once(page, lesso
     at.radio(key="draw-source").set_value("Upload an image").run()
     at.file_uploader(key="draw-upload").set_value(("seven.png", digit_png(), "image/png")).run()
     no_exception(at)
-    answered = row_models(at)
-    captions = [c.value for c in at.caption if " · MSE " in c.value]
-    assert answered
+    captions = row_captions(at)
+    assert captions
     me = at.session_state["aedemo_student"]
 
     again = reload(me)
     assert "Your last input; draw to replace it." in texts(again, "caption")
-    assert [c.value for c in again.caption if " · MSE " in c.value] == captions
+    assert row_captions(again) == captions                  # the pad's row, the same copies
     assert again.session_state["aedemo_drawing"].equal(a_drawing())   # the Anomaly page's
     assert again.metric[0].label == "Reconstruction error (MSE)"
 

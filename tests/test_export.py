@@ -299,3 +299,38 @@ def test_the_metadata_is_json_in_the_safetensors_header(trained):
              if op.get(key)}
     assert names == set(header) - {"__metadata__"}
     assert {header[n]["dtype"] for n in names} == {"F16"}
+
+
+def test_net_url_traces_each_setting_once(store):
+    """A page's rerun asks net_url of every model: the tracing behind it runs once per variant
+    and settings, however many reruns ask."""
+    export._exportable.cache_clear()
+    models = store.list()
+    first = [export.net_url(m) for m in models]
+    traced = export._exportable.cache_info().misses
+    assert [export.net_url(m) for m in models] == first
+    assert export._exportable.cache_info().misses == traced
+    assert traced == len({(m.spec.variant, m.spec.hparams) for m in models})
+
+
+def test_browser_nets_lists_the_models_that_export_in_order(store):
+    from aedemo.ui.browser_models import browser_nets
+
+    models = store.list()
+    assert browser_nets(models) == [{"id": m.id, "url": export.net_url(m)} for m in models
+                                    if m.spec.kind == "image"]
+
+
+def test_component_js_is_the_interpreter_the_framing_then_the_modules(tmp_path, monkeypatch):
+    from aedemo.ui import browser_models
+
+    for name in ("interpreter.js", "framing.js", "pad.js", "map.js"):
+        (tmp_path / name).write_text(f"// {name}\n")
+    monkeypatch.setattr(browser_models, "ASSETS", tmp_path)
+    browser_models._asset.cache_clear()
+    try:
+        js = browser_models.component_js("pad.js", "map.js")
+    finally:
+        browser_models._asset.cache_clear()
+    names = [line[3:] for line in js.splitlines() if line.startswith("// ")]
+    assert names == ["interpreter.js", "framing.js", "pad.js", "map.js"]

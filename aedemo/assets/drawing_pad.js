@@ -9,7 +9,22 @@
 // hands the strokes back as data.strokes so a pad mounted afresh (coming back to the page)
 // shows the last drawing. Nothing from Python redraws a pad once it is mounted: a rerun that
 // arrives mid-stroke cannot wipe what the student is drawing.
+//
+// Beside the pad, the row of models' copies (data.row: aedemo.ui.pad_row). While the pen is
+// down, at most once per animation frame, the pad's pixels are framed as the server frames them
+// (aedemoFrame, framing.js) and each model runs here (aedemoReconstruct, interpreter.js, on the
+// net fetched once from its URL); each repaint counts itself on its canvas (data-frame,
+// data-painted-ms: the tests and bench/ read them). Nothing of that goes to the server, which
+// hears of the drawing once a stroke, as before. Its copies come back as data.row on the rerun
+// and are painted into the same canvases, when they are of the strokes on the pad (a stroke
+// begun since keeps the browser's). A model that cannot run here shows the server's copy only.
+//
+// The same module draws the bottleneck sweep (data.mode "sweep"): a slider over the dense
+// models' k that repaints in the browser; the pad tells it of each new framed input through
+// one event target on globalThis (two components on a page share the document).
 const pads = new WeakMap();
+const sweeps = new WeakMap();
+const bus = (globalThis.__aedemoDraw ??= new EventTarget());
 
 function strokePath(ctx, points) {
   ctx.beginPath();
@@ -99,26 +114,33 @@ function mount(parent, data) {
   status.setAttribute("role", "status");
   status.setAttribute("aria-live", "polite");
   const pad = {
-    root, canvas, status, ctx: canvas.getContext("2d"), strokes: [], current: null,
+    root, canvas, status, strokes: [], current: null,
+    // read back once per live frame (aedemoFrame): kept in memory, not on the GPU
+    ctx: canvas.getContext("2d", { willReadFrequently: true }),
     size: data.size, strokeWidth: data.strokeWidth, maxPoints: data.maxPoints,
-    setStateValue: () => {},
+    setStateValue: () => {}, row: null, frameAsked: false,
   };
   // Native buttons: Tab reaches them, Enter and Space press them, as any button.
   pad.clear = button("Clear", "Clear the drawing", () => {
     pad.strokes = [];
     redraw(pad);
+    liveSoon(pad);
     send(pad);
     announce(pad, "Drawing cleared.");
   });
   pad.undo = button("Undo", "Take back the last stroke", () => {
     pad.strokes.pop();
     redraw(pad);
+    liveSoon(pad);
     send(pad);
     const n = pad.strokes.length;
     announce(pad, `Last stroke taken back; ${n} stroke${n === 1 ? "" : "s"} left.`);
   });
   buttons.append(pad.clear, pad.undo);
-  root.append(canvas, buttons, status);
+  const drawing = document.createElement("div");
+  drawing.className = "pad-drawing";
+  drawing.append(canvas, buttons, status);
+  root.append(drawing);
   parent.querySelector(".pad-root").appendChild(root);
 
   canvas.addEventListener("pointerdown", (event) => {
@@ -129,6 +151,7 @@ function mount(parent, data) {
     pad.current = pointIn(pad, event);
     pad.strokes.push(pad.current);
     redraw(pad);
+    liveSoon(pad);
   });
   canvas.addEventListener("pointermove", (event) => {
     if (!pad.current || pointCount(pad) >= pad.maxPoints) return;
@@ -140,6 +163,7 @@ function mount(parent, data) {
     pad.ctx.lineTo(x, y);
     pad.ctx.stroke();
     pad.current.push(x, y);
+    liveSoon(pad);
   });
   const end = () => {
     if (!pad.current) return;
@@ -155,14 +179,288 @@ function mount(parent, data) {
   return pad;
 }
 
+// --- the row of copies --------------------------------------------------------------------
+
+// 784 numbers in [0, 1], row by row -> the canvas's 28 x 28 pixels, grey.
+function paint(canvas, pixels) {
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = Math.round(Math.min(Math.max(pixels[i], 0), 1) * 255);
+    image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = v;
+    image.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+function blank(canvas) {
+  paint(canvas, new Float32Array(784));
+}
+
+// One picture of the row: a 28 x 28 canvas, scaled up by its style, with its caption. A
+// picture for a screen reader (role img) whose name says whose copy it is.
+function figure(className, id) {
+  const fig = document.createElement("figure");
+  fig.className = "copy";
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = 28;
+  canvas.className = className;
+  canvas.setAttribute("role", "img");
+  if (id) canvas.dataset.model = id;
+  const caption = document.createElement("figcaption");
+  fig.append(canvas, caption);
+  blank(canvas);
+  return { fig, canvas, caption };
+}
+
+function say(view, caption, alt) {
+  view.caption.textContent = caption;
+  view.canvas.setAttribute("aria-label", alt);
+}
+
+// The row as data.row describes it: built afresh when its models change, else kept (the same
+// canvases), and its nets asked for (aedemoLoadNet downloads each URL once a page).
+function setRow(pad, row) {
+  if (!row) {                       // no models yet: the pad alone
+    if (pad.rowElement) pad.rowElement.remove();
+    pad.row = pad.rowElement = null;
+    return;
+  }
+  const ids = row.models.map((m) => m.id).join(" ");
+  if (!pad.row || pad.row.ids !== ids) {
+    if (pad.rowElement) pad.rowElement.remove();
+    const element = document.createElement("div");
+    element.className = "pad-row";
+    const title = document.createElement("p");
+    title.className = "pad-row-title";
+    title.textContent = row.title;
+    const grid = document.createElement("div");
+    grid.className = "pad-copies";
+    const views = row.models.map((m) => ({ ...figure("live-recon", m.id), model: m, net: null }));
+    const input = figure("live-input", "");
+    input.fig.classList.add("copy-input");
+    grid.append(input.fig, ...views.map((v) => v.fig));
+    element.append(title, grid);
+    pad.root.append(element);
+    pad.rowElement = element;
+    pad.row = { ids, views, input };
+    for (const view of views) {
+      say(view, view.model.url ? view.model.live_caption : view.model.only_caption,
+          view.model.url ? view.model.live_alt : view.model.only_alt);
+      if (!view.model.url) continue;
+      aedemoLoadNet(view.model.url).then((net) => {
+        view.net = net;
+        liveSoon(pad);
+      }, () => {
+        // no net after all (the server refused it): the server's copy only, said so
+        view.model = { ...view.model, url: null };
+        if (!view.shownServer) say(view, view.model.only_caption, view.model.only_alt);
+      });
+    }
+  }
+  const { views, input } = pad.row;
+  pad.row.dataset = row.dataset;
+  row.models.forEach((m, i) => { views[i].model = { ...m, url: views[i].model.url && m.url }; });
+  say(input, row.input.caption, row.input.alt);
+  // The server's copies, of the strokes it was sent: painted in place of the browser's, unless
+  // the student has drawn on since (then the browser's are newer than the server's).
+  if (pad.current || JSON.stringify(pad.strokes) !== JSON.stringify(pad.sentStrokes)) return;
+  if (row.input.pixels) paint(input.canvas, row.input.pixels);
+  else blank(input.canvas);
+  for (const view of views) {
+    const server = view.model.server;
+    view.shownServer = Boolean(server);
+    if (server) {
+      paint(view.canvas, server.pixels);
+      if (view.model.url) say(view, server.caption, server.alt);
+      else say(view, server.only_caption, server.only_alt);
+    } else if (!pad.strokes.length) {
+      blank(view.canvas);
+    }
+  }
+  if (row.input.pixels) bus.dispatchEvent(new CustomEvent("input", { detail: row.input.pixels }));
+}
+
+// At most one live frame per animation frame, however many pointer moves came since.
+function liveSoon(pad) {
+  if (!pad.row || pad.frameAsked) return;
+  pad.frameAsked = true;
+  requestAnimationFrame(() => {
+    pad.frameAsked = false;
+    live(pad);
+  });
+}
+
+// The row drawn here from the pad's pixels: framed as the server frames them, then each model
+// that runs in the browser. A blank pad or a dot has no framed input: the copies are kept.
+function live(pad) {
+  const { views, input, dataset } = pad.row;
+  const framed = aedemoFrame(pad.ctx.getImageData(0, 0, pad.size, pad.size), dataset);
+  if (!framed.pixels) {
+    if (framed.reason === "blank") {
+      blank(input.canvas);
+      for (const view of views) if (view.net) blank(view.canvas);
+    }
+    return;
+  }
+  paint(input.canvas, framed.pixels);
+  for (const view of views) {
+    if (!view.net || !view.model.url) continue;
+    paint(view.canvas, aedemoReconstruct(view.net, framed.pixels));
+    view.canvas.dataset.frame = String(Number(view.canvas.dataset.frame || 0) + 1);
+    view.canvas.dataset.paintedMs = String(performance.now());
+    if (view.shownServer) {
+      view.shownServer = false;
+      say(view, view.model.live_caption, view.model.live_alt);
+    }
+  }
+  bus.dispatchEvent(new CustomEvent("input", { detail: framed.pixels }));
+}
+
+// --- the bottleneck sweep --------------------------------------------------------------------
+
+function mountSweep(parent, data) {
+  const root = document.createElement("div");
+  root.className = "sweep";
+  const id = `sweep-k-${Math.random().toString(36).slice(2)}`;
+  const label = document.createElement("label");
+  label.htmlFor = id;
+  label.className = "sweep-label";
+  const slider = document.createElement("input");
+  slider.type = "range";
+  slider.id = id;
+  slider.className = "sweep-slider";
+  slider.min = "0";
+  slider.step = "1";
+  const chosen = document.createElement("output");
+  chosen.className = "sweep-k";
+  chosen.htmlFor = id;
+  const pictures = document.createElement("div");
+  pictures.className = "sweep-pictures";
+  const input = figure("sweep-input", "");
+  const recon = figure("sweep-recon", "");
+  pictures.append(input.fig, recon.fig);
+  const status = document.createElement("div");
+  status.className = "pad-status";
+  status.setAttribute("role", "status");
+  status.setAttribute("aria-live", "polite");
+  root.append(label, slider, chosen, pictures, status);
+  parent.querySelector(".pad-root").appendChild(root);
+  const sweep = { root, slider, label, chosen, input, recon, status, models: [], nets: new Map(),
+                  pixels: null, at: -1, frameAsked: false };
+  slider.addEventListener("input", () => {
+    sweep.at = Number(slider.value);
+    showK(sweep);
+    paintSweepSoon(sweep);
+  });
+  sweep.onInput = (event) => {
+    sweep.pixels = event.detail;
+    paintSweepSoon(sweep);
+  };
+  bus.addEventListener("input", sweep.onInput);
+  return sweep;
+}
+
+function showK(sweep) {
+  const m = sweep.models[sweep.at];
+  const text = `k = ${m.k}`;
+  sweep.chosen.textContent = text;
+  sweep.slider.setAttribute("aria-valuetext", text);
+}
+
+function setSweep(sweep, data) {
+  const kept = sweep.models[sweep.at];
+  sweep.models = data.models;
+  sweep.label.textContent = data.label;
+  sweep.slider.max = String(data.models.length - 1);
+  const ks = data.models.map((m) => m.k);
+  // the student's k stays across the page's reruns; the page's own to begin with
+  const at = ks.indexOf(kept ? kept.k : data.k);
+  sweep.at = at >= 0 ? at : Math.max(0, ks.indexOf(data.k));
+  sweep.slider.value = String(sweep.at);
+  showK(sweep);
+  sweep.pixels = data.input;
+  for (const m of data.models) {
+    if (!m.url || sweep.nets.has(m.url)) continue;
+    sweep.nets.set(m.url, null);
+    aedemoLoadNet(m.url).then((net) => {
+      sweep.nets.set(m.url, net);
+      paintSweepSoon(sweep);
+    }, () => {});
+  }
+  paintSweep(sweep, true);
+}
+
+function paintSweepSoon(sweep) {
+  if (sweep.frameAsked) return;
+  sweep.frameAsked = true;
+  requestAnimationFrame(() => {
+    sweep.frameAsked = false;
+    paintSweep(sweep, false);
+  });
+}
+
+// The chosen k's copy of the current input, in the browser when its net is here (the MSE
+// computed here too), else the server's. Said aloud when the student moved the slider, not
+// when the page sent a new input (fromServer).
+function paintSweep(sweep, fromServer) {
+  const m = sweep.models[sweep.at];
+  if (!m || !sweep.pixels) return;
+  const x = sweep.pixels;
+  paint(sweep.input.canvas, x);
+  say(sweep.input, "your input", "your input, framed as the models get it");
+  const net = m.url ? sweep.nets.get(m.url) : null;
+  let caption, alt;
+  if (net) {
+    const r = aedemoReconstruct(net, x);
+    let sum = 0;
+    for (let i = 0; i < 784; i++) sum += (r[i] - x[i]) ** 2;
+    const mse = (sum / 784).toFixed(4);
+    paint(sweep.recon.canvas, r);
+    caption = `${m.name} · MSE ${mse}`;
+    alt = `your drawing reconstructed by ${m.name.replace("k=", "k = ")}, MSE ${mse}`;
+  } else if (m.server) {
+    paint(sweep.recon.canvas, m.server.pixels);
+    ({ caption, alt } = m.server);
+  } else {
+    return;
+  }
+  sweep.recon.canvas.dataset.model = m.id;
+  sweep.recon.canvas.dataset.k = String(m.k);
+  sweep.recon.canvas.dataset.frame = String(Number(sweep.recon.canvas.dataset.frame || 0) + 1);
+  sweep.recon.canvas.dataset.paintedMs = String(performance.now());
+  say(sweep.recon, caption, alt);
+  if (!fromServer) sweep.status.textContent = `k = ${m.k}: ${caption}`;
+}
+
+// --- the component --------------------------------------------------------------------------
+
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
+  if (data.mode === "sweep") {
+    let sweep = sweeps.get(parentElement);
+    if (!sweep) {
+      sweep = mountSweep(parentElement, data);
+      sweeps.set(parentElement, sweep);
+    }
+    setSweep(sweep, data);
+    return () => {
+      const gone = sweeps.get(parentElement);
+      if (gone) {
+        bus.removeEventListener("input", gone.onInput);
+        gone.root.remove();
+        sweeps.delete(parentElement);
+      }
+    };
+  }
   let pad = pads.get(parentElement);
   if (!pad) {
     pad = mount(parentElement, data);
     pads.set(parentElement, pad);
   }
   pad.setStateValue = setStateValue;
+  pad.sentStrokes = Array.isArray(data.strokes) ? data.strokes : [];
+  setRow(pad, data.row);
   return () => {
     const gone = pads.get(parentElement);
     if (gone) {

@@ -14,7 +14,15 @@ names (``ui.chart``, ``ui.models_or_wait``), from modules a newcomer can find th
 Nothing here trains on a rerun: the pages submit jobs, and workers train them (aedemo.workers).
 """
 
-from aedemo.ui.drawing import DRAWING, keep_input, keep_strokes, last_drawing, last_input
+from aedemo.ui.drawing import (
+    DRAWING,
+    keep_input,
+    keep_strokes,
+    last_drawing,
+    last_input,
+    pad_row,
+    sweep_models,
+)
 from aedemo.ui.frame import offline_notice, run_page, sidebar
 from aedemo.ui.jobs import (
     FOLLOWED_JOBS,
@@ -75,11 +83,13 @@ from aedemo.ui.widgets import (
     PROJECTOR_ROW,
     ROW,
     alt_texts,
+    bottleneck_sweep,
     chart,
     drawing_pad,
     false_alarm_threshold,
     hparam_input,
     log_options,
+    pad_sent,
     page_style,
     picture,
     projected,
@@ -90,15 +100,16 @@ from aedemo.ui.widgets import (
 __all__ = [
     "CLASSMATE", "DRAWING", "FOLLOWED_JOBS", "LESSON", "NEWS_SEQ", "PROGRESS_EVERY_S", "PROJECTOR",
     "PROJECTOR_CHART_PX", "PROJECTOR_ROW", "ROW", "SHOWN_ON", "TEACHERS", "YOU", "Browsers",
-    "Viewer", "alt_texts", "architecture", "browsers", "cancelled_text", "chart", "class_news",
-    "client_address", "code_for", "data_or_wait", "deleted_by", "drawing_pad",
-    "false_alarm_threshold", "follow_job", "for_viewer", "hparam_input", "interrupted_jobs",
-    "is_teacher", "job_cost_note", "job_exists", "job_panel", "keep_input", "keep_strokes",
-    "landed_model", "last_drawing", "last_input", "log_options", "may_delete", "model_actions",
-    "model_help", "model_labels", "models", "models_or_wait", "news_heard", "news_notice",
-    "offline_notice", "page_style", "pages_showing", "pick_model", "pick_model_id", "picture",
-    "progress_text", "projected", "projector", "queue_wait", "recall", "refresh_when_ready",
-    "remember", "remember_changes", "run_page", "service", "show_images", "sidebar",
-    "stored_models_table", "student_id", "stylesheet", "submit", "teacher_queue", "training_floor",
-    "training_words", "viewer", "wait_words", "waiting_for_models", "when_words",
+    "Viewer", "alt_texts", "architecture", "bottleneck_sweep", "browsers", "cancelled_text",
+    "chart", "class_news", "client_address", "code_for", "data_or_wait", "deleted_by",
+    "drawing_pad", "false_alarm_threshold", "follow_job", "for_viewer", "hparam_input",
+    "interrupted_jobs", "is_teacher", "job_cost_note", "job_exists", "job_panel", "keep_input",
+    "keep_strokes", "landed_model", "last_drawing", "last_input", "log_options", "may_delete",
+    "model_actions", "model_help", "model_labels", "models", "models_or_wait", "news_heard",
+    "news_notice", "offline_notice", "pad_row", "pad_sent", "page_style", "pages_showing",
+    "pick_model", "pick_model_id", "picture", "progress_text", "projected", "projector",
+    "queue_wait", "recall", "refresh_when_ready", "remember", "remember_changes", "run_page",
+    "service", "show_images", "sidebar", "stored_models_table", "student_id", "stylesheet",
+    "submit", "sweep_models", "teacher_queue", "training_floor", "training_words", "viewer",
+    "wait_words", "waiting_for_models", "when_words",
 ]

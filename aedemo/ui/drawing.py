@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
+from aedemo.data import SKLEARN_DIGITS
 from aedemo.ui.session import recall, remember
 
 DRAWING = "aedemo_drawing"             # the latest input, (1, 1, 28, 28)
@@ -53,3 +54,54 @@ def keep_input(x: torch.Tensor | None) -> None:
     st.session_state[DRAWING] = x
     if before is None or not before.equal(x):
         remember(_INPUT, draw.input_rows(x))
+
+
+def pad_row(shown: list, recons: list | None, model_input: torch.Tensor | None,
+            dataset: str) -> dict:
+    """The drawing pad's row of copies (aedemo/assets/drawing_pad.js): for each of ``shown``
+    its URL for the browser's interpreter (None when it cannot run there: then the server's copy
+    is all it shows, as its words say) and its texts, while drawing and once the server has
+    answered; with ``recons`` (the server's copies of ``model_input``, one per model of
+    ``shown``) the server's pictures that replace or confirm the browser's."""
+    from aedemo import export
+    from aedemo.ui.widgets import pixel_list
+
+    by_id = {r.entry.id: r for r in recons or ()}
+    models = []
+    for m in shown:
+        name = f"{m.spec.variant} k={m.spec.latent_dim}"
+        spoken = f"{m.spec.variant} k = {m.spec.latent_dim}"
+        url = export.net_url(m)
+        entry = {"id": m.id, "url": url,
+                 "live_caption": f"{name} · in your browser",
+                 "live_alt": f"your drawing reconstructed by {spoken} in your browser, as you "
+                             f"draw; its error follows from the server after the stroke",
+                 "only_caption": f"{name} · from the server only",
+                 "only_alt": f"{spoken} cannot run in your browser: its reconstruction of your "
+                             f"drawing comes from the server after each stroke",
+                 "server": None}
+        r = by_id.get(m.id)
+        if r is not None:
+            entry["server"] = {"pixels": pixel_list(r.image), "caption": r.caption,
+                               "alt": r.alt, "only_caption": f"{r.caption} · server only",
+                               "only_alt": f"{r.alt}, computed on the server only"}
+        models.append(entry)
+    framed = ("your input as the models see it, coarsened like their 8 x 8 digits"
+              if dataset == SKLEARN_DIGITS else "your input, framed as MNIST")
+    return {"dataset": dataset, "title": "Every variant's reconstruction",
+            "input": {"caption": framed, "alt": framed,
+                      "pixels": None if model_input is None else pixel_list(model_input)},
+            "models": models}
+
+
+def sweep_models(recons: list) -> list[dict]:
+    """The bottleneck sweep's models for the browser (ui.bottleneck_sweep), k ascending as
+    ``recons`` are: each one's URL for the interpreter (None when it cannot run there) and the
+    server's copy of the input, which the sweep shows until the browser has its own."""
+    from aedemo import export
+    from aedemo.ui.widgets import pixel_list
+
+    return [{"k": r.entry.spec.latent_dim, "id": r.entry.id, "url": export.net_url(r.entry),
+             "name": f"{r.entry.spec.variant} k={r.entry.spec.latent_dim}",
+             "server": {"pixels": pixel_list(r.image), "caption": r.caption, "alt": r.alt}}
+            for r in recons]

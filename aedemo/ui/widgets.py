@@ -17,6 +17,7 @@ import torch
 
 from aedemo.data import DataError
 from aedemo.preprocess import PAD_MAX_POINTS, PAD_PEN, PAD_SIZE, PAD_UNREADABLE
+from aedemo.ui.browser_models import component_js
 from aedemo.ui.session import projector
 from aedemo.viz.images import to_pixels
 
@@ -49,17 +50,20 @@ def hparam_input(field: Any, key: str, label: str | None = None, default: Any = 
 
 # The Draw page's pad, a Components v2 component of our own (aedemo/assets/drawing_pad.*): a
 # real browser canvas that scales with its column, takes a mouse, a pen or a finger, and keeps
-# Clear and Undo visible and finger-sized. Registered once per process, as Streamlit asks.
+# Clear and Undo visible and finger-sized. Beside it, the row of models' copies, drawn in the
+# browser while the pen moves (the interpreter and the framing come first in its script:
+# browser_models.component_js), then replaced by the server's after the stroke. The same module
+# draws the bottleneck sweep (mode "sweep"). Registered once per process, as Streamlit asks.
 _drawing_pad = st.components.v2.component(
     "aedemo.drawing_pad", html='<div class="pad-root"></div>',
-    js=(ASSETS / "drawing_pad.js").read_text(), css=(ASSETS / "drawing_pad.css").read_text())
+    js=component_js("drawing_pad.js"), css=(ASSETS / "drawing_pad.css").read_text())
 
 
-def drawing_pad(key: str, strokes: list | None = None) -> dict | None:
-    """The drawing pad: None until it has sent something in this session, then
-    {"png": a PNG data URL or None when blank, "strokes": [[x0, y0, x1, y1, ...], ...]}.
-    ``strokes`` is what a pad mounted afresh shows (the last drawing, coming back to the
-    page); a pad already on the screen keeps its own.
+def pad_sent(key: str) -> dict | None:
+    """What the drawing pad under ``key`` sent, read before the pad is drawn in this run (the
+    page draws it last, with the server's copies of what it sent): None until it has sent
+    something in this session, then {"png": a PNG data URL or None when blank, "strokes":
+    [[x0, y0, x1, y1, ...], ...]}.
 
     Raises DataError, with a plain sentence, for anything the pad itself never sends
     (``draw.pad_drawing``): a browser is on the other side of the network and may send
@@ -68,18 +72,43 @@ def drawing_pad(key: str, strokes: list | None = None) -> dict | None:
     from aedemo.lessons import draw
     from aedemo.widget_states import UNREADABLE_KEY
 
-    result = _drawing_pad(data={"strokeWidth": PAD_PEN, "size": PAD_SIZE,
-                                "maxPoints": PAD_MAX_POINTS, "strokes": strokes or []},
-                          key=key, default={"drawing": None}, on_drawing_change=lambda: None,
-                          width="stretch", height="content")
-    sent = result.get("drawing")
-    if sent is None and not result.get(UNREADABLE_KEY):
+    state = st.session_state.get(key) or {}
+    sent = state.get("drawing")
+    if sent is None and not state.get(UNREADABLE_KEY):
         return None
     drawing = draw.pad_drawing(sent)
     if drawing is None:
         del st.session_state[key]
         raise DataError(PAD_UNREADABLE)
     return drawing
+
+
+def drawing_pad(key: str, strokes: list | None = None, row: dict | None = None) -> None:
+    """The drawing pad, with the row of copies beside it when ``row`` is given (pad_row:
+    what the browser runs and the server's answers). ``strokes`` is the drawing the server
+    last heard of: what a pad mounted afresh shows (the last drawing, coming back to the
+    page), and what the server's copies in ``row`` are of; a pad already on the screen keeps
+    its own strokes. What it sends is read with ``pad_sent``."""
+    _drawing_pad(data={"strokeWidth": PAD_PEN, "size": PAD_SIZE, "maxPoints": PAD_MAX_POINTS,
+                       "strokes": strokes or [], "row": row},
+                 key=key, default={"drawing": None}, on_drawing_change=lambda: None,
+                 width="stretch", height="content")
+
+
+def pixel_list(x: torch.Tensor) -> list[float]:
+    """A 28 x 28 picture as the browser paints it: its 784 numbers, row by row, to 4 places
+    (a grey level is one of 256; this keeps the page's message small)."""
+    return [round(float(v), 4) for v in x.reshape(-1).tolist()]
+
+
+def bottleneck_sweep(key: str, models: list[dict], x: torch.Tensor, k: int, label: str) -> None:
+    """The bottleneck sweep, drawn and run in the browser (drawing_pad.js's mode "sweep"): a
+    slider over ``models`` ({"k", "id", "url" or None, "name", "server": the server's copy},
+    k ascending), starting at ``k``, and the chosen model's copy of the input: the pad's as
+    the pen moves, else ``x``. Moving the slider sends nothing to the server."""
+    _drawing_pad(data={"mode": "sweep", "models": models, "input": pixel_list(x), "k": k,
+                       "label": label},
+                 key=key, width="stretch", height="content")
 
 
 def log_options(low: float, high: float) -> list[float]:
