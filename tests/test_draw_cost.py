@@ -89,3 +89,29 @@ def test_the_zoos_ids_are_hashed_once_per_list_of_specs(quiet_service, counted):
     assert svc.zoo_keys is keys and counted["spec hashes"] == 0
     svc.zoo_specs = svc.zoo_specs[:1]             # a new list: worked out again
     assert svc.zoo_keys == {svc.zoo_specs[0].key}
+
+
+def test_a_pages_thread_runs_its_small_forward_passes_on_one_torch_thread(quiet_env,
+                                                                          monkeypatch):
+    """The web process's sessions each run on a thread of their own: a drawing's forward pass
+    there uses one PyTorch thread, not one per core waiting for a busy second core."""
+    import threading
+
+    import torch
+
+    from aedemo.service import Service
+
+    # the tests run on one thread (conftest's OMP_NUM_THREADS); a server starts with a core each
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    service = Service()
+    try:
+        seen = []
+        thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        thread.start()
+        thread.join()
+        assert seen == [1]
+    finally:
+        service.shutdown()
+        torch.set_num_threads(before)        # the other tests' training keeps its threads
