@@ -19,10 +19,13 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
+
+import torch
 
 from aedemo import classroom, roles, taskqueue
 from aedemo import data as datasets
@@ -37,6 +40,20 @@ from aedemo.spec import MNIST_TRAIN_SIZE, ModelSpec, training_images
 from aedemo.store import ModelStore, StoredModel, StoreError
 
 log = logging.getLogger(__name__)
+
+
+def one_thread_per_request() -> None:
+    """Give each of the web process's threads one PyTorch thread, unless OMP_NUM_THREADS says
+    otherwise. This process answers pages, a session's run on a thread of its own, with small
+    forward passes (one drawing through a model); its training is done by worker processes,
+    which set their own threads (train.pick_device). A batch of one split over two threads
+    waits for the second core to wake: measured on the 2-core machine while it was busy, a
+    784 x 256 linear layer took 1.5 ms with two threads and 0.08 ms with one, and a whole Draw
+    stroke 308 ms against 81 ms (median of 8). Across sessions the cores are used anyway.
+    PyTorch keeps the setting per thread and hands it to threads made after: so it holds for
+    every session's run from here on."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
 
 
 class Provenance(enum.IntEnum):
@@ -82,6 +99,7 @@ def _version(entry: StoredModel) -> tuple[str, Any]:
 class Service:
     def __init__(self, settings: Settings | None = None, store: ModelStore | None = None):
         self.settings = settings or Settings.from_env()
+        one_thread_per_request()
         self.store = store or ModelStore()
         # the queue beside the store (or in Redis), and this server's own workers, which train
         # in processes of their own: this process submits, watches and cancels, never trains
@@ -101,6 +119,7 @@ class Service:
         self._data_error: Explained | None = None
         self._ready = threading.Event()
         self.zoo_specs: list[ModelSpec] = []
+        self._zoo_keys: tuple[list[ModelSpec] | None, frozenset[str]] = (None, frozenset())
         # Loading the dataset may try a download: do it off the page's path, with the zoo.
         threading.Thread(target=self._start, name="aedemo-start", daemon=True).start()
 
@@ -155,13 +174,27 @@ class Service:
 
     # --- models ------------------------------------------------------------------------------
 
+    @property
+    def zoo_keys(self) -> frozenset[str]:
+        """The zoo's model ids, worked out once per list of zoo specs: an id is a hash of a
+        spec's settings, and hashing the zoo's twenty specs again for every provenance asked
+        cost some 11 ms of a Draw stroke's CPU (about 340 hashes a stroke)."""
+        specs, keys = self._zoo_keys
+        if specs is not self.zoo_specs:
+            specs = self.zoo_specs
+            keys = frozenset(spec.key for spec in specs)
+            self._zoo_keys = (specs, keys)
+        return keys
+
     def provenance(self, entry: StoredModel, viewer: str | None = None) -> Provenance:
         """Where ``entry`` comes from, for the student ``viewer`` (a session id)."""
-        return self._provenance_for(viewer)(entry)
+        return self.provenance_of(viewer)(entry)
 
-    def _provenance_for(self, viewer: str | None) -> Callable[[StoredModel], Provenance]:
-        """provenance() for many models: the pins and the zoo's ids read once."""
-        pinned, zoo = self.store.pinned(), {spec.key for spec in self.zoo_specs}
+    def provenance_of(self, viewer: str | None) -> Callable[[StoredModel], Provenance]:
+        """provenance() for many models, for one run of a page: the pins (one look at
+        showcase.json's stamp) and the zoo's ids read once. Ask again on the next run: the
+        teacher may have pinned a model since."""
+        pinned, zoo = self.store.pinned(), self.zoo_keys
 
         def provenance(m: StoredModel) -> Provenance:
             if m.id in pinned:
@@ -204,7 +237,7 @@ class Service:
             if bool(spec.normal) != one_class or bool(spec.subset) != subset:
                 continue
             found.append(m)
-        provenance = self._provenance_for(viewer)
+        provenance = self.provenance_of(viewer)
         # a stable sort: newest first (the store's order) within equal keys
         return sorted(found, key=lambda m: (not need(m) if need else False, provenance(m),
                                             prefer(m) if prefer else 0))

@@ -273,7 +273,7 @@ class ModelStore:
         """The ids of the pinned models. Never raises: an unreadable file pins nothing."""
         now = stamp(self._showcase_path)
         seen, ids = self._pins
-        if now is None or now != seen:
+        if now != seen:          # a file still missing is not opened again: it pins nothing
             ids = self._read_pins()
             self._pins = (now, ids)
         return ids

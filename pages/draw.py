@@ -134,7 +134,8 @@ with right:
     # everyone; a student's own models come after them, marked as theirs. For each variant the
     # row shows the first in Service's order: a pinned model where the teacher pinned one,
     # else the one with k nearest 16.
-    lesson = [m for m in stored_models if svc.provenance(m, me).showcase] or stored_models
+    whose = svc.provenance_of(me)
+    lesson = [m for m in stored_models if whose(m).showcase] or stored_models
     shown = draw.one_per_variant(lesson)
     if x is None:
         draw_pad(ui.pad_row(shown, None, None, data.source))     # empty copies, ready to draw
@@ -142,7 +143,7 @@ with right:
     verdict_section.info("Computing the verdict for this drawing…",
                          icon=":material/hourglass_top:")
     model_input = preprocess.for_dataset(x, data.source)      # what the models are given
-    yours = [m for m in stored_models if svc.provenance(m, me) is Provenance.YOURS]
+    yours = [m for m in stored_models if whose(m) is Provenance.YOURS]
     recons = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], model_input)
     if drawn:
         draw_pad(ui.pad_row(shown, recons, model_input, data.source))

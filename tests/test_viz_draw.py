@@ -8,8 +8,9 @@ import numpy as np
 import plotly.io as pio
 import pytest
 
+from aedemo.lessons.latent_space import LatentMap
 from aedemo.viz.anomaly import error_histogram
-from aedemo.viz.draw import with_marks, with_stars
+from aedemo.viz.draw import kept_figures, with_marks, with_stars
 from aedemo.viz.latent_space import latent_scatter
 from aedemo.viz.style import frozen
 
@@ -72,3 +73,21 @@ def test_threshold_and_marks_are_labelled_lines():
     fig = error_histogram(errors, threshold=0.5, marks={"your drawing": 0.25}).to_dict()
     assert [a["text"] for a in fig["layout"]["annotations"]] == ["threshold", "your drawing"]
     assert [s["x0"] for s in fig["layout"]["shapes"]] == [0.5, 0.25]
+
+
+def test_the_draw_pages_map_is_the_latent_scatter_drawn_in_svg(codes):
+    """Drawn afresh after every stroke, the Draw page's map is SVG (a WebGL context per redraw
+    was the slow part of the verdict in Chromium): otherwise the very figure latent_scatter
+    builds, star included."""
+    points, labels = codes
+    latent = LatentMap("code", np.arange(len(points)), labels, points, points.copy())
+    kept, _ = kept_figures(latent, np.ones(3), CLASSES)
+    star = {"your drawing": np.array([[0.5, -1.0]])}
+    sent = as_sent(with_stars(kept, star))
+    slow = as_sent(latent_scatter(points, labels, CLASSES, marked=star, indices=latent.indices,
+                                  title="Test digits' codes, and yours", axis_names=("z1", "z2")))
+    assert {t["type"] for t in slow["data"]} == {"scattergl", "scatter"}     # WebGL by default
+    assert {t["type"] for t in sent["data"]} == {"scatter"}
+    for t in slow["data"]:
+        t["type"] = "scatter"
+    assert sent == slow

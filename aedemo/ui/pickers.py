@@ -60,7 +60,7 @@ def viewer() -> Viewer:
         numbers = svc.roster.enrol(m.owner for m in svc.store.list()
                                    if m.ok and m.owner not in (None, SYSTEM))
     return Viewer(me=student_id(), teacher=teacher, pinned=svc.store.pinned(),
-                  zoo=frozenset(spec.key for spec in svc.zoo_specs), numbers=numbers)
+                  zoo=svc.zoo_keys, numbers=numbers)
 
 
 # What may tell two models of the same title apart, in this order: one title is one variant

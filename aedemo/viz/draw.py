@@ -14,14 +14,25 @@ from aedemo.viz.latent_space import latent_scatter, star
 from aedemo.viz.style import frozen, thawed
 
 
+def drawn_in_svg(fig: dict) -> dict:
+    """A frozen figure with its WebGL scatters (Scattergl) drawn as SVG ones, the same in every
+    other property. The Draw page's map is drawn afresh after every stroke (its section is
+    emptied while the verdict is computed), and a WebGL plot starts a new context each time:
+    in Chromium on the 2-core machine the star came some 0.4-0.6 s after the verdict's metric
+    with WebGL and 0.1-0.2 s after it in SVG (bench/draw_speed.py). A few thousand markers
+    are well within what SVG draws quickly."""
+    return {**fig, "data": [{**t, "type": "scatter"} if t.get("type") == "scattergl" else t
+                            for t in fig["data"]]}
+
+
 def kept_figures(latent, test_errors: np.ndarray,
                  class_names: Sequence[str]) -> tuple[dict, dict]:
     """The map of the test set's codes (a ``LatentMap``) and the histogram of its errors, frozen
     for ``with_stars`` and ``with_marks``: the same for every drawing."""
     axes = ("z1", "z2") if latent.method == "code" else ("PC 1", "PC 2")
-    return (frozen(latent_scatter(latent.points, latent.labels, class_names,
-                                  indices=latent.indices, title="Test digits' codes, and yours",
-                                  axis_names=axes)),
+    return (drawn_in_svg(frozen(latent_scatter(
+                latent.points, latent.labels, class_names, indices=latent.indices,
+                title="Test digits' codes, and yours", axis_names=axes))),
             frozen(error_histogram(test_errors, names=("test digits",),
                                    title="Your error among the test digits'")))
 
