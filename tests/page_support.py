@@ -69,3 +69,24 @@ def a_drawing() -> torch.Tensor:
 def texts(at, kind: str) -> str:
     return " ".join(e.value for e in getattr(at, kind))
 
+
+# The Draw page's row of copies is in the pad's component (aedemo/assets/drawing_pad.js)
+def component_data(at: AppTest) -> tuple[dict, dict | None]:
+    """What the page hands the browser: the drawing pad's data (its row of copies under
+    "row") and the bottleneck sweep's (None when there is no sweep)."""
+    found = [json.loads(c.proto.json) for c in at.get("bidi_component")]
+    pads = [d for d in found if d.get("mode") != "sweep"]
+    sweeps = [d for d in found if d.get("mode") == "sweep"]
+    assert len(pads) == 1 and len(sweeps) <= 1, found
+    return pads[0], (sweeps[0] if sweeps else None)
+
+
+def row_captions(at: AppTest) -> list[str]:
+    """The server's captions of the row beside the pad ("dense k=16 · MSE 0.0123", ...), or
+    beside an upload, where there is no pad."""
+    if not [c for c in at.get("bidi_component") if "row" in json.loads(c.proto.json)]:
+        (row,) = [b for b in at.main.children.values()
+                  if getattr(b.proto, "id", "").endswith("-draw-row")]
+        return [c.value for c in row.caption if " · MSE " in c.value]
+    row = component_data(at)[0]["row"]
+    return [m["server"]["caption"] for m in row["models"] if m["server"]]

@@ -24,8 +24,10 @@ from aedemo.spec import ModelSpec, Trained
 from aedemo.store import ModelStore
 from page_support import (
     a_drawing,
+    component_data,
     digit_png,
     no_exception,
+    row_captions,
     texts,
     traces,
     values,
@@ -33,27 +35,6 @@ from page_support import (
 from support import REPO
 
 DRAW = "pages/draw.py"
-
-
-def component_data(at: AppTest) -> tuple[dict, dict | None]:
-    """What the page hands the browser: the drawing pad's data (its row of copies under
-    "row") and the bottleneck sweep's (None when there is no sweep)."""
-    found = [json.loads(c.proto.json) for c in at.get("bidi_component")]
-    pads = [d for d in found if d.get("mode") != "sweep"]
-    sweeps = [d for d in found if d.get("mode") == "sweep"]
-    assert len(pads) == 1 and len(sweeps) <= 1, found
-    return pads[0], (sweeps[0] if sweeps else None)
-
-
-def row_captions(at: AppTest) -> list[str]:
-    """The server's captions of the row beside the pad ("dense k=16 · MSE 0.0123", ...), or
-    beside an upload, where there is no pad."""
-    if not [c for c in at.get("bidi_component") if "row" in json.loads(c.proto.json)]:
-        (row,) = [b for b in at.main.children.values()
-                  if getattr(b.proto, "id", "").endswith("-draw-row")]
-        return [c.value for c in row.caption if " · MSE " in c.value]
-    row = component_data(at)[0]["row"]
-    return [m["server"]["caption"] for m in row["models"] if m["server"]]
 
 
 def test_drawing_views_against_brute_force(lesson_store, digits):
