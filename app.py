@@ -117,8 +117,8 @@ else:
 
         return await browser_models.net_file(request)
 
-    app = st.App(__file__, lifespan=_start_up,
-                 routes=[Route("/aedemo/net/{model_id}/{version}.safetensors", _net_file)],
+    net_files = Route(f"{roles.NET_PATH}/{{model_id}}/{{version}}.safetensors", _net_file)
+    app = st.App(__file__, lifespan=_start_up, routes=[net_files],
                  middleware=[Middleware(guard.OwnOriginOnly),
                              Middleware(roles.ClassroomGate, open_to_lan=_open_to_lan),
                              Middleware(WidgetStateGuard, back_msg=BackMsg,

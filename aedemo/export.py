@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from safetensors.torch import save as save_safetensors
 from torch import fx, nn
 
+from aedemo import roles
 from aedemo.model_record import Unusable, layout
 from aedemo.store import StoredModel
 
@@ -42,7 +43,7 @@ FORMAT = "aedemo-net/1"
 # Part of every URL's version: a file the browser caches for a year must change its URL when
 # the exporter changes what it writes, not only when the model does.
 REVISION = 1
-URL_PREFIX = "/aedemo/net"
+URL_PREFIX = roles.NET_PATH
 # Weights travel as float16 where that keeps the browser's pictures within TOLERANCE of
 # PyTorch's float32 ones, measured for each model as it is exported (``precisions``). Measured
 # on the lesson's models trained on real MNIST, float16 throughout came to 1.3e-3 for the dense

@@ -35,6 +35,10 @@ MIN_PASSPHRASE = 8           # a class shares a room: a passphrase short enough 
 COOKIE_DAYS = 180            # a school year's half: a student keeps their models and jobs
 TEACHER_COOKIE = "aedemo_teacher"
 TEACHER_PATH = "/_aedemo/teacher"    # the one-time link that sets the teacher's cookie
+# Stored models' files for the browser (aedemo.export): the same for everyone and cached for a
+# year, by the browser and by any proxy, so their answers carry no student cookie: a cached
+# cookie would give every student behind that proxy one id
+NET_PATH = "/aedemo/net"
 ROLE_HOURS = 8               # a school day: the teacher's role ends with the class
 CLAIM_S = 120.0
 WRONG_GUESSES = 5            # then the sidebar refuses guesses from that computer for a while
@@ -311,7 +315,8 @@ class ClassroomGate:
         if scope["type"] == "http" and scope.get("path") == TEACHER_PATH:
             await _teachers_link(scope, send)
             return
-        if scope["type"] == "http" and not valid_student_id(_cookies(scope).get(STUDENT_COOKIE)):
+        if (scope["type"] == "http" and not scope.get("path", "").startswith(f"{NET_PATH}/")
+                and not valid_student_id(_cookies(scope).get(STUDENT_COOKIE))):
             cookie = (f"{STUDENT_COOKIE}={new_student_id()}; Path=/; HttpOnly; SameSite=Lax; "
                       f"Max-Age={COOKIE_DAYS * 86400}").encode()
 

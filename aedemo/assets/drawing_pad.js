@@ -354,6 +354,7 @@ function mountSweep(parent, data) {
     sweep.at = Number(slider.value);
     bus.sweepK = sweep.models[sweep.at].k;
     showK(sweep);
+    loadSweepNets(sweep);
     paintSweepSoon(sweep);
   });
   sweep.onInput = (event) => {
@@ -384,7 +385,16 @@ function setSweep(sweep, data) {
   sweep.slider.value = String(sweep.at);
   showK(sweep);
   sweep.pixels = data.input;
-  for (const m of data.models) {
+  loadSweepNets(sweep);
+  paintSweep(sweep, true);
+}
+
+// The sweep's nets come when the slider reaches them: the chosen k's and its neighbours', the
+// next a student can move to. Fetched all at once they would double what a first Draw page
+// downloads (each dense model is about 1 MB); meanwhile the server's copy at every k is in the
+// sweep's data, so the picture still follows the slider within a frame.
+function loadSweepNets(sweep) {
+  for (const m of sweep.models.slice(Math.max(0, sweep.at - 1), sweep.at + 2)) {
     if (!m.url || sweep.nets.has(m.url)) continue;
     sweep.nets.set(m.url, null);
     aedemoLoadNet(m.url).then((net) => {
@@ -392,7 +402,6 @@ function setSweep(sweep, data) {
       paintSweepSoon(sweep);
     }, () => {});
   }
-  paintSweep(sweep, true);
 }
 
 function paintSweepSoon(sweep) {

@@ -102,13 +102,14 @@ def test_a_stale_url_fails_and_may_be_tried_again(server, page):
     assert page.evaluate("(url) => globalThis.__aedemoNets.has(url)", stale) is False
 
 
-def _answer(url: str, headers: dict[str, str]) -> tuple[int, str | None]:
-    """(status, Cache-Control) of a GET."""
+def _answer(url: str, headers: dict[str, str], header: str = "Cache-Control"
+            ) -> tuple[int, str | None]:
+    """(status, the header) of a GET."""
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
-            return r.status, r.headers.get("Cache-Control")
+            return r.status, r.headers.get(header)
     except urllib.error.HTTPError as err:
-        return err.code, err.headers.get("Cache-Control")
+        return err.code, err.headers.get(header)
 
 
 def test_the_route_is_refused_to_another_machine_as_a_page_is(server):
@@ -119,6 +120,9 @@ def test_the_route_is_refused_to_another_machine_as_a_page_is(server):
     other = {"X-Forwarded-For": "192.168.1.23"}
     assert _answer(url, {}) == (200, "public, max-age=31536000, immutable")
     assert _answer(server.url + "/", other)[0] == _answer(url, other)[0] == 403
+    # a file cached for everyone carries no student's cookie (a page does, to a new browser)
+    assert _answer(url, {}, "Set-Cookie") == (200, None)
+    assert "aedemo_student=" in _answer(server.url + "/", {}, "Set-Cookie")[1]
 
 
 def test_the_browser_keeps_a_file_across_page_loads(server, page):

@@ -174,6 +174,9 @@ def test_the_sweep_moves_in_the_browser(page, live_server):
     page.mouse.up()
     server_answered(page)
     nets_loaded(page)
+    # the sweep fetched only the chosen k's net and its neighbours' (the row's dense k = 16 is
+    # shared): the others come when the slider reaches them, so a first Draw page stays small
+    assert page.evaluate("() => globalThis.__aedemoNets.size") <= VARIANTS + 2
     slider = page.get_by_role("slider", name="Bottleneck size k of the dense autoencoder")
     recon = page.locator("canvas.sweep-recon")
     read = "c => ({k: c.dataset.k, frame: Number(c.dataset.frame || 0), px: Array.from(" \
