@@ -117,8 +117,7 @@ else:
 
         return await browser_models.net_file(request)
 
-    net_files = Route(f"{roles.NET_PATH}/{{model_id}}/{{version}}.safetensors", _net_file)
-    app = st.App(__file__, lifespan=_start_up, routes=[net_files],
+    app = st.App(__file__, lifespan=_start_up, routes=[Route(roles.NET_ROUTE, _net_file)],
                  middleware=[Middleware(guard.OwnOriginOnly),
                              Middleware(roles.ClassroomGate, open_to_lan=_open_to_lan),
                              Middleware(WidgetStateGuard, back_msg=BackMsg,

@@ -39,6 +39,7 @@ TEACHER_PATH = "/_aedemo/teacher"    # the one-time link that sets the teacher's
 # year, by the browser and by any proxy, so their answers carry no student cookie: a cached
 # cookie would give every student behind that proxy one id
 NET_PATH = "/aedemo/net"
+NET_ROUTE = f"{NET_PATH}/{{model_id}}/{{version}}.safetensors"     # app.py's route to them
 ROLE_HOURS = 8               # a school day: the teacher's role ends with the class
 CLAIM_S = 120.0
 WRONG_GUESSES = 5            # then the sidebar refuses guesses from that computer for a while

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import re
 import shutil
 
 import pytest
@@ -16,7 +15,7 @@ import torch
 from safetensors.torch import load as load_safetensors
 from torch import nn
 
-from aedemo import export
+from aedemo import export, roles
 from aedemo.models import build, variant_names
 from aedemo.models.base import AEConfig, ImageAutoencoder, TakeHome, reconstruction_loss
 from aedemo.store import ModelStore
@@ -158,9 +157,9 @@ def _app_route() -> str:
     """The path app.py routes to browser_models.net_file, read from app.py itself."""
     from support import REPO
 
-    found = re.search(r'Route\("([^"]+)", _net_file\)', (REPO / "app.py").read_text())
-    assert found, "app.py routes the exported models with Route(path, _net_file)"
-    return found.group(1)
+    assert "Route(roles.NET_ROUTE, _net_file)" in (REPO / "app.py").read_text(), \
+        "app.py routes the exported models with Route(roles.NET_ROUTE, _net_file)"
+    return roles.NET_ROUTE
 
 
 NET_ROUTE = _app_route()
