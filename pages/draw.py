@@ -92,7 +92,10 @@ with st.container(key="draw-row"):
                       key="draw-source", label_visibility="collapsed")
     drawn = source == "Draw on the pad"
     if drawn:
-        pad_slot, right = st.empty(), st.container()
+        # a container, not st.empty: an empty slot is cleared the moment a run starts, so the
+        # pad left the page (and a stroke in progress with it) until the run drew it again;
+        # in a container the pad on the screen is kept and updated in place
+        pad_slot, right = st.container(), st.container()
         left = right
     else:
         left, right = st.columns([1, 1], wrap=False)

@@ -42,7 +42,7 @@ def pad_and_first_reconstruction(browser, server, width: int, height: int) -> tu
         tab.get_by_text("dense k=16 · MSE").first.wait_for(timeout=ZOO_TIMEOUT_MS)
         wait_idle(tab)
         image = tab.get_by_text("dense k=16 · MSE").first.locator(
-            "xpath=ancestor::*[.//img][1]").locator("img").first
+            "xpath=ancestor::*[.//canvas][1]").locator("canvas").first
         return tab.locator(PAD).bounding_box(), image.bounding_box()
     finally:
         context.close()
@@ -85,7 +85,7 @@ def test_on_a_phone_a_finger_draws_and_the_copies_sit_beside_the_drawing(browser
         caption.wait_for(timeout=ZOO_TIMEOUT_MS)
         wait_idle(tab)
         pad_box = pad.bounding_box()
-        image = caption.locator("xpath=ancestor::*[.//img][1]").locator("img").first
+        image = caption.locator("xpath=ancestor::*[.//canvas][1]").locator("canvas").first
         image_box = image.bounding_box()
         assert image_box["x"] >= pad_box["x"] + pad_box["width"] - 1        # to its right
         assert image_box["y"] < pad_box["y"] + pad_box["height"]            # not below it
