@@ -5,7 +5,6 @@ the server's route answers the file with its cache headers, and 404 for a stale 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import shutil
@@ -19,6 +18,7 @@ from aedemo import export, roles
 from aedemo.models import build, variant_names
 from aedemo.models.base import AEConfig, ImageAutoencoder, TakeHome, reconstruction_loss
 from aedemo.store import ModelStore
+from support import run_apart
 
 TOLERANCE = 1e-3          # the issue's: max abs pixel difference from PyTorch's float32
 
@@ -205,7 +205,7 @@ def asgi_get(app, url: str) -> Answer:
              "path": unquote(url), "raw_path": url.encode(), "query_string": b"",
              "root_path": "", "headers": [(b"host", b"localhost")],
              "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8501)}
-    asyncio.run(app(scope, receive, send))
+    run_apart(app(scope, receive, send))    # a browser test's loop may hold this thread
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}

@@ -129,7 +129,12 @@ def draw_seven(page, pad: str = PAD) -> None:
 def start_training(tab, variant: str, epochs_key: str = "End") -> None:
     """On the Train page: pick ``variant``, set the epochs slider with a key (End: the most, a
     job that trains while a test looks at it) and press Start."""
-    tab.get_by_label("Variant").click()
+    # scrolled to first, as a person does: a click that has to scroll the page (a finished
+    # job's panel, with its latent map's replay, stands above the settings) closes the list
+    variants = tab.get_by_label("Variant")
+    variants.scroll_into_view_if_needed()
+    wait_idle(tab)
+    variants.click()
     tab.get_by_role("option", name=variant).first.click()
     wait_idle(tab)
     epochs = tab.locator('[data-testid="stSlider"]', has_text="Epochs").get_by_role("slider")
