@@ -5,7 +5,6 @@ from aedemo.data import IMAGE_PIXELS
 from aedemo.jobs import JobError
 from aedemo.lessons import generate, generate_kl, latent_space
 from aedemo.models.vae import ACTIVE_KL
-from aedemo.ui.latent_hover import latent_hover
 from aedemo.viz.generate import (
     kl_per_dimension_figure,
     loss_terms_figure,
@@ -178,7 +177,7 @@ else:
                 "your browser; each mark is a test digit's posterior mean μ, in its class's "
                 "colour.")
     means = svc.derived(latent_space.latent_map, flat, "code", MAP_POINTS)
-    latent_hover(flat, means.points, means.labels, data.classes, key="gen-hover",
+    ui.latent_hover(flat, means.points, means.labels, data.classes, key="gen-hover",
                  axis_names=("μ1, the mean of z1", "μ2, the mean of z2"))
 
 # --- the loss, taken apart -------------------------------------------------------------------

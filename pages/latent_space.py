@@ -5,7 +5,6 @@ from aedemo import metrics, ui
 from aedemo.lessons import generate, latent_space
 from aedemo.lessons.latent_space import FITTED, PRIOR, PRIOR_DISC, PRIOR_RADII
 from aedemo.service import When
-from aedemo.ui.latent_hover import latent_hover
 from aedemo.viz.images import image_grid
 from aedemo.viz.latent_space import class_label, code_plane_figure, extent, map_figure
 
@@ -124,7 +123,7 @@ if k == 2:
     st.markdown("**Decode any point of the plane.** Point anywhere on this plane, between the "
                 "dots too, and the decoder draws the digit for that code at once: your browser "
                 "runs the model's decoder itself.")
-    latent_hover(stored, shown.points, shown.labels, data.classes, key="latent-hover",
+    ui.latent_hover(stored, shown.points, shown.labels, data.classes, key="latent-hover",
                  axis_names=axes)
 
 # --- what was selected -----------------------------------------------------------------------

@@ -36,6 +36,7 @@ from aedemo.ui.jobs import (
     pages_showing,
     training_floor,
 )
+from aedemo.ui.latent_hover import latent_hover
 from aedemo.ui.news import NEWS_SEQ, class_news, deleted_by, news_heard, news_notice
 from aedemo.ui.pickers import (
     CLASSMATE,
@@ -107,9 +108,9 @@ __all__ = [
     "data_or_wait", "deleted_by", "drawing_pad", "false_alarm_threshold", "follow_job",
     "for_viewer", "hparam_input", "interrupted_jobs", "is_teacher", "job_cost_note", "job_exists",
     "job_panel", "keep_input", "keep_strokes", "landed_model", "last_drawing", "last_input",
-    "latent_replay", "log_options", "may_delete", "model_actions", "model_help", "model_labels",
-    "models", "models_or_wait", "news_heard", "news_notice", "offline_notice", "pad_row",
-    "pad_sent", "page_style", "pages_showing", "pick_model", "pick_model_id", "picture",
+    "latent_hover", "latent_replay", "log_options", "may_delete", "model_actions", "model_help",
+    "model_labels", "models", "models_or_wait", "news_heard", "news_notice", "offline_notice",
+    "pad_row", "pad_sent", "page_style", "pages_showing", "pick_model", "pick_model_id", "picture",
     "progress_text", "projected", "projector", "queue_wait", "recall", "refresh_when_ready",
     "remember", "remember_changes", "run_page", "service", "show_images", "sidebar",
     "stored_models_table", "student_id", "stylesheet", "submit", "sweep_models", "teacher_queue",
