@@ -5,12 +5,11 @@ failing test leaves a screenshot in artifacts/e2e/."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from e2e_support import ARTIFACTS, CHROMIUM_FLAGS, Server, find_chromium
+from e2e_support import ARTIFACTS, CHROMIUM_FLAGS, find_chromium, server_on_lesson_models
 
 HERE = Path(__file__).parent
 
@@ -30,9 +29,7 @@ def server(tmp_path_factory, lesson_store):
     README's command on a copy of the lesson's models (tests/conftest.py's lesson_store), on
     the digits, its zoo turned off (AEDEMO_ZOO=0, a teacher's setting) so nothing trains
     behind the tests. What a fresh server does while its zoo trains is test_server's."""
-    home = tmp_path_factory.mktemp("e2e-home")
-    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
-    srv = Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0"})
+    srv = server_on_lesson_models(tmp_path_factory, lesson_store, "e2e-home")
     yield srv
     srv.stop()
 

@@ -82,6 +82,16 @@ class Server:
             self.proc.kill()
 
 
+def server_on_lesson_models(tmp_path_factory, lesson_store: Path, name: str,
+                            extra_env: dict[str, str] | None = None) -> Server:
+    """The README's command on a copy of the lesson's models (tests/conftest.py's
+    lesson_store), on the digits, the zoo off (AEDEMO_ZOO=0, a teacher's setting) so nothing
+    trains behind the tests; ``extra_env`` adds to that (no worker, a passphrase)."""
+    home = tmp_path_factory.mktemp(name)
+    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
+    return Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", **(extra_env or {})})
+
+
 def open_page(page, server: Server, path: str = "") -> None:
     """Load a page and wait until Streamlit has finished running its script."""
     page.goto(f"{server.url}/{path}")

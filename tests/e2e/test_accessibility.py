@@ -11,7 +11,6 @@ digits (a couple of minutes in all, not the zoo's), with a teacher's passphrase 
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,11 +20,11 @@ from aedemo import menu
 from aedemo.roles import PASSPHRASE_ENV
 from e2e_support import (
     PAD,
-    Server,
     draw_seven,
     no_exception,
     open_page,
     reload_page,
+    server_on_lesson_models,
     start_training,
     wait_idle,
 )
@@ -46,9 +45,8 @@ def lesson_server(tmp_path_factory, lesson_store):
     """The README's app command with a teacher's passphrase, on a store of small models: every
     image variant (three dense ks), a one-class detector and an LSTM, so every page has what it
     shows. Its worker trains the job of the 'job training' state."""
-    home = tmp_path_factory.mktemp("a11y-home")
-    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
-    srv = Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", PASSPHRASE_ENV: SECRET})
+    srv = server_on_lesson_models(tmp_path_factory, lesson_store, "a11y-home",
+                                 {PASSPHRASE_ENV: SECRET})
     yield srv
     srv.stop()
 

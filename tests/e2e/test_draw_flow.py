@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from e2e_support import PAD, Server, draw_seven, no_exception, open_page, wait_idle
+from e2e_support import (
+    PAD,
+    draw_seven,
+    no_exception,
+    open_page,
+    server_on_lesson_models,
+    wait_idle,
+)
 
 VERDICT_MS = 60_000
 COMPUTING = "Computing the verdict for this drawing"
@@ -24,9 +30,8 @@ COMPUTING = "Computing the verdict for this drawing"
 
 @pytest.fixture(scope="module")
 def draw_server(tmp_path_factory, lesson_store):
-    home = tmp_path_factory.mktemp("draw-flow-home")
-    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
-    srv = Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", "AEDEMO_WORKERS": "0"})
+    srv = server_on_lesson_models(tmp_path_factory, lesson_store, "draw-flow-home",
+                                 {"AEDEMO_WORKERS": "0"})
     yield srv
     srv.stop()
 

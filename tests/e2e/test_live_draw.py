@@ -9,13 +9,11 @@ zoo, no workers), as in test_draw_flow."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 from aedemo.store import ModelStore
-from e2e_support import PAD, Server, no_exception, open_page, wait_idle
+from e2e_support import PAD, no_exception, open_page, server_on_lesson_models, wait_idle
 
 LIVE = "canvas.live-recon"
 VARIANTS = 5                  # the lesson's image variants, one copy each: dense ... conv
@@ -39,9 +37,8 @@ READ = """cs => cs.map(c => ({
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, lesson_store):
-    home = tmp_path_factory.mktemp("live-draw-home")
-    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
-    srv = Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", "AEDEMO_WORKERS": "0"})
+    srv = server_on_lesson_models(tmp_path_factory, lesson_store, "live-draw-home",
+                                 {"AEDEMO_WORKERS": "0"})
     yield srv
     srv.stop()
 

@@ -40,6 +40,14 @@ def read(tab, selector: str) -> dict:
     return json.loads(tab.locator(selector).first.evaluate(READ))
 
 
+def wait_for_another_frame(tab, title: str, *, timeout: float) -> None:
+    """Until the map's title (which says after how many epochs) is no longer ``title``."""
+    tab.wait_for_function(
+        f"""() => {{ const el = document.querySelector('{LIVE}');
+                    return el && el.layout.title.text !== {json_str(title)}; }}""",
+        timeout=timeout)
+
+
 def test_the_live_map_moves_while_it_trains_and_replays_after(server, page):
     open_page(page, server, "train")
     start_training(page, "dense")            # the most epochs: it trains while the test looks on
@@ -47,10 +55,7 @@ def test_the_live_map_moves_while_it_trains_and_replays_after(server, page):
     first = read(page, LIVE)
     # the panel redraws every PROGRESS_EVERY_S, the worker takes a frame a second: wait for
     # a later one rather than for a fixed time on a busy machine
-    page.wait_for_function(
-        f"""() => {{ const el = document.querySelector('{LIVE}');
-                    return el && el.layout.title.text !== {json_str(first["title"])}; }}""",
-        timeout=60_000)
+    wait_for_another_frame(page, first["title"], timeout=60_000)
     second = read(page, LIVE)
     shoot(page, "train-latent-live")
     assert epochs_in(second["title"]) > epochs_in(first["title"])
@@ -65,10 +70,7 @@ def test_the_live_map_moves_while_it_trains_and_replays_after(server, page):
     slider.focus()
     slider.press("Home")                     # back to the first frame
     wait_idle(page)
-    page.wait_for_function(
-        f"""() => {{ const el = document.querySelector('{REPLAY}');
-                    return el && el.layout.title.text !== {json_str(last["title"])}; }}""",
-        timeout=30_000)
+    wait_for_another_frame(page, last["title"], timeout=30_000)
     start = read(page, REPLAY)
     shoot(page, "train-latent-replay")
     assert epochs_in(start["title"]) < epochs_in(second["title"]) < epochs_in(last["title"])
