@@ -18,10 +18,14 @@ LIVE = REPLAY = ".st-key-train-latent .js-plotly-plot"
 
 # What plotly drew: the title (which says after how many epochs) and every trace's points,
 # read from the chart element itself (plotly keeps its figure on it: .layout, and the traces
-# with their arrays decoded in ._fullData; .data holds them as the server's base64)
-READ = """el => JSON.stringify({title: el.layout.title.text,
-                               points: el._fullData.map(t => [Array.from(t.x),
-                                                              Array.from(t.y)])})"""
+# with their arrays decoded in ._fullData; .data holds them as the server's base64). The
+# element is in the page a moment before plotly has drawn into it, and it is replaced when the
+# panel redraws: read it only once plotly has put its figure on it, else wait.
+READ = """selector => { const el = document.querySelector(selector);
+                        if (!el || !el.layout || !el.layout.title || !el._fullData) return null;
+                        return JSON.stringify({title: el.layout.title.text,
+                                               points: el._fullData.map(t => [Array.from(t.x),
+                                                                              Array.from(t.y)])}); }"""
 
 
 def shoot(tab, name: str) -> None:
@@ -37,14 +41,15 @@ def epochs_in(title: str) -> float:
 def read(tab, selector: str) -> dict:
     import json
 
-    return json.loads(tab.locator(selector).first.evaluate(READ))
+    return json.loads(tab.wait_for_function(READ, arg=selector, timeout=30_000).json_value())
 
 
 def wait_for_another_frame(tab, title: str, *, timeout: float) -> None:
     """Until the map's title (which says after how many epochs) is no longer ``title``."""
     tab.wait_for_function(
         f"""() => {{ const el = document.querySelector('{LIVE}');
-                    return el && el.layout.title.text !== {json_str(title)}; }}""",
+                    return el && el.layout && el.layout.title
+                           && el.layout.title.text !== {json_str(title)}; }}""",
         timeout=timeout)
 
 
