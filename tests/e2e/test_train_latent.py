@@ -23,9 +23,10 @@ LIVE = REPLAY = ".st-key-train-latent .js-plotly-plot"
 # panel redraws: read it only once plotly has put its figure on it, else wait.
 READ = """selector => { const el = document.querySelector(selector);
                         if (!el || !el.layout || !el.layout.title || !el._fullData) return null;
-                        return JSON.stringify({title: el.layout.title.text,
-                                               points: el._fullData.map(t => [Array.from(t.x),
-                                                                              Array.from(t.y)])}); }"""
+                        return JSON.stringify({
+                            title: el.layout.title.text,
+                            points: el._fullData.map(t => [Array.from(t.x), Array.from(t.y)])});
+                      }"""
 
 
 def shoot(tab, name: str) -> None:
