@@ -59,8 +59,14 @@ NET_ROUTE = "/aedemo/net/"
 # shadow root, where no observer of the document reaches: they are read every animation frame.
 INSTRUMENT = """() => {
     const rec = (window.__drawSpeed = {ups: [], moves: [], paints: [], states: []});
-    // the pad's pointer events are composed: they reach window from inside its shadow root
-    addEventListener('pointermove', e => { if (e.buttons) rec.moves.push(e.timeStamp); }, true);
+    // the pad's pointer events are composed: they reach window from inside its shadow root.
+    // Chromium delivers pointermove once a frame, with the moves since the last one coalesced
+    // into it: each of those is a move of the pointer, timed when it happened
+    addEventListener('pointermove', e => {
+        if (!e.buttons) return;
+        const all = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+        for (const m of (all.length ? all : [e])) rec.moves.push(m.timeStamp);
+    }, true);
     addEventListener('pointerup', e => rec.ups.push(e.timeStamp), true);
     const deep = (root, out) => {
         root.querySelectorAll('canvas.live-recon').forEach(c => out.push(c));

@@ -22,6 +22,11 @@
 // The same module draws the bottleneck sweep (data.mode "sweep"): a slider over the dense
 // models' k that repaints in the browser; the pad tells it of each new framed input through
 // one event target on globalThis (two components on a page share the document).
+// Chromium hands pointermove to a page once per frame, just before the frame's animation
+// callbacks: a move waits up to a frame to be heard. In a secure context (https, and localhost)
+// it also sends pointerrawupdate the moment the pointer moves, which drawing apps are meant to
+// use; the pad follows whichever comes first (over plain http on a network, pointermove).
+const MOVE = "onpointerrawupdate" in globalThis ? "pointerrawupdate" : "pointermove";
 const pads = new WeakMap();
 const sweeps = new WeakMap();
 const bus = (globalThis.__aedemoDraw ??= new EventTarget());
@@ -118,7 +123,7 @@ function mount(parent, data) {
     // read back once per live frame (aedemoFrame): kept in memory, not on the GPU
     ctx: canvas.getContext("2d", { willReadFrequently: true }),
     size: data.size, strokeWidth: data.strokeWidth, maxPoints: data.maxPoints,
-    setStateValue: () => {}, row: null, frameAsked: false,
+    setStateValue: () => {}, row: null, frameBusy: false, livePending: false,
   };
   // Native buttons: Tab reaches them, Enter and Space press them, as any button.
   pad.clear = button("Clear", "Clear the drawing", () => {
@@ -153,7 +158,7 @@ function mount(parent, data) {
     redraw(pad);
     liveSoon(pad);
   });
-  canvas.addEventListener("pointermove", (event) => {
+  canvas.addEventListener(MOVE, (event) => {
     if (!pad.current || pointCount(pad) >= pad.maxPoints) return;
     event.preventDefault();
     const [x, y] = pointIn(pad, event);
@@ -283,13 +288,23 @@ function setRow(pad, row) {
   if (row.input.pixels) bus.dispatchEvent(new CustomEvent("input", { detail: row.input.pixels }));
 }
 
-// At most one live frame per animation frame, however many pointer moves came since.
+// At most one live frame per animation frame: the first move since the last frame is answered
+// at once, in its own event (a frame sooner than waiting for the next animation callback);
+// moves after it in the same frame are answered together when the next frame begins.
 function liveSoon(pad) {
-  if (!pad.row || pad.frameAsked) return;
-  pad.frameAsked = true;
+  if (!pad.row) return;
+  if (pad.frameBusy) {
+    pad.livePending = true;
+    return;
+  }
+  live(pad);
+  pad.frameBusy = true;
   requestAnimationFrame(() => {
-    pad.frameAsked = false;
-    live(pad);
+    pad.frameBusy = false;
+    if (pad.livePending) {
+      pad.livePending = false;
+      liveSoon(pad);
+    }
   });
 }
 
@@ -349,8 +364,10 @@ function mountSweep(parent, data) {
   root.append(label, slider, chosen, pictures, status);
   parent.querySelector(".pad-root").appendChild(root);
   const sweep = { root, slider, label, chosen, input, recon, status, models: [], nets: new Map(),
-                  pixels: null, at: -1, frameAsked: false };
+                  pixels: null, serverInput: null, at: -1, frameAsked: false,
+                  moved: false };
   slider.addEventListener("input", () => {
+    sweep.moved = true;
     sweep.at = Number(slider.value);
     bus.sweepK = sweep.models[sweep.at].k;
     showK(sweep);
@@ -384,17 +401,20 @@ function setSweep(sweep, data) {
   sweep.at = at >= 0 ? at : Math.max(0, ks.indexOf(data.k));
   sweep.slider.value = String(sweep.at);
   showK(sweep);
-  sweep.pixels = data.input;
+  sweep.pixels = sweep.serverInput = data.input;
   loadSweepNets(sweep);
   paintSweep(sweep, true);
 }
 
-// The sweep's nets come when the slider reaches them: the chosen k's and its neighbours', the
-// next a student can move to. Fetched all at once they would double what a first Draw page
-// downloads (each dense model is about 1 MB); meanwhile the server's copy at every k is in the
-// sweep's data, so the picture still follows the slider within a frame.
+// The sweep's nets come when the slider reaches them: the chosen k's (at first the page's k,
+// whose model the row beside the pad has already fetched), and once the student has moved the
+// slider its neighbours' too, the next a student can move to. Fetched all at once they would
+// double what a first Draw page downloads (each dense model is about 1 MB); meanwhile the
+// server's copy at every k is in the sweep's data, so the picture still follows the slider
+// within a frame.
 function loadSweepNets(sweep) {
-  for (const m of sweep.models.slice(Math.max(0, sweep.at - 1), sweep.at + 2)) {
+  const reach = sweep.moved ? 1 : 0;
+  for (const m of sweep.models.slice(Math.max(0, sweep.at - reach), sweep.at + reach + 1)) {
     if (!m.url || sweep.nets.has(m.url)) continue;
     sweep.nets.set(m.url, null);
     aedemoLoadNet(m.url).then((net) => {
@@ -419,10 +439,13 @@ function paintSweepSoon(sweep) {
 function paintSweep(sweep, fromServer) {
   const m = sweep.models[sweep.at];
   if (!m || !sweep.pixels) return;
-  const x = sweep.pixels;
+  const net = m.url ? sweep.nets.get(m.url) : null;
+  // without this k's net, the server's copy beside the input it was made from (the pen may
+  // have moved on since: the picture then waits for the net or the stroke's end)
+  const x = net ? sweep.pixels : sweep.serverInput;
+  if (!x) return;
   paint(sweep.input.canvas, x);
   say(sweep.input, "your input", "your input, framed as the models get it");
-  const net = m.url ? sweep.nets.get(m.url) : null;
   let caption, alt;
   if (net) {
     const r = aedemoReconstruct(net, x);
