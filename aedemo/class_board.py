@@ -89,7 +89,7 @@ class SharedDrawing:
     could not number them); ``mine`` says whether the viewer shared it."""
 
     id: int
-    pixels: np.ndarray = field(compare=False)     # (28, 28) float32 in [0, 1]
+    pixels: np.ndarray = field(compare=False, repr=False)    # (28, 28) float32 in [0, 1]
     at: float
     student: int | None = None
     mine: bool = False
