@@ -401,6 +401,7 @@ def _class_chart(store: ModelStore, drawings, model_id: str | None):
     from aedemo import data as datasets
     from aedemo.lessons import latent_space
     from aedemo.preprocess import for_dataset
+    from aedemo.store import is_model_id
     from aedemo.viz.latent_space import latent_scatter
 
     if model_id is None:
@@ -411,7 +412,7 @@ def _class_chart(store: ModelStore, drawings, model_id: str | None):
         if not maps:
             return None, ("no stored image model has a 2-D code; name one with --model ID")
         model_id = maps[0].id
-    entry = store.get(model_id)
+    entry = store.get(model_id) if is_model_id(model_id) else None
     if entry is None or not entry.ok or entry.spec.kind != "image":
         raise UsageError(f"no stored image model {model_id} to draw the class's map with")
     if not drawings:

@@ -302,6 +302,9 @@ def test_clear_starts_the_next_lesson_and_keeps_the_models(board, trained_dense)
     # a new lesson's share: not held by the last lesson's rate bound, and a fresh id
     again = board.share("alice", picture(2), now=T0 + 1)
     assert [d.id for d in board.drawings(True)] == [again] and again > 3
+    # a model of the clear's own second, kept to the second: the last lesson's
+    board.clear(now=created + 0.5)
+    assert board.models(store) == []
     # a model stored after the clear is the class's
     board.clear(now=created - 1)
     assert [m.id for m in board.models(store)] == [alices.id]
