@@ -10,9 +10,9 @@ What is stored, under the keys of ``ClassKey`` (they belong beside ``taskqueue.K
   when each student last shared (the rate bound); when the lesson began (its last clear).
 - ``ClassKey.drawing(id)``: a drawing's pixels, the framed 28 x 28 picture the models see
   (aedemo.preprocess), never the student's upload: 784 values quantised to uint8, as base64.
-- ``ClassKey.REVISION``: a number that changes with every change, so an open page polls a few
-  bytes, not the index, to hear that a drawing came or went (a hidden one vanishes at the next
-  poll, within seconds).
+- ``ClassKey.REVISION``: a fresh token with every change, so an open page polls a few bytes,
+  not the index, to hear that a drawing came or went (a hidden one vanishes at the next poll,
+  within seconds).
 - ``ClassKey.INVITATION``: the page the teacher asks the class to open (Bring the class here).
 
 It is bounded: PER_STUDENT drawings per student (the oldest goes), MAX_STUDENTS students per
@@ -34,8 +34,9 @@ import math
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlencode
@@ -45,6 +46,7 @@ import numpy as np
 from aedemo.classroom import Roster
 from aedemo.errors import Explained
 from aedemo.job import SYSTEM
+from aedemo.menu import PAGES
 from aedemo.taskqueue import JobBoard
 
 FRAME = 28                      # the framed picture's side (aedemo.preprocess.FRAME)
@@ -53,12 +55,12 @@ PER_STUDENT = 3                 # drawings a student keeps on the map: their lat
 MAX_STUDENTS = 500              # students who may share in one lesson
 SHARE_EVERY_S = 5.0             # at most one share per student this often: a flood is refused
 ID_CHARS = 64                   # the longest student id kept (classroom.Roster's bound)
-# An invitation's parts, bounded: a page path, its settings as a query string, a label for the
-# sidebar ("Generate (VAE, k = 16)").
-PAGE_PATH = re.compile(r"[A-Za-z0-9_\-/]{1,100}\.py")
+# An invitation's parts, bounded: one of the app's pages (aedemo.menu), its settings as a query
+# string, a label for the sidebar ("Generate (VAE, k = 16)").
 QUERY_ITEMS = 20
 QUERY_CHARS = 100
 LABEL_CHARS = 120
+DRAWING_ID = re.compile(r"[0-9a-f]{12}")     # uuid4's first 12 hex digits: never used twice
 
 
 class ClassKey:
@@ -71,7 +73,7 @@ class ClassKey:
     LOCK = "class"                  # JobBoard.lock's name: the key "lock:class"
 
     @staticmethod
-    def drawing(drawing_id: int) -> str:
+    def drawing(drawing_id: str) -> str:
         return f"class:drawing:{drawing_id}"
 
 
@@ -88,7 +90,7 @@ class SharedDrawing:
     class's roster for the teacher, None for a student (and for the teacher when the roster
     could not number them); ``mine`` says whether the viewer shared it."""
 
-    id: int
+    id: str                     # 12 hex digits, never used twice (DRAWING_ID)
     pixels: np.ndarray = field(compare=False, repr=False)    # (28, 28) float32 in [0, 1]
     at: float
     student: int | None = None
@@ -102,8 +104,9 @@ class SharedDrawing:
 
 @dataclass(frozen=True)
 class Invitation:
-    """The teacher's "Bring the class here": the page, its settings (``query``: what the
-    page's own query string holds), the words the students' sidebar shows, and when."""
+    """The teacher's "Bring the class here": the page (its path in aedemo.menu.PAGES), its
+    settings (``query``: what the page's own query string holds), the words the students'
+    sidebar shows, and when."""
 
     page: str
     query: tuple[tuple[str, str], ...]
@@ -125,9 +128,8 @@ class Invitation:
     @classmethod
     def checked(cls, page: object, query: object, label: object, at: object) -> Invitation:
         """The invitation, or ValueError when any part is not as the class keeps them."""
-        if not (isinstance(page, str) and PAGE_PATH.fullmatch(page) and ".." not in page
-                and not page.startswith("/")):
-            raise ValueError("the page must be a path such as pages/generate.py")
+        if page not in {p.path for p in PAGES}:       # never a path or an address of its own
+            raise ValueError(f"the page must be one of the app's pages, not {page!r:.100}")
         pairs = list(query.items()) if isinstance(query, Mapping) else query
         if not isinstance(pairs, (list, tuple)) or len(pairs) > QUERY_ITEMS:
             raise ValueError(f"the settings must be at most {QUERY_ITEMS} names and values")
@@ -224,7 +226,7 @@ def _is_student(value: object) -> bool:
 
 @dataclass(frozen=True)
 class _Entry:
-    id: int
+    id: str
     student: str
     at: float
 
@@ -236,15 +238,13 @@ class _Index:
 
     entries: tuple[_Entry, ...] = ()        # oldest first
     last_share: tuple[tuple[str, float], ...] = ()    # each student's latest share
-    next_id: int = 1
-    revision: int = 0
     hidden: int = 0
     since: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"drawings": [[e.id, e.student, e.at] for e in self.entries],
-                "last_share": dict(self.last_share), "next_id": self.next_id,
-                "revision": self.revision, "hidden": self.hidden, "since": self.since}
+                "last_share": dict(self.last_share), "hidden": self.hidden,
+                "since": self.since}
 
     @classmethod
     def from_json(cls, value: object) -> _Index:
@@ -254,8 +254,8 @@ class _Index:
         entries, seen = [], set()
         for e in raw_entries[:PER_STUDENT * MAX_STUDENTS] if isinstance(raw_entries,
                                                                         list) else ():
-            if (isinstance(e, list) and len(e) == 3 and isinstance(e[0], int)
-                    and not isinstance(e[0], bool) and e[0] > 0 and e[0] not in seen
+            if (isinstance(e, list) and len(e) == 3 and isinstance(e[0], str)
+                    and DRAWING_ID.fullmatch(e[0]) and e[0] not in seen
                     and _is_student(e[1]) and _is_number(e[2])):
                 seen.add(e[0])
                 entries.append(_Entry(e[0], e[1], float(e[2])))
@@ -263,14 +263,10 @@ class _Index:
         last = [(s, float(t)) for s, t in list(raw_last.items())[:MAX_STUDENTS]
                 if _is_student(s) and _is_number(t)] if isinstance(raw_last, dict) else []
 
-        def count(name: str, least: int) -> int:
-            v = value.get(name)
-            return v if isinstance(v, int) and not isinstance(v, bool) and v >= least else least
-
-        since = value.get("since")
+        hidden, since = value.get("hidden"), value.get("since")
         return cls(tuple(entries), tuple(last),
-                   next_id=max(count("next_id", 1), max(seen, default=0) + 1),
-                   revision=count("revision", 0), hidden=count("hidden", 0),
+                   hidden=hidden if isinstance(hidden, int) and not isinstance(hidden, bool)
+                   and hidden > 0 else 0,
                    since=float(since) if _is_number(since) else None)
 
 
@@ -285,12 +281,13 @@ class ClassBoard:
         self.board = JobBoard(huey)
         self.roster = roster
         self._cache_lock = threading.Lock()
-        # (revision, the index, the pictures by id) as last read
-        self._cache: tuple[Any, _Index, dict[int, np.ndarray]] | None = None
+        # (revision, the index, the pictures by id) as last read: an id is never used twice,
+        # so a picture read once is kept while its drawing is listed
+        self._cache: tuple[Any, _Index, dict[str, np.ndarray]] | None = None
 
     # --- students ------------------------------------------------------------------------
 
-    def share(self, student: str, pixels: object, *, now: float | None = None) -> int:
+    def share(self, student: str, pixels: object, *, now: float | None = None) -> str:
         """Put ``student``'s framed drawing on the class's map; their oldest goes when they
         have PER_STUDENT already. Returns the drawing's id; ShareRefused, in a sentence for the
         student, for a flood (SHARE_EVERY_S), a full class (MAX_STUDENTS) or a picture that is
@@ -310,16 +307,15 @@ class ClassBoard:
             if student not in last and len(last) >= MAX_STUDENTS:
                 raise ShareRefused(f"The class's map is full: {MAX_STUDENTS} students have "
                                    f"shared drawings this lesson.")
-            drawing_id = index.next_id
+            drawing_id = uuid.uuid4().hex[:12]
             mine = [e for e in index.entries if e.student == student]
             dropped = mine[:max(0, len(mine) + 1 - PER_STUDENT)]
             last[student] = now
             self.board.put(ClassKey.drawing(drawing_id), stored)     # before the index names it
-            self._write_index(_Index(
-                entries=(*(e for e in index.entries if e not in dropped),
-                         _Entry(drawing_id, student, now)),
-                last_share=tuple(last.items()), next_id=drawing_id + 1,
-                revision=index.revision, hidden=index.hidden, since=index.since))
+            self._write_index(replace(
+                index, entries=(*(e for e in index.entries if e not in dropped),
+                                _Entry(drawing_id, student, now)),
+                last_share=tuple(last.items())))
             for e in dropped:
                 self.board.delete(ClassKey.drawing(e.id))
         self.roster.number(student)      # "student 3" on the teacher's map, in joining order
@@ -329,7 +325,7 @@ class ClassBoard:
 
     def revision(self) -> Any:
         """What changes with every change to the drawings: a page redraws the map when it
-        does. Any value (None before the first change)."""
+        does. Compare it, nothing more (None before the first change)."""
         return self.board.get(ClassKey.REVISION)
 
     def drawings(self, viewer_is_teacher: bool, viewer: str | None = None
@@ -353,7 +349,7 @@ class ClassBoard:
 
     # --- the teacher ---------------------------------------------------------------------
 
-    def hide(self, drawing_id: int) -> bool:
+    def hide(self, drawing_id: str) -> bool:
         """Take a drawing off every screen (its picture is deleted, not kept): each page hears
         it at its next poll. False when there was no such drawing."""
         with self.board.lock(ClassKey.LOCK):
@@ -361,8 +357,7 @@ class ClassBoard:
             kept = tuple(e for e in index.entries if e.id != drawing_id)
             if len(kept) == len(index.entries):
                 return False
-            self._write_index(_Index(kept, index.last_share, index.next_id, index.revision,
-                                     index.hidden + 1, index.since))
+            self._write_index(replace(index, entries=kept, hidden=index.hidden + 1))
             self.board.delete(ClassKey.drawing(drawing_id))
         return True
 
@@ -372,8 +367,7 @@ class ClassBoard:
         Returns how many drawings were removed."""
         with self.board.lock(ClassKey.LOCK):
             index = self._read_index()
-            self._write_index(_Index(next_id=index.next_id, revision=index.revision,
-                                     since=time.time() if now is None else now))
+            self._write_index(_Index(since=time.time() if now is None else now))
             for e in index.entries:
                 self.board.delete(ClassKey.drawing(e.id))
             self.board.delete(ClassKey.INVITATION)
@@ -428,15 +422,13 @@ class ClassBoard:
             return _Index()
 
     def _write_index(self, index: _Index) -> None:
-        """Write the index (with the lock held) under a new revision, then the revision that
-        tells the pages."""
-        revision = index.revision + 1
-        self.board.put(ClassKey.INDEX, {**index.to_json(), "revision": revision})
-        self.board.put(ClassKey.REVISION, revision)
-        with self._cache_lock:
-            self._cache = None
+        """Write the index (with the lock held), then a fresh revision that tells the pages.
+        A token, never a count: a count started again (a spoilt index) could repeat the one a
+        server holds its cache under."""
+        self.board.put(ClassKey.INDEX, index.to_json())
+        self.board.put(ClassKey.REVISION, uuid.uuid4().hex)
 
-    def _read(self) -> tuple[_Index, dict[int, np.ndarray]]:
+    def _read(self) -> tuple[_Index, dict[str, np.ndarray]]:
         """The index and every picture it names, read again only when the revision changed;
         the pictures already read are kept."""
         try:
@@ -455,7 +447,7 @@ class ClassBoard:
             self._cache = (revision, index, pictures)
         return index, pictures
 
-    def _pictures(self, ids: list[int]) -> dict[int, np.ndarray]:
+    def _pictures(self, ids: list[str]) -> dict[str, np.ndarray]:
         """The pictures of ``ids`` that are there and hold together."""
         keys = {ClassKey.drawing(i): i for i in ids}
         try:

@@ -353,10 +353,11 @@ CLASS_DRAWINGS = "drawings"
 
 def _export_class(board, store: ModelStore, folder: str, model_id: str | None
                   ) -> dict[str, Any]:
-    """Write the class to ``folder``: drawings/drawing-<id>-student-<n>.png (the framed
-    28 x 28 pictures as stored), models.csv (the lesson's models, whose by roster number) and
-    chart.html (the drawings on a model's latent map, plotly's script inside, so it opens
-    offline). What was written, and why there is no chart when there is none."""
+    """Write the class to ``folder``: drawings/drawing-<i>-student-<n>.png (the framed
+    28 x 28 pictures as stored, the oldest first), models.csv (the lesson's models, whose by
+    roster number) and chart.html (the drawings on a model's latent map, plotly's script
+    inside, so it opens offline). What was written, and why there is no chart when there is
+    none."""
     import csv
     from pathlib import Path
 
@@ -370,10 +371,10 @@ def _export_class(board, store: ModelStore, folder: str, model_id: str | None
     chart, no_chart = _class_chart(store, drawings, model_id)     # a bad --model: nothing written
     try:
         (root / CLASS_DRAWINGS).mkdir(parents=True, exist_ok=True)
-        for d in drawings:
+        for i, d in enumerate(drawings, 1):
             whose = f"student-{d.student}" if d.student is not None else "unnumbered"
             Image.fromarray(np.round(d.pixels * 255).astype(np.uint8), mode="L").save(
-                root / CLASS_DRAWINGS / f"drawing-{d.id}-{whose}.png")
+                root / CLASS_DRAWINGS / f"drawing-{i}-{whose}.png")
         with (root / CLASS_MODELS).open("w", newline="") as f:
             rows = csv.writer(f)
             rows.writerow(["id", "student", "variant", "latent_dim", "dataset", "epochs",

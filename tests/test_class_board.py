@@ -56,6 +56,11 @@ def picture(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((1, 1, FRAME, FRAME), dtype=np.float32)
 
 
+def as_stored(x: np.ndarray) -> np.ndarray:
+    """What the class keeps of a picture, read back: round(255 x) / 255."""
+    return (np.round(x.reshape(FRAME, FRAME) * 255) / 255).astype(np.float32)
+
+
 def stored(board: ClassBoard, key: str) -> object:
     raw = board.board.storage.peek_data(key)
     return EmptyData if raw is EmptyData else json.loads(bytes(raw))
@@ -67,8 +72,7 @@ def test_a_shared_drawing_is_kept_as_its_framed_picture_in_784_bytes(board):
     [shown] = board.drawings(viewer_is_teacher=False)
     assert shown.id == drawing_id and shown.pixels.shape == (FRAME, FRAME)
     # quantised to 8 bits: round(255 x) / 255, within half a step of what was drawn
-    np.testing.assert_array_equal(shown.pixels, (np.round(x[0, 0] * 255) / 255).astype(
-        np.float32))
+    np.testing.assert_array_equal(shown.pixels, as_stored(x))
     assert np.abs(shown.pixels - x[0, 0]).max() <= 0.5 / 255 + 1e-7
     assert len(base64.b64decode(stored(board, ClassKey.drawing(drawing_id)))) == PIXELS
     # the same picture from a tensor, (28, 28) and a flat row of 784
@@ -177,33 +181,39 @@ def test_a_hostile_stored_picture_is_dropped(new_board, value):
 
 @pytest.mark.parametrize("value", [
     b"not json", DEEP, b"[1, 2]", b'{"drawings": "all of them"}',
-    json.dumps({"drawings": [[1, "alice", "NaN"], [True, "bob", 1.0], [2, 42, 1.0],
-                             [3, "x" * 65, 1.0], [-4, "dan", 1.0], [5, "eve"], "6"],
-                "last_share": [1], "next_id": "7", "hidden": -3, "since": "yesterday",
-                "revision": None}).encode(),
+    json.dumps({"drawings": [["a" * 12, "alice", "NaN"], [True, "bob", 1.0],
+                             ["b" * 12, 42, 1.0], ["c" * 12, "x" * 65, 1.0],
+                             ["../../etc", "dan", 1.0], [12345678901, "dan", 1.0],
+                             ["d" * 12, "eve"], "e" * 12],
+                "last_share": [1], "hidden": -3, "since": "yesterday"}).encode(),
 ])
 def test_a_hostile_index_reads_as_what_holds_together(new_board, value):
-    writer = new_board()
+    writer, watcher = new_board(), new_board()
     writer.share("alice", picture(0), now=T0)
+    assert len(watcher.drawings(True)) == 1          # a server that read the class before
     writer.board.storage.put_data(ClassKey.INDEX, value)
     writer.board.storage.put_data(ClassKey.REVISION, b"not json either")
     reader = new_board()
     assert reader.drawings(True) == [] and reader.drawings(False) == []
     summary = reader.summary(ModelStore())
     assert (summary.drawings, summary.hidden, summary.since) == (0, 0, None)
-    # the class goes on: a share writes a fresh index, and never reuses the spoilt one's id
+    # the class goes on: a share writes a fresh index, under an id never used before
     again = reader.share("alice", picture(1), now=T0)
-    assert [d.id for d in new_board().drawings(True)] == [again]
+    for server in (new_board(), watcher):
+        [shown] = server.drawings(True)
+        assert shown.id == again and np.array_equal(shown.pixels, as_stored(picture(1)))
 
 
 def test_hostile_entries_are_dropped_one_by_one(new_board):
     writer = new_board()
     first = writer.share("alice", picture(0), now=T0)
     index = stored(writer, ClassKey.INDEX)
-    index["drawings"] += [[first, "alice", T0], [9, None, T0], [10, "bob", float("inf")]]
+    index["drawings"] += [[first, "alice", T0], ["0" * 12, None, T0],
+                          ["a" * 12, "bob", float("inf")], ["B" * 12, "bob", T0]]
     writer.board.storage.put_data(ClassKey.INDEX, json.dumps(index).encode())
-    writer.board.storage.put_data(ClassKey.drawing(10), json.dumps(
-        base64.b64encode(bytes(PIXELS)).decode()).encode())
+    for spoilt in ("a" * 12, "B" * 12):       # pictures there, their entries not as written
+        writer.board.storage.put_data(ClassKey.drawing(spoilt), json.dumps(
+            base64.b64encode(bytes(PIXELS)).decode()).encode())
     assert [d.id for d in new_board().drawings(True)] == [first]
 
 
@@ -234,7 +244,7 @@ def test_hiding_takes_a_drawing_off_every_server(new_board):
     assert [d.id for d in server_b.drawings(False)] == [kind]
     assert [d.id for d in server_b.drawings(True)] == [kind]
     assert stored(server_a, ClassKey.drawing(rude)) is EmptyData        # deleted, not kept
-    assert server_a.hide(rude) is False and server_a.hide(12345) is False
+    assert server_a.hide(rude) is False and server_a.hide("0" * 12) is False
     assert server_b.summary(ModelStore()).hidden == 1
 
 
@@ -254,7 +264,8 @@ def test_the_invitation_is_the_teachers_to_give_and_withdraw(new_board):
 
 @pytest.mark.parametrize("page, query, label", [
     ("../secrets.py", {}, "x"), ("/etc/x.py", {}, "x"), ("https://x.example/y.py", {}, "x"),
-    ("pages/generate", {}, "x"), ("pages/generate.py", {"k": 16}, "x"),
+    ("pages/generate", {}, "x"), ("pages/nope.py", {}, "x"), ("app.py", {}, "x"),
+    ("pages/generate.py", {"k": 16}, "x"),
     ("pages/generate.py", {str(i): "1" for i in range(21)}, "x"),
     ("pages/generate.py", {"k": "1" * 101}, "x"), ("pages/generate.py", {}, ""),
     ("pages/generate.py", {}, "x" * 121), ("pages/generate.py", {}, "a\nb"),
@@ -301,7 +312,7 @@ def test_clear_starts_the_next_lesson_and_keeps_the_models(board, trained_dense)
     assert len(store.list()) == 3                     # stored models stay
     # a new lesson's share: not held by the last lesson's rate bound, and a fresh id
     again = board.share("alice", picture(2), now=T0 + 1)
-    assert [d.id for d in board.drawings(True)] == [again] and again > 3
+    assert [d.id for d in board.drawings(True)] == [again]
     # a model of the clear's own second, kept to the second: the last lesson's
     board.clear(now=created + 0.5)
     assert board.models(store) == []

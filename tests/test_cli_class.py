@@ -93,13 +93,11 @@ def test_export_writes_the_drawings_the_models_and_an_offline_chart(lesson, tmp_
                                            "no_chart": None}
     numbers = Roster(store.root).numbers()          # carol joined first
     assert numbers == {"carol": 1, "alice": 2}
-    whose = {1: 2, 2: 2, 3: 1}
-    pngs = sorted((folder / "drawings").iterdir())
-    assert [p.name for p in pngs] == sorted(f"drawing-{i}-student-{whose[i]}.png"
-                                            for i in shared)
-    for drawing_id, x in shared.items():
-        png = folder / "drawings" / f"drawing-{drawing_id}-student-{whose[drawing_id]}.png"
-        with Image.open(png) as img:
+    # oldest first: alice's two, then carol's one
+    names = ["drawing-1-student-2.png", "drawing-2-student-2.png", "drawing-3-student-1.png"]
+    assert sorted(p.name for p in (folder / "drawings").iterdir()) == names
+    for name, x in zip(names, shared.values()):
+        with Image.open(folder / "drawings" / name) as img:
             assert img.mode == "L" and img.size == (FRAME, FRAME)
             np.testing.assert_array_equal(np.asarray(img), as_stored(x))
 
@@ -127,8 +125,9 @@ def test_the_chart_puts_each_drawing_at_its_code(lesson):
     stars = {t.name: np.column_stack([t.x, t.y]) for t in figure.data if t.mode ==
              "markers+text"}
     assert stars.keys() == {"student 1", "student 2"}
-    for name, ids in (("student 2", [1, 2]), ("student 1", [3])):
-        x = torch.from_numpy(np.stack([as_stored(shared[i]) / np.float32(255) for i in ids])
+    alices, carols = list(shared.values())[:2], list(shared.values())[2:]
+    for name, pictures in (("student 2", alices), ("student 1", carols)):
+        x = torch.from_numpy(np.stack([as_stored(p) / np.float32(255) for p in pictures])
                              ).float().unsqueeze(1)
         with torch.no_grad():
             codes = net.encode(for_dataset(x, "digits")).numpy()
