@@ -47,10 +47,10 @@ from aedemo.classroom import Roster
 from aedemo.errors import Explained
 from aedemo.job import SYSTEM
 from aedemo.menu import PAGES
+from aedemo.preprocess import FRAME
 from aedemo.taskqueue import JobBoard
 
-FRAME = 28                      # the framed picture's side (aedemo.preprocess.FRAME)
-PIXELS = FRAME * FRAME
+PIXELS = FRAME * FRAME          # the framed picture's, as the models see it
 PER_STUDENT = 3                 # drawings a student keeps on the map: their latest
 MAX_STUDENTS = 500              # students who may share in one lesson
 SHARE_EVERY_S = 5.0             # at most one share per student this often: a flood is refused
