@@ -315,13 +315,15 @@ def cmd_class(args, store: ModelStore) -> int:
     from aedemo.class_board import ClassBoard
     from aedemo.classroom import Roster
 
+    if args.model and not args.export:
+        raise UsageError("--model names the chart's model: it goes with --export DIR")
     board = ClassBoard(taskqueue.connect(store.root, taskqueue.redis_url()), Roster(store.root))
     out: dict[str, Any] = {}
     try:
+        if args.export:         # before a --clear: the lesson is written, then cleared
+            out["exported"] = _export_class(board, store, args.export, args.model)
         if args.clear:
             out["cleared"] = board.clear()
-        if args.export:
-            out["exported"] = _export_class(board, store, args.export, args.model)
         summary = board.summary(store)
     except taskqueue.QueueUnavailable as err:
         # the command line is the teacher's: where the queue is, too
@@ -330,14 +332,14 @@ def cmd_class(args, store: ModelStore) -> int:
     if args.json:
         print(json.dumps({**summary.to_json(), **out}))
         return 0
-    if "cleared" in out:
-        print(f"cleared the class: {out['cleared']} drawing(s) removed; stored models stay")
     if "exported" in out:
         done = out["exported"]
         print(f"wrote {done['drawings']} drawing(s), {done['models']} model(s) in models.csv"
               + (f" and {done['chart']}" if done["chart"] else "") + f" to {args.export}")
         if done["no_chart"]:
             print(f"no chart: {done['no_chart']}")
+    if "cleared" in out:
+        print(f"cleared the class: {out['cleared']} drawing(s) removed; stored models stay")
     print(f"{summary.students} student(s), {summary.drawings} shared drawing(s) "
           f"({summary.hidden} hidden), {summary.models} model(s) trained this lesson")
     if summary.invitation:

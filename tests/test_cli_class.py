@@ -144,15 +144,22 @@ def test_no_chart_without_a_model_says_why(isolated_home, tmp_path, capsys):
     assert not (tmp_path / "out" / "chart.html").exists()
 
 
-def test_clear_empties_the_class_and_keeps_the_models(lesson, capsys):
+def test_export_then_clear_empties_the_class_and_keeps_the_models(lesson, tmp_path, capsys):
     board, store, model, _ = lesson
-    code, out, _ = cli_here(capsys, "class", "--clear", "--json")
+    code, out, _ = cli_here(capsys, "class", "--clear", "--export", str(tmp_path), "--json")
     state = json.loads(out)
     assert code == 0 and state["cleared"] == 3
+    # the lesson was written before it was cleared
+    assert state["exported"]["drawings"] == 3 and len(list((tmp_path / "drawings").iterdir())) == 3
     assert (state["drawings"], state["invitation"], state["students"]) == (0, None, 0)
     assert state["models"] == 0 and state["since"] is not None
     assert [m.id for m in store.list()] == [model.id]       # the model stays stored
     assert board.drawings(viewer_is_teacher=True) == []
+
+
+def test_model_without_export_is_a_usage_error(capsys):
+    code, _, err = cli_here(capsys, "class", "--model", "0123456789ab")
+    assert code == 2 and "--model names the chart's model: it goes with --export DIR" in err
 
 
 @pytest.mark.parametrize("args, message", [
