@@ -422,6 +422,8 @@ def _class_chart(store: ModelStore, drawings, model_id: str | None):
         return None, "no drawings are shared"
     model, record = store.load(model_id)
     data = datasets.load_images(record.spec.dataset)
+    if data.notice:          # offline: the map's test digits come from a stand-in, said once
+        print(data.notice, file=sys.stderr)
     shown = latent_space.latent_map(model, data)
     pictures = torch.from_numpy(np.stack([d.pixels for d in drawings])).unsqueeze(1)
     placed = shown.place(latent_space.encode(model, for_dataset(pictures, record.spec.dataset)))
