@@ -1,5 +1,5 @@
 """Command line: ``python -m aedemo {train,list,evaluate,delete,pin,unpin,anomaly,pretrain,
-worker}``.
+worker,class}``.
 
 Variant-specific flags (``--noise-kind``, ``--l1``, ``--beta``...) are generated from the
 registry's configs, so a new variant's hyperparameters appear here without editing this file.
@@ -308,6 +308,135 @@ def cmd_worker(args, store: ModelStore) -> int:
     return run_worker(args.parent_pid)
 
 
+def cmd_class(args, store: ModelStore) -> int:
+    """The class's shared state (aedemo.class_board): in numbers, cleared for the next lesson,
+    or written to a folder (the drawings as PNG, the lesson's models as CSV, the class chart)."""
+    from aedemo import taskqueue
+    from aedemo.class_board import ClassBoard
+    from aedemo.classroom import Roster
+
+    if args.model and not args.export:
+        raise UsageError("--model names the chart's model: it goes with --export DIR")
+    board = ClassBoard(taskqueue.connect(store.root, taskqueue.redis_url()), Roster(store.root))
+    out: dict[str, Any] = {}
+    try:
+        if args.export:         # before a --clear: the lesson is written, then cleared
+            out["exported"] = _export_class(board, store, args.export, args.model)
+        if args.clear:
+            out["cleared"] = board.clear()
+        summary = board.summary(store)
+    except taskqueue.QueueUnavailable as err:
+        # the command line is the teacher's: where the queue is, too
+        print(f"error: {err.in_full()}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({**summary.to_json(), **out}))
+        return 0
+    if "exported" in out:
+        done = out["exported"]
+        print(f"wrote {done['drawings']} drawing(s), {done['models']} model(s) in models.csv"
+              + (f" and {done['chart']}" if done["chart"] else "") + f" to {args.export}")
+        if done["no_chart"]:
+            print(f"no chart: {done['no_chart']}")
+    if "cleared" in out:
+        print(f"cleared the class: {out['cleared']} drawing(s) removed; stored models stay")
+    print(f"{summary.students} student(s), {summary.drawings} shared drawing(s) "
+          f"({summary.hidden} hidden), {summary.models} model(s) trained this lesson")
+    if summary.invitation:
+        print(f"invitation: {summary.invitation.words} "
+              f"({summary.invitation.page}?{summary.invitation.query_string})")
+    return 0
+
+
+CLASS_CHART = "chart.html"
+CLASS_MODELS = "models.csv"
+CLASS_DRAWINGS = "drawings"
+
+
+def _export_class(board, store: ModelStore, folder: str, model_id: str | None
+                  ) -> dict[str, Any]:
+    """Write the class to ``folder``: drawings/drawing-<i>-student-<n>.png (the framed
+    28 x 28 pictures as stored, the oldest first), models.csv (the lesson's models, whose by
+    roster number) and chart.html (the drawings on a model's latent map, plotly's script
+    inside, so it opens offline). What was written, and why there is no chart when there is
+    none."""
+    import csv
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    root = Path(folder)
+    drawings = board.drawings(viewer_is_teacher=True)
+    numbers = board.roster.numbers()
+    models = board.models(store)
+    chart, no_chart = _class_chart(store, drawings, model_id)     # a bad --model: nothing written
+    try:
+        (root / CLASS_DRAWINGS).mkdir(parents=True, exist_ok=True)
+        for i, d in enumerate(drawings, 1):
+            whose = f"student-{d.student}" if d.student is not None else "unnumbered"
+            Image.fromarray(np.round(d.pixels * 255).astype(np.uint8), mode="L").save(
+                root / CLASS_DRAWINGS / f"drawing-{i}-{whose}.png")
+        with (root / CLASS_MODELS).open("w", newline="") as f:
+            rows = csv.writer(f)
+            rows.writerow(["id", "student", "variant", "latent_dim", "dataset", "epochs",
+                           "created", "test_mse"])
+            for m in models:
+                rows.writerow([m.id, numbers.get(m.owner, ""), m.spec.variant,
+                               m.spec.latent_dim, m.spec.dataset, m.spec.train.epochs,
+                               m.created, m.metrics.get("mse", "")])
+        if chart is not None:
+            chart.write_html(root / CLASS_CHART, include_plotlyjs=True)
+    except OSError as err:
+        raise UsageError(f"cannot write the class to {folder}: {err.strerror or err}") from None
+    return {"drawings": len(drawings), "models": len(models),
+            "chart": CLASS_CHART if chart is not None else None, "no_chart": no_chart}
+
+
+def _class_chart(store: ModelStore, drawings, model_id: str | None):
+    """(the class chart, None) or (None, why there is none): the model's map of its test set
+    (aedemo.lessons.latent_space, PCA when k > 2) with each student's drawings as stars.
+    The model is ``model_id``, else the pinned, then the newest, usable image model with a
+    2-D code."""
+    import numpy as np
+    import torch
+
+    from aedemo import data as datasets
+    from aedemo.lessons import latent_space
+    from aedemo.preprocess import for_dataset
+    from aedemo.store import is_model_id
+    from aedemo.viz.latent_space import latent_scatter
+
+    if model_id is None:
+        pinned = store.pinned()
+        maps = [m for m in store.list() if m.ok and m.spec.kind == "image"
+                and m.spec.latent_dim == 2 and not m.spec.normal and not m.spec.subset]
+        maps.sort(key=lambda m: m.id not in pinned)       # stable: newest first within
+        if not maps:
+            return None, ("no stored image model has a 2-D code; name one with --model ID")
+        model_id = maps[0].id
+    entry = store.get(model_id) if is_model_id(model_id) else None
+    if entry is None or not entry.ok or entry.spec.kind != "image":
+        raise UsageError(f"no stored image model {model_id} to draw the class's map with")
+    if not drawings:
+        return None, "no drawings are shared"
+    model, record = store.load(model_id)
+    data = datasets.load_images(record.spec.dataset)
+    if data.notice:          # offline: the map's test digits come from a stand-in, said once
+        print(data.notice, file=sys.stderr)
+    shown = latent_space.latent_map(model, data)
+    pictures = torch.from_numpy(np.stack([d.pixels for d in drawings])).unsqueeze(1)
+    placed = shown.place(latent_space.encode(model, for_dataset(pictures, record.spec.dataset)))
+    marked: dict[str, list] = {}
+    for d, xy in zip(drawings, placed):
+        marked.setdefault(d.owner_words, []).append(xy)
+    axes = ("z1", "z2") if shown.method == "code" else ("PC 1", "PC 2")
+    return latent_scatter(shown.points, shown.labels, data.classes,
+                          marked={name: np.array(xy) for name, xy in marked.items()},
+                          title=f"The class's drawings on the map of {record.spec.describe()}",
+                          axis_names=axes), None
+
+
 MODEL_COMMANDS = ("train", "anomaly")      # the commands whose flags come from the registry
 
 
@@ -342,12 +471,23 @@ def build_parser(model_flags: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser("pretrain", help="train the default model zoo the app starts with")
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("class", help="the class's shared drawings and this lesson's models "
+                                     "(AEDEMO_HOME, or AEDEMO_REDIS_URL for a shared class)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--export", metavar="DIR", help="write the drawings (PNG), the models' "
+                                                   "table (CSV) and the class chart (HTML)")
+    p.add_argument("--model", metavar="ID", help="the model whose latent map the chart uses "
+                                                 "(default: a pinned, else the newest, "
+                                                 "image model with k = 2)")
+    p.add_argument("--clear", action="store_true", help="clear the drawings and the class's "
+                                                        "view of models for the next lesson "
+                                                        "(stored models stay)")
     return parser
 
 
 COMMANDS = {"train": cmd_train, "list": cmd_list, "evaluate": cmd_evaluate,
             "delete": cmd_delete, "pin": cmd_pin, "unpin": cmd_pin, "anomaly": cmd_anomaly,
-            "pretrain": cmd_pretrain, "worker": cmd_worker}
+            "pretrain": cmd_pretrain, "worker": cmd_worker, "class": cmd_class}
 
 
 def _command_word(argv: list[str]) -> str | None:
