@@ -132,17 +132,22 @@ def _bar(enabled: bool):
 
 def _train_or_reuse(spec: ModelSpec, store: ModelStore, show_bar: bool):
     """The stored model for this spec if there is one, else train it and store it."""
+    from aedemo.latent_frames import recorder_for
     from aedemo.spec import train_spec
 
     found = store.find(spec)
     if found is not None:
         return found.record, True
     bar = _bar(show_bar)
+    # its latent map as it forms, kept with the model as a job's is: the Latent space page
+    # replays the zoo's models too
+    recorder = recorder_for(spec)
     try:
-        trained = train_spec(spec, callbacks=(bar,))
+        trained = train_spec(spec, callbacks=(bar,) if recorder is None else (bar, recorder))
     finally:
         bar.close()
-    return store.save(spec, trained).record, False
+    frames = recorder.frames() if recorder is not None else None
+    return store.save(spec, trained, frames=frames).record, False
 
 
 def _summary(record: ModelRecord, reused: bool = False,

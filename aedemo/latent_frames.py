@@ -194,3 +194,17 @@ def describe_formation(frames: LatentFrames, shown: int) -> str:
     return (now + f" (after {epochs_text(frames.at[first])} epochs: {sep(first)}; at the end, "
             f"after {epochs_text(frames.at[last])}: {sep(last)}). The higher, the more the "
             f"model has sorted the digits without ever seeing a label.")
+
+
+def recorder_for(spec, publish: Callable[[float, np.ndarray, np.ndarray], None] | None = None
+                 ) -> FrameRecorder | None:
+    """The recorder of an image model's latent map while it trains, on the same FRAME_ITEMS
+    test digits for every model of its dataset (a job in the worker, and the command line's
+    train and pretrain, so the zoo's models replay too); None for a sequence model."""
+    from aedemo import data as datasets
+
+    if spec.kind != "image":
+        return None
+    d = datasets.load_dataset(spec.dataset, spec.kind)
+    chosen = frame_sample(d.y_test, FRAME_ITEMS)
+    return FrameRecorder(d.x_test[chosen], d.y_test[chosen], chosen, publish=publish)

@@ -340,7 +340,7 @@ class ModelStore:
 
     def frames(self, model_id: str) -> LatentFrames | None:
         """The frames of a model's latent map while it trained, or None when it has none (a
-        model from the CLI, a sequence model, or one stored before frames were). StoreError,
+        sequence model, or one stored before frames were). StoreError,
         in a plain sentence, when its frames file cannot be used: only the replay is lost,
         never the model."""
         try:

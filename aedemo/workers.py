@@ -10,8 +10,8 @@ aedemo.local_workers), it also stops when that server is gone.
 
 The job it trains is the ``Job`` record the app wrote (aedemo.job); while it trains, the worker
 writes the job's progress and preview beside it (``_Reporter``) and the latest frame of its
-latent map (``frame_recorder``; all the frames are stored with the model), and reads its cancel
-flag after every batch. This is the only module that runs the trainer for a job.
+latent map (``latent_frames.recorder_for``; all the frames are stored with the model), and
+reads its cancel flag after every batch. This is the only module that runs the trainer for a job.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from aedemo.job import (
     worker_id,
     write_job,
 )
-from aedemo.latent_frames import FRAME_ITEMS, FrameRecorder, frame_sample
+from aedemo.latent_frames import recorder_for
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore, StoreError, default_home
 from aedemo.taskqueue import JobBoard, Key, QueueUnavailable
@@ -103,16 +103,6 @@ def preview_items(spec: ModelSpec) -> torch.Tensor:
     return d.x_test[firsts[:PREVIEW_COUNT]]
 
 
-def frame_recorder(spec: ModelSpec, publish) -> FrameRecorder | None:
-    """The recorder of an image model's latent map while it trains (aedemo.latent_frames), on
-    the same FRAME_ITEMS test digits for every job on its dataset; None for a sequence model."""
-    if spec.kind != "image":
-        return None
-    d = datasets.load_dataset(spec.dataset, spec.kind)
-    chosen = frame_sample(d.y_test, FRAME_ITEMS)
-    return FrameRecorder(d.x_test[chosen], d.y_test[chosen], chosen, publish=publish)
-
-
 def train_job(job_id: str) -> None:
     """Huey's task: run one job in this worker, start to finish; whatever goes wrong stays
     inside this job."""
@@ -143,7 +133,7 @@ def _train(board: JobBoard, store: ModelStore, job: Job
     try:
         inputs = preview_items(job.spec)
         reporter = _Reporter(board, job.id, inputs, stop, _context["stopping"])
-        recorder = frame_recorder(job.spec, lambda at, points, labels: reporter._quietly(
+        recorder = recorder_for(job.spec, lambda at, points, labels: reporter._quietly(
             board.put, Key.frame(job.id), JobFrame(at, points, labels).to_json()))
         callbacks = (reporter,) if recorder is None else (reporter, recorder)
         trained = train_spec(job.spec, callbacks=callbacks, stop=stop)

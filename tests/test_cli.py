@@ -36,7 +36,7 @@ def cli_here(capsys, *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def test_train_json_then_list_evaluate_delete(capsys):
+def test_train_json_then_list_evaluate_delete(capsys, isolated_home, digits):
     """Training as a teacher types it, in a process of its own; then the commands that work
     on what it stored, each through the same ``main`` in this process (a process each cost
     1.6 s of importing PyTorch, twelve of them a good part of this module's time)."""
@@ -49,6 +49,12 @@ def test_train_json_then_list_evaluate_delete(capsys):
     assert {"mse", "bce", "kl", "neg_elbo"} <= result["test"].keys()
     listed = json.loads(cli("list", "--json").stdout)
     assert [r["id"] for r in listed] == [result["id"]] and not listed[0]["pinned"]
+    # its latent map as it formed, kept with it as a job's is (the zoo's models replay too)
+    from aedemo.latent_frames import FRAME_ITEMS
+
+    frames = ModelStore(isolated_home).frames(result["id"])
+    assert frames is not None and len(frames.at) >= 1
+    assert frames.points.shape[1:] == (min(FRAME_ITEMS, len(digits.y_test)), 2)
 
     def here(*args: str) -> tuple[int, str]:
         code, out, _ = cli_here(capsys, *args)

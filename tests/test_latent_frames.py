@@ -13,7 +13,13 @@ from scipy.linalg import orthogonal_procrustes
 from sklearn.decomposition import PCA
 
 from aedemo.job import JobFrame
-from aedemo.latent_frames import FRAME_ITEMS, FrameRecorder, LatentFrames, frame_sample
+from aedemo.latent_frames import (
+    FRAME_ITEMS,
+    FrameRecorder,
+    LatentFrames,
+    frame_sample,
+    recorder_for,
+)
 from aedemo.models import build
 from aedemo.projection import plane, procrustes_rotation
 from aedemo.train import TrainConfig, fit
@@ -166,7 +172,7 @@ def test_the_worker_puts_the_latest_frame_on_the_board(digits):
 
     board = JobBoard(MemoryHuey("frames"))
     spec = ModelSpec.create("dense", {"latent_dim": 2}, dataset="digits")
-    recorder = workers.frame_recorder(spec, lambda at, points, labels: board.put(
+    recorder = recorder_for(spec, lambda at, points, labels: board.put(
         Key.frame("j1"), JobFrame(at, points, labels).to_json()))
     reporter = workers._Reporter(board, "j1", digits.x_test[:2], threading.Event(),
                                  threading.Event())

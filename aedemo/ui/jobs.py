@@ -230,8 +230,8 @@ def _live_map(job: Job, key: str) -> None:
                "label.")
 
 
-NO_FRAMES = ("No replay for this model: its map was not recorded while it trained (a model "
-             "trained from the command line, or stored before the app recorded maps).")
+NO_FRAMES = ("No replay for this model: its map was not recorded while it trained (it was "
+             "stored before the app recorded maps).")
 
 
 @st.fragment
