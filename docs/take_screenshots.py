@@ -61,6 +61,48 @@ def draw_and_shoot(page, server, name: str) -> None:
     page.screenshot(path=str(OUT / f"{name}.png"))
 
 
+def draw_live_and_shoot(page, server, name: str) -> None:
+    """The Draw page mid-stroke, the button still down: the copies the browser computes."""
+    open_page(page, server, "draw")
+    pad = page.locator(PAD)
+    pad.scroll_into_view_if_needed()
+    page.locator("canvas.live-recon").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)             # the nets arrive
+    box = pad.bounding_box()
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x + 0.3 * w, y + 0.25 * h)
+    page.mouse.down()
+    page.mouse.move(x + 0.7 * w, y + 0.25 * h, steps=8)
+    page.mouse.move(x + 0.5 * w, y + 0.6 * h, steps=8)
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(OUT / f"{name}.png"))
+    page.mouse.up()
+    wait_idle(page)
+
+
+def hover_and_shoot(page, server, name: str) -> None:
+    """Latent space: the decoder's digit under the pointer on the VAE's k = 2 map."""
+    open_page(page, server, "latent_space")
+    plane = page.locator("canvas.lh-map").first
+    plane.wait_for(timeout=60_000)
+    plane.evaluate("c => c.scrollIntoView({block: 'center'})")
+    page.wait_for_timeout(1500)
+    box = plane.bounding_box()
+    page.mouse.move(box["x"] + 0.62 * box["width"], box["y"] + 0.4 * box["height"])
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(OUT / f"{name}.png"))
+
+
+def replay_and_shoot(page, server, name: str) -> None:
+    """Latent space: how the map formed while the model trained, its slider at the start."""
+    open_page(page, server, "latent_space")
+    heading = page.get_by_role("heading", name="How this map formed while it trained")
+    heading.wait_for(timeout=60_000)
+    heading.evaluate("h => h.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(OUT / f"{name}.png"))
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     server = Server(Path(os.environ["AEDEMO_HOME"]))
@@ -78,6 +120,9 @@ def main() -> None:
             for path, heading, name in SECTIONS:
                 shoot_section(page, server, path, heading, name)
             draw_and_shoot(page, server, "draw")
+            draw_live_and_shoot(page, server, "draw_live")
+            hover_and_shoot(page, server, "latent_hover")
+            replay_and_shoot(page, server, "latent_replay")
             # the projector mode, set once in the sidebar (kept for this browser)
             open_page(page, server, "reconstructions")
             page.get_by_text("Projector mode").click()
@@ -92,6 +137,12 @@ def main() -> None:
                                    timeout=120_000)
             page.wait_for_timeout(4000)
             page.screenshot(path=str(OUT / "train.png"))
+            # its latent map while it trains (the chart keyed train-latent)
+            live = page.locator(".st-key-train-latent .js-plotly-plot").first
+            live.wait_for(timeout=120_000)
+            live.evaluate("c => c.scrollIntoView({block: 'center'})")
+            page.wait_for_timeout(3000)
+            page.screenshot(path=str(OUT / "train_latent.png"))
             phone = browser.new_page(viewport={"width": 390, "height": 844},
                                      device_scale_factor=2)
             draw_and_shoot(phone, server, "draw_phone")
