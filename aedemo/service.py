@@ -29,6 +29,7 @@ import torch
 
 from aedemo import classroom, roles, taskqueue
 from aedemo import data as datasets
+from aedemo.class_board import ClassBoard
 from aedemo.errors import Explained
 from aedemo.estimates import cost_estimate, duration_words, measured_seconds
 from aedemo.job import SYSTEM, TEACHER, Job, JobError, QueueProblem
@@ -114,6 +115,9 @@ class Service:
         # what the teacher did, for every open page to say; the students' numbers
         self.news = classroom.News(self.store.root)
         self.roster = classroom.Roster(self.store.root)
+        # the class's shared drawings, on the queue's storage: one per server, so its read
+        # cache (by the board's revision) serves every session's poll of the Class page
+        self.class_board = ClassBoard(self.huey, self.roster)
         self.memo = Memo(env_int("AEDEMO_MEMO_MB", MEMO_BYTES // 2**20) * 2**20)
         self._data: datasets.ImageData | None = None
         self._data_error: Explained | None = None
