@@ -13,7 +13,8 @@ from aedemo import menu
 if __name__ == "__main__":
     st.set_page_config(page_title="aedemo: autoencoders", page_icon=":material/compress:",
                        layout="wide")
-    page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon) for p in menu.PAGES])
+    page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path)
+                           for p in menu.PAGES])
     menu.navigation_ran.set()
     starting = st.empty()
     if not menu.app_loaded.is_set():

@@ -26,6 +26,8 @@ class PageInfo:
     title: str
     icon: str
     blurb: str
+    # the page's address, where its file's name would not do (st.Page names it by the file)
+    url_path: str | None = None
 
 
 PAGES: tuple[PageInfo, ...] = (
@@ -47,6 +49,9 @@ PAGES: tuple[PageInfo, ...] = (
              "Draw a digit and watch every model reconstruct it."),
     PageInfo("pages/anomaly.py", "Anomaly detection", ":material/troubleshoot:",
              "Train on some digits; the others stand out by their reconstruction error."),
+    PageInfo("pages/class_view.py", "Class", ":material/groups:",
+             "Every student's shared drawing on one map, unusual ones marked.",
+             url_path="class"),
     PageInfo("pages/sequences.py", "Sequences", ":material/show_chart:",
              "The LSTM autoencoder flags unusual time series."),
 )

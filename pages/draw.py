@@ -14,6 +14,7 @@ if TYPE_CHECKING:      # torch itself is imported through aedemo, which sets its
     import torch
 
 PAD = "draw-pad"
+SHARE = "draw-share"
 COPY_MIN_PX = 90                       # a copy's least width before its row wraps
 
 st.title("Draw")
@@ -142,6 +143,8 @@ with right:
     shown = draw.one_per_variant(lesson)
     if x is None:
         draw_pad(ui.pad_row(shown, None, None, data.source))     # empty copies, ready to draw
+        with left:
+            ui.share_button(None, key=SHARE)                     # off until there is a drawing
         st.stop()
     verdict_section.info("Computing the verdict for this drawing…",
                          icon=":material/hourglass_top:")
@@ -166,6 +169,9 @@ with right:
         ui.show_images([r.image for r in recons], [r.caption for r in recons],
                        alt=[r.alt for r in recons], per_row=3, min_width=COPY_MIN_PX)
 with left:     # under the pad: the words that would make the copies' narrow column long
+    # what the class's map shows is what the verdict below judged: the framed input as the
+    # models were given it, never the upload or the pad's picture
+    ui.share_button(model_input, key=SHARE)
     st.caption(("Beside the pad: one model per variant, drawn in your browser as you draw; "
                 if drawn else "Beside the upload: one model per variant; ") +
                "after each stroke the server's copy, with the mean squared error (MSE) "

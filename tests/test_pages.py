@@ -45,6 +45,7 @@ SHOWS = {
     "pages/draw.py": "Draw a digit with the mouse",
     "pages/anomaly.py": "126 training images of the normal digit(s), 14 more held out",
     "pages/sequences.py": "ROC curve: AUC",
+    "pages/class_view.py": "the class's 0 drawings among",
 }
 
 

@@ -9,11 +9,13 @@ names (``ui.chart``, ``ui.models_or_wait``), from modules a newcomer can find th
 - ``jobs``: one job's panel, and the jobs a page follows (follow_job)
 - ``pickers``: stored models named for people and picked from; ``stored``: the Train page's table
 - ``waiting``: a page waiting for its models; ``drawing``: the student's drawing across pages
+- ``class_view``: sharing a drawing with the class, and the Class page's map of them
 - ``widgets``: settings widgets, the drawing pad, digits, pictures, charts and the styles
 
 Nothing here trains on a rerun: the pages submit jobs, and workers train them (aedemo.workers).
 """
 
+from aedemo.ui.class_view import class_map, share_button
 from aedemo.ui.drawing import (
     DRAWING,
     keep_input,
@@ -104,7 +106,9 @@ __all__ = [
     "CLASSMATE", "DRAWING", "FOLLOWED_JOBS", "LATENT_MAP_KEY", "LESSON", "NEWS_SEQ",
     "PROGRESS_EVERY_S", "PROJECTOR", "PROJECTOR_CHART_PX", "PROJECTOR_ROW", "ROW", "SHOWN_ON",
     "TEACHERS", "YOU", "Browsers", "Viewer", "alt_texts", "architecture", "bottleneck_sweep",
-    "browsers", "cancelled_text", "chart", "class_news", "client_address", "code_for",
+    "browsers", "cancelled_text", "chart",
+    "class_map",
+    "class_news", "client_address", "code_for",
     "data_or_wait", "deleted_by", "drawing_pad", "false_alarm_threshold", "follow_job",
     "for_viewer", "hparam_input", "interrupted_jobs", "is_teacher", "job_cost_note", "job_exists",
     "job_panel", "keep_input", "keep_strokes", "landed_model", "last_drawing", "last_input",
@@ -112,7 +116,9 @@ __all__ = [
     "model_labels", "models", "models_or_wait", "news_heard", "news_notice", "offline_notice",
     "pad_row", "pad_sent", "page_style", "pages_showing", "pick_model", "pick_model_id", "picture",
     "progress_text", "projected", "projector", "queue_wait", "recall", "refresh_when_ready",
-    "remember", "remember_changes", "run_page", "service", "show_images", "sidebar",
+    "remember", "remember_changes", "run_page", "service",
+    "share_button",
+    "show_images", "sidebar",
     "stored_models_table", "student_id", "stylesheet", "submit", "sweep_models", "teacher_queue",
     "training_floor", "training_words", "viewer", "wait_words", "waiting_for_models", "when_words"
 ]
