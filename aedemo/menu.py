@@ -29,6 +29,12 @@ class PageInfo:
     # the page's address, where its file's name would not do (st.Page names it by the file)
     url_path: str | None = None
 
+    @property
+    def url_name(self) -> str:
+        """The page's address after the server's: ``url_path``, else its file's name, as
+        st.Page derives it (the first page is also at the bare address)."""
+        return self.url_path or Path(self.path).stem
+
 
 PAGES: tuple[PageInfo, ...] = (
     PageInfo("pages/home.py", "Home", ":material/home:",

@@ -11,7 +11,6 @@ digits (a couple of minutes in all, not the zoo's), with a teacher's passphrase 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -30,7 +29,7 @@ from e2e_support import (
 )
 
 SECRET = "a passphrase for the class"
-PAGES = {p.title: "" if i == 0 else Path(p.path).stem for i, p in enumerate(menu.PAGES)}
+PAGES = {p.title: "" if i == 0 else p.url_name for i, p in enumerate(menu.PAGES)}
 FAILING = ("critical", "serious")         # axe's two highest impacts: what "done" rules out
 PROJECTOR_MIN_PX = 20                     # text readable from the back of a room
 FINGER_PAD_PX = 240                       # the pad's least width on a phone

@@ -5,7 +5,6 @@ its zoo training, is test_server's.)"""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -21,7 +20,7 @@ from e2e_support import (
     wait_idle,
 )
 
-PAGE_PATHS = ["" if i == 0 else Path(p.path).stem for i, p in enumerate(menu.PAGES)]
+PAGE_PATHS = ["" if i == 0 else p.url_name for i, p in enumerate(menu.PAGES)]
 
 
 # Points in the first trace of the first plotly chart, 0 while the chart is being redrawn (a
