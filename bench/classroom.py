@@ -88,7 +88,8 @@ ACTION_TIMEOUT_S = 15.0
 RAMP_S = 0.25             # between two students opening the page (a class arrives over seconds)
 SETTLE_S = 2.0            # after the last of a level has the page, before its window opens
 SAMPLE_S = 2.0            # memory and CPU samples
-PAGE_P = 0.15             # after a digit, the chance a student visits Reconstructions and back
+SLIDER_P = 0.5            # after a digit, the chance a student moves the bottleneck slider
+PAGE_P = 0.15             # ... and then goes to the Reconstructions page and back
 BROWSER_NICE = 10         # the real tab, the load generator, yields the CPU to the server
 TRAIN_CMD = ["-m", "aedemo", "train", "--variant", "conv", "--epochs", "100", "--json"]
 PAD_SIZE, PAD_STROKE = 280, 18           # aedemo/assets/drawing_pad.js, aedemo.ui.PAD_STROKE
@@ -330,14 +331,16 @@ class Student:
                 await self.pause(self.look())
                 if self.stop.is_set():
                     return
-            # the bottleneck sweep's slider repaints in the browser (drawing_pad.js): the
-            # server hears nothing of it. Now and then the student opens another page and
-            # comes back
-            if self.rng.random() < PAGE_P:
-                for page in ("reconstructions", "draw"):
-                    action = Action("page", time.perf_counter())
-                    await self.settle(action, self.session.go_to(page))
-                    await self.pause(self.look())
+            # the bottleneck sweep's slider: the student moves it and looks, as before issue
+            # 21, but it repaints in the browser (drawing_pad.js) and the server hears nothing
+            # of it. Then now and then another page, and back
+            if self.rng.random() < SLIDER_P:
+                await self.pause(self.look())
+                if self.rng.random() < PAGE_P / SLIDER_P:
+                    for page in ("reconstructions", "draw"):
+                        action = Action("page", time.perf_counter())
+                        await self.settle(action, self.session.go_to(page))
+                        await self.pause(self.look())
             if self.stop.is_set():
                 return
             action = Action("clear", time.perf_counter())
