@@ -17,7 +17,7 @@ import torch
 
 from aedemo.data import DataError
 from aedemo.preprocess import PAD_MAX_POINTS, PAD_PEN, PAD_SIZE, PAD_UNREADABLE
-from aedemo.ui.browser_models import component_js
+from aedemo.ui.browser_models import component_loader
 from aedemo.ui.session import projector
 from aedemo.viz.images import to_pixels
 
@@ -52,11 +52,12 @@ def hparam_input(field: Any, key: str, label: str | None = None, default: Any = 
 # real browser canvas that scales with its column, takes a mouse, a pen or a finger, and keeps
 # Clear and Undo visible and finger-sized. Beside it, the row of models' copies, drawn in the
 # browser while the pen moves (the interpreter and the framing come first in its script:
-# browser_models.component_js), then replaced by the server's after the stroke. The same module
-# draws the bottleneck sweep (mode "sweep"). Registered once per process, as Streamlit asks.
+# browser_models.component_js; the browser fetches that module once, each update carries only
+# its loader), then replaced by the server's after the stroke. The same module draws the
+# bottleneck sweep (mode "sweep"). Registered once per process, as Streamlit asks.
 _drawing_pad = st.components.v2.component(
     "aedemo.drawing_pad", html='<div class="pad-root"></div>',
-    js=component_js("drawing_pad.js"), css=(ASSETS / "drawing_pad.css").read_text())
+    js=component_loader("drawing_pad.js"), css=(ASSETS / "drawing_pad.css").read_text())
 
 
 def pad_sent(key: str) -> dict | None:
