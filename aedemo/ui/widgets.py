@@ -4,6 +4,7 @@ styles of the app and of projector mode."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import html
 from collections.abc import Sequence
@@ -96,10 +97,13 @@ def drawing_pad(key: str, strokes: list | None = None, row: dict | None = None) 
                  width="stretch", height="content")
 
 
-def pixel_list(x: torch.Tensor) -> list[float]:
-    """A 28 x 28 picture as the browser paints it: its 784 numbers, row by row, to 4 places
-    (a grey level is one of 256; this keeps the page's message small)."""
-    return [round(float(v), 4) for v in x.reshape(-1).tolist()]
+def grey_levels(x: torch.Tensor) -> str:
+    """A 28 x 28 picture as the browser paints it: its 784 grey levels (0 to 255), row by row,
+    as base64 (drawing_pad.js's ``levels`` reads them back). A canvas shows nothing finer,
+    and each stroke sends every copy of the row and of the sweep: as numbers to 4 places they
+    were most of a stroke's message, 4 times these bytes."""
+    levels = (x.reshape(-1).clamp(0, 1) * 255).round().to(torch.uint8)
+    return base64.b64encode(levels.numpy().tobytes()).decode()
 
 
 def bottleneck_sweep(key: str, models: list[dict], x: torch.Tensor, k: int, label: str) -> None:
@@ -107,7 +111,7 @@ def bottleneck_sweep(key: str, models: list[dict], x: torch.Tensor, k: int, labe
     slider over ``models`` ({"k", "id", "url" or None, "name", "server": the server's copy},
     k ascending), starting at ``k``, and the chosen model's copy of the input: the pad's as
     the pen moves, else ``x``. Moving the slider sends nothing to the server."""
-    _drawing_pad(data={"mode": "sweep", "models": models, "input": pixel_list(x), "k": k,
+    _drawing_pad(data={"mode": "sweep", "models": models, "input": grey_levels(x), "k": k,
                        "label": label},
                  key=key, width="stretch", height="content")
 
