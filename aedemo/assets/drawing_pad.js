@@ -341,6 +341,10 @@ function live(pad) {
       blank(input.canvas);
       for (const view of views) if (view.net) blank(view.canvas);
     }
+    // answered: nothing to copy yet (a dot, as the stroke's first pixels are); counted on
+    // the input's canvas as the copies count their paints
+    input.canvas.dataset.unframed = String(Number(input.canvas.dataset.unframed || 0) + 1);
+    input.canvas.dataset.unframedMs = String(performance.now());
     return;
   }
   paint(input.canvas, framed.pixels);
