@@ -118,7 +118,16 @@ else:
 
         return await browser_models.net_file(request)
 
-    app = st.App(__file__, lifespan=_start_up, routes=[Route(roles.NET_ROUTE, _net_file)],
+    async def _script_file(request):
+        """A component's JavaScript module (aedemo.ui.browser_models), fetched once and cached:
+        the components send only a loader with each update."""
+        from aedemo.ui import browser_models
+
+        return browser_models.script_file(request)
+
+    app = st.App(__file__, lifespan=_start_up,
+                 routes=[Route(roles.NET_ROUTE, _net_file),
+                         Route(roles.SCRIPT_ROUTE, _script_file)],
                  middleware=[Middleware(guard.OwnOriginOnly),
                              Middleware(roles.ClassroomGate, open_to_lan=_open_to_lan),
                              Middleware(WidgetStateGuard, back_msg=BackMsg,

@@ -396,9 +396,9 @@ class ClassBoard:
     def models(self, store) -> list:
         """The stored models (aedemo.store.StoredModel) that students trained this lesson:
         usable, asked for by a student (not the zoo, not the command line), saved since the
-        last clear; newest first. A model's time is kept to the second, rounded down: one
-        saved within the second after a clear is taken for the last lesson's, never the
-        other way round."""
+        last clear; newest first. A model's time is kept to the millisecond, rounded down
+        (to the second by models stored before): one saved just after a clear may be taken
+        for the last lesson's, never the other way round."""
         since = self.since()
         return [m for m in store.list() if m.ok and m.owner not in (None, SYSTEM)
                 and (since is None or _timestamp(m.created) >= since)]

@@ -45,8 +45,10 @@ UPLOAD_FILES_PER_SESSION = 3
 UPLOAD_BYTES_PER_SESSION = 12 * 1024 * 1024
 HEADER_TIMEOUT_S = 10.0
 # A class behind one proxy or NAT shares one address: a tab keeps a websocket and up to six
-# connections for images, so 256 leaves room for a class of 30 and still stops a flood.
-CONNECTIONS_PER_ADDRESS = int(os.environ.get("AEDEMO_CONNECTIONS_PER_ADDRESS", "256"))
+# connections for images, so 512 leaves room for a class of 60 (bench/classroom.py's students
+# all come from this machine: at 256 a third of its image fetches at 60 were refused) and
+# still stops a flood long before the server's files run out.
+CONNECTIONS_PER_ADDRESS = int(os.environ.get("AEDEMO_CONNECTIONS_PER_ADDRESS", "512"))
 FILES_KEPT_FREE = 128        # for the worker pipes, the store's files, Redis and the log
 MAX_CONNECTIONS_CEILING = 4096
 REPEATS_LOGGED = 5

@@ -40,6 +40,10 @@ TEACHER_PATH = "/_aedemo/teacher"    # the one-time link that sets the teacher's
 # cookie would give every student behind that proxy one id
 NET_PATH = "/aedemo/net"
 NET_ROUTE = f"{NET_PATH}/{{model_id}}/{{version}}.safetensors"     # app.py's route to them
+# The components' own JavaScript (aedemo.ui.browser_models), likewise the same for everyone
+SCRIPT_PATH = "/aedemo/js"
+SCRIPT_ROUTE = f"{SCRIPT_PATH}/{{version}}/{{name}}"
+SHARED_FILES = (f"{NET_PATH}/", f"{SCRIPT_PATH}/")
 ROLE_HOURS = 8               # a school day: the teacher's role ends with the class
 CLAIM_S = 120.0
 WRONG_GUESSES = 5            # then the sidebar refuses guesses from that computer for a while
@@ -316,7 +320,7 @@ class ClassroomGate:
         if scope["type"] == "http" and scope.get("path") == TEACHER_PATH:
             await _teachers_link(scope, send)
             return
-        if (scope["type"] == "http" and not scope.get("path", "").startswith(f"{NET_PATH}/")
+        if (scope["type"] == "http" and not scope.get("path", "").startswith(SHARED_FILES)
                 and not valid_student_id(_cookies(scope).get(STUDENT_COOKIE))):
             cookie = (f"{STUDENT_COOKIE}={new_student_id()}; Path=/; HttpOnly; SameSite=Lax; "
                       f"Max-Age={COOKIE_DAYS * 86400}").encode()

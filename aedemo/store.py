@@ -182,9 +182,12 @@ class ModelStore:
         (written before the JSON, so they are there whole by the time the model is listed)."""
         model_id = spec.key
         weights, meta_path = self._paths(model_id)
+        # to the millisecond: "newest first" is the pages' order among equals, and two models
+        # stored within one second once swapped places from run to run (a page's default
+        # with them)
         record = ModelRecord(id=model_id, spec=spec, metrics=dict(trained.metrics),
                              history=tuple(trained.history), seconds=round(trained.seconds, 2),
-                             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                             created=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                              owner=owner, versions=library_versions())
         state = {k: v.detach().cpu().contiguous() for k, v in trained.model.state_dict().items()}
         if not all_finite(state):

@@ -5,27 +5,29 @@ job running the whole time.
 Twenty Chromium tabs on the same machine as the server (this bench's first form) took most of
 a small machine's CPU themselves, so their times measured Chromium more than the server. Here
 each student is a websocket client in this one process, doing what the Draw page's tab does:
-it opens the page, sends the drawing pad's state after
-each stroke (a real 280 x 280 PNG of white strokes on black, and the strokes, as
-aedemo/assets/drawing_pad.js sends them), moves the bottleneck slider (a fragment rerun),
-sometimes goes to the Reconstructions page and back, clears the pad, and looks at each result
-for about --look seconds; like a tab it answers the sidebar's run_every fragment, keeps
-Streamlit's message cache and fetches the images. Levels of --students (10, 30 then 60 by
-default) join one after the other and stay, each level measured for --seconds once everyone
-in it has the page open. What it reports per level:
+it opens the page, sends the drawing pad's state after each stroke (a real 280 x 280 PNG of
+white strokes on black, and the strokes, as aedemo/assets/drawing_pad.js sends them: once a
+stroke, never while the pen moves, whose copies the browser computes itself), sometimes goes
+to the Reconstructions page and back, clears the pad, and looks at each result for about
+--look seconds; like a tab it answers the sidebar's run_every fragment and keeps Streamlit's
+message cache. (The bottleneck sweep's slider repaints in the browser: the server hears
+nothing of it.) Levels of --students (10, 30 then 60 by default) join one after the other and
+stay, each level measured for --seconds once everyone in it has the page open. What it
+reports per level:
 
-* stroke -> reconstructions received: from sending the stroke until the last reconstruction
-  (every variant's and the sweep's: each image followed by its "k=.. · MSE" caption) has
-  arrived; p50 and p95, and p95 until their image files have been fetched too;
-* the slider (fragment rerun) and page changes, the same way;
-* errors: actions not answered within --timeout, strokes or slider moves that brought only
-  some of their reconstructions, exceptions or error messages on the page, dropped
+* stroke -> reconstructions received: from sending the stroke until the last of the server's
+  copies (every variant's in the pad's row and the sweep's at each k, in their components'
+  data, each with its "k=.. · MSE" caption) has arrived; p50 and p95, and p95 until any image
+  files of the page have been fetched too;
+* page changes, the same way;
+* errors: actions not answered within --timeout, strokes that brought only some of their
+  reconstructions, exceptions or error messages on the page, dropped
   connections, protocol trouble (a cached-message miss), failed image fetches;
 * the server's resident memory (its process tree, the highest sample) and CPU share, the
   training job's CPU and how much of the time one was running, this bench's own CPU share
   (the simulated students) and the Chromium tab's;
-* the real tab's on-screen time from mouse-up to every reconstruction changed (as
-  a student sees it), p50 and p95;
+* the real tab's on-screen time from mouse-up to every copy beside the pad replaced by the
+  server's (as a student sees the error arrive), p50 and p95;
 * how busy the whole machine was, and how much of that was processes outside this bench
   (other work on a shared machine makes every figure worse: read it beside them).
 
@@ -91,9 +93,9 @@ PAGE_P = 0.15             # ... and then goes to the Reconstructions page and ba
 BROWSER_NICE = 10         # the real tab, the load generator, yields the CPU to the server
 TRAIN_CMD = ["-m", "aedemo", "train", "--variant", "conv", "--epochs", "100", "--json"]
 PAD_SIZE, PAD_STROKE = 280, 18           # aedemo/assets/drawing_pad.js, aedemo.ui.PAD_STROKE
-# the Draw page's reconstructions: every variant's, then the bottleneck sweep's
+# the server's reconstructions of a stroke, by their captions: every variant's copy in the
+# row beside the pad, then the bottleneck sweep's at each k (both in their components' data)
 RECON = re.compile(r"k=\d+ · MSE")
-SWEEP_LABEL = "Bottleneck size k"
 
 
 # --- drawings ---------------------------------------------------------------------------------
@@ -166,7 +168,7 @@ def pad_png(strokes: list[list[float]]) -> str:
 
 @dataclass
 class Action:
-    kind: str                 # draw, slider, page, clear, open; tab-draw, tab-slider
+    kind: str                 # draw, page, clear, open; tab-draw
     sent: float
     recon_s: float | None = None       # reconstructions received (deltas)
     media_s: float | None = None       # ... and their image files fetched
@@ -329,15 +331,10 @@ class Student:
                 await self.pause(self.look())
                 if self.stop.is_set():
                     return
-            sweep = self.session.widget("slider", lambda w: w.label.startswith(SWEEP_LABEL))
-            if sweep is not None and self.rng.random() < SLIDER_P:
-                options = list(sweep.proto.options)
-                i = options.index(self.session.select_slider_value(sweep))
-                j = i + self.rng.choice([-1, 1])
-                j = j if 0 <= j < len(options) else i - (j - i)
-                action = Action("slider", time.perf_counter())
-                await self.settle(action, self.session.set_select_slider(sweep, options[j]),
-                                  expect=1)
+            # the bottleneck sweep's slider: the student moves it and looks, as before issue
+            # 21, but it repaints in the browser (drawing_pad.js) and the server hears nothing
+            # of it. Then now and then another page, and back
+            if self.rng.random() < SLIDER_P:
                 await self.pause(self.look())
                 if self.rng.random() < PAGE_P / SLIDER_P:
                     for page in ("reconstructions", "draw"):
@@ -359,22 +356,24 @@ TAB_TIMEOUT_MS = 15_000
 # how often the page checks for the update: often enough to time it to within 20 ms, without
 # the check itself (every animation frame by default) loading the browser
 POLL_MS = 20
-# The reconstructions on the Draw page, in order: the picture above every caption that names a
-# model and its error ("dense k=16 · MSE 0.0123"), the per-variant grid then the bottleneck
-# sweep. An image's URL changes when Streamlit sends a new picture.
-RECONSTRUCTIONS = """() => Array.from(
-        document.querySelectorAll('[data-testid="stCaptionContainer"]'))
-    .filter(c => /k=\\d+ · MSE/.test(c.innerText))
-    .map(c => { let cell = c.parentElement;
-                while (cell && !cell.querySelector('img')) cell = cell.parentElement;
-                return cell ? cell.querySelector('img').src : null; })
-    .filter(src => src)"""
-# true once every reconstruction differs from those in ``before`` and there are at least ``n``
+# The server's reconstructions on the Draw page, in order: the captions of the row of copies
+# beside the pad (canvas.live-recon in the pad component's shadow root). While the pen moves
+# the browser paints them ("dense k=16 · in your browser"); after the stroke the server's
+# copies are painted into the same canvases, their captions giving its error
+# ("dense k=16 · MSE 0.0123"). The sweep's slider repaints in the browser alone.
+RECONSTRUCTIONS = """() => { const out = [];
+    const deep = root => {
+        root.querySelectorAll('canvas.live-recon').forEach(c => {
+            const caption = c.parentElement && c.parentElement.querySelector('figcaption');
+            out.push(caption ? caption.textContent : ''); });
+        root.querySelectorAll('*').forEach(e => { if (e.shadowRoot) deep(e.shadowRoot); });
+    };
+    deep(document);
+    return out; }"""
+# true once every copy is the server's and differs from those in ``before``, at least ``n``
 ALL_NEW = f"""([before, n]) => {{ const now = ({RECONSTRUCTIONS})();
-    return now.length >= n && now.every((src, i) => src !== before[i]); }}"""
-# true once any reconstruction differs (the slider changes only the sweep's)
-ANY_NEW = f"""([before, n]) => {{ const now = ({RECONSTRUCTIONS})();
-    return now.length >= n && now.some((src, i) => src !== before[i]); }}"""
+    return now.length >= n && now.every((caption, i) => caption !== before[i]
+                                                       && / · MSE /.test(caption)); }}"""
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 
@@ -415,20 +414,6 @@ async def draw_stroke(page, canvas, rng: random.Random) -> tuple[list[str], floa
     return before, time.perf_counter()
 
 
-async def move_slider(slider, rng: random.Random) -> float:
-    """Move the slider one step, either way; at an end a key moves nothing (and would then
-    time out), so the other key is pressed instead. Streamlit's select slider shows its value
-    only as aria-valuetext. Returns the moment of the key press that moved it."""
-    keys = rng.sample(["ArrowLeft", "ArrowRight"], 2)
-    value = await slider.get_attribute("aria-valuetext")
-    await slider.press(keys[0])
-    pressed = time.perf_counter()
-    if await slider.get_attribute("aria-valuetext") == value:
-        await slider.press(keys[1])
-        pressed = time.perf_counter()
-    return pressed
-
-
 # --- the real tab ---------------------------------------------------------------------------------
 
 async def real_tab(url: str, args, record: Record, stop: asyncio.Event, ready: asyncio.Event,
@@ -455,8 +440,8 @@ async def real_tab(url: str, args, record: Record, stop: asyncio.Event, ready: a
             clear = page.get_by_role("button", name=CLEAR)
             await canvas.wait_for(timeout=120_000)
             await draw_stroke(page, canvas, rng)
-            await page.wait_for_function(f"() => ({RECONSTRUCTIONS})().length > 0",
-                                         timeout=120_000)
+            await page.wait_for_function(
+                f"() => ({RECONSTRUCTIONS})().some(c => / · MSE /.test(c))", timeout=120_000)
             await page.wait_for_function(IDLE, timeout=120_000)
             shown = len(await page.evaluate(RECONSTRUCTIONS))
             ready.set()
@@ -478,12 +463,6 @@ async def real_tab(url: str, args, record: Record, stop: asyncio.Event, ready: a
                     before, up = await draw_stroke(page, canvas, rng)
                     await timed("tab-draw", ALL_NEW, before, shown, up)
                     await asyncio.sleep(rng.uniform(0.5, 1.5) * args.look)
-                slider = page.get_by_role("slider").first
-                if await slider.count():
-                    before = await page.evaluate(RECONSTRUCTIONS)
-                    await slider.focus()
-                    pressed = await move_slider(slider, rng)
-                    await timed("tab-slider", ANY_NEW, before, len(before), pressed)
                 if await page.locator('[data-testid="stException"]').count():
                     record.error("tab: exception on the page")
                 await asyncio.sleep(rng.uniform(0.5, 1.5) * args.look)
@@ -821,7 +800,6 @@ def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
         "stroke_max_s": round(max(of("draw")), 3) if of("draw") else None,
         "stroke_images_p95_s": pct(of("draw", "media_s"), 95),
         "stroke_finished_p95_s": pct(of("draw", "finished_s"), 95),
-        "slider_p95_s": pct(of("slider"), 95), "slider_n": len(of("slider")),
         "page_p95_s": pct(of("page", "finished_s"), 95), "page_n": len(of("page", "finished_s")),
         "clear_p95_s": pct(of("clear", "finished_s"), 95),
         # the students who joined for this level opening the page, during the ramp before it
@@ -842,7 +820,7 @@ def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
         "server_draw_runs": len(draw_runs), "server_draw_run_p50_s": pct(draw_runs, 50),
         "server_draw_run_p95_s": pct(draw_runs, 95),
         "tab_strokes": len(of("tab-draw")), "tab_p50_s": pct(of("tab-draw"), 50),
-        "tab_p95_s": pct(of("tab-draw"), 95), "tab_slider_p95_s": pct(of("tab-slider"), 95),
+        "tab_p95_s": pct(of("tab-draw"), 95),
         "load_avg_1m_at_start": round(load[0], 2),
     }
 
@@ -862,15 +840,15 @@ def report(result: dict) -> None:
           f"{'one real Chromium tab beside them' if result['real_tab'] else 'no real tab'}.")
     print()
     print("| students | actions (strokes) | stroke → reconstructions p50 / p95 (s) | + images "
-          "p95 | slider p95 | page change p95 | errors | server RSS: tree (web process) "
+          "p95 | page change p95 | errors | server RSS: tree (web process) "
           "[tree PSS] | server CPU "
           "(web) | training job CPU (running) | bench CPU | tab CPU | real tab on screen p50 / "
           "p95 (strokes) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for lv in levels:
         print(f"| {lv['students']} | {lv['actions']} ({lv['strokes']}) | "
               f"{fmt(lv['stroke_p50_s'])} / {fmt(lv['stroke_p95_s'])} | "
-              f"{fmt(lv['stroke_images_p95_s'])} | {fmt(lv['slider_p95_s'])} | "
+              f"{fmt(lv['stroke_images_p95_s'])} | "
               f"{fmt(lv['page_p95_s'])} | {lv['errors']} | {lv['server_rss_mb']} MB "
               f"({lv['server_web_rss_mb']}) [{lv['server_pss_mb']}] | "
               f"{lv['server_cpu_share']:.0%} | {lv['trainer_cpu_share']:.0%} "

@@ -6,7 +6,9 @@ does), one tab drawing real digit shapes stroke by stroke. What it prints, in on
   coalesced into a pointermove, timed when it happened) to every ``canvas.live-recon`` of the
   pad having painted a frame after it (their ``data-painted-ms``, set at the paint by
   aedemo/assets/drawing_pad.js), all the lesson's models together: p50 and p95 over the
-  moves. Target: p95 under 16 ms (one frame at 60 Hz). Measured twice: in the tab at
+  moves (not those the pad answers with nothing to copy yet: a stroke's first pixels are a
+  dot, which no model is given, here or on the server). Target: p95 under 16 ms (one frame
+  at 60 Hz). Measured twice: in the tab at
   127.0.0.1 (a secure context, where the pad hears pointerrawupdate), then in a tab as a
   student's laptop comes, the README's classroom command reached over plain http at this
   machine's network address (pointermove only, which Chromium delivers once a frame);
@@ -73,19 +75,30 @@ INSTRUMENT = """() => {
         for (const m of (all.length ? all : [e])) rec.moves.push(m.timeStamp);
     }, true);
     addEventListener('pointerup', e => rec.ups.push(e.timeStamp), true);
-    const deep = (root, out) => {
-        root.querySelectorAll('canvas.live-recon').forEach(c => out.push(c));
-        root.querySelectorAll('*').forEach(e => { if (e.shadowRoot) deep(e.shadowRoot, out); });
+    const deep = (root, out, selector) => {
+        root.querySelectorAll(selector).forEach(c => out.push(c));
+        root.querySelectorAll('*').forEach(e => {
+            if (e.shadowRoot) deep(e.shadowRoot, out, selector); });
         return out;
     };
-    let canvases = [], looked = 0, row = '';
-    const frames = new Map();
+    let canvases = [], inputs = [], looked = 0, row = '';
+    const frames = new Map(), unframed = new Map();
     rec.rowStates = [];
+    rec.unframed = [];
     const poll = () => {
         const now = performance.now();
         if (now - looked > 500 || canvases.some(c => !c.isConnected)) {
-            canvases = deep(document, []);
+            canvases = deep(document, [], 'canvas.live-recon');
+            inputs = deep(document, [], 'canvas.live-input');
             looked = now;
+        }
+        // a move answered with nothing to copy yet (the stroke's first pixels, a dot)
+        for (const c of inputs) {
+            const n = c.getAttribute('data-unframed');
+            if (n !== null && unframed.get(c) !== n) {
+                unframed.set(c, n);
+                rec.unframed.push(Number(c.getAttribute('data-unframed-ms')));
+            }
         }
         for (const c of canvases) {
             const frame = c.getAttribute('data-frame');
@@ -184,16 +197,20 @@ def answered(states: list[dict], up: float, before: dict,
 answered.parts = []       # (metric, star) seconds of the last verdict seen
 
 
-def live_latencies(moves: list[float], paints: list[tuple[str, float]]) -> list[float]:
+def live_latencies(moves: list[float], paints: list[tuple[str, float]],
+                   unframed: list[float] = ()) -> list[float]:
     """Per pointer move (ms), the time until every live canvas had painted after it: the
     slowest model's next paint. Moves after a canvas's last paint are left out (a stroke's
-    last moves may share the frame that the mouse-up ended)."""
+    last moves may share the frame that the mouse-up ended), and so are moves the pad answered
+    before that with nothing to copy (``unframed``: the stroke's first pixels, a dot, which
+    no model is given, here or on the server)."""
     by_model: dict[str, list[float]] = {}
     for model, t in paints:
         by_model.setdefault(model, []).append(t)
     if not by_model:
         return []
     times = {m: np.sort(np.array(ts)) for m, ts in by_model.items()}
+    nothing = np.sort(np.array(unframed, dtype=float))
     out = []
     for t in moves:
         nexts = []
@@ -203,6 +220,9 @@ def live_latencies(moves: list[float], paints: list[tuple[str, float]]) -> list[
                 break
             nexts.append(ts[i])
         else:
+            j = np.searchsorted(nothing, t)
+            if j < len(nothing) and nothing[j] < min(nexts):
+                continue
             out.append(max(nexts) - t)
     return out
 
@@ -241,7 +261,7 @@ def live_over_http(home: Path, extra: dict[str, str], address: str, args,
     """The live copies' latencies (ms) as a student's tab gets them: the README's classroom
     command on the same models, reached over plain http at this machine's ``address`` on the
     network, where the page is not a secure context and Chromium gives it pointermove only,
-    once a frame. Half as many strokes as the main run."""
+    once a frame. As many strokes as the main run."""
     from playwright.sync_api import sync_playwright
 
     server = Server(home, {**extra, PASSPHRASE_ENV: "draw-speed " + os.urandom(8).hex()},
@@ -249,7 +269,7 @@ def live_over_http(home: Path, extra: dict[str, str], address: str, args,
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
-            return _live_in_tab(browser, server.url, rng, max(args.strokes // 2, 1))
+            return _live_in_tab(browser, server.url, rng, args.strokes)
     finally:
         server.stop()
 
@@ -281,7 +301,7 @@ def _live_in_tab(browser, url: str, rng: random.Random, strokes: int) -> list[fl
     rec = page.evaluate(RECORD)
     page.close()
     return live_latencies(rec["moves"][first_move:],
-                          [tuple(x) for x in rec["paints"][first_paint:]])
+                          [tuple(x) for x in rec["paints"][first_paint:]], rec["unframed"])
 
 
 def measure(args) -> dict:
@@ -368,7 +388,7 @@ def measure(args) -> dict:
         network = None
     over_http = live_over_http(home, extra, network, args, rng) if network else None
     live = live_latencies(rec["moves"][first_move:],
-                          [tuple(x) for x in rec["paints"][first_paint:]])
+                          [tuple(x) for x in rec["paints"][first_paint:]], rec["unframed"])
     return {
         "strokes": strokes, "dataset": args.dataset or "the app's default",
         "live_models": rec.get("liveModels", 0), "live_ms": percentiles(live),

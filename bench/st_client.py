@@ -38,6 +38,10 @@ client does the same way:
 * Images are ``ImageList`` elements whose URLs (``/media/...``) the tab then fetches over HTTP;
   this client fetches them too, over up to 6 keep-alive connections as Chromium does
   (``fetch_media``).
+* A Components v2 element (``bidi_component``) carries its data as JSON (``json``, or
+  ``mixed.json`` beside binary blobs); the Draw page's reconstructions travel in it (the pad's
+  row, the sweep's copies at each k), and the texts the server wrote there (each copy's
+  caption) are collected as any caption's.
 * There is no heartbeat to answer: ``app_heartbeat`` is sent only when a host page embedding the
   app asks for it. Websocket pings from the server are answered by the websocket library.
 """
@@ -101,6 +105,31 @@ class Run:
 
     def texts_matching(self, pattern) -> list[tuple[float, str]]:
         return [(t, s) for t, s in self.texts if pattern.search(s)]
+
+
+def server_captions(proto) -> list[str]:
+    """The captions of the server's pictures inside a Components v2 element's JSON data:
+    every ``{"server": {"caption": ...}}`` at any depth (the Draw page's copies)."""
+    text = proto.json or (proto.mixed.json if proto.HasField("mixed") else "")
+    try:
+        data = json.loads(text) if text else None
+    except ValueError:
+        return []
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            server = value.get("server")
+            if isinstance(server, dict) and isinstance(server.get("caption"), str):
+                found.append(server["caption"])
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(data)
+    return found
 
 
 class MediaFetcher:
@@ -473,6 +502,8 @@ class Session:
                                  and img.url.startswith("/") else None)
         elif which == "markdown":
             run.texts.append((now, proto.body))
+        elif which == "bidi_component":
+            run.texts.extend((now, text) for text in server_captions(proto))
         elif which == "exception":
             run.exceptions.append(f"{proto.type}: {proto.message[:120]}")
         elif which == "alert" and proto.format == proto.ERROR:

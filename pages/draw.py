@@ -103,11 +103,14 @@ with st.container(key="draw-row"):
 # The sections under the row are laid out before anything is computed, so that a new drawing's
 # run reaches them at once. Streamlit keeps the last run's elements on the screen, faded, until
 # this run redraws them: your models and the sweep are redrawn moments after the row (and the
-# sweep shows the input it judged), but the verdict comes seconds later, and a student read the
-# last drawing's verdict as this one's. The verdict's place is emptied by st.empty as the run
-# starts and says it is being computed until it is there.
+# sweep shows the input it judged), but the verdict comes later, and a student read the last
+# drawing's verdict as this one's. So the verdict says it is being computed until it is there,
+# and the last one's numbers and words are hidden meanwhile, keeping their place
+# (assets/draw_page.css); its charts stay, faded, until the new ones are drawn. (Emptying the
+# whole section instead shrank it to one line for the run, and the page under it jumped up
+# and back after every stroke.)
 own_section, sweep_section = st.container(), st.container()
-verdict_section = st.empty()
+verdict_note, verdict_section = st.empty(), st.container(key="draw-verdict")
 with left:
     x, note = from_pad() if drawn else from_upload()
 if x is not None or drawn:           # from the pad, None is a blank pad: no drawing any more
@@ -146,8 +149,8 @@ with right:
         with left:
             ui.share_button(None, key=SHARE)                     # off until there is a drawing
         st.stop()
-    verdict_section.info("Computing the verdict for this drawing…",
-                         icon=":material/hourglass_top:")
+    verdict_note.info("Computing the verdict for this drawing…",
+                      icon=":material/hourglass_top:")
     model_input = preprocess.for_dataset(x, data.source)      # what the models are given
     yours = [m for m in stored_models if whose(m) is Provenance.YOURS]
     recons = draw.reconstruct_with_each([(m, svc.load_model(m.id)) for m in shown], model_input)
@@ -259,5 +262,6 @@ sweep = draw.dense_sweep(lesson)
 with sweep_section:
     if len(sweep) > 1:
         bottleneck_sweep(model_input, sweep)
-with verdict_section.container():
+with verdict_section:
     among_the_dataset(model_input, shown + [m for m in yours if m not in shown])
+verdict_note.empty()

@@ -5,6 +5,7 @@ a drawing is put in st.session_state["aedemo_drawing"], where the page keeps it,
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import math
@@ -112,7 +113,8 @@ def test_draw_page_with_a_drawing(page, lesson_store, isolated_home):
     # one its export names (all the lesson's image models run in the browser)
     pad, sweep = component_data(at)
     x = preprocess.for_dataset(a_drawing(), "digits")
-    assert np.allclose(pad["row"]["input"]["pixels"], x.reshape(-1).numpy(), atol=1e-4)
+    sent = np.frombuffer(base64.b64decode(pad["row"]["input"]["pixels"]), np.uint8) / 255
+    assert np.allclose(sent, x.reshape(-1).numpy(), atol=0.5 / 255 + 1e-6)   # grey levels
     assert all(m["url"] and m["url"].startswith("/aedemo/net/") for m in pad["row"]["models"])
     assert any(m.label == "Reconstruction error (MSE)" for m in at.metric)
     assert "the training digits" in texts(at, "markdown") or "Unusual" in texts(at, "markdown")

@@ -383,3 +383,29 @@ def test_component_js_is_the_interpreter_the_framing_then_the_modules(tmp_path, 
         browser_models._asset.cache_clear()
     names = [line[3:] for line in js.splitlines() if line.startswith("// ")]
     assert names == ["interpreter.js", "framing.js", "pad.js", "map.js"]
+
+
+def test_a_components_module_is_served_once_at_its_url_and_sent_as_a_loader():
+    """Streamlit sends a component's inline script in every delta that draws it: the pad's
+    46 kB went to each student with every stroke. The component now sends a loader of a few
+    hundred bytes; the module is served at a URL that names its text's hash."""
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from aedemo.roles import SCRIPT_ROUTE
+    from aedemo.ui import browser_models
+
+    app = Starlette(routes=[Route(SCRIPT_ROUTE, browser_models.script_file)])
+    for module in browser_models.COMPONENT_MODULES:
+        url, text = browser_models.component_script(module)
+        loader = browser_models.component_loader(module)
+        assert json.dumps(url) in loader and len(loader) < 1000 < len(text)
+        assert text == browser_models.component_js(module)
+        answer = asgi_get(app, url)
+        assert answer.status_code == 200 and answer.content.decode() == text
+        assert answer.headers["content-type"].startswith("text/javascript")
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+        version = url.split("/")[-2]
+        for wrong in (url.replace(version, "0" * 16), url.replace(module, "interpreter.js"),
+                      url.replace(module, "..%2Froles.py")):
+            assert asgi_get(app, wrong).status_code == 404, wrong

@@ -41,7 +41,7 @@ SHOWS = {
     "pages/latent_space.py": "dense, k = 2: 359 test codes",
     "pages/generate.py": "Every stored VAE on the rate–distortion plane",
     "pages/denoising.py": "PSNR against gaussian noise level",
-    "pages/insights.py": "Code activations of sparse k = 16 over 359 test digits",
+    "pages/insights.py": "Code activations of sparse k = 64 over 359 test digits",
     "pages/draw.py": "Draw a digit with the mouse",
     "pages/anomaly.py": "126 training images of the normal digit(s), 14 more held out",
     "pages/sequences.py": "ROC curve: AUC",

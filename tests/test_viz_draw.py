@@ -10,7 +10,7 @@ import pytest
 
 from aedemo.lessons.latent_space import LatentMap
 from aedemo.viz.anomaly import error_histogram
-from aedemo.viz.draw import kept_figures, with_marks, with_stars
+from aedemo.viz.draw import FIXED_MARGIN, kept_figures, with_marks, with_stars
 from aedemo.viz.latent_space import latent_scatter
 from aedemo.viz.style import frozen
 
@@ -77,8 +77,9 @@ def test_threshold_and_marks_are_labelled_lines():
 
 def test_the_draw_pages_map_is_the_latent_scatter_drawn_in_svg(codes):
     """Drawn afresh after every stroke, the Draw page's map is SVG (a WebGL context per redraw
-    was the slow part of the verdict in Chromium): otherwise the very figure latent_scatter
-    builds, star included."""
+    was the slow part of the verdict in Chromium) with margins that plotly does not grow (a
+    second draw of the whole plot): otherwise the very figure latent_scatter builds, star
+    included."""
     points, labels = codes
     latent = LatentMap("code", np.arange(len(points)), labels, points, points.copy())
     kept, _ = kept_figures(latent, np.ones(3), CLASSES)
@@ -90,4 +91,17 @@ def test_the_draw_pages_map_is_the_latent_scatter_drawn_in_svg(codes):
     assert {t["type"] for t in sent["data"]} == {"scatter"}
     for t in slow["data"]:
         t["type"] = "scatter"
+    assert sent["layout"].pop("margin") == FIXED_MARGIN != slow["layout"].pop("margin")
+    for axis in ("xaxis", "yaxis"):
+        assert sent["layout"][axis].pop("automargin") is False
     assert sent == slow
+
+
+def test_the_draw_pages_histogram_keeps_its_fixed_margins_when_marked():
+    errors = np.random.default_rng(3).gamma(2.0, 0.01, 200)
+    _, kept = kept_figures(LatentMap("code", np.arange(2), np.zeros(2), np.zeros((2, 2)),
+                                     np.zeros((2, 2))), errors, CLASSES)
+    sent = as_sent(with_marks(kept, {"your drawing": 5 * float(errors.max())}))
+    assert sent["layout"]["margin"] == FIXED_MARGIN
+    assert sent["layout"]["xaxis"]["automargin"] is False
+    assert sent["layout"]["yaxis"]["automargin"] is False

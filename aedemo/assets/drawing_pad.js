@@ -186,6 +186,29 @@ function mount(parent, data) {
 
 // --- the row of copies --------------------------------------------------------------------
 
+// The server's pictures come as 784 grey levels in base64 (aedemo.ui.widgets.grey_levels):
+// the numbers in [0, 1] the models and paint() take.
+function levels(base64) {
+  if (typeof base64 !== "string") return base64;       // none (null), or already numbers
+  const bytes = atob(base64);
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes.charCodeAt(i) / 255;
+  return out;
+}
+
+// The server's pictures in a component's data, read as numbers once, as they arrive.
+function readLevels(data) {
+  const server = (m) => (m.server
+    ? { ...m, server: { ...m.server, pixels: levels(m.server.pixels) } } : m);
+  if (data.mode === "sweep") {
+    return { ...data, input: levels(data.input), models: data.models.map(server) };
+  }
+  if (!data.row) return data;
+  const row = data.row;
+  return { ...data, row: { ...row, input: { ...row.input, pixels: levels(row.input.pixels) },
+                           models: row.models.map(server) } };
+}
+
 // 784 numbers in [0, 1], row by row -> the canvas's 28 x 28 pixels, grey.
 function paint(canvas, pixels) {
   const ctx = canvas.getContext("2d");
@@ -318,6 +341,10 @@ function live(pad) {
       blank(input.canvas);
       for (const view of views) if (view.net) blank(view.canvas);
     }
+    // answered: nothing to copy yet (a dot, as the stroke's first pixels are); counted on
+    // the input's canvas as the copies count their paints
+    input.canvas.dataset.unframed = String(Number(input.canvas.dataset.unframed || 0) + 1);
+    input.canvas.dataset.unframedMs = String(performance.now());
     return;
   }
   paint(input.canvas, framed.pixels);
@@ -472,7 +499,8 @@ function paintSweep(sweep, fromServer) {
 // --- the component --------------------------------------------------------------------------
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { parentElement, setStateValue } = component;
+  const data = readLevels(component.data);
   if (data.mode === "sweep") {
     let sweep = sweeps.get(parentElement);
     if (!sweep) {

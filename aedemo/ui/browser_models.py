@@ -1,6 +1,7 @@
 """The models as the browser runs them: the JavaScript a component needs for that (the
-interpreter, the MNIST framing, then its own module), the URLs of the stored models that export,
-and the server's answer at those URLs (app.py routes ``/aedemo/net/...`` here).
+interpreter, the MNIST framing, then its own module, fetched once from its own URL), the URLs
+of the stored models that export, and the server's answer at those URLs (app.py routes
+``/aedemo/net/...`` and ``/aedemo/js/...`` here).
 
 A model's file is exported once per version of it and kept in the Service's memo; its URL names
 that version, so the browser caches it for good and a retrained model gets a new URL.
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
+import json
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from aedemo import export
+from aedemo import export, roles
 from aedemo.store import StoredModel, StoreError, is_model_id
 from aedemo.ui.session import service
 
@@ -33,9 +36,56 @@ def _asset(name: str) -> str:
 
 
 def component_js(*asset_names: str) -> str:
-    """One JavaScript string for a Components v2 component (``st.components.v2.component(...,
-    js=...)``): the interpreter, the framing, then the given modules of ``aedemo/assets/``."""
+    """One JavaScript module: the interpreter, the framing, then the given modules of
+    ``aedemo/assets/`` (the last one's default export is the component's)."""
     return "\n;\n".join(_asset(name) for name in (*SHARED_ASSETS, *asset_names))
+
+
+# The components whose module the browser fetches by URL (app.py routes SCRIPT_ROUTE here).
+COMPONENT_MODULES = ("drawing_pad.js", "latent_hover.js")
+
+
+@functools.cache
+def component_script(module: str) -> tuple[str, str]:
+    """(the URL of ``module``'s bundle, the bundle): its URL names a hash of its text, so the
+    browser keeps it for good and a changed file gets a new URL."""
+    text = component_js(module)
+    version = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return f"{roles.SCRIPT_PATH}/{version}/{module}", text
+
+
+def component_loader(module: str) -> str:
+    """The few lines a Components v2 component sends with every update (``js=``) in place of
+    its module: Streamlit sends a component's inline script whole in every delta that draws
+    it, which for the pad's 46 kB was most of what a stroke sent each student. The module is
+    fetched once from its URL (the browser's cache keeps it; two components share one fetch)
+    and its default export gets each update as the inline module would have."""
+    url, _ = component_script(module)
+    return f"""const SCRIPT = new URL({json.dumps(url)}, globalThis.location.href).href;
+export default function (component) {{
+  const scripts = (globalThis.__aedemoScripts ??= new Map());
+  if (!scripts.has(SCRIPT)) scripts.set(SCRIPT, import(SCRIPT));
+  let cleanup = null;
+  let gone = false;
+  scripts.get(SCRIPT).then((module) => {{ if (!gone) cleanup = module.default(component); }});
+  return () => {{
+    gone = true;
+    if (typeof cleanup === "function") cleanup();
+  }};
+}}
+"""
+
+
+def script_file(request: Request) -> Response:
+    """The route's answer (``/aedemo/js/{version}/{name}``): a component's module with a
+    year's cache, or 404 for any other name or an old version."""
+    name, version = request.path_params["name"], request.path_params["version"]
+    if name not in COMPONENT_MODULES:
+        return Response("No such script.", status_code=404, media_type="text/plain")
+    url, text = component_script(name)
+    if url != f"{roles.SCRIPT_PATH}/{version}/{name}":
+        return Response("No such script.", status_code=404, media_type="text/plain")
+    return Response(text, media_type="text/javascript", headers={"Cache-Control": IMMUTABLE})
 
 
 def browser_nets(stored_models: list[StoredModel]) -> list[dict[str, str]]:

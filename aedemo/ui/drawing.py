@@ -64,7 +64,7 @@ def pad_row(shown: list, recons: list | None, model_input: torch.Tensor | None,
     answered; with ``recons`` (the server's copies of ``model_input``, one per model of
     ``shown``) the server's pictures that replace or confirm the browser's."""
     from aedemo import export
-    from aedemo.ui.widgets import pixel_list
+    from aedemo.ui.widgets import grey_levels
 
     by_id = {r.entry.id: r for r in recons or ()}
     models = []
@@ -82,7 +82,7 @@ def pad_row(shown: list, recons: list | None, model_input: torch.Tensor | None,
                  "server": None}
         r = by_id.get(m.id)
         if r is not None:
-            entry["server"] = {"pixels": pixel_list(r.image), "caption": r.caption,
+            entry["server"] = {"pixels": grey_levels(r.image), "caption": r.caption,
                                "alt": r.alt, "only_caption": f"{r.caption} · server only",
                                "only_alt": f"{r.alt}, computed on the server only"}
         models.append(entry)
@@ -90,7 +90,7 @@ def pad_row(shown: list, recons: list | None, model_input: torch.Tensor | None,
               if dataset == SKLEARN_DIGITS else "your input, framed as MNIST")
     return {"dataset": dataset, "title": "Every variant's reconstruction",
             "input": {"caption": framed, "alt": framed,
-                      "pixels": None if model_input is None else pixel_list(model_input)},
+                      "pixels": None if model_input is None else grey_levels(model_input)},
             "models": models}
 
 
@@ -99,9 +99,9 @@ def sweep_models(recons: list) -> list[dict]:
     ``recons`` are: each one's URL for the interpreter (None when it cannot run there) and the
     server's copy of the input, which the sweep shows until the browser has its own."""
     from aedemo import export
-    from aedemo.ui.widgets import pixel_list
+    from aedemo.ui.widgets import grey_levels
 
     return [{"k": r.entry.spec.latent_dim, "id": r.entry.id, "url": export.net_url(r.entry),
              "name": f"{r.entry.spec.variant} k={r.entry.spec.latent_dim}",
-             "server": {"pixels": pixel_list(r.image), "caption": r.caption, "alt": r.alt}}
+             "server": {"pixels": grey_levels(r.image), "caption": r.caption, "alt": r.alt}}
             for r in recons]

@@ -17,7 +17,7 @@ import streamlit as st
 
 from aedemo import export
 from aedemo.store import StoredModel
-from aedemo.ui.browser_models import ASSETS, component_js
+from aedemo.ui.browser_models import ASSETS, component_loader
 from aedemo.ui.session import projector
 from aedemo.ui.widgets import PROJECTOR_CHART_PX
 from aedemo.viz.latent_space import extent
@@ -29,7 +29,7 @@ DECIMALS = 4      # a dot's place on the screen needs no more: a tenth of a pixe
 # Registered once per process, as Streamlit asks.
 _latent_hover = st.components.v2.component(
     "aedemo.latent_hover", html='<div class="lh-mount"></div>',
-    js=component_js("latent_hover.js"), css=(ASSETS / "latent_hover.css").read_text())
+    js=component_loader("latent_hover.js"), css=(ASSETS / "latent_hover.css").read_text())
 
 
 def latent_hover(stored: StoredModel, points: np.ndarray, labels: np.ndarray,

@@ -4,6 +4,7 @@ styles of the app and of projector mode."""
 
 from __future__ import annotations
 
+import base64
 import copy
 import html
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ import torch
 
 from aedemo.data import DataError
 from aedemo.preprocess import PAD_MAX_POINTS, PAD_PEN, PAD_SIZE, PAD_UNREADABLE
-from aedemo.ui.browser_models import component_js
+from aedemo.ui.browser_models import component_loader
 from aedemo.ui.session import projector
 from aedemo.viz.images import to_pixels
 
@@ -52,11 +53,12 @@ def hparam_input(field: Any, key: str, label: str | None = None, default: Any = 
 # real browser canvas that scales with its column, takes a mouse, a pen or a finger, and keeps
 # Clear and Undo visible and finger-sized. Beside it, the row of models' copies, drawn in the
 # browser while the pen moves (the interpreter and the framing come first in its script:
-# browser_models.component_js), then replaced by the server's after the stroke. The same module
-# draws the bottleneck sweep (mode "sweep"). Registered once per process, as Streamlit asks.
+# browser_models.component_js; the browser fetches that module once, each update carries only
+# its loader), then replaced by the server's after the stroke. The same module draws the
+# bottleneck sweep (mode "sweep"). Registered once per process, as Streamlit asks.
 _drawing_pad = st.components.v2.component(
     "aedemo.drawing_pad", html='<div class="pad-root"></div>',
-    js=component_js("drawing_pad.js"), css=(ASSETS / "drawing_pad.css").read_text())
+    js=component_loader("drawing_pad.js"), css=(ASSETS / "drawing_pad.css").read_text())
 
 
 def pad_sent(key: str) -> dict | None:
@@ -95,10 +97,13 @@ def drawing_pad(key: str, strokes: list | None = None, row: dict | None = None) 
                  width="stretch", height="content")
 
 
-def pixel_list(x: torch.Tensor) -> list[float]:
-    """A 28 x 28 picture as the browser paints it: its 784 numbers, row by row, to 4 places
-    (a grey level is one of 256; this keeps the page's message small)."""
-    return [round(float(v), 4) for v in x.reshape(-1).tolist()]
+def grey_levels(x: torch.Tensor) -> str:
+    """A 28 x 28 picture as the browser paints it: its 784 grey levels (0 to 255), row by row,
+    as base64 (drawing_pad.js's ``levels`` reads them back). A canvas shows nothing finer,
+    and each stroke sends every copy of the row and of the sweep: as numbers to 4 places they
+    were most of a stroke's message, 4 times these bytes."""
+    levels = (x.reshape(-1).clamp(0, 1) * 255).round().to(torch.uint8)
+    return base64.b64encode(levels.numpy().tobytes()).decode()
 
 
 def bottleneck_sweep(key: str, models: list[dict], x: torch.Tensor, k: int, label: str) -> None:
@@ -106,7 +111,7 @@ def bottleneck_sweep(key: str, models: list[dict], x: torch.Tensor, k: int, labe
     slider over ``models`` ({"k", "id", "url" or None, "name", "server": the server's copy},
     k ascending), starting at ``k``, and the chosen model's copy of the input: the pad's as
     the pen moves, else ``x``. Moving the slider sends nothing to the server."""
-    _drawing_pad(data={"mode": "sweep", "models": models, "input": pixel_list(x), "k": k,
+    _drawing_pad(data={"mode": "sweep", "models": models, "input": grey_levels(x), "k": k,
                        "label": label},
                  key=key, width="stretch", height="content")
 

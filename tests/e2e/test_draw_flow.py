@@ -38,9 +38,10 @@ def draw_server(tmp_path_factory, lesson_store):
 
 # What the page shows, read without forcing a layout (textContent): the row's captions beside
 # the pad as the server wrote them (null while the pen is down: the copies are then the
-# browser's, said so, and not the server's row), the verdict's error (the metric, faded or not:
-# Streamlit keeps a rerun's elements that it has not redrawn yet) and whether the verdict says
-# it is being computed. The row is inside the pad's component (drawing_pad.js), in its shadow
+# browser's, said so, and not the server's row), the verdict's error where a student sees it
+# (Streamlit keeps a rerun's elements that it has not redrawn yet, marked stale: the page hides
+# the last drawing's numbers then, keeping their place) and whether the verdict says it is being
+# computed. The row is inside the pad's component (drawing_pad.js), in its shadow
 # root when it has one.
 READ = """() => {
     const main = document.querySelector('[data-testid="stMain"]');
@@ -50,7 +51,8 @@ READ = """() => {
     const captions = [...root.querySelectorAll('canvas.live-recon')].map(
         c => c.parentElement.querySelector('figcaption').textContent);
     const row = captions.some(t => !t.includes(' · MSE ')) ? null : captions.join(' | ');
-    const metric = document.querySelector('[data-testid="stMetricValue"]');
+    const metric = [...document.querySelectorAll('[data-testid="stMetricValue"]')].find(
+        m => m.checkVisibility({visibilityProperty: true}));
     return {row, metric: metric ? metric.textContent : null,
             computing: main.textContent.includes('COMPUTING')};
 }""".replace("COMPUTING", COMPUTING)

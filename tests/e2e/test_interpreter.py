@@ -123,6 +123,13 @@ def test_the_route_is_refused_to_another_machine_as_a_page_is(server):
     # a file cached for everyone carries no student's cookie (a page does, to a new browser)
     assert _answer(url, {}, "Set-Cookie") == (200, None)
     assert "aedemo_student=" in _answer(server.url + "/", {}, "Set-Cookie")[1]
+    # the components' modules alike (aedemo.ui.browser_models.component_script)
+    from aedemo.ui.browser_models import component_script
+
+    script = server.url + component_script("drawing_pad.js")[0]
+    assert _answer(script, {}) == (200, "public, max-age=31536000, immutable")
+    assert _answer(script, {}, "Set-Cookie") == (200, None)
+    assert _answer(script, other)[0] == 403
 
 
 def test_the_browser_keeps_a_file_across_page_loads(server, page):
