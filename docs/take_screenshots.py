@@ -94,7 +94,8 @@ def hover_and_shoot(page, server, name: str) -> None:
 
 
 def replay_and_shoot(page, server, name: str) -> None:
-    """Latent space: how the map formed while the model trained, its slider at the start."""
+    """Latent space: how the map formed while the model trained, its slider where the page opens
+    it (the end of training)."""
     open_page(page, server, "latent_space")
     heading = page.get_by_role("heading", name="How this map formed while it trained")
     heading.wait_for(timeout=60_000)
