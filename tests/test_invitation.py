@@ -247,8 +247,8 @@ def test_a_click_from_a_browser_that_lost_the_role_invites_nobody(classroom):
     at.session_state["aedemo_teacher"] = "not the teacher's token"
     bring(at)
     assert board().invitation() is None
-    assert any("Only the teacher" in e.value for e in at.sidebar.error) or not [
-        b for b in at.button if b.key == "class-bring"]
+    assert [t.value for t in at.toast] == ["Only the teacher can bring the class to a page."]
+    assert not [b for b in at.button if b.key == "class-bring"]
 
 
 def test_a_browser_that_does_not_say_its_address_is_told_to_reload(classroom):

@@ -30,6 +30,9 @@ from aedemo.ui.session import for_viewer, is_teacher, service
 FRESH_FOR_S = 20 * 60           # an invitation older than this is no longer shown
 MODEL_PARAM = "model"           # the query's name for a stored model (model=<id>)
 QR_SCALE = 8                    # pixels a module in the SVG's own size; it is drawn stretched
+# the QR code's side in the projector's dialog: large, and with the dialog's title and the link
+# under it, within a 1024 x 768 projector's screen
+QR_PROJECTED_PX = 520
 _PROBLEM = "aedemo_bring_problem"    # what a click of the teacher's could not do, said once
 _BY_PATH = {p.path: p for p in PAGES}
 
@@ -167,8 +170,8 @@ def bring_the_class() -> None:
 def _invite(invite: tuple[str, list[tuple[str, str]]] | None) -> None:
     """The click on Bring the class here, to ``invite`` (the page's path and its settings):
     the role is asked again, at the click."""
-    if not is_teacher():
-        st.session_state[_PROBLEM] = "Only the teacher can bring the class to a page."
+    if not is_teacher():        # a toast: the teacher's box, where problems show, is gone
+        st.toast("Only the teacher can bring the class to a page.", icon=":material/lock:")
         return
     if invite is None:
         st.session_state[_PROBLEM] = ("This browser did not say which page it is on; reload "
@@ -185,7 +188,7 @@ def _invite(invite: tuple[str, list[tuple[str, str]]] | None) -> None:
 
 def _withdraw() -> None:
     if not is_teacher():
-        st.session_state[_PROBLEM] = "Only the teacher can stop bringing the class."
+        st.toast("Only the teacher can stop bringing the class.", icon=":material/lock:")
         return
     try:
         service().class_board.withdraw()
@@ -205,8 +208,8 @@ def qr_svg(link: str) -> str | None:
 
 
 def _qr_code(invitation: Invitation, app_here: str | None) -> None:
-    """The invitation's link and its QR code, stretched to the sidebar, and as large as the
-    screen allows in a dialog, for the projector; or a sentence when there is none to show.
+    """The invitation's link and its QR code, stretched to the sidebar, and large in a dialog,
+    for the projector; or a sentence when there is none to show.
     ``app_here``: the app's address as the teacher's browser shows it."""
     app = for_the_class(app_here) if app_here else None
     if app is None:
@@ -222,10 +225,10 @@ def _qr_code(invitation: Invitation, app_here: str | None) -> None:
     alt = f"QR code of the link to {invitation.label}: {link}"
     st.image(svg, alt=alt, caption=link, width="stretch")
     if st.button("Show the QR code large", key="class-bring-qr", icon=":material/qr_code_2:",
-                 help="For the projector: the QR code as large as the screen allows."):
+                 help="For the projector: the QR code large, in a window of its own."):
         _qr_dialog(svg, alt, link)
 
 
 @st.dialog("Scan to open the teacher's page", width="large")
 def _qr_dialog(svg: str, alt: str, link: str) -> None:
-    st.image(svg, alt=alt, caption=link, width="stretch")
+    st.image(svg, alt=alt, caption=link, width=QR_PROJECTED_PX)

@@ -3,7 +3,8 @@ passphrase, the teacher and two students in three browser contexts. The teacher,
 Generate page with a stored VAE in its address, clicks Bring the class here: both students'
 open sidebars say so by themselves within seconds, one follows the link in the same tab to the
 teacher's page and settings, the other is never moved. The teacher's QR code holds the link a
-student's laptop opens, with its alternative text, and the sidebars pass axe-core. Stop
+student's laptop opens, with its alternative text, in the sidebar and large in a dialog, and
+both pass axe-core. Stop
 bringing them takes the link off the students' sidebars."""
 
 from __future__ import annotations
@@ -53,9 +54,10 @@ def three(browser, request):
         c.close()
 
 
-def sidebar_audit(tab, where: str) -> list[str]:
-    """axe-core's critical and serious violations in the sidebar, one line each."""
-    found = Axe().run(tab, context=SIDEBAR).response["violations"]
+def audit(tab, where: str, part: str = SIDEBAR) -> list[str]:
+    """axe-core's critical and serious violations in a part of the page (the sidebar), one
+    line each."""
+    found = Axe().run(tab, context=part).response["violations"]
     return [f"{where}: {v['id']} ({v['impact']}) at {' > '.join(map(str, node['target']))}: "
             f"{v['help']} ({node['html'][:120]})"
             for v in found if v["impact"] in FAILING for node in v["nodes"]]
@@ -87,8 +89,20 @@ def test_bring_the_class_here_reaches_the_students_sidebars(classroom, three):
     # both students' sidebars hear it by themselves, untouched
     for student in (alice, bob):
         student.locator(SIDEBAR).get_by_text(INVITED).wait_for(timeout=POLL_MS)
-    problems = sidebar_audit(teacher, "teacher") + sidebar_audit(alice, "student")
+    problems = audit(teacher, "teacher") + audit(alice, "student")
+
+    # and large in a dialog of its own, for the projector: all of it on a 1400 x 1000 screen
+    sidebar.get_by_role("button", name="Show the QR code large").click()
+    dialog = teacher.get_by_role("dialog")
+    large = dialog.get_by_role("img", name=re.compile("^QR code of the link"))
+    assert large.get_attribute("alt") == qr.get_attribute("alt")
+    box = large.bounding_box()
+    assert box["width"] >= 2 * qr.bounding_box()["width"]
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 1000
+    problems += audit(teacher, "the QR code's dialog", '[role="dialog"]')
     assert not problems, "\n".join(problems)
+    teacher.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
 
     # Alice follows the link, in the same tab, to the teacher's page and settings
     alice.locator(SIDEBAR).get_by_role("link", name="Open the teacher's page").click()
