@@ -10,6 +10,7 @@ names (``ui.chart``, ``ui.models_or_wait``), from modules a newcomer can find th
 - ``pickers``: stored models named for people and picked from; ``stored``: the Train page's table
 - ``waiting``: a page waiting for its models; ``drawing``: the student's drawing across pages
 - ``class_view``: sharing a drawing with the class, and the Class page's map of them
+- ``invitation``: the teacher's Bring the class here, its QR code, and each student's link
 - ``widgets``: settings widgets, the drawing pad, digits, pictures, charts and the styles
 
 Nothing here trains on a rerun: the pages submit jobs, and workers train them (aedemo.workers).
@@ -26,6 +27,12 @@ from aedemo.ui.drawing import (
     sweep_models,
 )
 from aedemo.ui.frame import offline_notice, run_page, sidebar
+from aedemo.ui.invitation import (
+    FRESH_FOR_S,
+    bring_the_class,
+    invitation_notice,
+    standing_invitation,
+)
 from aedemo.ui.jobs import (
     FOLLOWED_JOBS,
     LATENT_MAP_KEY,
@@ -108,6 +115,7 @@ __all__ = [
     "TEACHERS", "YOU", "Browsers", "Viewer", "alt_texts", "architecture", "bottleneck_sweep",
     "browsers", "cancelled_text", "chart",
     "class_map",
+    "FRESH_FOR_S", "bring_the_class", "invitation_notice", "standing_invitation",
     "class_news", "client_address", "code_for",
     "data_or_wait", "deleted_by", "drawing_pad", "false_alarm_threshold", "follow_job",
     "for_viewer", "hparam_input", "interrupted_jobs", "is_teacher", "job_cost_note", "job_exists",

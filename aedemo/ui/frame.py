@@ -1,6 +1,6 @@
-"""The frame around every page: the sidebar (the dataset, the queue's jobs, the class's news,
-the teacher's box, the projector toggle) and run_page, which draws a page in the app's
-styles."""
+"""The frame around every page: the sidebar (the teacher's invitation, the dataset, the queue's
+jobs, the class's news, the teacher's box, the projector toggle) and run_page, which draws a
+page in the app's styles."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import streamlit as st
 from aedemo import roles
 from aedemo.jobs import JobError
 from aedemo.preprocess import escape_markdown
+from aedemo.ui.invitation import bring_the_class, invitation_notice
 from aedemo.ui.news import class_news
 from aedemo.ui.queue import PROGRESS_EVERY_S, job_line
 from aedemo.ui.session import (
@@ -56,6 +57,7 @@ def _teacher_box() -> None:
     svc = service()
     if is_teacher():
         st.caption("You are signed in as the teacher.")
+        bring_the_class()
         token = teacher_token()
         if st.context.cookies.get(roles.TEACHER_COOKIE) != token:
             claim = svc.teachers.claim(token)
@@ -86,6 +88,7 @@ def _teacher_box() -> None:
 def _sidebar_status() -> None:
     svc = service()
     class_news(full_run=st.session_state.pop(_FULL_RUN, False))
+    invitation_notice()          # heard at this poll: the teacher's click reaches every sidebar
     data = svc.data
     if svc.data_error:
         st.error(for_viewer(svc.data_error))

@@ -1,0 +1,120 @@
+"""Bring the class here (issue 22) in real browsers: the classroom command with a teacher's
+passphrase, the teacher and two students in three browser contexts. The teacher, on the
+Generate page with a stored VAE in its address, clicks Bring the class here: both students'
+open sidebars say so by themselves within seconds, one follows the link in the same tab to the
+teacher's page and settings, the other is never moved. The teacher's QR code holds the link a
+student's laptop opens, with its alternative text, in the sidebar and large in a dialog, and
+both pass axe-core. Stop
+bringing them takes the link off the students' sidebars."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from aedemo.roles import PASSPHRASE_ENV
+from aedemo.store import ModelStore
+from e2e_support import ARTIFACTS, Server, no_exception, open_page
+from support import classroom_command, lan_address
+
+SECRET = "a passphrase for the class"
+POLL_MS = 15_000          # the sidebar's fragment polls every 2 s (aedemo.ui.PROGRESS_EVERY_S)
+FAILING = ("critical", "serious")        # as tests/e2e/test_accessibility.py
+SIDEBAR = '[data-testid="stSidebar"]'
+INVITED = "The teacher is on Generate (VAE, k = 4)"
+
+
+@pytest.fixture(scope="module")
+def classroom(tmp_path_factory, lesson_store):
+    home = tmp_path_factory.mktemp("bring-here-home")
+    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
+    srv = Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", "AEDEMO_WORKERS": "0",
+                        PASSPHRASE_ENV: SECRET}, command=classroom_command(), host=lan_address())
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def three(browser, request):
+    """Alice's, Bob's and the teacher's browsers: three contexts, three student cookies."""
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(3)]
+    pages = [c.new_page() for c in contexts]
+    for pg in pages:
+        pg.set_default_timeout(30_000)
+    yield pages
+    if getattr(request.node, "rep_call", None) and request.node.rep_call.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for name, pg in zip(("alice", "bob", "teacher"), pages):
+            pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"),
+                          full_page=True)
+    for c in contexts:
+        c.close()
+
+
+def audit(tab, where: str, part: str = SIDEBAR) -> list[str]:
+    """axe-core's critical and serious violations in a part of the page (the sidebar), one
+    line each."""
+    found = Axe().run(tab, context=part).response["violations"]
+    return [f"{where}: {v['id']} ({v['impact']}) at {' > '.join(map(str, node['target']))}: "
+            f"{v['help']} ({node['html'][:120]})"
+            for v in found if v["impact"] in FAILING for node in v["nodes"]]
+
+
+def test_bring_the_class_here_reaches_the_students_sidebars(classroom, three):
+    alice, bob, teacher = three
+    vae = next(m.id for m in ModelStore(classroom.home).list()
+               if m.ok and m.spec.variant == "vae" and m.spec.latent_dim == 4)
+    for student in (alice, bob):
+        open_page(student, classroom)
+    home_url = bob.url
+
+    open_page(teacher, classroom, f"generate?model={vae}")
+    sidebar = teacher.locator(SIDEBAR)
+    sidebar.get_by_text("Teacher", exact=True).click()
+    sidebar.get_by_label("Passphrase").fill(SECRET)
+    sidebar.get_by_role("button", name="Unlock the teacher's role").click()
+    sidebar.get_by_text("You are signed in as the teacher.").wait_for()
+    sidebar.get_by_role("button", name="Bring the class here").click()
+    sidebar.get_by_text("The class is invited to Generate (VAE, k = 4)").wait_for()
+
+    # the QR code for the projector: the link a student's laptop opens, said in its alt text
+    link = f"{classroom.url}/generate?model={vae}"
+    qr = sidebar.get_by_role("img", name=re.compile("^QR code of the link"))
+    assert qr.get_attribute("alt") == f"QR code of the link to Generate (VAE, k = 4): {link}"
+    assert qr.bounding_box()["width"] >= 200, "large enough to scan from the projector"
+
+    # both students' sidebars hear it by themselves, untouched
+    for student in (alice, bob):
+        student.locator(SIDEBAR).get_by_text(INVITED).wait_for(timeout=POLL_MS)
+    problems = audit(teacher, "teacher") + audit(alice, "student")
+
+    # and large in a dialog of its own, for the projector: all of it on a 1400 x 1000 screen
+    sidebar.get_by_role("button", name="Show the QR code large").click()
+    dialog = teacher.get_by_role("dialog")
+    large = dialog.get_by_role("img", name=re.compile("^QR code of the link"))
+    assert large.get_attribute("alt") == qr.get_attribute("alt")
+    box = large.bounding_box()
+    assert box["width"] >= 2 * qr.bounding_box()["width"]
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 1000
+    problems += audit(teacher, "the QR code's dialog", '[role="dialog"]')
+    assert not problems, "\n".join(problems)
+    teacher.keyboard.press("Escape")
+    dialog.wait_for(state="detached")
+
+    # Alice follows the link, in the same tab, to the teacher's page and settings
+    alice.locator(SIDEBAR).get_by_role("link", name="Open the teacher's page").click()
+    alice.wait_for_url(re.compile(rf"/generate\?model={vae}$"))
+    alice.locator("h1", has_text="Generate").wait_for()
+    assert len(alice.context.pages) == 1
+    # Bob, who did not click, is where he was
+    bob.wait_for_timeout(3000)
+    assert bob.url == home_url
+
+    sidebar.get_by_role("button", name="Stop bringing them").click()
+    bob.locator(SIDEBAR).get_by_text(INVITED).wait_for(state="detached", timeout=POLL_MS)
+    assert bob.url == home_url
+    for tab in (alice, bob, teacher):
+        no_exception(tab)
