@@ -60,6 +60,9 @@ ID_CHARS = 64                   # the longest student id kept (classroom.Roster'
 QUERY_ITEMS = 20
 QUERY_CHARS = 100
 LABEL_CHARS = 120
+# Streamlit reads these from any page's address itself (embed mode hides the menu and the
+# sidebar): an invitation that set them would change the students' tabs, not show a page
+STREAMLIT_QUERY = ("embed",)
 DRAWING_ID = re.compile(r"[0-9a-f]{12}")     # uuid4's first 12 hex digits: never used twice
 
 
@@ -139,6 +142,8 @@ class Invitation:
                     and all(isinstance(s, str) and 0 < len(s) <= QUERY_CHARS for s in pair)):
                 raise ValueError(f"each setting must be a name and a value of at most "
                                  f"{QUERY_CHARS} characters")
+            if pair[0].lower().startswith(STREAMLIT_QUERY):
+                raise ValueError(f"{pair[0]!r:.40} is Streamlit's own setting, not a page's")
             checked_pairs.append((pair[0], pair[1]))
         if not (isinstance(label, str) and 0 < len(label.strip()) <= LABEL_CHARS
                 and label.isprintable()):

@@ -269,6 +269,9 @@ def test_the_invitation_is_the_teachers_to_give_and_withdraw(new_board):
     ("pages/generate.py", {str(i): "1" for i in range(21)}, "x"),
     ("pages/generate.py", {"k": "1" * 101}, "x"), ("pages/generate.py", {}, ""),
     ("pages/generate.py", {}, "x" * 121), ("pages/generate.py", {}, "a\nb"),
+    # Streamlit's own embed mode, which would hide the students' menu and sidebar
+    ("pages/generate.py", {"embed": "true"}, "x"),
+    ("pages/generate.py", {"EMBED_options": "hide_sidebar"}, "x"),
 ])
 def test_an_invitation_that_is_not_one_is_refused(board, page, query, label):
     with pytest.raises(ValueError):
