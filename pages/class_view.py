@@ -23,3 +23,5 @@ left, _ = st.columns([2, 3])
 stored = ui.pick_model_id(draw.one_per_variant(lesson), key="class-model",
                           label="Seen through", where=left)
 ui.class_map(stored, key="class-map")
+# every model the students trained this lesson, against the lesson's own
+ui.class_models_section(lesson, key="class-models")

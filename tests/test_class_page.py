@@ -6,6 +6,7 @@ AppTest on a copy of the lesson's models."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -16,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from aedemo import preprocess, roles, ui
 from aedemo.lessons import class_view, draw
+from aedemo.spec import ModelSpec, Trained
 from aedemo.viz.class_view import UNUSUAL, USUAL
 from page_support import a_drawing, figure, no_exception, values
 from support import REPO
@@ -189,3 +191,35 @@ def test_a_share_from_the_draw_page_arrives_on_the_class_map(classroom):
     no_exception(at)
     assert any("one drawing every" in w.value for w in at.warning)
     assert drawing_ids(classroom(BOB)) == [shared.id]
+
+
+# --- the class's models -----------------------------------------------------------------------
+
+def models_table(at: AppTest) -> list[dict]:
+    """The ranking table of the class's models, as rows."""
+    frames = [d for d in at.dataframe if "whose" in d.value.columns]
+    return frames[0].value.to_dict("records") if frames else []
+
+
+def test_a_students_model_this_lesson_is_on_the_class_chart_theirs_to_them_numbered_to_the_teacher(
+        classroom):
+    svc = ui.service()
+    stored = next(m for m in svc.models(variant="dense") if m.spec.latent_dim == 16)
+    model, record = svc.store.load(stored.id)
+    at = classroom(ALICE)
+    assert not models_table(at)
+    assert any("No student has trained" in c.value for c in at.caption)
+    # Alice's own dense k = 16, trained this lesson: stored as the worker stores a model
+    spec = ModelSpec.create("dense", {"latent_dim": 16}, dataset=record.spec.dataset,
+                            train=dataclasses.replace(record.spec.train, seed=12345))
+    mine = svc.store.save(spec, Trained(model=model, history=list(record.history),
+                                        metrics=dict(record.metrics), seconds=1.0),
+                          owner=ALICE)
+    svc.class_board.roster.enrol([BOB, ALICE])
+    rows = models_table(classroom(ALICE))
+    assert [(r["variant"], r["k"], r["whose"], r["model"]) for r in rows] == \
+        [("dense", 16, "yours", mine.id)]
+    assert rows[0]["value"] == pytest.approx(record.metrics["mse"])
+    assert [r["whose"] for r in models_table(classroom(BOB))] == ["a classmate's"]
+    assert [r["whose"] for r in models_table(classroom(TEACHER_BROWSER, teacher=True))] == \
+        ["student 2"]

@@ -103,3 +103,17 @@ def class_models(models: Iterable, zoo: Iterable, *, viewer: str | None,
     return ClassModels(errors=errors, vaes=vaes,
                        vae_whose={p.model_id: names[p.model_id] for p in vaes},
                        reference=model_sweep(zoo, ERROR_VARIANTS), ranking=rows)
+
+
+def describe(cm: ClassModels) -> str:
+    """The class's models in words, for a screen reader and the caption: how many, and the
+    best of each variant and k with whose it is."""
+    if cm.empty:
+        return ("No student has trained an image model this lesson yet: each one the Train "
+                "page stores appears here.")
+    best = [r for r in cm.ranking if r["rank"] == 1]
+    words = "; ".join(f"{r['variant']} k={r['k']}: {r['measure']} {r['value']:.4g} "
+                      f"({r['whose']})" for r in best)
+    n = len(cm.ranking)
+    return (f"{n} model{'s' if n != 1 else ''} the class trained this lesson. The best of "
+            f"each variant and k: {words}.")

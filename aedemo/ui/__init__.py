@@ -16,7 +16,7 @@ names (``ui.chart``, ``ui.models_or_wait``), from modules a newcomer can find th
 Nothing here trains on a rerun: the pages submit jobs, and workers train them (aedemo.workers).
 """
 
-from aedemo.ui.class_view import class_map, share_button
+from aedemo.ui.class_view import class_map, class_models_section, share_button
 from aedemo.ui.drawing import (
     DRAWING,
     keep_input,
@@ -115,6 +115,7 @@ __all__ = [
     "TEACHERS", "YOU", "Browsers", "Viewer", "alt_texts", "architecture", "bottleneck_sweep",
     "browsers", "cancelled_text", "chart",
     "class_map",
+    "class_models_section",
     "FRESH_FOR_S", "bring_the_class", "invitation_notice", "standing_invitation",
     "class_news", "client_address", "code_for",
     "data_or_wait", "deleted_by", "drawing_pad", "false_alarm_threshold", "follow_job",

@@ -11,17 +11,20 @@ import torch
 
 from aedemo.class_board import SharedDrawing, ShareRefused
 from aedemo.job import JobError
-from aedemo.lessons import class_view, draw
+from aedemo.lessons import class_models, class_view, draw
 from aedemo.store import StoredModel
 from aedemo.taskqueue import QueueUnavailable
 from aedemo.ui.news import teacher_act
 from aedemo.ui.session import for_viewer, is_teacher, service, student_id
 from aedemo.ui.widgets import chart, show_images
+from aedemo.viz.class_models import class_error_figure, class_vae_figure
 from aedemo.viz.class_view import class_map_figure
 
 REFRESH_S = 3             # a hidden drawing leaves every screen within this, plus a page's draw
+MODELS_REFRESH_S = 10     # a student's new model reaches the chart within this (they take minutes)
 SELECTED_SHOWN = 6        # drawings a selection shows as pictures
 _KEPT = "aedemo_class_map"      # session_state: the map as last drawn, per key
+_KEPT_MODELS = "aedemo_class_models"    # session_state: the models' section as last built
 _CLEAR_ASKED = "aedemo_class_clear_asked"
 
 
@@ -158,3 +161,41 @@ def _ask_to_clear(asked: bool) -> None:
     # a callback: the click's own run (the fragment's, or the page's) draws the question
     st.session_state[_CLEAR_ASKED] = asked
 
+
+
+@st.fragment(run_every=MODELS_REFRESH_S)
+def class_models_section(lesson: list[StoredModel], *, key: str) -> None:
+    """Every model the students trained this lesson (ClassBoard.models) on one chart against
+    the ``lesson``'s own models, and ranked per variant and k: the viewer's own marked "yours",
+    whose the others are said only to the teacher ("student 3"). Built again only when the
+    class's models (or the viewer's role) changed; a poll in between lists the store."""
+    svc = service()
+    board = svc.class_board
+    teacher = is_teacher()
+    st.header("The class's models")
+    try:
+        models = board.models(svc.store)
+        numbers = board.roster.numbers() if teacher else {}
+    except (QueueUnavailable, JobError) as err:
+        st.warning(for_viewer(err), icon=":material/cloud_off:")
+        return
+    state = (tuple(m.id for m in models), teacher, tuple(m.id for m in lesson))
+    kept = st.session_state.setdefault(_KEPT_MODELS, {}).get(key)
+    if kept is None or kept[0] != state:
+        cm = class_models.class_models(models, lesson, viewer=student_id(), numbers=numbers,
+                                       teacher=teacher)
+        figures = []
+        if cm.errors:
+            figures.append(("errors", class_error_figure(cm)))
+        if cm.vaes:
+            figures.append(("vaes", class_vae_figure(cm)))
+        kept = st.session_state[_KEPT_MODELS][key] = (state, cm, figures,
+                                                       class_models.describe(cm))
+    _, cm, figures, summary = kept
+    st.caption(summary)
+    for name, figure in figures:
+        chart(figure, key=f"{key}-{name}", summary=summary)
+    if not cm.empty:
+        columns = ("rank", "variant", "k", "measure", "value", "whose", "model")
+        st.dataframe([{c: r[c] for c in columns} for r in cm.ranking], hide_index=True,
+                     key=f"{key}-table")
