@@ -353,93 +353,29 @@ def cmd_class(args, store: ModelStore) -> int:
     return 0
 
 
-CLASS_CHART = "chart.html"
-CLASS_MODELS = "models.csv"
-CLASS_DRAWINGS = "drawings"
-
-
 def _export_class(board, store: ModelStore, folder: str, model_id: str | None
                   ) -> dict[str, Any]:
-    """Write the class to ``folder``: drawings/drawing-<i>-student-<n>.png (the framed
-    28 x 28 pictures as stored, the oldest first), models.csv (the lesson's models, whose by
-    roster number) and chart.html (the drawings on a model's latent map, plotly's script
-    inside, so it opens offline). What was written, and why there is no chart when there is
-    none."""
-    import csv
+    """Write the class's files (aedemo.lessons.class_export, which the teacher's Class page
+    zips) to ``folder``. What was written, and why there is no chart when there is none."""
     from pathlib import Path
 
-    import numpy as np
-    from PIL import Image
+    from aedemo.lessons.class_export import class_export
 
-    root = Path(folder)
-    drawings = board.drawings(viewer_is_teacher=True)
-    numbers = board.roster.numbers()
-    models = board.models(store)
-    chart, no_chart = _class_chart(store, drawings, model_id)     # a bad --model: nothing written
     try:
-        (root / CLASS_DRAWINGS).mkdir(parents=True, exist_ok=True)
-        for i, d in enumerate(drawings, 1):
-            whose = f"student-{d.student}" if d.student is not None else "unnumbered"
-            Image.fromarray(np.round(d.pixels * 255).astype(np.uint8), mode="L").save(
-                root / CLASS_DRAWINGS / f"drawing-{i}-{whose}.png")
-        with (root / CLASS_MODELS).open("w", newline="") as f:
-            rows = csv.writer(f)
-            rows.writerow(["id", "student", "variant", "latent_dim", "dataset", "epochs",
-                           "created", "test_mse"])
-            for m in models:
-                rows.writerow([m.id, numbers.get(m.owner, ""), m.spec.variant,
-                               m.spec.latent_dim, m.spec.dataset, m.spec.train.epochs,
-                               m.created, m.metrics.get("mse", "")])
-        if chart is not None:
-            chart.write_html(root / CLASS_CHART, include_plotlyjs=True)
+        export = class_export(board, store, model_id)     # a bad --model: nothing written
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if export.notice:        # offline: the map's test digits come from a stand-in, said once
+        print(export.notice, file=sys.stderr)
+    root = Path(folder)
+    try:
+        for name, content in export.files.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(content)
     except OSError as err:
         raise UsageError(f"cannot write the class to {folder}: {err.strerror or err}") from None
-    return {"drawings": len(drawings), "models": len(models),
-            "chart": CLASS_CHART if chart is not None else None, "no_chart": no_chart}
-
-
-def _class_chart(store: ModelStore, drawings, model_id: str | None):
-    """(the class chart, None) or (None, why there is none): the model's map of its test set
-    (aedemo.lessons.latent_space, PCA when k > 2) with each student's drawings as stars.
-    The model is ``model_id``, else the pinned, then the newest, usable image model with a
-    2-D code."""
-    import numpy as np
-    import torch
-
-    from aedemo import data as datasets
-    from aedemo.lessons import latent_space
-    from aedemo.preprocess import for_dataset
-    from aedemo.store import is_model_id
-    from aedemo.viz.latent_space import latent_scatter
-
-    if model_id is None:
-        pinned = store.pinned()
-        maps = [m for m in store.list() if m.ok and m.spec.kind == "image"
-                and m.spec.latent_dim == 2 and not m.spec.normal and not m.spec.subset]
-        maps.sort(key=lambda m: m.id not in pinned)       # stable: newest first within
-        if not maps:
-            return None, ("no stored image model has a 2-D code; name one with --model ID")
-        model_id = maps[0].id
-    entry = store.get(model_id) if is_model_id(model_id) else None
-    if entry is None or not entry.ok or entry.spec.kind != "image":
-        raise UsageError(f"no stored image model {model_id} to draw the class's map with")
-    if not drawings:
-        return None, "no drawings are shared"
-    model, record = store.load(model_id)
-    data = datasets.load_images(record.spec.dataset)
-    if data.notice:          # offline: the map's test digits come from a stand-in, said once
-        print(data.notice, file=sys.stderr)
-    shown = latent_space.latent_map(model, data)
-    pictures = torch.from_numpy(np.stack([d.pixels for d in drawings])).unsqueeze(1)
-    placed = shown.place(latent_space.encode(model, for_dataset(pictures, record.spec.dataset)))
-    marked: dict[str, list] = {}
-    for d, xy in zip(drawings, placed):
-        marked.setdefault(d.owner_words, []).append(xy)
-    axes = ("z1", "z2") if shown.method == "code" else ("PC 1", "PC 2")
-    return latent_scatter(shown.points, shown.labels, data.classes,
-                          marked={name: np.array(xy) for name, xy in marked.items()},
-                          title=f"The class's drawings on the map of {record.spec.describe()}",
-                          axis_names=axes), None
+    return {"drawings": export.drawings, "models": export.models, "chart": export.chart,
+            "no_chart": export.no_chart}
 
 
 MODEL_COMMANDS = ("train", "anomaly")      # the commands whose flags come from the registry

@@ -223,3 +223,11 @@ def test_a_students_model_this_lesson_is_on_the_class_chart_theirs_to_them_numbe
     assert [r["whose"] for r in models_table(classroom(BOB))] == ["a classmate's"]
     assert [r["whose"] for r in models_table(classroom(TEACHER_BROWSER, teacher=True))] == \
         ["student 2"]
+
+
+def test_only_the_teacher_is_offered_the_class_as_a_download(classroom):
+    share(ALICE, a_drawing())
+    teacher = classroom(TEACHER_BROWSER, teacher=True)
+    labels = [b.proto.label for b in teacher.get("download_button")]
+    assert labels == ["Download the class"]
+    assert not classroom(ALICE).get("download_button")

@@ -4,8 +4,10 @@ aedemo.class_board), on the queue's storage of a fresh home, and on a real Redis
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -14,9 +16,10 @@ from PIL import Image
 from test_cli import cli as in_a_process
 from test_cli import cli_here
 
-from aedemo import cli, taskqueue
+from aedemo import taskqueue
 from aedemo.class_board import FRAME, SHARE_EVERY_S, ClassBoard
 from aedemo.classroom import Roster
+from aedemo.lessons.class_export import class_chart, class_export
 from aedemo.preprocess import for_dataset
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
@@ -115,11 +118,27 @@ def test_export_writes_the_drawings_the_models_and_an_offline_chart(lesson, tmp_
     assert "alice" not in figure and "carol" not in figure
 
 
+def test_the_teachers_download_is_the_folder_the_command_writes(lesson, tmp_path, capsys):
+    """The Class page's one zip (ClassExport.zipped) holds the very files of --export DIR."""
+    board, store, _, _ = lesson
+    folder = tmp_path / "class"
+    code, _, err = cli_here(capsys, "class", "--export", str(folder))
+    assert code == 0, err
+    written = {p.relative_to(folder).as_posix(): p.read_bytes()
+               for p in folder.rglob("*") if p.is_file()}
+    with zipfile.ZipFile(io.BytesIO(class_export(board, store).zipped())) as z:
+        zipped = {name: z.read(name) for name in z.namelist()}
+    assert zipped.keys() == written.keys() and len(zipped) == 5
+    for name, content in written.items():
+        if name != "chart.html":           # plotly names each chart's element afresh
+            assert zipped[name] == content, name
+
+
 def test_the_chart_puts_each_drawing_at_its_code(lesson):
     """The stars sit where the model itself encodes the stored pictures (k = 2: the code's
     own axes), the framing for the digits re-made as the Draw page does."""
     board, store, model, shared = lesson
-    figure, why = cli._class_chart(store, board.drawings(viewer_is_teacher=True), None)
+    figure, why, _ = class_chart(store, board.drawings(viewer_is_teacher=True), None)
     assert why is None
     net, _ = store.load(model.id)
     stars = {t.name: np.column_stack([t.x, t.y]) for t in figure.data if t.mode ==

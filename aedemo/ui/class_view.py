@@ -12,6 +12,7 @@ import torch
 from aedemo.class_board import SharedDrawing, ShareRefused
 from aedemo.job import JobError
 from aedemo.lessons import class_models, class_view, draw
+from aedemo.lessons.class_export import class_export
 from aedemo.store import StoredModel
 from aedemo.taskqueue import QueueUnavailable
 from aedemo.ui.news import teacher_act
@@ -141,6 +142,7 @@ def _teacher_list(drawings: list[SharedDrawing], *, key: str) -> None:
         if hide.button("Hide", key=f"{key}-hide-{d.id}", icon=":material/visibility_off:",
                        help="Takes this drawing off every screen within seconds."):
             teacher_act(_on_the_board(lambda drawing_id=d.id: board.hide(drawing_id)))
+    _download(key=key)
     if not drawings:
         return
     if not st.session_state.get(_CLEAR_ASKED):
@@ -155,6 +157,20 @@ def _teacher_list(drawings: list[SharedDrawing], *, key: str) -> None:
         st.session_state[_CLEAR_ASKED] = False
         teacher_act(_on_the_board(board.clear))
     no.button("Keep them", key=f"{key}-clear-no", on_click=_ask_to_clear, args=(False,))
+
+
+def _download(*, key: str) -> None:
+    """The teacher's "Download the class": the files `python -m aedemo class --export` writes
+    (lessons.class_export), as one zip, built when clicked."""
+    def zipped() -> bytes:
+        svc = service()
+        return class_export(svc.class_board, svc.store).zipped()
+
+    st.download_button("Download the class", zipped, file_name="class.zip",
+                       mime="application/zip", key=f"{key}-download",
+                       icon=":material/download:",
+                       help="The shared drawings (PNG), the models the class trained this "
+                            "lesson (CSV) and the drawings' map (HTML), in one zip.")
 
 
 def _ask_to_clear(asked: bool) -> None:
