@@ -225,3 +225,15 @@ def busy_cpu_seconds() -> float | None:
         return None
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def trained_tiny(variant: str, latent_dim: int):
+    """(spec, Trained): a real model of ``variant`` trained for one epoch on the offline
+    digits, what a worker would store, in a second or so; for tests that need stored models
+    of a given shape (torch is imported here, not at the top, for the tests that need none)."""
+    from aedemo.spec import ModelSpec, train_spec
+    from aedemo.train import TrainConfig
+
+    spec = ModelSpec.create(variant, {"latent_dim": latent_dim}, dataset="digits",
+                            train=TrainConfig(epochs=1))
+    return spec, train_spec(spec)

@@ -21,9 +21,8 @@ from aedemo.class_board import FRAME, SHARE_EVERY_S, ClassBoard
 from aedemo.classroom import Roster
 from aedemo.lessons.class_export import class_chart, class_export
 from aedemo.preprocess import for_dataset
-from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
-from aedemo.train import TrainConfig
+from support import trained_tiny
 
 T0 = 1_800_000_000.0
 
@@ -40,9 +39,7 @@ def as_stored(x: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def trained_map():
     """A tiny model with a 2-D code on the digits, trained once for the module."""
-    spec = ModelSpec.create("dense", {"latent_dim": 2}, dataset="digits",
-                            train=TrainConfig(epochs=1))
-    return spec, train_spec(spec)
+    return trained_tiny("dense", 2)
 
 
 @pytest.fixture

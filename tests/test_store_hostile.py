@@ -15,17 +15,14 @@ from pathlib import Path
 import pytest
 
 from aedemo import cli
-from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import MAX_JSON_BYTES, MAX_WEIGHTS_BYTES, STALE_AFTER, ModelStore, StoreError
-from aedemo.train import TrainConfig
+from support import trained_tiny
 
 
 @pytest.fixture(scope="module")
 def trained():
     """One real training run (the shape of JSON the schema must accept), shared by the file."""
-    spec = ModelSpec.create("vae", {"latent_dim": 3}, dataset="digits",
-                            train=TrainConfig(epochs=1))
-    return spec, train_spec(spec)
+    return trained_tiny("vae", 3)
 
 
 @pytest.fixture
