@@ -208,7 +208,8 @@ def test_a_stale_invitation_shows_nothing(classroom, age):
     json.dumps({"page": "pages/generate.py", "query": [["model", {"$gt": ""}]],
                 "label": "Generate", "at": time.time()}).encode(),
     json.dumps(["pages/generate.py", [], "Generate", time.time()]).encode(),
-])
+], ids=["not JSON", "a page elsewhere", "a query of objects", "a list, not an object"])
+# (named: each process of a parallel run collects its own time.time(), and ids must agree)
 def test_a_hostile_stored_invitation_shows_nothing(classroom, stored):
     board().board.storage.put_data(ClassKey.INVITATION, stored)
     student = classroom(ALICE)
