@@ -120,10 +120,11 @@ DIGITS = {
 }
 
 
-def digit_strokes(rng: random.Random) -> list[list[float]]:
-    """One digit as the pad's strokes ([x0, y0, x1, y1, ...] in its 280 pixels, to 0.1 px),
-    placed, sized, slanted and jittered as a hand would, with the points a mouse sends."""
-    strokes = DIGITS[rng.randrange(10)]
+def digit_strokes(rng: random.Random, digit: int | None = None) -> list[list[float]]:
+    """One digit (``digit``, else one at random) as the pad's strokes ([x0, y0, x1, y1, ...]
+    in its 280 pixels, to 0.1 px), placed, sized, slanted and jittered as a hand would, with
+    the points a mouse sends."""
+    strokes = DIGITS[rng.randrange(10) if digit is None else digit]
     size = rng.uniform(0.45, 0.85) * PAD_SIZE
     x0 = rng.uniform(0.05, 0.95 - size / PAD_SIZE * 0.8) * PAD_SIZE
     y0 = rng.uniform(0.05, 0.95 - size / PAD_SIZE) * PAD_SIZE

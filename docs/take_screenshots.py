@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import os
+import random
 import sys
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "e2e")]
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "e2e"), str(REPO / "bench")]
 
 from e2e_support import (  # noqa: E402
     CHROMIUM_FLAGS,
@@ -104,6 +105,41 @@ def replay_and_shoot(page, server, name: str) -> None:
     page.screenshot(path=str(OUT / f"{name}.png"))
 
 
+def share_and_shoot(browser, server, name: str) -> None:
+    """The Class page projected after a dozen students shared from the Draw page, as the
+    README's lesson plan goes: ten 3s, then two drawings that are no digit."""
+    from classroom import digit_strokes
+    from draw_speed import draw
+
+    rng = random.Random(22)
+    scribbles = ([[70, 60, 210, 60, 70, 140, 210, 140, 70, 220, 210, 220]],       # a zigzag
+                 [[60, 240, 140, 40, 220, 240], [95, 160, 185, 160]])               # an A
+    for strokes in [digit_strokes(rng, 3) for _ in range(10)] + list(scribbles):
+        student = browser.new_context(viewport={"width": 1300, "height": 1000})
+        tab = student.new_page()
+        open_page(tab, server, "draw")
+        pad = tab.locator(PAD)
+        pad.wait_for(timeout=60_000)
+        for _ in draw(tab, pad.bounding_box(), [list(map(float, s)) for s in strokes]):
+            wait_idle(tab)
+        tab.get_by_role("button", name="Share with the class").click()
+        tab.get_by_text("Shared").first.wait_for(timeout=60_000)
+        student.close()
+    teacher = browser.new_page(viewport={"width": 1400, "height": 1000})
+    open_page(teacher, server, "class")
+    teacher.locator(".st-key-class-map-chart .js-plotly-plot").wait_for(timeout=60_000)
+    wait_idle(teacher)
+    teacher.wait_for_timeout(2000)
+    teacher.get_by_role("heading", name="Class").first.evaluate(
+        "h => h.scrollIntoView({block: 'start'})")
+    teacher.screenshot(path=str(OUT / f"{name}.png"))
+    teacher.get_by_role("heading", name="The shared drawings (only you see whose)").evaluate(
+        "h => h.scrollIntoView({block: 'start'})")
+    teacher.wait_for_timeout(1000)
+    teacher.screenshot(path=str(OUT / f"{name}_teacher.png"))
+    teacher.close()
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     server = Server(Path(os.environ["AEDEMO_HOME"]))
@@ -144,6 +180,7 @@ def main() -> None:
             live.evaluate("c => c.scrollIntoView({block: 'center'})")
             page.wait_for_timeout(3000)
             page.screenshot(path=str(OUT / "train_latent.png"))
+            share_and_shoot(browser, server, "class")
             phone = browser.new_page(viewport={"width": 390, "height": 844},
                                      device_scale_factor=2)
             draw_and_shoot(phone, server, "draw_phone")

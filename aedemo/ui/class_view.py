@@ -135,7 +135,8 @@ def _teacher_list(drawings: list[SharedDrawing], *, key: str) -> None:
     if not drawings:
         st.caption("No drawing is shared yet.")
     for d in reversed(drawings):
-        picture, who, hide = st.columns([1, 3, 2], vertical_alignment="center")
+        # a thumbnail, not a picture to study: the map above is where drawings are looked at
+        picture, who, hide, _ = st.columns([1, 3, 2, 4], vertical_alignment="center")
         with picture:
             show_images(_batch([d.pixels]), alt=f"the drawing {d.owner_words} shared", per_row=1)
         who.markdown(d.owner_words)
