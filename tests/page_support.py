@@ -5,6 +5,7 @@ would upload one."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 
@@ -90,3 +91,35 @@ def row_captions(at: AppTest) -> list[str]:
         return [c.value for c in row.caption if " · MSE " in c.value]
     row = component_data(at)[0]["row"]
     return [m["server"]["caption"] for m in row["models"] if m["server"]]
+
+
+@contextlib.contextmanager
+def classroom_service(home, lesson_store, monkeypatch, passphrase: str):
+    """The app's Service as a class's server starts it, for AppTests: a teacher's passphrase,
+    the lesson's models copied into ``home`` (the test's AEDEMO_HOME), on the digits, the zoo
+    and the workers off so nothing trains behind the test; ready inside, shut down after."""
+    import shutil
+
+    import streamlit as st
+
+    from aedemo import roles
+
+    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
+    monkeypatch.setenv(roles.PASSPHRASE_ENV, passphrase)
+    monkeypatch.setenv("AEDEMO_ZOO", "0")
+    monkeypatch.setenv("AEDEMO_WORKERS", "0")
+    monkeypatch.setenv("AEDEMO_DATASET", "digits")
+    st.cache_resource.clear()
+    assert ui.service().wait_ready(60)
+    yield
+    ui.service().shutdown()
+    st.cache_resource.clear()
+
+
+def as_browser(at: AppTest, student: str, *, teacher_passphrase: str | None = None) -> None:
+    """Run ``at`` as the browser whose cookie names ``student``; with the passphrase, as the
+    teacher's (the sidebar's form itself is driven in a real browser: tests/e2e)."""
+    at.session_state["aedemo_student"] = student
+    if teacher_passphrase is not None:
+        at.session_state["aedemo_teacher"] = ui.service().teachers.unlock(
+            teacher_passphrase, teacher_passphrase)

@@ -7,19 +7,17 @@ AppTest on a copy of the lesson's models."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 
 import numpy as np
 import pytest
-import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from aedemo import preprocess, roles, ui
+from aedemo import preprocess, ui
 from aedemo.lessons import class_view, draw
 from aedemo.spec import ModelSpec, Trained
 from aedemo.viz.class_view import UNUSUAL, USUAL
-from page_support import a_drawing, figure, no_exception, values
+from page_support import a_drawing, as_browser, classroom_service, figure, no_exception, values
 from support import REPO
 
 SECRET = "a passphrase for the class"
@@ -39,28 +37,18 @@ def scribble() -> torch.Tensor:
 def classroom(isolated_home, lesson_store, monkeypatch):
     """A server with a teacher's passphrase and the lesson's models; ``visit(student, page,
     teacher=...)`` runs app.py and opens the page as that browser."""
-    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
-    monkeypatch.setenv(roles.PASSPHRASE_ENV, SECRET)
-    monkeypatch.setenv("AEDEMO_ZOO", "0")
-    monkeypatch.setenv("AEDEMO_WORKERS", "0")
-    monkeypatch.setenv("AEDEMO_DATASET", "digits")
-    st.cache_resource.clear()
-    assert ui.service().wait_ready(60)
 
     def visit(student: str, page: str = CLASS, *, teacher: bool = False) -> AppTest:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-        at.session_state["aedemo_student"] = student
-        if teacher:      # the sidebar's form is driven in a real browser (tests/e2e)
-            at.session_state["aedemo_teacher"] = ui.service().teachers.unlock(SECRET, SECRET)
+        as_browser(at, student, teacher_passphrase=SECRET if teacher else None)
         at.run()
         at.switch_page(page)
         at.run()
         no_exception(at)
         return at
 
-    yield visit
-    ui.service().shutdown()
-    st.cache_resource.clear()
+    with classroom_service(isolated_home, lesson_store, monkeypatch, SECRET):
+        yield visit
 
 
 def class_traces(at: AppTest) -> dict[str, dict]:

@@ -10,18 +10,16 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import time
 
 import pytest
 import segno
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from aedemo import menu, roles, taskqueue, ui
 from aedemo.class_board import ClassBoard, ClassKey
 from aedemo.ui import invitation
-from page_support import model_id, no_exception
+from page_support import as_browser, classroom_service, model_id, no_exception
 from support import REPO
 
 SECRET = "a passphrase for the class"
@@ -44,13 +42,6 @@ def classroom(isolated_home, lesson_store, monkeypatch):
     app.py on its first page (Home) as that browser; ``visit(browser, page, query)`` runs the
     sidebar on that page (its address in st.context.url, its query string), as the teacher's
     browser at ``server``, the address it reaches the server at, says them."""
-    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
-    monkeypatch.setenv(roles.PASSPHRASE_ENV, SECRET)
-    monkeypatch.setenv("AEDEMO_ZOO", "0")
-    monkeypatch.setenv("AEDEMO_WORKERS", "0")
-    monkeypatch.setenv("AEDEMO_DATASET", "digits")
-    st.cache_resource.clear()
-    assert ui.service().wait_ready(60)
 
     def visit(browser: str, page: str | None = None, query: dict[str, str] | None = None, *,
               teacher: bool = False, server: str | None = SERVER) -> AppTest:
@@ -58,9 +49,7 @@ def classroom(isolated_home, lesson_store, monkeypatch):
             at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
         else:
             at = AppTest.from_function(sidebar_only, default_timeout=120)
-        at.session_state["aedemo_student"] = browser
-        if teacher:      # the sidebar's form is driven in a real browser (tests/e2e)
-            at.session_state["aedemo_teacher"] = ui.service().teachers.unlock(SECRET, SECRET)
+        as_browser(at, browser, teacher_passphrase=SECRET if teacher else None)
         if server:
             url_name = next(p.url_name for i, p in enumerate(menu.PAGES)
                             if p.path == (page or HOME))
@@ -70,9 +59,8 @@ def classroom(isolated_home, lesson_store, monkeypatch):
         no_exception(at)
         return at
 
-    yield visit
-    ui.service().shutdown()
-    st.cache_resource.clear()
+    with classroom_service(isolated_home, lesson_store, monkeypatch, SECRET):
+        yield visit
 
 
 def unescaped(text: str) -> str:

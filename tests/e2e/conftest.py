@@ -65,3 +65,21 @@ def page(browser, request):
     context.close()
 
 
+
+
+@pytest.fixture
+def three(browser, request):
+    """Alice's, Bob's and the teacher's browsers: three contexts, three student cookies (a
+    class in one test); each one's screenshot is kept when the test fails."""
+    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(3)]
+    pages = [c.new_page() for c in contexts]
+    for pg in pages:
+        pg.set_default_timeout(30_000)
+    yield pages
+    if getattr(request.node, "rep_call", None) and request.node.rep_call.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for name, pg in zip(("alice", "bob", "teacher"), pages):
+            pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"),
+                          full_page=True)
+    for c in contexts:
+        c.close()

@@ -92,6 +92,21 @@ def server_on_lesson_models(tmp_path_factory, lesson_store: Path, name: str,
     return Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", **(extra_env or {})})
 
 
+def classroom_on_lesson_models(tmp_path_factory, lesson_store: Path, name: str,
+                               passphrase: str) -> Server:
+    """The README's classroom command (a teacher's passphrase, every address) on a copy of the
+    lesson's models, no worker: for a teacher and students in browser contexts of their own,
+    reaching it at this machine's network address as their laptops would."""
+    from aedemo.roles import PASSPHRASE_ENV
+    from support import classroom_command, lan_address
+
+    home = tmp_path_factory.mktemp(name)
+    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
+    return Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", "AEDEMO_WORKERS": "0",
+                         PASSPHRASE_ENV: passphrase},
+                  command=classroom_command(), host=lan_address())
+
+
 def open_page(page, server: Server, path: str = "") -> None:
     """Load a page and wait until Streamlit has finished running its script."""
     page.goto(f"{server.url}/{path}")

@@ -10,15 +10,12 @@ bringing them takes the link off the students' sidebars."""
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from aedemo.roles import PASSPHRASE_ENV
 from aedemo.store import ModelStore
-from e2e_support import ARTIFACTS, Server, no_exception, open_page
-from support import classroom_command, lan_address
+from e2e_support import classroom_on_lesson_models, no_exception, open_page
 
 SECRET = "a passphrase for the class"
 POLL_MS = 15_000          # the sidebar's fragment polls every 2 s (aedemo.ui.PROGRESS_EVERY_S)
@@ -29,29 +26,9 @@ INVITED = "The teacher is on Generate (VAE, k = 4)"
 
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory, lesson_store):
-    home = tmp_path_factory.mktemp("bring-here-home")
-    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
-    srv = Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", "AEDEMO_WORKERS": "0",
-                        PASSPHRASE_ENV: SECRET}, command=classroom_command(), host=lan_address())
+    srv = classroom_on_lesson_models(tmp_path_factory, lesson_store, "bring-here-home", SECRET)
     yield srv
     srv.stop()
-
-
-@pytest.fixture
-def three(browser, request):
-    """Alice's, Bob's and the teacher's browsers: three contexts, three student cookies."""
-    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(3)]
-    pages = [c.new_page() for c in contexts]
-    for pg in pages:
-        pg.set_default_timeout(30_000)
-    yield pages
-    if getattr(request.node, "rep_call", None) and request.node.rep_call.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for name, pg in zip(("alice", "bob", "teacher"), pages):
-            pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"),
-                          full_page=True)
-    for c in contexts:
-        c.close()
 
 
 def audit(tab, where: str, part: str = SIDEBAR) -> list[str]:

@@ -5,14 +5,16 @@ one, and it leaves a student's open Class page by itself within seconds."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from playwright.sync_api import expect
 
-from aedemo.roles import PASSPHRASE_ENV
-from e2e_support import ARTIFACTS, Server, draw_seven, no_exception, open_page, wait_idle
-from support import classroom_command, lan_address
+from e2e_support import (
+    classroom_on_lesson_models,
+    draw_seven,
+    no_exception,
+    open_page,
+    wait_idle,
+)
 
 SECRET = "a passphrase for the class"
 VERDICT_MS = 60_000
@@ -21,29 +23,9 @@ GONE_MS = 15_000          # the map polls every 3 s (aedemo.ui.class_view.REFRES
 
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory, lesson_store):
-    home = tmp_path_factory.mktemp("class-view-home")
-    shutil.copytree(lesson_store, home, dirs_exist_ok=True)
-    srv = Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", "AEDEMO_WORKERS": "0",
-                        PASSPHRASE_ENV: SECRET}, command=classroom_command(), host=lan_address())
+    srv = classroom_on_lesson_models(tmp_path_factory, lesson_store, "class-view-home", SECRET)
     yield srv
     srv.stop()
-
-
-@pytest.fixture
-def three(browser, request):
-    """Alice's, Bob's and the teacher's browsers: three contexts, three student cookies."""
-    contexts = [browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(3)]
-    pages = [c.new_page() for c in contexts]
-    for pg in pages:
-        pg.set_default_timeout(30_000)
-    yield pages
-    if getattr(request.node, "rep_call", None) and request.node.rep_call.failed:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        for name, pg in zip(("alice", "bob", "teacher"), pages):
-            pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"),
-                          full_page=True)
-    for c in contexts:
-        c.close()
 
 
 def map_says(tab, words: str, timeout: float) -> None:
