@@ -60,6 +60,7 @@ ID_CHARS = 64                   # the longest student id kept (classroom.Roster'
 QUERY_ITEMS = 20
 QUERY_CHARS = 100
 LABEL_CHARS = 120
+INVITATION_FRESH_S = 20 * 60    # an invitation older than this is forgotten
 # Streamlit reads these from any page's address itself (embed mode hides the menu and the
 # sidebar): an invitation that set them would change the students' tabs, not show a page
 STREAMLIT_QUERY = ("embed",)
@@ -344,13 +345,20 @@ class ClassBoard:
                               mine=viewer is not None and e.student == viewer)
                 for e in index.entries if e.id in pictures]
 
-    def invitation(self) -> Invitation | None:
-        """The teacher's invitation to a page, or None."""
+    def invitation(self, *, now: float | None = None) -> Invitation | None:
+        """The teacher's invitation to a page while it stands: None once withdrawn, and None
+        when older than INVITATION_FRESH_S, or as far in the future (another server's clock,
+        or a value the app did not write): a lesson's "come here" should not greet tomorrow's
+        class, on a page or in ``python -m aedemo class``."""
         try:
             value = self.board.get(ClassKey.INVITATION)
         except (ValueError, RecursionError):
             return None
-        return Invitation.from_json(value)
+        invitation = Invitation.from_json(value)
+        now = time.time() if now is None else now
+        if invitation is None or abs(now - invitation.at) > INVITATION_FRESH_S:
+            return None
+        return invitation
 
     # --- the teacher ---------------------------------------------------------------------
 
@@ -408,7 +416,7 @@ class ClassBoard:
         return [m for m in store.list() if m.ok and m.owner not in (None, SYSTEM)
                 and (since is None or _timestamp(m.created) >= since)]
 
-    def summary(self, store) -> ClassSummary:
+    def summary(self, store, *, now: float | None = None) -> ClassSummary:
         index, pictures = self._read()
         models = self.models(store)
         students = {e.student for e in index.entries if e.id in pictures}
@@ -416,7 +424,7 @@ class ClassBoard:
         return ClassSummary(students=len(students),
                             drawings=sum(e.id in pictures for e in index.entries),
                             models=len(models), hidden=index.hidden, since=index.since,
-                            invitation=self.invitation())
+                            invitation=self.invitation(now=now))
 
     # --- the storage ---------------------------------------------------------------------
 

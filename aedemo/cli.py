@@ -27,7 +27,10 @@ class UsageError(Exception):
 
 
 def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    """A config field's flag: its name in a page's link (aedemo.links), with the dashes."""
+    from aedemo.links import param_name
+
+    return "--" + param_name(name)
 
 
 def _variant_params() -> dict[str, Any]:

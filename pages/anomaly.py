@@ -1,7 +1,7 @@
 import pandas as pd
 import streamlit as st
 
-from aedemo import preprocess, ui
+from aedemo import links, preprocess, ui
 from aedemo.jobs import JobError
 from aedemo.lessons import anomaly
 from aedemo.models import REGISTRY, variant_names
@@ -24,22 +24,28 @@ svc = ui.service()
 data = ui.data_or_wait()
 image_variants = [n for n in variant_names() if REGISTRY[n].kind == "image"]
 
+link = ui.linked_settings("anomaly")
 with st.container(border=True):
     st.header("Train a detector")
     left, mid, right = st.columns(3)
-    digits = left.multiselect("Normal digit(s)", list(range(len(data.classes))),
+    all_classes = list(range(len(data.classes)))
+    digits = left.multiselect("Normal digit(s)", all_classes,
                               default=list(DETECTOR["normal"]),
-                              format_func=lambda c: data.classes[c], key="anomaly-digits",
+                              format_func=lambda c: data.classes[c],
+                              key=link.seed(links.several_param("normal", all_classes),
+                                            "anomaly-digits"),
                               help="The model trains on these only; every other class is an "
                                    "anomaly")
-    variant = mid.selectbox("Variant", image_variants, key="anomaly-variant",
+    variant = mid.selectbox("Variant", image_variants,
+                            key=link.seed(links.choice_param("variant", image_variants),
+                                          "anomaly-variant"),
                             index=image_variants.index(DETECTOR["variant"]),
                             help="\n".join(f"- **{n}**: {REGISTRY[n].summary}"
                                            for n in image_variants))
     k_field = next(f for f in REGISTRY[variant].Config.params() if f.name == "latent_dim")
     with right:
         k = ui.hparam_input(k_field, key="anomaly-k", label="Bottleneck size k",
-                            default=DETECTOR["latent_dim"])
+                            default=DETECTOR["latent_dim"], link=link)
     n_normal = anomaly.count_of_classes(data.y_train, digits)
     # the defaults are the zoo's own detector: training them again finds it stored at once
     spec = detector_spec(data, tuple(digits), variant, k) if digits else None
@@ -72,7 +78,8 @@ _, detectors = ui.models_or_wait(
          "above and **Train detector**.")
 
 st.header("How well it separates")
-stored = ui.pick_model_id(detectors, key="anomaly-model", label="Detector")
+stored = ui.pick_model_id(detectors, key="anomaly-model", label="Detector", link=link)
+link.update_address()
 normal_names = ", ".join(data.classes[c] for c in stored.spec.normal)
 try:
     with st.spinner("Scoring every test image (once per detector)…"):

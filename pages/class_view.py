@@ -19,9 +19,11 @@ data, stored_models = ui.models_or_wait("image model", kind="image", prefer=draw
 # teacher projects is the one each student finds on their own screen
 whose = svc.provenance_of(ui.student_id())
 lesson = [m for m in stored_models if whose(m).showcase] or stored_models
+link = ui.linked_settings("class")
 left, _ = st.columns([2, 3])
 stored = ui.pick_model_id(draw.one_per_variant(lesson), key="class-model",
-                          label="Seen through", where=left)
+                          label="Seen through", where=left, link=link)
+link.update_address()
 ui.class_map(stored, key="class-map")
 # every model the students trained this lesson, against the lesson's own
 ui.class_models_section(lesson, key="class-models")

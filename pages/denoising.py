@@ -1,6 +1,6 @@
 import streamlit as st
 
-from aedemo import ui
+from aedemo import links, ui
 from aedemo.lessons import denoising
 from aedemo.lessons.reconstructions import pick_examples
 from aedemo.noise import NOISE_KINDS
@@ -26,21 +26,28 @@ data, denoisers = ui.models_or_wait("denoising autoencoder", variant="denoising"
 
 
 
+link = ui.linked_settings("denoising")
 cols = st.columns([3, 2, 2, 1])
 with cols[0]:
-    stored = ui.pick_model(denoisers, key="den-model", label="Denoising autoencoder")
+    stored = ui.pick_model(denoisers, key="den-model", label="Denoising autoencoder",
+                           link=link)
 trained = dict(stored.spec.hparams)
+# named as the CLI's flags for the noise a denoising model trains on (--noise-kind, --noise-level)
 kind = cols[1].selectbox("Noise", NOISE_KINDS, index=NOISE_KINDS.index(trained["noise_kind"]),
-                         key="den-kind")
+                         key=link.seed(links.choice_param("noise-kind", NOISE_KINDS), "den-kind"))
 levels = list(denoising.NOISE_LEVELS[kind])
 start = (min(levels, key=lambda v: abs(v - trained["noise_level"]))
          if kind == trained["noise_kind"] else levels[len(levels) // 2])
 # one slider per kind: each kind has its own levels (a sigma, or a fraction of pixels)
-level = cols[2].select_slider("Noise level", levels, value=start, key=f"den-level-{kind}",
+level = cols[2].select_slider("Noise level", levels, value=start,
+                              key=link.seed(links.step_param("noise-level", levels),
+                                            f"den-level-{kind}"),
                               help="Gaussian: the noise's sigma. Salt-and-pepper and masking: "
                                    "the fraction of pixels hit.")
-seed = int(cols[3].number_input("Seed", 0, 10**6, 0, key="den-seed",
+seed = int(cols[3].number_input("Seed", 0, 10**6, 0,
+                                key=link.seed(links.number_param("seed", 0, 10**6), "den-seed"),
                                 help="Which test digits are shown and which noise they get"))
+link.update_address()
 same_kind = kind == trained["noise_kind"]
 st.caption(f"This model was trained on "
            f"{denoising.describe_noise(trained['noise_kind'], trained['noise_level'])}"

@@ -208,7 +208,11 @@ def bottleneck_sweep(model_input: torch.Tensor, sweep: dict) -> None:
 @st.fragment
 def among_the_dataset(model_input: torch.Tensor, shown: list) -> None:
     st.header("Your drawing among the dataset")
-    stored = ui.pick_model_id(shown, key="draw-model", label="Seen through")
+    # the model is the page's one setting in its address: linked inside the fragment, which
+    # reruns alone when it changes
+    link = ui.linked_settings("draw")
+    stored = ui.pick_model_id(shown, key="draw-model", label="Seen through", link=link)
+    link.update_address()
     model = svc.load_model(stored.id)
     with st.spinner("Encoding the dataset with this model (once per model)…"):
         views = svc.derived(draw.model_views, stored)

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from aedemo import ui
+from aedemo import links, ui
 from aedemo.data import IMAGE_PIXELS
 from aedemo.jobs import JobError
 from aedemo.lessons import generate, generate_kl, latent_space
@@ -39,6 +39,7 @@ st.markdown(
     "does, the last.")
 
 svc = ui.service()
+link = ui.linked_settings("generate")
 # The first choice is a plain VAE (beta = 1) with k > 2. Not k = 2: a plain autoencoder's 2D
 # codes spread so widely over the plane that N(0, I) draws land among its digits too, and on the
 # zoo its random decodes looked as digit-like as the VAE's (the manifold below has a k = 2 VAE
@@ -47,7 +48,7 @@ svc = ui.service()
 # the manifold finds a k = 2 VAE), so a VAE the teacher pins is the default here too.
 data, vaes = ui.models_or_wait("variational autoencoder (VAE)", variant="vae",
                                prefer=lambda m: (m.spec.latent_dim == 2, beta_of(m) != 1.0))
-stored = ui.pick_model(vaes, key="gen-vae", label="VAE")
+stored = ui.pick_model(vaes, key="gen-vae", label="VAE", link=link)
 vae = svc.load_model(stored.id)
 k = stored.spec.latent_dim
 beta = beta_of(stored)
@@ -68,11 +69,14 @@ spread = svc.derived(generate.spread_on_training_set, stored)
 # --- samples from the prior ------------------------------------------------------------------
 st.header("Random codes, decoded")
 seed_col, temp_col = st.columns([1, 2])
-seed = int(seed_col.number_input("Seed", 0, 10**6, 0, key="gen-seed",
+seed = int(seed_col.number_input("Seed", 0, 10**6, 0,
+                                 key=link.seed(links.number_param("seed", 0, 10**6), "gen-seed"),
                                  help="Another seed draws other codes"))
 temperature = temp_col.slider(
-    "Temperature T", 0.1, 2.0, 1.0, 0.1, key="gen-temp",
+    "Temperature T", 0.1, 2.0, 1.0, 0.1,
+    key=link.seed(links.number_param("temperature", 0.1, 2.0, whole=False), "gen-temp"),
     help="Codes are drawn from N(0, T² I); the fitted Gaussian's spread is scaled the same way")
+link.update_address()
 vae_samples = generate.sample_prior(vae, SAMPLES, temperature=temperature, seed=seed)
 draws = f"z ~ N(0, {temperature:g}² I)"
 vae_col, plain_col, fair_col = st.columns(3)

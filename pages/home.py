@@ -1,7 +1,7 @@
 import streamlit as st
 
 from aedemo import data as datasets
-from aedemo import menu, ui
+from aedemo import links, menu, ui
 from aedemo.models import REGISTRY, variant_names
 from aedemo.viz.home import architecture_figure, architecture_summary, scale_note, squeeze
 
@@ -18,12 +18,16 @@ st.markdown(
     "*unsupervised* learning. Changing the loss or the input gives the variants you can try "
     "here: denoising, sparse, variational, convolutional, and an LSTM for time series.")
 
+link = ui.linked_settings("home")
 left, right = st.columns([1, 2])
 with left:
     variant = st.selectbox("Architecture", variant_names(),
-                           format_func=lambda n: f"{n}: {REGISTRY[n].summary}")
+                           format_func=lambda n: f"{n}: {REGISTRY[n].summary}",
+                           key=link.seed(links.choice_param("variant", variant_names()),
+                                         "home-variant"))
     k_field = next(f for f in REGISTRY[variant].Config.params() if f.name == "latent_dim")
-    k = ui.hparam_input(k_field, key="home-k", label="Bottleneck size k")
+    k = ui.hparam_input(k_field, key="home-k", label="Bottleneck size k", link=link)
+link.update_address()
 with right:
     layers = ui.architecture(variant, k)
     # a sequence model's sizes are per time step: its series are this long

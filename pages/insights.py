@@ -1,6 +1,6 @@
 import streamlit as st
 
-from aedemo import ui
+from aedemo import links, ui
 from aedemo.lessons import insights
 from aedemo.models.sparse import NEAR_ZERO
 from aedemo.viz.images import to_pixels
@@ -35,6 +35,7 @@ st.markdown(
 
 svc = ui.service()
 data = ui.data_or_wait()
+link = ui.linked_settings("insights")
 # The default needs an L1 penalty: the l1 = 0 control is what it is compared with, not the
 # lesson, so even a pinned control is listed after the penalised models.
 sparse_models = ui.models(variant="sparse", need=lambda m: insights.l1_of(m) > 0)
@@ -59,7 +60,8 @@ st.header("Sparse codes")
 if not sparse_models:
     ui.waiting_for_models("sparse autoencoder")
 else:
-    stored = ui.pick_model(sparse_models, key="ins-sparse", label="Sparse autoencoder")
+    stored = ui.pick_model(sparse_models, key="ins-sparse", label="Sparse autoencoder",
+                           link=link)
     k, chosen = stored.spec.latent_dim, insights.l1_of(stored)
     family = insights.same_network(stored, ui.models(variant="sparse", others=False))
     stats = {l1: codes_of(m) for l1, m in family.items()}
@@ -123,9 +125,11 @@ if not conv_models:
 else:
     left, right = st.columns([3, 1])
     with left:
-        conv_stored = ui.pick_model(conv_models, key="ins-conv", label="Convolutional autoencoder")
-    index = int(right.number_input("Test digit #", 0, len(data.x_test) - 1, 0,
-                                   key="ins-digit"))
+        conv_stored = ui.pick_model(conv_models, key="ins-conv", label="Convolutional autoencoder",
+                                    link=link, link_as="conv-model")
+    index = int(right.number_input(
+        "Test digit #", 0, len(data.x_test) - 1, 0,
+        key=link.seed(links.number_param("digit", 0, len(data.x_test) - 1), "ins-digit")))
     conv = svc.load_model(conv_stored.id)
     weights = insights.first_layer_filters(conv)
     ui.chart(filters_figure(weights), key="ins-filters", summary=filters_summary(weights))
@@ -147,3 +151,4 @@ else:
                "the resolution. Each map is scaled to its own strongest response (white), so a "
                "map that barely fires looks as bright as one that fires hard: hover over a map "
                "for its raw activation.")
+link.update_address()

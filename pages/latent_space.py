@@ -1,7 +1,7 @@
 import numpy as np
 import streamlit as st
 
-from aedemo import metrics, ui
+from aedemo import links, metrics, ui
 from aedemo.lessons import generate, latent_space
 from aedemo.lessons.latent_space import FITTED, PRIOR, PRIOR_DISC, PRIOR_RADII
 from aedemo.service import When
@@ -40,18 +40,22 @@ data, models = ui.models_or_wait("image model", kind="image", need=is_2d,
                                  prefer=lambda m: m.spec.variant != "vae")
 
 st.header("The test digits' codes")
+link = ui.linked_settings("latent")
 left, right = st.columns([3, 2])
 with left:
-    stored = ui.pick_model(models, key="latent-model")
+    stored = ui.pick_model(models, key="latent-model", link=link)
 model = svc.load_model(stored.id)
 k = stored.spec.latent_dim
 is_vae = stored.spec.variant == "vae"
 method = "code"
 if k != 2:
     method = right.radio("2D map of the codes", list(METHODS), format_func=METHODS.get,
-                         horizontal=True, key="latent-method")
+                         horizontal=True,
+                         key=link.seed(links.choice_param("method", list(METHODS)),
+                                       "latent-method"))
 else:
     right.caption("k = 2: the map shows the code's own two axes, z1 and z2.")
+link.update_address()
 
 
 def map_of(how: str, when: When = When.NOW) -> latent_space.LatentMap | None:

@@ -2,7 +2,7 @@ import streamlit as st
 import torch
 
 from aedemo import data as datasets
-from aedemo import metrics, ui
+from aedemo import links, metrics, ui
 from aedemo.lessons import reconstructions
 from aedemo.lessons import reconstructions_bottleneck as bottleneck
 from aedemo.metrics import mse_per_item
@@ -54,16 +54,20 @@ def redrawn(what: list[str], by: str, errors) -> list[str]:
 
 
 all_classes = list(range(len(data.classes)))
+link = ui.linked_settings("reconstructions")
 left, mid, right = st.columns([3, 3, 1])
 with left:
-    stored = ui.pick_model(models, key="rec-model")
+    stored = ui.pick_model(models, key="rec-model", link=link)
 classes = mid.multiselect("Digits to show", all_classes, default=all_classes,
-                          format_func=lambda c: data.classes[c], key="rec-classes")
+                          format_func=lambda c: data.classes[c],
+                          key=link.seed(links.several_param("digits", all_classes), "rec-classes"))
 # Reshuffle sets the seed through session state, so the widget takes its start from there too:
 # a default given to the widget as well makes Streamlit warn at every Reshuffle.
 st.session_state.setdefault("rec-seed", 0)
-seed = right.number_input("Seed", 0, 10**6, key="rec-seed",
+seed = right.number_input("Seed", 0, 10**6,
+                          key=link.seed(links.number_param("seed", 0, 10**6), "rec-seed"),
                           help="Which test digits are drawn: the same seed, the same digits.")
+link.update_address()
 right.button("Reshuffle", on_click=reseed, icon=":material/shuffle:", key="rec-shuffle")
 
 model = svc.load_model(stored.id)

@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from aedemo import data as datasets
-from aedemo import ui
+from aedemo import links, ui
 from aedemo.jobs import JobError
 from aedemo.lessons import anomaly, sequences
 from aedemo.preprocess import escape_markdown
@@ -37,14 +37,19 @@ def offer_training() -> None:
 _, models = ui.models_or_wait("LSTM model", kind="sequence", dataset=datasets.SERIES,
                               meanwhile=offer_training)
 
+link = ui.linked_settings("sequences")
 left, right = st.columns([2, 1])
-stored = ui.pick_model_id(models, key="seq-model", where=left)
-seed = right.number_input("Test set seed", 0, 10_000, 0, key="seq-seed",
+stored = ui.pick_model_id(models, key="seq-model", where=left, link=link)
+seed = right.number_input("Test set seed", 0, 10_000, 0,
+                          key=link.seed(links.number_param("seed", 0, 10_000), "seq-seed"),
                           help="Another seed generates another test set")
 kinds = st.multiselect("Anomalies in the test set", list(datasets.ANOMALY_KINDS),
-                       default=list(datasets.ANOMALY_KINDS), key="seq-kinds",
+                       default=list(datasets.ANOMALY_KINDS),
+                       key=link.seed(links.several_param("anomalies", list(datasets.ANOMALY_KINDS)),
+                                     "seq-kinds"),
                        help="30% of the test series carry one anomaly each, of these kinds in "
                             "turn")
+link.update_address()
 with st.spinner("Scoring the test series…"):
     scores = svc.derived(sequences.score_test_series, stored,
                          sequences.kinds_in_order(kinds), int(seed), data=False)

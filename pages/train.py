@@ -1,7 +1,7 @@
 import streamlit as st
 
 from aedemo import data as datasets
-from aedemo import ui
+from aedemo import links, ui
 from aedemo.jobs import JobError
 from aedemo.metrics import training_set_bce_floor
 from aedemo.models import REGISTRY, variant_names
@@ -17,6 +17,7 @@ st.markdown(
     "see under the settings.")
 
 svc = ui.service()
+link = ui.linked_settings("train")
 train_fields = {f.name: f for f in TrainConfig.__dataclass_fields__.values()}
 
 # The student's jobs come first, above the settings: on a laptop's screen a panel drawn under
@@ -49,12 +50,15 @@ with st.container(border=True):
     names = variant_names()
     variant = left.selectbox(
         "Variant", names, index=names.index(kept_or("train-variant", names[0], names.__contains__)),
-        format_func=lambda n: f"{n}: {REGISTRY[n].summary}", key="train-variant")
+        format_func=lambda n: f"{n}: {REGISTRY[n].summary}",
+        key=link.seed(links.choice_param("variant", names), "train-variant"))
     cls = REGISTRY[variant]
     refused = None             # why Start is off: the dataset loading, or one not here
     dataset_key = "train-series"
     if cls.kind == "sequence":
-        dataset = left.selectbox("Dataset", [datasets.SERIES], key=dataset_key,
+        dataset = left.selectbox("Dataset", [datasets.SERIES],
+                                 key=link.seed(links.choice_param("dataset", [datasets.SERIES]),
+                                               dataset_key),
                                  help="Generated noisy sine mixtures (see the Sequences page)")
     else:
         data = svc.data            # read once: it may arrive while this run draws the form
@@ -65,8 +69,9 @@ with st.container(border=True):
             "Dataset", options,
             index=options.index(kept_or("train-dataset", default_set, options.__contains__)),
             # until the app's dataset has loaded its name is not known: that first widget is
-            # replaced (a key of its own) by one that starts on it
-            key=dataset_key,
+            # replaced (a key of its own) by one that starts on it; a link's dataset waits for it
+            key=link.seed(links.choice_param("dataset", options), dataset_key) if data else
+            dataset_key,
             help="MNIST, Fashion-MNIST and KMNIST are downloaded; mnist-5k and digits ship "
                  "with the installed packages")
         if data and dataset == data.name:
@@ -88,7 +93,7 @@ with st.container(border=True):
     hparams = {f.name: ui.hparam_input(
         f, key=f"train-{variant}-{f.name}",
         label="Bottleneck size k" if f.name == "latent_dim" else None,
-        default=kept_or(f"train-{variant}-{f.name}", None, in_range(f)))
+        default=kept_or(f"train-{variant}-{f.name}", None, in_range(f)), link=link)
         for f in cls.Config.params()}
     # the variant's own preferences; a small set like the offline digits needs more epochs
     # and smaller batches
@@ -97,22 +102,26 @@ with st.container(border=True):
     with mid:
         epochs = ui.hparam_input(epochs_field, key=f"train-epochs-{variant}", label="Epochs",
                                  default=kept_or(f"train-epochs-{variant}", suggested.epochs,
-                                                 in_range(epochs_field)))
+                                                 in_range(epochs_field)), link=link)
         lr = ui.hparam_input(train_fields["lr"], key=f"train-lr-{variant}",
                              label="Learning rate",
                              default=kept_or(f"train-lr-{variant}", suggested.lr,
-                                             in_range(train_fields["lr"])))
+                                             in_range(train_fields["lr"])), link=link)
     batch_sizes = [b for b in (16, 32, 64, 128, 256, 512, 1024, 2048)
                    if train_fields["batch_size"].metadata["low"] <= b
                    <= train_fields["batch_size"].metadata["high"]]
     batch_size = right.select_slider(
-        "Batch size", batch_sizes, key=f"train-batch-{variant}",
+        "Batch size", batch_sizes,
+        key=link.seed(links.step_param("batch-size", batch_sizes), f"train-batch-{variant}"),
         value=kept_or(f"train-batch-{variant}", suggested.batch_size, batch_sizes.__contains__))
     # A float field, though a seed is whole: Streamlit makes an int field's value an int before
     # any check, so a NaN sent by hand (no browser sends one) raised in every run of the page.
     # A float field's value that is not finite or not in its range becomes its default, None,
     # which the check below names; so its starting value is set as the session's instead.
     seed_field = train_fields["seed"]
+    seed_link = links.field_param(seed_field)
+    link.seed(links.Param("seed", seed_link.takes, lambda text: float(seed_link.parse(text)),
+                          links.number_text), "train-seed")
     if "train-seed" not in st.session_state:
         st.session_state["train-seed"] = float(kept_or("train-seed", 0, in_range(seed_field)))
     seed = right.number_input("Seed", float(seed_field.metadata["low"]),
@@ -133,6 +142,7 @@ with st.container(border=True):
                       help=refused)
     if chosen is not None and refused is None:
         ui.job_cost_note(chosen)
+link.update_address()
 
 form_keys = ["train-variant", dataset_key, *(f"train-{variant}-{name}" for name in hparams),
              f"train-epochs-{variant}", f"train-lr-{variant}", f"train-batch-{variant}",

@@ -14,6 +14,7 @@ from huey.constants import EmptyData
 from aedemo import class_board, taskqueue
 from aedemo.class_board import (
     FRAME,
+    INVITATION_FRESH_S,
     PER_STUDENT,
     PIXELS,
     SHARE_EVERY_S,
@@ -253,13 +254,23 @@ def test_the_invitation_is_the_teachers_to_give_and_withdraw(new_board):
     assert student_server.invitation() is None
     given = teacher_server.invite("pages/generate.py", {"variant": "vae", "k": "16"},
                                   "Generate (VAE, k = 16)", now=T0)
-    seen = student_server.invitation()
+    seen = student_server.invitation(now=T0 + 1)
     assert seen == given == Invitation("pages/generate.py", (("variant", "vae"), ("k", "16")),
                                        "Generate (VAE, k = 16)", T0)
     assert seen.words == "The teacher is on Generate (VAE, k = 16)"
     assert seen.query_string == "variant=vae&k=16"
+    assert student_server.summary(ModelStore(), now=T0 + 1).invitation == given
     teacher_server.withdraw()
-    assert student_server.invitation() is None
+    assert student_server.invitation(now=T0 + 1) is None
+
+
+def test_an_old_invitation_is_forgotten_on_every_server_and_in_the_summary(new_board):
+    teacher_server, student_server = new_board(), new_board()
+    teacher_server.invite("pages/generate.py", {}, "Generate", now=T0)
+    assert student_server.invitation(now=T0 + INVITATION_FRESH_S) is not None
+    for now in (T0 + INVITATION_FRESH_S + 1, T0 - INVITATION_FRESH_S - 1):   # or a clock behind
+        assert student_server.invitation(now=now) is None
+        assert student_server.summary(ModelStore(), now=now).invitation is None
 
 
 @pytest.mark.parametrize("page, query, label", [

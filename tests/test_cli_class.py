@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import time
 import zipfile
 
 import numpy as np
@@ -17,7 +18,7 @@ from test_cli import cli as in_a_process
 from test_cli import cli_here
 
 from aedemo import taskqueue
-from aedemo.class_board import FRAME, SHARE_EVERY_S, ClassBoard
+from aedemo.class_board import FRAME, INVITATION_FRESH_S, SHARE_EVERY_S, ClassBoard
 from aedemo.classroom import Roster
 from aedemo.lessons.class_export import class_chart, class_export
 from aedemo.preprocess import for_dataset
@@ -54,8 +55,7 @@ def lesson(isolated_home, trained_map):
     shared = {board.share("alice", picture(0), now=T0): picture(0),
               board.share("alice", picture(1), now=T0 + SHARE_EVERY_S): picture(1),
               board.share("carol", picture(2), now=T0): picture(2)}
-    board.invite("pages/generate.py", {"variant": "vae", "k": "16"}, "Generate (VAE, k = 16)",
-                 now=T0)
+    board.invite("pages/generate.py", {"variant": "vae", "k": "16"}, "Generate (VAE, k = 16)")
     return board, store, model, shared
 
 
@@ -82,6 +82,15 @@ def test_the_class_in_words(lesson, capsys):
     assert code == 0
     assert "2 student(s), 3 shared drawing(s) (0 hidden), 1 model(s)" in out
     assert "The teacher is on Generate (VAE, k = 16) (pages/generate.py?variant=vae&k=16)" in out
+
+
+def test_an_old_invitation_is_not_said(lesson, capsys):
+    board = lesson[0]
+    board.invite("pages/generate.py", {}, "Generate", now=time.time() - INVITATION_FRESH_S - 60)
+    code, out, _ = cli_here(capsys, "class", "--json")
+    assert code == 0 and json.loads(out)["invitation"] is None
+    code, out, _ = cli_here(capsys, "class")
+    assert "The teacher is on" not in out
 
 
 def test_export_writes_the_drawings_the_models_and_an_offline_chart(lesson, tmp_path, capsys):

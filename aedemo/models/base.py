@@ -28,6 +28,16 @@ def hparam(default: Any, *, low=None, high=None, choices: tuple = (), log: bool 
                                             "log": log, "help": help, "symbol": symbol})
 
 
+def log_options(low: float, high: float) -> list[float]:
+    """The steps of a ``log`` field's select slider: 1, 2 and 5 times each power of ten from
+    low to high (a learning rate's)."""
+    values, decade = [], 10.0 ** math.floor(math.log10(low))
+    while decade <= high:
+        values += [m * decade for m in (1, 2, 5) if low <= m * decade <= high]
+        decade *= 10
+    return [float(f"{v:.6g}") for v in values]
+
+
 class CheckedConfig:
     """A frozen dataclass of ``hparam`` fields, built from plain values (a form, CLI flags, a
     JSON file) by ``from_dict``, which checks each one against its field. The model configs

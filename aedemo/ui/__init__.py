@@ -11,6 +11,7 @@ names (``ui.chart``, ``ui.models_or_wait``), from modules a newcomer can find th
 - ``waiting``: a page waiting for its models; ``drawing``: the student's drawing across pages
 - ``class_view``: sharing a drawing with the class, and the Class page's map of them
 - ``invitation``: the teacher's Bring the class here, its QR code, and each student's link
+- ``links``: a page's settings in its address, read from a link and written back as they change
 - ``widgets``: settings widgets, the drawing pad, digits, pictures, charts and the styles
 
 Nothing here trains on a rerun: the pages submit jobs, and workers train them (aedemo.workers).
@@ -27,12 +28,7 @@ from aedemo.ui.drawing import (
     sweep_models,
 )
 from aedemo.ui.frame import offline_notice, run_page, sidebar
-from aedemo.ui.invitation import (
-    FRESH_FOR_S,
-    bring_the_class,
-    invitation_notice,
-    standing_invitation,
-)
+from aedemo.ui.invitation import bring_the_class, invitation_notice
 from aedemo.ui.jobs import (
     FOLLOWED_JOBS,
     LATENT_MAP_KEY,
@@ -46,6 +42,7 @@ from aedemo.ui.jobs import (
     training_floor,
 )
 from aedemo.ui.latent_hover import latent_hover
+from aedemo.ui.links import LinkedSettings, linked_settings
 from aedemo.ui.news import NEWS_SEQ, class_news, deleted_by, news_heard, news_notice
 from aedemo.ui.pickers import (
     CLASSMATE,
@@ -100,7 +97,6 @@ from aedemo.ui.widgets import (
     drawing_pad,
     false_alarm_threshold,
     hparam_input,
-    log_options,
     pad_sent,
     page_style,
     picture,
@@ -116,12 +112,13 @@ __all__ = [
     "browsers", "cancelled_text", "chart",
     "class_map",
     "class_models_section",
-    "FRESH_FOR_S", "bring_the_class", "invitation_notice", "standing_invitation",
+    "bring_the_class", "invitation_notice",
     "class_news", "client_address", "code_for",
     "data_or_wait", "deleted_by", "drawing_pad", "false_alarm_threshold", "follow_job",
     "for_viewer", "hparam_input", "interrupted_jobs", "is_teacher", "job_cost_note", "job_exists",
     "job_panel", "keep_input", "keep_strokes", "landed_model", "last_drawing", "last_input",
-    "latent_hover", "latent_replay", "log_options", "may_delete", "model_actions", "model_help",
+    "latent_hover", "latent_replay", "LinkedSettings", "linked_settings", "may_delete",
+    "model_actions", "model_help",
     "model_labels", "models", "models_or_wait", "news_heard", "news_notice", "offline_notice",
     "pad_row", "pad_sent", "page_style", "pages_showing", "pick_model", "pick_model_id", "picture",
     "progress_text", "projected", "projector", "queue_wait", "recall", "refresh_when_ready",

@@ -12,6 +12,7 @@ from aedemo import roles
 from aedemo.jobs import JobError
 from aedemo.preprocess import escape_markdown
 from aedemo.ui.invitation import bring_the_class, invitation_notice
+from aedemo.ui.links import page_opened
 from aedemo.ui.news import class_news
 from aedemo.ui.queue import PROGRESS_EVERY_S, job_line
 from aedemo.ui.session import (
@@ -33,6 +34,7 @@ from aedemo.ui.widgets import page_style
 def run_page(page) -> None:
     """Run the page st.navigation chose, in the app's styles. (A bench that times the pages
     measures them from outside, as a browser waits for them: nothing here writes a log.)"""
+    page_opened(page.url_path)
     page_style()
     page.run()
 

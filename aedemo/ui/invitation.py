@@ -4,8 +4,8 @@ k = 16)" with a link that opens it in the same tab; nobody is moved by force. Th
 sidebar shows a QR code of the same link, for the projector, and takes the invitation back.
 
 The invitation itself is kept by aedemo.class_board (the queue's storage, so every server of
-the class shows it); this module only reads and writes it for a browser. An invitation older
-than FRESH_FOR_S is forgotten: a lesson's "come here" should not greet tomorrow's class.
+the class shows it, and an old one is forgotten there); this module only reads and writes it
+for a browser.
 
 A page's settings are its query string (``st.query_params``: a stored model is ``model=<id>``),
 so the invitation is the teacher's query string as it is, bounded as the class keeps it.
@@ -13,22 +13,19 @@ so the invitation is the teacher's query string as it is, bounded as the class k
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlsplit, urlunsplit
 
 import segno
 import streamlit as st
 
-from aedemo import roles
-from aedemo.class_board import LABEL_CHARS, QUERY_CHARS, QUERY_ITEMS, ClassBoard, Invitation
+from aedemo import links, roles
+from aedemo.class_board import LABEL_CHARS, QUERY_CHARS, QUERY_ITEMS, Invitation
 from aedemo.menu import PAGES, PageInfo
 from aedemo.preprocess import escape_markdown
 from aedemo.store import StoreError, is_model_id
 from aedemo.taskqueue import QueueUnavailable
 from aedemo.ui.session import for_viewer, is_teacher, service
 
-FRESH_FOR_S = 20 * 60           # an invitation older than this is no longer shown
-MODEL_PARAM = "model"           # the query's name for a stored model (model=<id>)
 QR_SCALE = 8                    # pixels a module in the SVG's own size; it is drawn stretched
 # the QR code's side in the projector's dialog: large, and with the dialog's title and the link
 # under it, within a 1024 x 768 projector's screen
@@ -77,17 +74,6 @@ def for_the_class(app: str) -> str | None:
 
 # --- the invitation ----------------------------------------------------------------------------
 
-def standing_invitation(board: ClassBoard, now: float | None = None) -> Invitation | None:
-    """The teacher's invitation while it stands: none once withdrawn, and none when older than
-    FRESH_FOR_S, or as far in the future (another server's clock, or a value not written by the
-    app). QueueUnavailable when the queue's storage cannot be reached."""
-    invitation = board.invitation()
-    now = time.time() if now is None else now
-    if invitation is None or abs(now - invitation.at) > FRESH_FOR_S:
-        return None
-    return invitation
-
-
 def settings_here() -> list[tuple[str, str]]:
     """This page's settings as the class keeps them: the query string's names and values in
     order (a name given twice, twice), the first QUERY_ITEMS that fit its bounds."""
@@ -101,7 +87,7 @@ def label_for(page: PageInfo, query: list[tuple[str, str]]) -> str:
     """What the students' sidebars call the page: its title, and the stored model the settings
     name in the words the pickers use ("Generate (VAE, k = 16)"). A model that is not there,
     or not usable, adds nothing."""
-    model_id = dict(query).get(MODEL_PARAM)
+    model_id = dict(query).get(links.MODEL)
     words = ""
     if is_model_id(model_id):
         try:
@@ -123,7 +109,7 @@ def invitation_notice() -> None:
     if is_teacher():
         return
     try:
-        invitation = standing_invitation(service().class_board)
+        invitation = service().class_board.invitation()
     except QueueUnavailable:
         return          # the sidebar's queue line says the queue is out of reach
     if invitation is None:
@@ -143,18 +129,15 @@ def bring_the_class() -> None:
     what it says, its QR code and Stop bringing them."""
     board = service().class_board
     here = split_address(st.context.url)
-    # what the click invites to is read here, in the run that drew the button: the page and
-    # the settings the teacher saw when clicking
-    invite = (here[1].path, settings_here()) if here else None
     st.button("Bring the class here", key="class-bring", icon=":material/campaign:",
-              on_click=_invite, args=(invite,),
+              on_click=_invite,
               help="Every student's sidebar then says which page you are on, with a link that "
                    "opens it with your settings. Nobody is moved there by force.")
     problem = st.session_state.pop(_PROBLEM, None)
     if problem:
         st.error(problem, icon=":material/error:")
     try:
-        invitation = standing_invitation(board)
+        invitation = board.invitation()
     except QueueUnavailable as err:
         st.warning(for_viewer(err), icon=":material/cloud_off:")
         return
@@ -167,17 +150,20 @@ def bring_the_class() -> None:
     _qr_code(invitation, here[0] if here else None)
 
 
-def _invite(invite: tuple[str, list[tuple[str, str]]] | None) -> None:
-    """The click on Bring the class here, to ``invite`` (the page's path and its settings):
-    the role is asked again, at the click."""
+def _invite() -> None:
+    """The click on Bring the class here: the role is asked again, and the page and its
+    settings are read as the click's address holds them. Not from the run that drew the
+    button: the sidebar is drawn before the page, which writes its settings into the address
+    after, so that run's address lacks the teacher's last change."""
     if not is_teacher():        # a toast: the teacher's box, where problems show, is gone
         st.toast("Only the teacher can bring the class to a page.", icon=":material/lock:")
         return
-    if invite is None:
+    here = split_address(st.context.url)
+    if here is None:
         st.session_state[_PROBLEM] = ("This browser did not say which page it is on; reload "
                                       "the page and try again.")
         return
-    path, query = invite
+    path, query = here[1].path, settings_here()
     try:
         service().class_board.invite(path, query, label_for(_BY_PATH[path], query))
     except QueueUnavailable as err:

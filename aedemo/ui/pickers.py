@@ -12,9 +12,11 @@ import streamlit as st
 import torch
 
 from aedemo.job import SYSTEM
+from aedemo.links import MODEL, model_param
 from aedemo.service import Provenance
 from aedemo.spec import ModelSpec
 from aedemo.store import StoredModel
+from aedemo.ui.links import LinkedSettings
 from aedemo.ui.session import is_teacher, service, student_id
 
 LESSON, TEACHERS, CLASSMATE, YOU = "the lesson", "the teacher", "a classmate", "you"
@@ -126,10 +128,15 @@ def models(*, others: bool = True, **filters: Any) -> list[StoredModel]:
     return [m for m in found if svc.provenance(m, me) is not Provenance.OTHERS]
 
 
-def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> StoredModel:
+def pick_model(models: list[StoredModel], key: str, label: str = "Model",
+               link: LinkedSettings | None = None, link_as: str = MODEL) -> StoredModel:
     """A selectbox over stored models in the order given: the first, the lesson's own model,
     is the default. Each is named for people; the chosen one's data, training and id are in
-    its tooltip."""
+    its tooltip. With ``link``, the chosen model is in the page's address (``model=<id>``, or
+    ``link_as`` for a page's second picker)."""
+    if link is not None:
+        by_id = {m.id: m for m in models}
+        link.seed(model_param(list(by_id), by_id.get, lambda m: m.id, link_as), key)
     labels = model_labels(models)
     before = st.session_state.get(key)         # this run's choice: the widget's state is set
     chosen = next((m for m in models if m.id == getattr(before, "id", None)), models[0])
@@ -138,11 +145,13 @@ def pick_model(models: list[StoredModel], key: str, label: str = "Model") -> Sto
 
 
 def pick_model_id(models: list[StoredModel], key: str, label: str = "Model",
-                  where: Any = None) -> StoredModel:
+                  where: Any = None, link: LinkedSettings | None = None) -> StoredModel:
     """pick_model for a picker whose state is the chosen model's id (Draw, Anomaly and
-    Sequences): named for people the same way, the tooltip the same; a chosen model deleted
-    since is forgotten and the first, the lesson's, is chosen instead."""
+    Sequences): named for people the same way, the tooltip the same, linked the same; a
+    chosen model deleted since is forgotten and the first, the lesson's, is chosen instead."""
     labels, by_id = model_labels(models), {m.id: m for m in models}
+    if link is not None:
+        link.seed(model_param(list(by_id)), key)
     if st.session_state.get(key) not in labels:
         st.session_state.pop(key, None)
     current = by_id[st.session_state.get(key, models[0].id)]

@@ -17,8 +17,11 @@ import streamlit as st
 import torch
 
 from aedemo.data import DataError
+from aedemo.links import field_param
+from aedemo.models.base import log_options
 from aedemo.preprocess import PAD_MAX_POINTS, PAD_PEN, PAD_SIZE, PAD_UNREADABLE
 from aedemo.ui.browser_models import component_loader
+from aedemo.ui.links import LinkedSettings
 from aedemo.ui.session import projector
 from aedemo.viz.images import to_pixels
 
@@ -29,8 +32,12 @@ PROJECTOR_ROW = 5          # digits in a row of show_images: twice as large as a
 PROJECTOR_PICTURE = 1.5    # ui.picture's width, times this
 
 
-def hparam_input(field: Any, key: str, label: str | None = None, default: Any = None) -> Any:
-    """A widget for one config field, from the range or choices it declares."""
+def hparam_input(field: Any, key: str, label: str | None = None, default: Any = None,
+                 link: LinkedSettings | None = None) -> Any:
+    """A widget for one config field, from the range or choices it declares; with ``link``,
+    in the page's address under the field's CLI name (``latent=8``, ``beta=4``)."""
+    if link is not None:
+        link.seed(field_param(field), key)
     meta = field.metadata
     default = field.default if default is None else default
     label = label or field.name.replace("_", " ")
@@ -114,15 +121,6 @@ def bottleneck_sweep(key: str, models: list[dict], x: torch.Tensor, k: int, labe
     _drawing_pad(data={"mode": "sweep", "models": models, "input": grey_levels(x), "k": k,
                        "label": label},
                  key=key, width="stretch", height="content")
-
-
-def log_options(low: float, high: float) -> list[float]:
-    """1-2-5 steps from low to high, for learning-rate style settings."""
-    values, decade = [], 10.0 ** np.floor(np.log10(low))
-    while decade <= high:
-        values += [m * decade for m in (1, 2, 5) if low <= m * decade <= high]
-        decade *= 10
-    return [float(f"{v:.6g}") for v in values]
 
 
 ROW = 10          # digits in a full row: a short row keeps the cells of a full one
