@@ -84,7 +84,8 @@ def visit(page, title: str) -> None:
     """Go to a page through the sidebar's menu, as a student does: the session, and what it
     holds (a drawing), stays."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
-    page.wait_for_url(f"**/{PAGES[title]}")
+    # the page's address, with the settings it writes there after its name
+    page.wait_for_url(re.compile(rf"//[^/]+/{re.escape(PAGES[title])}(\?|$)"))
     page.locator("h1").first.wait_for(timeout=60_000)
     settle(page)
 

@@ -10,9 +10,11 @@ bringing them takes the link off the students' sidebars."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 
 from aedemo.store import ModelStore
 from e2e_support import classroom_on_lesson_models, no_exception, open_page
@@ -48,7 +50,7 @@ def test_bring_the_class_here_reaches_the_students_sidebars(classroom, three):
         open_page(student, classroom)
     home_url = bob.url
 
-    open_page(teacher, classroom, f"generate?model={vae}")
+    open_page(teacher, classroom, f"generate?model={vae}&seed=5")
     sidebar = teacher.locator(SIDEBAR)
     sidebar.get_by_text("Teacher", exact=True).click()
     sidebar.get_by_label("Passphrase").fill(SECRET)
@@ -58,7 +60,8 @@ def test_bring_the_class_here_reaches_the_students_sidebars(classroom, three):
     sidebar.get_by_text("The class is invited to Generate (VAE, k = 4)").wait_for()
 
     # the QR code for the projector: the link a student's laptop opens, said in its alt text
-    link = f"{classroom.url}/generate?model={vae}"
+    # the page's settings as its address holds them: the link's, and the page's own after
+    link = f"{classroom.url}/generate?model={vae}&seed=5&temperature=1"
     qr = sidebar.get_by_role("img", name=re.compile("^QR code of the link"))
     assert qr.get_attribute("alt") == f"QR code of the link to Generate (VAE, k = 4): {link}"
     assert qr.bounding_box()["width"] >= 200, "large enough to scan from the projector"
@@ -83,15 +86,16 @@ def test_bring_the_class_here_reaches_the_students_sidebars(classroom, three):
 
     # Alice follows the link, in the same tab, to the teacher's page and settings
     alice.locator(SIDEBAR).get_by_role("link", name="Open the teacher's page").click()
-    alice.wait_for_url(re.compile(rf"/generate\?model={vae}$"))
+    alice.wait_for_url(re.compile(rf"/generate\?model={vae}&seed=5&temperature=1$"))
     alice.locator("h1", has_text="Generate").wait_for()
+    expect(alice.get_by_role("spinbutton", name="Seed")).to_have_value("5", timeout=60_000)
     assert len(alice.context.pages) == 1
     # Bob, who did not click, is where he was
     bob.wait_for_timeout(3000)
-    assert bob.url == home_url
+    assert urlsplit(bob.url).path == urlsplit(home_url).path
 
     sidebar.get_by_role("button", name="Stop bringing them").click()
     bob.locator(SIDEBAR).get_by_text(INVITED).wait_for(state="detached", timeout=POLL_MS)
-    assert bob.url == home_url
+    assert urlsplit(bob.url).path == urlsplit(home_url).path
     for tab in (alice, bob, teacher):
         no_exception(tab)
