@@ -45,10 +45,10 @@ class Server:
     def __init__(self, home: Path, extra_env: dict[str, str] | None = None, *,
                  command: list[str] | None = None, host: str = "127.0.0.1"):
         """The README's app command (or ``command``, another of its commands), reached at
-        ``host``."""
+        ``host``. What it was started with is kept, for a second server of the same class."""
         self.port = free_port()
         self.url = f"http://{host}:{self.port}"
-        self.home = home
+        self.home, self.env, self.command, self.host = home, extra_env, command, host
         self.log = ARTIFACTS / f"server-{self.port}.log"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "AEDEMO_HOME": str(home), "AEDEMO_DATA_DIR": str(home / "data"),
@@ -93,17 +93,19 @@ def server_on_lesson_models(tmp_path_factory, lesson_store: Path, name: str,
 
 
 def classroom_on_lesson_models(tmp_path_factory, lesson_store: Path, name: str,
-                               passphrase: str) -> Server:
+                               passphrase: str, extra_env: dict[str, str] | None = None
+                               ) -> Server:
     """The README's classroom command (a teacher's passphrase, every address) on a copy of the
     lesson's models, no worker: for a teacher and students in browser contexts of their own,
-    reaching it at this machine's network address as their laptops would."""
+    reaching it at this machine's network address as their laptops would. ``extra_env`` adds
+    to that (a Redis for several servers)."""
     from aedemo.roles import PASSPHRASE_ENV
     from support import classroom_command, lan_address
 
     home = tmp_path_factory.mktemp(name)
     shutil.copytree(lesson_store, home, dirs_exist_ok=True)
     return Server(home, {"AEDEMO_DATASET": "digits", "AEDEMO_ZOO": "0", "AEDEMO_WORKERS": "0",
-                         PASSPHRASE_ENV: passphrase},
+                         PASSPHRASE_ENV: passphrase, **(extra_env or {})},
                   command=classroom_command(), host=lan_address())
 
 
