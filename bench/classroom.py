@@ -31,6 +31,15 @@ reports per level:
 * how busy the whole machine was, and how much of that was processes outside this bench
   (other work on a shared machine makes every figure worse: read it beside them).
 
+* the class together (issue 22): after a stroke's copies have come, a student presses Share
+  with the class one time in four (SHARE_P; "everyone draws a 3 and shares it"); shares and
+  refusals (one share per student every few seconds, said in words: not errors) are counted
+  apart. The teacher's Class page is projected in a Chromium tab of its own, watched every
+  20 ms: its refresh time is from a share's answer reaching the student to the projected
+  map's shared drawings next changing (the map's fragment polls the class's revision every
+  3 s), p50 and p95; and what that poll costs the server, its web process's CPU over a quiet
+  window with the page open against one without, measured before the students join.
+
 Targets, at 30 students: stroke p95 <= 0.5 s, no errors, server memory <= 1.5 GB.
 
 The training job is a convolutional autoencoder for 100 epochs, started again with a new seed
@@ -90,6 +99,12 @@ SETTLE_S = 2.0            # after the last of a level has the page, before its w
 SAMPLE_S = 2.0            # memory and CPU samples
 SLIDER_P = 0.5            # after a digit, the chance a student moves the bottleneck slider
 PAGE_P = 0.15             # ... and then goes to the Reconstructions page and back
+SHARE_P = 0.25            # after a stroke's copies came, the chance a student shares the drawing
+SHARE_LABEL = "Share with the class"
+SHARED = re.compile(r"^Shared: ")                      # aedemo.ui.class_view.share_button's words
+SHARE_REFUSED = re.compile(r"You can share one drawing|could not be shared|map is full")
+QUIET_S = 10.0            # the windows that measure the projected Class page's polling
+PROJECTOR_TIMEOUT_S = 30.0     # a share not on the projected map by then is an error
 BROWSER_NICE = 10         # the real tab, the load generator, yields the CPU to the server
 TRAIN_CMD = ["-m", "aedemo", "train", "--variant", "conv", "--epochs", "100", "--json"]
 PAD_SIZE, PAD_STROKE = 280, 18           # aedemo/assets/drawing_pad.js, aedemo.ui.PAD_STROKE
@@ -169,7 +184,7 @@ def pad_png(strokes: list[list[float]]) -> str:
 
 @dataclass
 class Action:
-    kind: str                 # draw, page, clear, open; tab-draw
+    kind: str                 # draw, page, clear, open, share; tab-draw
     sent: float
     recon_s: float | None = None       # reconstructions received (deltas)
     media_s: float | None = None       # ... and their image files fetched
@@ -183,6 +198,9 @@ class Record:
     errors: list[tuple[float, str]] = field(default_factory=list)
     anomalies: list[tuple[float, str]] = field(default_factory=list)   # Streamlit's, not errors
     auto_reruns: list[float] = field(default_factory=list)   # run_every reruns the tabs sent
+    shared: list[float] = field(default_factory=list)        # a share's "Shared:" arrived
+    refused: list[float] = field(default_factory=list)       # a share refused in words
+    map_changes: list[float] = field(default_factory=list)   # the projected map's drawings
 
     def error(self, what: str) -> None:
         self.errors.append((time.perf_counter(), what))
@@ -323,12 +341,32 @@ class Student:
             return
         await self.settle(action, run, expect=self.expected)
 
+    async def share(self) -> None:
+        """Press Share with the class; the answer is "Shared: ..." or a refusal in words (one
+        share every few seconds per student), which is counted apart, not as an error."""
+        button = self.session.widget("button", lambda w: w.label == SHARE_LABEL)
+        if button is None or button.proto.disabled:
+            self.record.error("share: no Share with the class button to press")
+            return
+        action = Action("share", time.perf_counter())
+        run = await self.settle(action, self.session.click(button))
+        said = [(t, body) for t, body in run.notes if SHARED.search(body)]
+        if said:
+            self.record.shared.append(said[0][0])
+        elif any(SHARE_REFUSED.search(body) for _, body in run.notes):
+            self.record.refused.append(action.sent)
+        elif run.finished is not None:
+            self.record.error("share: neither shared nor refused in words")
+
     async def lesson(self) -> None:
         while not self.stop.is_set():
             strokes: list[list[float]] = []
             for stroke in digit_strokes(self.rng):
                 strokes.append(stroke)
                 await self.stroke(strokes)
+                # "everyone draws a 3 and shares it": now and then the drawing so far
+                if self.args.share and self.rng.random() < SHARE_P:
+                    await self.share()
                 await self.pause(self.look())
                 if self.stop.is_set():
                     return
@@ -473,6 +511,75 @@ async def real_tab(url: str, args, record: Record, stop: asyncio.Event, ready: a
         finally:
             await context.close()
             await browser.close()
+
+
+# --- the teacher's Class page, projected ---------------------------------------------------------
+
+# The shared drawings on the projected Class page's map, as plotly holds them: each trace named
+# "shared: ..." (aedemo.viz.class_view), its points. A new share, or one replacing a student's
+# oldest, changes them.
+SHARED_POINTS = """() => { const out = [];
+    document.querySelectorAll('.js-plotly-plot').forEach(gd => (gd._fullData || []).forEach(t => {
+        if ((t.name || '').startsWith('shared:'))
+            out.push(t.name + ':' + Array.from(t.x || []).map(v => (+v).toFixed(4)).join(',')
+                     + ';' + Array.from(t.y || []).map(v => (+v).toFixed(4)).join(','));
+    }));
+    return out.join('|'); }"""
+
+
+async def projected_class_page(url: str, args, record: Record, stop: asyncio.Event,
+                               ready: asyncio.Event, others) -> None:
+    """The teacher's Class page on the projector: a Chromium tab of its own at /class (on the
+    app's own command every browser of this machine teaches), watched every POLL_MS for a
+    change of the shared drawings on its map; each change's time goes in the record."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
+        skip = set(others()) | {os.getpid()}
+        for pid in process_tree(os.getpid()):
+            if pid not in skip:
+                try:
+                    os.setpriority(os.PRIO_PROCESS, pid, args.browser_nice)
+                except OSError:
+                    pass
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        page = await context.new_page()
+        try:
+            await page.goto(f"{url}/class", timeout=120_000)
+            await page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+            await page.wait_for_function(IDLE, timeout=120_000)
+            last = await page.evaluate(SHARED_POINTS)
+            ready.set()
+            while not stop.is_set():
+                await asyncio.sleep(POLL_MS / 1000)
+                now = await page.evaluate(SHARED_POINTS)
+                if now != last:
+                    record.map_changes.append(time.perf_counter())
+                    last = now
+            if await page.locator('[data-testid="stException"]').count():
+                record.error("projector: exception on the page")
+        except Exception as err:
+            record.error(f"projector: {type(err).__name__}: {str(err)[:80]}")
+            ready.set()
+        finally:
+            await context.close()
+            await browser.close()
+
+
+def refresh_times(shared: list[float], changes: list[float], t0: float, t1: float
+                  ) -> tuple[list[float], int]:
+    """For each share answered in [t0, t1): the time until the projected map's drawings next
+    changed (the poll that read it, and the redraw); and how many never showed within
+    PROJECTOR_TIMEOUT_S."""
+    times, missed = [], 0
+    for t in (t for t in shared if t0 <= t < t1):
+        after = next((c for c in changes if c > t), None)
+        if after is None or after - t > PROJECTOR_TIMEOUT_S:
+            missed += 1
+        else:
+            times.append(after - t)
+    return times, missed
 
 
 # --- the training job ------------------------------------------------------------------------
@@ -724,6 +831,26 @@ async def measure(args) -> dict:
                 server.url, args, record, stop, tab_ready,
                 lambda: process_tree(server.proc.pid) + (trainer.pids() if trainer else [])))
             await asyncio.wait_for(tab_ready.wait(), 180)
+        projector = {}
+        projector_task = None
+        if args.projector:
+            # what the projected page's own polling costs the server: its web process's CPU
+            # over a quiet window without it, then one with it open, nobody drawing
+            before = own_cpu_of(server.proc.pid)
+            await asyncio.sleep(QUIET_S)
+            without = own_cpu_of(server.proc.pid) - before
+            projector_ready = asyncio.Event()
+            projector_task = asyncio.create_task(projected_class_page(
+                server.url, args, record, stop, projector_ready,
+                lambda: process_tree(server.proc.pid) + (trainer.pids() if trainer else [])))
+            await asyncio.wait_for(projector_ready.wait(), 180)
+            await asyncio.sleep(SETTLE_S)
+            before = own_cpu_of(server.proc.pid)
+            await asyncio.sleep(QUIET_S)
+            with_it = own_cpu_of(server.proc.pid) - before
+            projector = {"quiet_s": QUIET_S, "server_cpu_s_without": round(without, 3),
+                         "server_cpu_s_with": round(with_it, 3),
+                         "poll_cost_ms_per_s": round(1000 * (with_it - without) / QUIET_S, 1)}
         sampler = asyncio.create_task(meter.sample(stop))
 
         for level in args.students:
@@ -754,6 +881,8 @@ async def measure(args) -> dict:
         await asyncio.gather(*tasks, return_exceptions=True)
         if tab_task is not None:
             await asyncio.gather(tab_task, return_exceptions=True)
+        if projector_task is not None:
+            await asyncio.gather(projector_task, return_exceptions=True)
         await sampler
     finally:
         stop.set()
@@ -767,6 +896,7 @@ async def measure(args) -> dict:
             "trainer": "none" if args.no_training else args.trainer,
             "cores": os.cpu_count(), "load_before": [round(x, 2) for x in load_before],
             "real_tab": not args.no_browser, "media": not args.no_media,
+            "projector": projector, "share_p": SHARE_P if args.share else 0.0,
             "trainings_finished": trainer.finished if trainer else 0,
             "training_failures": trainer.failures[:5] if trainer else []}
 
@@ -823,7 +953,21 @@ def summarise(level: int, record: Record, start: dict, end: dict, meter: Meter,
         "tab_strokes": len(of("tab-draw")), "tab_p50_s": pct(of("tab-draw"), 50),
         "tab_p95_s": pct(of("tab-draw"), 95),
         "load_avg_1m_at_start": round(load[0], 2),
+        **shares_and_projector(record, t0, t1),
     }
+
+
+def shares_and_projector(record: Record, t0: float, t1: float) -> dict:
+    """A level's shares, refusals, and the projected Class page's refresh after a share."""
+    refresh, missed = refresh_times(record.shared, record.map_changes, t0, t1)
+    answers = [a.finished_s for a in record.actions
+               if a.kind == "share" and t0 <= a.sent < t1 and a.finished_s is not None]
+    return {"shares": sum(t0 <= t < t1 for t in record.shared),
+            "share_refusals": sum(t0 <= t < t1 for t in record.refused),
+            "share_p95_s": pct(answers, 95),
+            "projector_refresh_n": len(refresh), "projector_missed": missed,
+            "projector_refresh_p50_s": pct(refresh, 50),
+            "projector_refresh_p95_s": pct(refresh, 95)}
 
 
 def fmt(x) -> str:
@@ -876,6 +1020,22 @@ def report(result: dict) -> None:
               f"{lv['students']}: {lv['server_draw_runs']} runs, p50 "
               f"{fmt(lv['server_draw_run_p50_s'])} s, p95 {fmt(lv['server_draw_run_p95_s'])} s"
               for lv in levels))
+    if result["share_p"]:
+        print(f"Sharing (a student shares after a stroke with chance {result['share_p']:g}): " +
+              "; ".join(f"{lv['students']}: {lv['shares']} shared, {lv['share_refusals']} "
+                        f"refused in words (one share per student every few seconds), answer "
+                        f"p95 {fmt(lv['share_p95_s'])} s" for lv in levels) + ".")
+    proj = result["projector"]
+    if proj:
+        print("The teacher's Class page projected (a Chromium tab at /class): from a share's "
+              "answer to the projected map's drawings changing, " + "; ".join(
+                  f"{lv['students']}: p50 {fmt(lv['projector_refresh_p50_s'])} s, p95 "
+                  f"{fmt(lv['projector_refresh_p95_s'])} s ({lv['projector_refresh_n']} shares, "
+                  f"{lv['projector_missed']} not shown within {PROJECTOR_TIMEOUT_S:.0f} s)"
+                  for lv in levels) + f". Its poll costs the server's web process "
+              f"{proj['poll_cost_ms_per_s']} ms of CPU a second (over {proj['quiet_s']:.0f} s "
+              f"with nobody drawing: {proj['server_cpu_s_with']} s with it open, "
+              f"{proj['server_cpu_s_without']} s without).")
     for lv in levels:
         if lv["error_kinds"]:
             print(f"errors at {lv['students']}: " + "; ".join(
@@ -925,6 +1085,10 @@ def main() -> None:
                         help="the training job: on the server's queue, trained by the app's "
                              "own worker (default), or `aedemo train` in a subprocess")
     parser.add_argument("--no-training", action="store_true", help="no training job")
+    parser.add_argument("--no-share", dest="share", action="store_false",
+                        help="students never press Share with the class")
+    parser.add_argument("--no-projector", dest="projector", action="store_false",
+                        help="no projected Class page")
     parser.add_argument("--no-media", action="store_true",
                         help="simulated students do not fetch the images")
     parser.add_argument("--chromium", default="/usr/bin/chromium")

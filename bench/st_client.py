@@ -98,6 +98,7 @@ class Run:
     texts: list[tuple[float, str]] = field(default_factory=list)      # markdown/caption bodies
     exceptions: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)                   # st.error bodies
+    notes: list[tuple[float, str]] = field(default_factory=list)      # st.success, st.warning
     widget_ids: set[str] = field(default_factory=set)
     media: list[asyncio.Future | None] = field(default_factory=list)  # each image's fetch
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -296,6 +297,14 @@ class Session:
         a browser's setStateValue would make (a hostile client's): and rerun."""
         self.states[widget.id] = WidgetState(id=widget.id, json_value=text)
         return self._send_rerun(fragment_id=widget.fragment_id)
+
+    def click(self, widget: Widget) -> Run:
+        """Press a button: its trigger goes with this rerun only (the frontend's
+        setTriggerValue), then it is gone from the states again."""
+        self.states[widget.id] = WidgetState(id=widget.id, trigger_value=True)
+        run = self._send_rerun(fragment_id=widget.fragment_id)
+        self.states.pop(widget.id, None)
+        return run
 
     def set_select_slider(self, widget: Widget, option: str) -> Run:
         self.states[widget.id] = WidgetState(id=widget.id, string_array_value={"data": [option]})
@@ -508,6 +517,8 @@ class Session:
             run.exceptions.append(f"{proto.type}: {proto.message[:120]}")
         elif which == "alert" and proto.format == proto.ERROR:
             run.alerts.append(proto.body[:120])
+        elif which == "alert":              # a success or a warning, said in words
+            run.notes.append((now, proto.body))
         if proto is not None and isinstance(getattr(proto, "id", None), str) and proto.id:
             label = getattr(proto, "label", "")
             self.widgets[proto.id] = Widget(which, proto.id, label, delta.fragment_id, proto,
