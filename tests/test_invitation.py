@@ -128,6 +128,12 @@ def test_the_teachers_click_reaches_a_students_sidebar_with_the_words_and_the_li
     # never moved by force: the address holds the student's own page's settings (Home's)
     assert "model" not in student.query_params and "n" not in student.query_params
 
+    # a student already there, with those settings (and more of the page's own), is told so
+    there = classroom(ALICE, GENERATE, {"model": vae, "n": "48", "seed": "3"})
+    assert "You are on that page, with the teacher's settings." in [
+        c.value for c in there.sidebar.caption]
+    assert not teacher_links(there)
+
 
 def test_the_qr_code_holds_the_link_a_students_laptop_opens(classroom):
     vae = model_id("vae", 2)

@@ -102,6 +102,14 @@ def label_for(page: PageInfo, query: list[tuple[str, str]]) -> str:
 
 # --- the student's side ------------------------------------------------------------------------
 
+def already_there(invitation: Invitation) -> bool:
+    """Whether this browser is on the invited page with every one of its settings (the link
+    would change nothing)."""
+    here = split_address(st.context.url)
+    return (here is not None and here[1].path == invitation.page
+            and set(invitation.query) <= set(settings_here()))
+
+
 def invitation_notice() -> None:
     """In a student's sidebar, while the teacher's invitation stands: where the teacher is, and
     a link that opens it in this tab. Run by the sidebar's polling fragment, so it comes and
@@ -116,6 +124,9 @@ def invitation_notice() -> None:
         return
     with st.container(border=True, key="class-invitation"):
         st.markdown(f":material/campaign: {escape_markdown(invitation.words)}")
+        if already_there(invitation):
+            st.caption("You are on that page, with the teacher's settings.")
+            return
         st.page_link(invitation.page, label="Open the teacher's page",
                      icon=":material/arrow_forward:", query_params=list(invitation.query),
                      help="Opens the page the teacher is on, with the teacher's settings, in "
