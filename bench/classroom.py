@@ -455,6 +455,22 @@ async def draw_stroke(page, canvas, rng: random.Random) -> tuple[list[str], floa
 
 # --- the real tab ---------------------------------------------------------------------------------
 
+async def niced_tab(p, args, others, width: int, height: int):
+    """A Chromium of its own and a tab in it, the browser's processes yielding the CPU to the
+    server (``others()``: the server's and the trainer's processes, left as they are). Returns
+    (browser, context, page)."""
+    browser = await p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
+    skip = set(others()) | {os.getpid()}
+    for pid in process_tree(os.getpid()):
+        if pid not in skip:
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, args.browser_nice)
+            except OSError:
+                pass
+    context = await browser.new_context(viewport={"width": width, "height": height})
+    return browser, context, await context.new_page()
+
+
 async def real_tab(url: str, args, record: Record, stop: asyncio.Event, ready: asyncio.Event,
                    others) -> None:
     """One Chromium tab drawing on the pad as a student does, timing
@@ -463,16 +479,7 @@ async def real_tab(url: str, args, record: Record, stop: asyncio.Event, ready: a
 
     rng = random.Random(7)
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
-        skip = set(others()) | {os.getpid()}           # the server's and the trainer's
-        for pid in process_tree(os.getpid()):          # the tab yields the CPU to the server
-            if pid not in skip:
-                try:
-                    os.setpriority(os.PRIO_PROCESS, pid, args.browser_nice)
-                except OSError:
-                    pass
-        context = await browser.new_context(viewport={"width": 1300, "height": 1000})
-        page = await context.new_page()
+        browser, context, page = await niced_tab(p, args, others, 1300, 1000)
         try:
             await page.goto(f"{url}/draw", timeout=120_000)
             canvas = page.locator(PAD)
@@ -535,16 +542,7 @@ async def projected_class_page(url: str, args, record: Record, stop: asyncio.Eve
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_FLAGS)
-        skip = set(others()) | {os.getpid()}
-        for pid in process_tree(os.getpid()):
-            if pid not in skip:
-                try:
-                    os.setpriority(os.PRIO_PROCESS, pid, args.browser_nice)
-                except OSError:
-                    pass
-        context = await browser.new_context(viewport={"width": 1280, "height": 800})
-        page = await context.new_page()
+        browser, context, page = await niced_tab(p, args, others, 1280, 800)
         try:
             await page.goto(f"{url}/class", timeout=120_000)
             await page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)

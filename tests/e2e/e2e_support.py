@@ -171,6 +171,20 @@ def start_training(tab, variant: str, epochs_key: str = "End") -> None:
     tab.get_by_role("button", name="Start training").click()
 
 
+SIDEBAR = '[data-testid="stSidebar"]'
+
+
+def sign_in_as_teacher(tab, passphrase: str):
+    """Unlock the teacher's role in ``tab``'s sidebar with the passphrase, as a teacher does;
+    returns the sidebar."""
+    sidebar = tab.locator(SIDEBAR)
+    sidebar.get_by_text("Teacher", exact=True).click()
+    sidebar.get_by_label("Passphrase").fill(passphrase)
+    sidebar.get_by_role("button", name="Unlock the teacher's role").click()
+    sidebar.get_by_text("You are signed in as the teacher.").wait_for()
+    return sidebar
+
+
 def no_exception(page) -> None:
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()

@@ -17,12 +17,17 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from aedemo.store import ModelStore
-from e2e_support import classroom_on_lesson_models, no_exception, open_page
+from e2e_support import (
+    SIDEBAR,
+    classroom_on_lesson_models,
+    no_exception,
+    open_page,
+    sign_in_as_teacher,
+)
 
 SECRET = "a passphrase for the class"
 POLL_MS = 15_000          # the sidebar's fragment polls every 2 s (aedemo.ui.PROGRESS_EVERY_S)
 FAILING = ("critical", "serious")        # as tests/e2e/test_accessibility.py
-SIDEBAR = '[data-testid="stSidebar"]'
 INVITED = "The teacher is on Generate (VAE, k = 4)"
 
 
@@ -51,11 +56,7 @@ def test_bring_the_class_here_reaches_the_students_sidebars(classroom, three):
     home_url = bob.url
 
     open_page(teacher, classroom, f"generate?model={vae}&seed=5")
-    sidebar = teacher.locator(SIDEBAR)
-    sidebar.get_by_text("Teacher", exact=True).click()
-    sidebar.get_by_label("Passphrase").fill(SECRET)
-    sidebar.get_by_role("button", name="Unlock the teacher's role").click()
-    sidebar.get_by_text("You are signed in as the teacher.").wait_for()
+    sidebar = sign_in_as_teacher(teacher, SECRET)
     sidebar.get_by_role("button", name="Bring the class here").click()
     sidebar.get_by_text("The class is invited to Generate (VAE, k = 4)").wait_for()
 

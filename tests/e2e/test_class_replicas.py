@@ -8,7 +8,13 @@ from __future__ import annotations
 import pytest
 import test_class_view
 
-from e2e_support import Server, classroom_on_lesson_models, no_exception, open_page
+from e2e_support import (
+    Server,
+    classroom_on_lesson_models,
+    no_exception,
+    open_page,
+    sign_in_as_teacher,
+)
 
 SECRET = test_class_view.SECRET
 VERDICT_MS, GONE_MS = test_class_view.VERDICT_MS, test_class_view.GONE_MS
@@ -36,11 +42,7 @@ def test_a_drawing_shared_on_one_server_is_on_the_others_map_and_hidden_from_bot
     share_a_seven(alice, a)
 
     open_page(teacher, b, "class")
-    sidebar = teacher.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Teacher", exact=True).click()
-    sidebar.get_by_label("Passphrase").fill(SECRET)
-    sidebar.get_by_role("button", name="Unlock the teacher's role").click()
-    sidebar.get_by_text("You are signed in as the teacher.").wait_for()
+    sign_in_as_teacher(teacher, SECRET)
     map_says(teacher, "1 shared drawing on the map", VERDICT_MS)
     teacher.locator('[data-testid="stMain"]').get_by_text("student 1", exact=True).wait_for()
 

@@ -15,6 +15,7 @@ from e2e_support import (
     draw_seven,
     no_exception,
     open_page,
+    sign_in_as_teacher,
     wait_idle,
 )
 
@@ -55,11 +56,7 @@ def test_two_students_share_the_teacher_sees_both_and_hides_one(classroom, three
 
     open_page(teacher, classroom, "class")
     assert urlsplit(teacher.url).path.endswith("/class")
-    sidebar = teacher.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Teacher", exact=True).click()
-    sidebar.get_by_label("Passphrase").fill(SECRET)
-    sidebar.get_by_role("button", name="Unlock the teacher's role").click()
-    sidebar.get_by_text("You are signed in as the teacher.").wait_for()
+    sign_in_as_teacher(teacher, SECRET)
     map_says(teacher, "2 shared drawings on the map", VERDICT_MS)
     main = teacher.locator('[data-testid="stMain"]')
     main.get_by_text("student 1", exact=True).wait_for()

@@ -14,7 +14,15 @@ from aedemo.roles import PASSPHRASE_ENV, ROLE_HOURS, STUDENT_COOKIE, TEACHER_COO
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
 from aedemo.train import TrainConfig
-from e2e_support import ARTIFACTS, Server, no_exception, open_page, reload_page, wait_idle
+from e2e_support import (
+    ARTIFACTS,
+    Server,
+    no_exception,
+    open_page,
+    reload_page,
+    sign_in_as_teacher,
+    wait_idle,
+)
 from support import REPO, app_command, classroom_command, free_port, lan_address
 
 SECRET = "a passphrase for the class"
@@ -93,11 +101,7 @@ def test_the_teachers_role_is_a_cookie_of_its_own_for_this_computer_only(classro
     """The tryout's case: the role was the 180-day student cookie, sent over plain HTTP, and it
     worked from another address and browser."""
     open_page(student, classroom, "train")
-    sidebar = student.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Teacher", exact=True).click()
-    sidebar.get_by_label("Passphrase").fill(SECRET)
-    sidebar.get_by_role("button", name="Unlock the teacher's role").click()
-    sidebar.get_by_text("You are signed in as the teacher.").wait_for()
+    sidebar = sign_in_as_teacher(student, SECRET)
     with student.context.expect_page() as opened:     # the one-time link sets the cookie
         sidebar.get_by_role("link", name="Keep the role after a reload").click()
     teacher = opened.value

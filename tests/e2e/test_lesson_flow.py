@@ -13,7 +13,14 @@ import re
 import test_classroom
 from playwright.sync_api import expect
 
-from e2e_support import ARTIFACTS, no_exception, open_page, start_training, wait_idle
+from e2e_support import (
+    ARTIFACTS,
+    no_exception,
+    open_page,
+    sign_in_as_teacher,
+    start_training,
+    wait_idle,
+)
 
 # test_classroom's fixtures, for this module too: the classroom command's server with a
 # teacher's passphrase and the lesson's model, and a student's browser
@@ -52,11 +59,7 @@ def test_on_a_laptop_the_job_is_in_view_after_start_and_done_links_to_its_pages(
 
 
 def unlock(tab) -> None:
-    sidebar = tab.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("Teacher", exact=True).click()
-    sidebar.get_by_label("Passphrase").fill(SECRET)
-    sidebar.get_by_role("button", name="Unlock the teacher's role").click()
-    sidebar.get_by_text("You are signed in as the teacher.").wait_for()
+    sign_in_as_teacher(tab, SECRET)
     wait_idle(tab)
 
 
