@@ -833,7 +833,9 @@ async def measure(args) -> dict:
         projector_task = None
         if args.projector:
             # what the projected page's own polling costs the server: its web process's CPU
-            # over a quiet window without it, then one with it open, nobody drawing
+            # over a quiet window without it, then one with it open, nobody drawing (the real
+            # tab's first stroke and the job's start settled first)
+            await asyncio.sleep(QUIET_S)
             before = own_cpu_of(server.proc.pid)
             await asyncio.sleep(QUIET_S)
             without = own_cpu_of(server.proc.pid) - before

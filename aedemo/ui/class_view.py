@@ -29,10 +29,14 @@ _KEPT_MODELS = "aedemo_class_models"    # session_state: the models' section as 
 _CLEAR_ASKED = "aedemo_class_clear_asked"
 
 
+@st.fragment
 def share_button(framed, *, key: str) -> None:
     """"Share with the class": puts ``framed``, the framed 28 x 28 input the models were given
     (never the upload or the pad's picture), on the Class page's map. Off while there is no
-    drawing; a refusal (a flood, a full class) or an unreachable queue is said in a sentence."""
+    drawing; a refusal (a flood, a full class) or an unreachable queue is said in a sentence.
+    A fragment: the click reruns the button alone, with the drawing of the page's last run,
+    not the whole Draw page (a class sharing at once cost the students' strokes a second at
+    the p95, bench/classroom.py)."""
     clicked = st.button("Share with the class", key=key, icon=":material/group:",
                         disabled=framed is None,
                         help="Puts this drawing, as the models see it, on the Class page's "
