@@ -64,6 +64,7 @@ with st.container(border=True):
     if len(digits) == len(data.classes):
         st.warning("With every digit normal there is nothing left to detect.")
 
+link.update_address()       # the form's settings, before the page may wait for a detector
 job = next(iter(ui.follow_job("anomaly", started)), None)
 if job is not None:
     ui.job_panel(job.id)

@@ -116,3 +116,21 @@ def test_every_page_writes_its_settings_and_opens_them_again(opened, page):
     again = opened(page, query)
     assert notes(again) == []
     assert dict(again.query_params) == query
+
+
+def test_a_page_waiting_for_its_models_still_follows_and_notes(quiet_env):
+    """The Anomaly page on a fresh server (no detector yet, the page waits below its form):
+    the form's settings reach the address, and a refused value is said."""
+    assert ui.service().wait_ready(60)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/anomaly.py")
+    at.query_params = {"normal": "3", "latent": "9999"}
+    at.run()
+    no_exception(at)
+    assert at.multiselect(key="anomaly-digits").value == [3]
+    assert len(notes(at)) == 1 and "latent = “9999” is not used" in notes(at)[0]
+    assert at.query_params["normal"] == "3" and at.query_params["latent"] == "16"
+    at.multiselect(key="anomaly-digits").set_value([3, 8]).run()
+    assert at.query_params["normal"] == "3,8"
+    ui.service().shutdown()

@@ -61,6 +61,9 @@ class LinkedSettings:
                 value = param.read(text)
             except links.Refused as why:
                 self.notes.append(links.refusal_note(param.name, text, str(why)))
+                # said at once: the page may stop before its address is written (waiting)
+                self.note_slot.info("\n\n".join(escape_markdown(n) for n in self.notes),
+                                    icon=":material/link_off:")
             else:
                 if st.session_state.get(key) != value:
                     st.session_state[key] = value
@@ -70,15 +73,13 @@ class LinkedSettings:
     def update_address(self) -> None:
         """Write the linked widgets' values into the address, only when they changed (each
         write is a message to the browser); names no longer linked (a setting of another
-        variant) leave it. And say what the link gave that the page did not take."""
+        variant) leave it. A page that may stop early (waiting for its models) calls it before,
+        and again after its later settings."""
         query = {}
         for name, (key, param) in self.linked.items():
             value: Any = st.session_state.get(key)
             if value is not None and value != []:
                 query[name] = param.format(value)
-        if self.notes:
-            self.note_slot.info("\n\n".join(escape_markdown(n) for n in self.notes),
-                                icon=":material/link_off:")
         if {name: st.query_params.get(name) for name in st.query_params} != query:
             st.query_params.from_dict(query)
         st.session_state.setdefault(_WRITTEN, {})[self.page] = query
