@@ -36,6 +36,11 @@ def test_no_full_garbage_collection_after_every_rerun(repo_config):
     assert config.get_option("runner.postScriptGC") is False
 
 
+def test_a_links_settings_print_no_warning_in_the_terminal(repo_config):
+    # aedemo/ui/links.py puts a link's values in widgets' session state on purpose
+    assert config.get_option("global.disableWidgetStateDuplicationWarning") is True
+
+
 
 def test_hardened_for_a_class(repo_config):
     from aedemo import preprocess
