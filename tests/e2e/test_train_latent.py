@@ -46,11 +46,14 @@ def read(tab, selector: str) -> dict:
 
 
 def wait_for_another_frame(tab, title: str, *, timeout: float) -> None:
-    """Until the map's title (which says after how many epochs) is no longer ``title``."""
+    """Until the map's title (which says after how many epochs) says other words than
+    ``title``: its markup aside, since the same frame redrawn came back once as
+    "<b><b>... after 35 epochs</b></b>" (a CI run of 2026-12-05)."""
     tab.wait_for_function(
         f"""() => {{ const el = document.querySelector('{LIVE}');
+                    const words = t => t.replace(/<[^>]*>/g, '');
                     return el && el.layout && el.layout.title
-                           && el.layout.title.text !== {json_str(title)}; }}""",
+                           && words(el.layout.title.text) !== words({json_str(title)}); }}""",
         timeout=timeout)
 
 
