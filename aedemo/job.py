@@ -89,17 +89,37 @@ def worker_id(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{pid or os.getpid()}"
 
 
-def beat_fresh(beat: dict | None, now: float | None = None) -> bool:
-    """Whether a worker's heartbeat says it is alive: written less than HEARTBEAT_STALE_S ago."""
-    return beat is not None and (now or time.time()) - beat["at"] < HEARTBEAT_STALE_S
+@dataclass(frozen=True)
+class Heartbeats:
+    """The workers' heartbeats (by Key.worker), read with the time the queue's storage last
+    started. A worker cannot beat while Redis restarts, so a beat counts from that start if it
+    is older: every worker has HEARTBEAT_STALE_S from Redis's return to beat again (a restart
+    longer than that used to fail every running job as if its worker had died)."""
+
+    beats: dict[str, dict]
+    storage_up_since: float = 0.0
+
+    def fresh(self, beat: dict | None, now: float | None = None) -> bool:
+        """Whether a worker's heartbeat says it is alive: written less than HEARTBEAT_STALE_S
+        ago, or before a restart of the storage less than that ago."""
+        if beat is None:
+            return False
+        since = max(beat["at"], self.storage_up_since)
+        return (now or time.time()) - since < HEARTBEAT_STALE_S
+
+    def of(self, worker: str | None) -> dict | None:
+        return self.beats.get(Key.worker(worker or ""))
+
+    def alive(self) -> list[dict]:
+        return [b for b in self.beats.values() if self.fresh(b)]
 
 
-def abandoned(job: Job, beats: dict[str, dict]) -> bool:
+def abandoned(job: Job, heartbeats: Heartbeats) -> bool:
     """Whether no worker trains this RUNNING job: its worker is silent, or its heartbeat,
     newer than the job's start by a beat, names another job or none (the worker lost the
-    queue while it trained and has moved on). ``beats`` by Key.worker."""
-    beat = beats.get(Key.worker(job.worker or ""))
-    if not beat_fresh(beat):
+    queue while it trained and has moved on)."""
+    beat = heartbeats.of(job.worker)
+    if not heartbeats.fresh(beat):
         return True
     if "job" not in beat:
         return False                     # a worker of a version without it: trust it

@@ -34,6 +34,7 @@ from aedemo.job import (
     SYSTEM,
     TEACHER,
     WORKER_DIED,
+    Heartbeats,
     Job,
     JobError,
     JobFrame,
@@ -42,7 +43,6 @@ from aedemo.job import (
     QueueProblem,
     Status,
     abandoned,
-    beat_fresh,
     enqueue,
     finish,
     read_job,
@@ -254,14 +254,15 @@ class JobQueue:
 
     def live_workers(self) -> list[dict]:
         """The heartbeats of the workers that said they were alive in the last
-        HEARTBEAT_STALE_S seconds."""
+        HEARTBEAT_STALE_S seconds (or before a restart of Redis as recent as that)."""
         with self._queue_errors():
             beats = self._cached("workers", self._heartbeats)
-        return [b for b in beats.values() if beat_fresh(b)]
+        return beats.alive()
 
-    def _heartbeats(self) -> dict[str, dict]:
+    def _heartbeats(self) -> Heartbeats:
         ids = self.board.get(Key.WORKERS) or []
-        return self.board.get_many([Key.worker(w) for w in ids])
+        return Heartbeats(self.board.get_many([Key.worker(w) for w in ids]),
+                          self.board.up_since())
 
     def problem(self) -> QueueProblem | JobError | None:
         """What keeps jobs from running, for the sidebar and the Train page: the queue out of
@@ -308,15 +309,15 @@ class JobQueue:
         records = self._records()
         lost = self._find_lost(records)
         running = [j for j in records if j.status is RUNNING and j.worker]
-        beats = self._heartbeats() if running else {}
+        beats = self._heartbeats() if running else Heartbeats({})
         ended = [j.id for j in running if abandoned(j, beats)]
         if ended or lost:
             with self.board.lock():
-                beats = self._heartbeats() if ended else {}
+                beats = self._heartbeats() if ended else Heartbeats({})
                 for job_id in ended:
                     job = read_job(self.board, job_id)
                     if job and job.status is RUNNING and abandoned(job, beats):
-                        alive = beat_fresh(beats.get(Key.worker(job.worker)))
+                        alive = beats.fresh(beats.of(job.worker))
                         finish(self.board, job, FAILED, error=NOT_TRAINED if alive else WORKER_DIED)
                 for job in lost:
                     now = read_job(self.board, job.id)

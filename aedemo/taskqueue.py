@@ -20,8 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import redis
 from huey import PriorityRedisHuey, SqliteHuey
 from huey.constants import EmptyData
+from huey.storage import RedisStorage
 
 from aedemo.errors import Explained
 
@@ -196,6 +198,19 @@ class JobBoard:
                 # frees it, another process's after LOCK_STALE_S
                 self._unreleased.add(mine)
                 raise
+
+    def up_since(self) -> float:
+        """When the storage last started, in seconds since the epoch: Redis's start, from its
+        uptime; 0 for the SQLite file, which has no server to restart, and for a Redis that will
+        not say (a managed one may refuse INFO)."""
+        if not isinstance(self.storage, RedisStorage):
+            return 0.0
+        with self._reachable():
+            try:
+                uptime = self.storage.conn.info("server")["uptime_in_seconds"]
+            except redis.ResponseError:
+                return 0.0
+        return time.time() - float(uptime)
 
     def queued_ids(self) -> list[str]:
         """The ids of the jobs waiting in Huey's queue, in the order they will run."""

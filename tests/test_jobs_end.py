@@ -16,6 +16,7 @@ from aedemo.job import (
     CANCELLED,
     DONE,
     FAILED,
+    HEARTBEAT_STALE_S,
     LOST,
     RUNNING,
     UNEXPECTED,
@@ -79,11 +80,15 @@ def _pings(client) -> bool:
         return False
 
 
+@pytest.mark.parametrize("down_s", [2.0, HEARTBEAT_STALE_S + 2])
 def test_a_job_whose_end_meets_redis_restarting_ends_done_once_redis_is_back(tmp_path,
-                                                                               monkeypatch):
-    """Redis stops as the job's training finishes and is back 2 s later: the worker stores the
-    model, retries its last write, and the job ends DONE with that model (on the old code its
-    record stayed RUNNING for good, with a live worker's id)."""
+                                                                               monkeypatch,
+                                                                               down_s):
+    """Redis stops as the job's training finishes and is back ``down_s`` later: the worker
+    stores the model, retries its last write, and the job ends DONE with that model (on older
+    code its record stayed RUNNING for good, with a live worker's id; and a Redis down longer
+    than HEARTBEAT_STALE_S had the app's reaper, reading the board first, fail it as the job of
+    a dead worker, since no worker could beat meanwhile)."""
     server = PersistentRedis(tmp_path)
     store = ModelStore()
     huey = taskqueue.connect(store.root, server.url)
@@ -91,7 +96,7 @@ def test_a_job_whose_end_meets_redis_restarting_ends_done_once_redis_is_back(tmp
     def trained_then_redis_restarts(s, callbacks=(), stop=None):
         model = train_spec(s, callbacks=callbacks, stop=stop)
         server.stop()
-        threading.Timer(2.0, server.start).start()
+        threading.Timer(down_s, server.start).start()
         return model
 
     monkeypatch.setattr(workers, "train_spec", trained_then_redis_restarts)

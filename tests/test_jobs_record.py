@@ -5,6 +5,7 @@ job's place, who stopped it), on the queue with no worker: nothing here trains."
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 
 import pytest
@@ -13,15 +14,16 @@ from huey import MemoryHuey
 
 from aedemo.job import (
     DONE,
+    HEARTBEAT_STALE_S,
     QUEUED,
     RUNNING,
+    Heartbeats,
     Job,
     JobPreview,
     JobProgress,
     QueueProblem,
     Status,
     abandoned,
-    beat_fresh,
     read_job,
     requeue,
     worker_id,
@@ -123,13 +125,21 @@ def test_no_worker_is_a_queue_problem_by_member_with_its_sentence(queue):
 
 def test_heartbeat_freshness_and_an_abandoned_job():
     now = 1000.0
-    assert beat_fresh({"at": now - 1}, now) and not beat_fresh({"at": now - 60}, now)
-    assert not beat_fresh(None, now)
+    beats = Heartbeats({})
+    assert beats.fresh({"at": now - 1}, now) and not beats.fresh({"at": now - 60}, now)
+    assert not beats.fresh(None, now)
+    # Redis restarted 2 s ago: no worker could beat while it was down, so an old beat is
+    # given HEARTBEAT_STALE_S from the restart, and no longer than that
+    restarted = Heartbeats({}, storage_up_since=now - 2)
+    assert restarted.fresh({"at": now - 60}, now)
+    assert not restarted.fresh({"at": now - 60}, now + HEARTBEAT_STALE_S)
     job = replace(Job.new(spec(), "a", None), status=RUNNING, worker="w", started=900.0)
-    beats = {Key.worker("w"): {"at": 10**12, "job": job.id}}
-    assert not abandoned(job, beats)                                 # it trains this one
-    assert abandoned(job, {Key.worker("w"): {"at": 10**12, "job": None}})   # moved on
-    assert abandoned(job, {})                                        # never heard of
+    assert not abandoned(job, Heartbeats({Key.worker("w"): {"at": 10**12, "job": job.id}}))
+    assert abandoned(job, Heartbeats({Key.worker("w"): {"at": 10**12, "job": None}}))  # moved on
+    assert abandoned(job, Heartbeats({}))                                  # never heard of
+    silent = {Key.worker("w"): {"at": time.time() - 60, "job": job.id}}
+    assert abandoned(job, Heartbeats(silent))                              # died
+    assert not abandoned(job, Heartbeats(silent, storage_up_since=time.time() - 1))
 
 
 def test_the_board_keys_are_one_namespace():
