@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import streamlit as st
 
 from aedemo import data as datasets
@@ -5,6 +7,7 @@ from aedemo import links, ui
 from aedemo.jobs import JobError
 from aedemo.metrics import training_set_bce_floor
 from aedemo.models import REGISTRY, variant_names
+from aedemo.models.base import checked_value
 from aedemo.spec import ModelSpec, suggested_train
 from aedemo.train import TrainConfig
 from aedemo.viz.train import curves_note
@@ -38,11 +41,13 @@ def kept_or(key: str, default, allowed=None):
     return value
 
 
-def in_range(field):
-    low, high = field.metadata["low"], field.metadata["high"]
-    choices = field.metadata.get("choices")
-    return (lambda v: v in choices) if choices else (
-        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high)
+def kept_field(key: str, field, default):
+    """This browser's last value for a config field's widget, through the field's own check
+    (the form's, a link's and the CLI's: models.base.checked_value), or ``default``."""
+    try:
+        return checked_value(field, kept_or(key, default))
+    except ValueError:
+        return default
 
 
 with st.container(border=True):
@@ -93,7 +98,7 @@ with st.container(border=True):
     hparams = {f.name: ui.hparam_input(
         f, key=f"train-{variant}-{f.name}",
         label="Bottleneck size k" if f.name == "latent_dim" else None,
-        default=kept_or(f"train-{variant}-{f.name}", None, in_range(f)), link=link)
+        default=kept_field(f"train-{variant}-{f.name}", f, None), link=link)
         for f in cls.Config.params()}
     # the variant's own preferences; a small set like the offline digits needs more epochs
     # and smaller batches
@@ -101,12 +106,12 @@ with st.container(border=True):
     epochs_field = train_fields["epochs"]
     with mid:
         epochs = ui.hparam_input(epochs_field, key=f"train-epochs-{variant}", label="Epochs",
-                                 default=kept_or(f"train-epochs-{variant}", suggested.epochs,
-                                                 in_range(epochs_field)), link=link)
+                                 default=kept_field(f"train-epochs-{variant}", epochs_field,
+                                                    suggested.epochs), link=link)
         lr = ui.hparam_input(train_fields["lr"], key=f"train-lr-{variant}",
                              label="Learning rate",
-                             default=kept_or(f"train-lr-{variant}", suggested.lr,
-                                             in_range(train_fields["lr"])), link=link)
+                             default=kept_field(f"train-lr-{variant}", train_fields["lr"],
+                                                suggested.lr), link=link)
     batch_sizes = [b for b in (16, 32, 64, 128, 256, 512, 1024, 2048)
                    if train_fields["batch_size"].metadata["low"] <= b
                    <= train_fields["batch_size"].metadata["high"]]
@@ -120,10 +125,9 @@ with st.container(border=True):
     # which the check below names; so its starting value is set as the session's instead.
     seed_field = train_fields["seed"]
     seed_link = links.field_param(seed_field)
-    link.seed(links.Param("seed", seed_link.takes, lambda text: float(seed_link.parse(text)),
-                          links.number_text), "train-seed")
+    link.seed(replace(seed_link, parse=lambda text: float(seed_link.parse(text))), "train-seed")
     if "train-seed" not in st.session_state:
-        st.session_state["train-seed"] = float(kept_or("train-seed", 0, in_range(seed_field)))
+        st.session_state["train-seed"] = float(kept_field("train-seed", seed_field, 0))
     seed = right.number_input("Seed", float(seed_field.metadata["low"]),
                               float(seed_field.metadata["high"]), None, step=1.0, format="%.0f",
                               key="train-seed", help=seed_field.metadata["help"])

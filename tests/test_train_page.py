@@ -74,6 +74,29 @@ def test_a_reload_keeps_the_students_settings_and_only_theirs(page_app):
     assert other.selectbox[0].value == "dense" and other.number_input(key="train-seed").value == 0
 
 
+def test_remembered_settings_the_fields_no_longer_take_give_way_to_the_defaults(page_app):
+    """What a browser chose is read back through each field's own check (the form's, a
+    link's): a value out of range, not a number or not finite (an older version's choice, a
+    changed range) opens the field's default, and the page runs."""
+    page_app(TRAIN)
+    ui.session.browsers().remember("an-older-browser", "train-form", {
+        "train-variant": "vae", "train-vae-latent_dim": 9999, "train-epochs-vae": "many",
+        "train-lr-vae": float("nan"), "train-batch-vae": 100, "train-seed": True,
+        "train-vae-beta": 4.0})
+    at = AppTest.from_file(str(REPO / TRAIN), default_timeout=60)
+    at.session_state["aedemo_student"] = "an-older-browser"
+    at.run()
+    no_exception(at)
+    assert at.selectbox[0].value == "vae"
+    assert at.slider(key="train-vae-beta").value == 4.0                  # still one it takes
+    fresh = page_app(TRAIN)
+    fresh.selectbox[0].set_value("vae").run()
+    for kind, key in [("slider", "train-vae-latent_dim"), ("slider", "train-epochs-vae"),
+                      ("select_slider", "train-lr-vae"), ("select_slider", "train-batch-vae"),
+                      ("number_input", "train-seed")]:
+        assert getattr(at, kind)(key=key).value == getattr(fresh, kind)(key=key).value, key
+
+
 SECRET = "a passphrase for the class"
 REFUSAL = "A student's job may train for at most 5 min; this one would take about "
 
