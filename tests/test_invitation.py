@@ -253,3 +253,22 @@ def test_a_browser_that_does_not_say_its_address_is_told_to_reload(classroom):
     assert any("did not say which page it is on" in e.value for e in at.sidebar.error)
 
 
+
+
+@pytest.mark.parametrize("url, base, app, page", [
+    ("http://h:8501/", "", "http://h:8501", 0),
+    ("http://h:8501/draw", "", "http://h:8501", "draw"),
+    ("http://h:8501/class/draw/", "", "http://h:8501/class", "draw"),     # a proxy's prefix
+    # a server whose base path is a page's name: its first page is at that path
+    ("http://h:8501/draw", "draw", "http://h:8501/draw", 0),
+    ("http://h:8501/draw/draw", "/draw/", "http://h:8501/draw", "draw"),
+    ("http://h:8501/draw/train?seed=3", "draw", "http://h:8501/draw", "train"),
+])
+def test_an_address_splits_into_the_app_and_the_page_past_the_base_path(url, base, app, page):
+    """The teacher's QR code links to the app's address and the invitation names the page:
+    a server whose base path (server.baseUrlPath) is a page's name is not taken for that page
+    (it was, which invited the class to Draw from the first page)."""
+    found = invitation.split_address(url, base_path=base)
+    assert found is not None and found[0] == app
+    pages = menu.PAGES
+    assert found[1] is (pages[0] if page == 0 else next(p for p in pages if p.url_name == page))

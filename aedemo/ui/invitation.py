@@ -36,15 +36,22 @@ _BY_PATH = {p.path: p for p in PAGES}
 
 # --- where a browser is ----------------------------------------------------------------------
 
-def split_address(url: str | None) -> tuple[str, PageInfo] | None:
+def split_address(url: str | None, base_path: str | None = None) -> tuple[str, PageInfo] | None:
     """(the app's address, the page) from the address the browser shows, as st.context.url
-    gives it: the server's address, then the page's url_name, except for the first page, which
-    is at the bare address. None when the browser did not say (an old client)."""
+    gives it: the server's address with its base path (``server.baseUrlPath``, read from the
+    config unless given), then the page's url_name, except for the first page, which is at the
+    bare address. None when the browser did not say (an old client)."""
     if not url:
         return None
+    if base_path is None:
+        base_path = st.get_option("server.baseUrlPath") or ""
     parts = urlsplit(url)
     path = parts.path.rstrip("/")
-    head, _, last = path.rpartition("/")
+    # the base path first: a server at /draw shows its first page at /draw, not the Draw page
+    base = f"/{base_path.strip('/')}" if base_path.strip("/") else ""
+    within = base and (path == base or path.startswith(base + "/"))
+    head, _, last = path[len(base) if within else 0:].rpartition("/")
+    head = (base if within else "") + head
     page = next((p for p in PAGES[1:] if p.url_name == last), None)
     if page is None:
         page, head = PAGES[0], path
