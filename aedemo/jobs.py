@@ -285,7 +285,11 @@ class JobQueue:
     def recover(self) -> list[str]:
         """At start-up: jobs left running by a server that stopped, whose worker is gone, go
         back to the head of the queue, marked as interrupted. The ids of those jobs."""
-        alive = {b["id"] for b in self.live_workers()}
+        # the beats as written, not counted from a restart of Redis (Heartbeats): a server
+        # starting just after one (the machine rebooted) puts back the jobs of the workers that
+        # did not come back; a worker that did has beaten again by then (every second)
+        with self._queue_errors():
+            alive = {b["id"] for b in Heartbeats(self._heartbeats().beats).alive()}
         moved = []
         with self._queue_errors(), self.board.lock():
             for job in self._records():

@@ -18,6 +18,7 @@ from aedemo.job import (
     FAILED,
     HEARTBEAT_STALE_S,
     LOST,
+    QUEUED,
     RUNNING,
     UNEXPECTED,
     JobError,
@@ -28,6 +29,7 @@ from aedemo.jobs import JobQueue
 from aedemo.roles import THIS_MACHINE
 from aedemo.spec import ModelSpec, train_spec
 from aedemo.store import ModelStore
+from aedemo.taskqueue import Key
 from aedemo.train import TrainConfig
 from support import free_port, inline_worker, redis_server_binary
 
@@ -110,6 +112,33 @@ def test_a_job_whose_end_meets_redis_restarting_ends_done_once_redis_is_back(tmp
         assert queue.submit(spec(2), "bob").reused     # its settings are free: the model serves
     finally:
         stopping.set()
+        server.stop()
+
+
+def test_a_server_started_after_redis_restarted_puts_back_the_jobs_of_workers_gone(tmp_path):
+    """The machine rebooted: Redis (with its append-only file) is back with a job RUNNING and
+    the last heartbeat of its worker, which did not come back. The reaper gives a worker
+    HEARTBEAT_STALE_S from Redis's start to beat again, but a server starting now puts the job
+    back on the queue at once, to train again, rather than fail it later."""
+    server = PersistentRedis(tmp_path)
+    store = ModelStore()
+    queue = JobQueue(store, taskqueue.connect(store.root, server.url))
+    try:
+        job = queue.submit(spec(5), "alice")
+        queue.huey.dequeue()                                 # a worker took it, then the reboot
+        gone = "a-machine:4242"
+        write_job(queue.board, replace(read_job(queue.board, job.id), status=RUNNING,
+                                       worker=gone, started=time.time() - 70))
+        queue.board.put(Key.WORKERS, [gone])
+        queue.board.put(Key.worker(gone), {"id": gone, "at": time.time() - 60, "job": job.id})
+        server.stop()
+        server.start()
+        restarted = JobQueue(store, taskqueue.connect(store.root, server.url))
+        assert restarted.board.up_since() > time.time() - HEARTBEAT_STALE_S
+        assert restarted.recover() == [job.id]
+        again = restarted.job(job.id)
+        assert again.status == QUEUED and again.note
+    finally:
         server.stop()
 
 
