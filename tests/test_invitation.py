@@ -122,6 +122,9 @@ def test_the_teachers_click_reaches_a_students_sidebar_with_the_words_and_the_li
     # the first run only: the poll itself is seen in Chromium, tests/e2e/test_bring_here.py)
     student = classroom(ALICE)
     assert "The teacher is on Generate (VAE, k = 4)" in sidebar_words(student)
+    # and said once in a toast, for a phone's closed sidebar
+    assert [unescaped(t.value) for t in student.toast] == [
+        "The teacher is on Generate (VAE, k = 4). The link to that page is in the sidebar."]
     (link,) = teacher_links(student)
     assert link.proto.page == "generate" and not link.proto.external     # this tab, this app
     assert link.proto.query_string == f"model={vae}&n=48"
@@ -132,7 +135,7 @@ def test_the_teachers_click_reaches_a_students_sidebar_with_the_words_and_the_li
     there = classroom(ALICE, GENERATE, {"model": vae, "n": "48", "seed": "3"})
     assert "You are on that page, with the teacher's settings." in [
         c.value for c in there.sidebar.caption]
-    assert not teacher_links(there)
+    assert not teacher_links(there) and not there.toast
 
 
 def test_the_qr_code_holds_the_link_a_students_laptop_opens(classroom):

@@ -31,6 +31,7 @@ QR_SCALE = 8                    # pixels a module in the SVG's own size; it is d
 # under it, within a 1024 x 768 projector's screen
 QR_PROJECTED_PX = 520
 _PROBLEM = "aedemo_bring_problem"    # what a click of the teacher's could not do, said once
+_TOLD = "aedemo_invitation_told"     # the invitation (its time) this session had a toast of
 _BY_PATH = {p.path: p for p in PAGES}
 
 
@@ -119,8 +120,9 @@ def already_there(invitation: Invitation) -> bool:
 
 def invitation_notice() -> None:
     """In a student's sidebar, while the teacher's invitation stands: where the teacher is, and
-    a link that opens it in this tab. Run by the sidebar's polling fragment, so it comes and
-    goes within seconds of the teacher's click. The teacher has it in the teacher's box."""
+    a link that opens it in this tab, and once a toast that says so. Run by the sidebar's
+    polling fragment, so it comes and goes within seconds of the teacher's click. The teacher
+    has it in the teacher's box."""
     if is_teacher():
         return
     try:
@@ -129,9 +131,17 @@ def invitation_notice() -> None:
         return          # the sidebar's queue line says the queue is out of reach
     if invitation is None:
         return
+    there = already_there(invitation)
+    if st.session_state.get(_TOLD) != invitation.at:
+        # said once per invitation in a toast too: on a phone the sidebar is closed, and a
+        # student there would never see the invitation in it
+        st.session_state[_TOLD] = invitation.at
+        if not there:
+            st.toast(f"{escape_markdown(invitation.words)}. The link to that page is in the "
+                     f"sidebar.", icon=":material/campaign:", duration="long")
     with st.container(border=True, key="class-invitation"):
         st.markdown(f":material/campaign: {escape_markdown(invitation.words)}")
-        if already_there(invitation):
+        if there:
             st.caption("You are on that page, with the teacher's settings.")
             return
         st.page_link(invitation.page, label="Open the teacher's page",

@@ -1,7 +1,8 @@
 """Bring the class here (issue 22) in real browsers: the classroom command with a teacher's
 passphrase, the teacher and two students in three browser contexts. The teacher, on the
 Generate page with a stored VAE in its address, clicks Bring the class here: both students'
-open sidebars say so by themselves within seconds, one follows the link in the same tab to the
+open sidebars say so by themselves within seconds (and a phone's, its sidebar closed, in a
+toast), one follows the link in the same tab to the
 teacher's page and settings, the other is never moved. The teacher's QR code holds the link a
 student's laptop opens, with its alternative text, in the sidebar and large in a dialog, and
 both pass axe-core. Stop
@@ -47,11 +48,18 @@ def audit(tab, where: str, part: str = SIDEBAR) -> list[str]:
             for v in found if v["impact"] in FAILING for node in v["nodes"]]
 
 
-def test_bring_the_class_here_reaches_the_students_sidebars(classroom, three):
+def toasts(tab, words: str):
+    return tab.locator('[data-testid="stToast"]', has_text=words)
+
+
+def test_bring_the_class_here_reaches_the_students_sidebars(classroom, three, browser):
     alice, bob, teacher = three
+    # and Carol, on a phone, whose sidebar is closed
+    carol = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                has_touch=True).new_page()
     vae = next(m.id for m in ModelStore(classroom.home).list()
                if m.ok and m.spec.variant == "vae" and m.spec.latent_dim == 4)
-    for student in (alice, bob):
+    for student in (alice, bob, carol):
         open_page(student, classroom)
     home_url = bob.url
 
@@ -71,6 +79,14 @@ def test_bring_the_class_here_reaches_the_students_sidebars(classroom, three):
     for student in (alice, bob):
         student.locator(SIDEBAR).get_by_text(INVITED).wait_for(timeout=POLL_MS)
     problems = audit(teacher, "teacher") + audit(alice, "student")
+    # Carol's phone shows it in a toast, her sidebar closed; said once, not at every poll
+    toasts(carol, INVITED).wait_for(timeout=POLL_MS)
+    closed = carol.locator(SIDEBAR).bounding_box()
+    assert closed["x"] + closed["width"] <= 1, closed                # off the screen
+    bob.wait_for_timeout(5000)                                  # two more polls
+    assert toasts(bob, INVITED).count() <= 1
+    no_exception(carol)
+    carol.context.close()
 
     # and large in a dialog of its own, for the projector: all of it on a 1400 x 1000 screen
     sidebar.get_by_role("button", name="Show the QR code large").click()
