@@ -113,6 +113,8 @@ def test_the_shared_drawings_are_points_on_the_map_and_a_student_sees_nobodys_na
     assert "student " not in hovers(at)
     shown = " ".join(e.value for e in [*at.markdown, *at.caption, *at.subheader])
     assert "student 1" not in shown and "student 2" not in shown
+    # the map in words once: a caption for everyone, not again for screen readers alone
+    assert shown.count("2 shared drawings on the map") == 1
     assert not hide_buttons(at) and not [b for b in at.button if b.label == "Clear the map"]
 
 

@@ -108,9 +108,9 @@ def class_map(stored: StoredModel, *, key: str) -> None:
     _, drawings, points, figure, summary = kept
 
     event = chart(figure, key=f"{key}-chart", summary=summary, on_select="rerun",
-                  selection_mode="points")
-    st.caption(summary + " Hover over a point to see the drawing and the model's copy; click "
-               "one to see them larger.")
+                  selection_mode="points",
+                  shown="Hover over a point to see the drawing and the model's copy; click one "
+                        "to see them larger.")
     _selected(event, drawings, points)
     if teacher:
         _teacher_list(drawings, key=key)

@@ -180,16 +180,21 @@ def picture(pixels: np.ndarray, *, alt: str, caption: str | None = None,
     st.image(pixels, caption=caption, width=width, output_format="PNG", alt=alt)
 
 
-def chart(figure, *, key: str, summary: str, **options: Any):
+def chart(figure, *, key: str, summary: str, shown: str | None = None, **options: Any):
     """A plotly chart with what it shows in words, for a student who cannot see it: the
     summary is read by screen readers and hidden from the screen (the chart's title says the
-    same to those who see it). In projector mode every text in the chart is drawn at
-    PROJECTOR_CHART_PX or more. Returns what st.plotly_chart returns (a selection event when
-    ``on_select`` is given)."""
+    same to those who see it). With ``shown``, the summary is a caption for everyone instead,
+    ``shown`` after it (hidden as well, a screen reader read the same words twice). In
+    projector mode every text in the chart is drawn at PROJECTOR_CHART_PX or more. Returns what
+    st.plotly_chart returns (a selection event when ``on_select`` is given)."""
     if projector():
         figure = projected(figure)
     event = st.plotly_chart(figure, key=key, **options)
-    st.markdown(f'<p class="aedemo-sr-only">{html.escape(summary)}</p>', unsafe_allow_html=True)
+    if shown is None:
+        st.markdown(f'<p class="aedemo-sr-only">{html.escape(summary)}</p>',
+                    unsafe_allow_html=True)
+    else:
+        st.caption(f"{summary} {shown}")
     return event
 
 
