@@ -111,7 +111,13 @@ with st.container(key="draw-row"):
 # and back after every stroke.)
 own_section, sweep_section = st.container(), st.container()
 verdict_note, verdict_section = st.empty(), st.container(key="draw-verdict")
+# Under the pad (beside the upload): the input's own words (the upload itself, a refusal), then
+# the Share button, in a place of its own that is the same in every run. Streamlit keeps a run's
+# elements until a later run completes: a run cut short once left an earlier run's Share
+# button, disabled, one element further down beside the new one.
 with left:
+    input_slot, share_slot = st.container(), st.container()
+with input_slot:
     x, note = from_pad() if drawn else from_upload()
 if x is not None or drawn:           # from the pad, None is a blank pad: no drawing any more
     ui.keep_input(x)
@@ -128,10 +134,11 @@ def draw_pad(row: dict | None = None) -> None:
 
 with right:
     if x is None and note != "error":
-        st.info("Draw a digit on the black square, in white, as large or small as you like; "
-                "the models answer as you draw." if drawn else
-                "Upload a photo or scan of one digit; it is cropped and framed like the pad.",
-                icon=":material/draw:")
+        (input_slot if drawn else right).info(
+            "Draw a digit on the black square, in white, as large or small as you like; the "
+            "models answer as you draw." if drawn else
+            "Upload a photo or scan of one digit; it is cropped and framed like the pad.",
+            icon=":material/draw:")
     # Until the dataset and a first model are there, say what is coming; the page fills in
     # by itself when they arrive, with the drawing still on the pad.
     data, stored_models = ui.models_or_wait("image model", kind="image", prefer=draw.nearest_k,
@@ -146,7 +153,7 @@ with right:
     shown = draw.one_per_variant(lesson)
     if x is None:
         draw_pad(ui.pad_row(shown, None, None, data.source))     # empty copies, ready to draw
-        with left:
+        with share_slot:
             ui.share_button(None, key=SHARE)                     # off until there is a drawing
         st.stop()
     verdict_note.info("Computing the verdict for this drawing…",
@@ -159,7 +166,7 @@ with right:
     else:
         st.markdown("**Every variant's reconstruction**")
     if note:
-        st.caption(note)
+        (input_slot if drawn else right).caption(note)
     if not drawn:
         inputs, labels = [x], ["your input, framed as MNIST"]
         if model_input is not x:
@@ -171,10 +178,11 @@ with right:
             ui.show_images(inputs, labels, alt=labels, per_row=3, min_width=COPY_MIN_PX)
         ui.show_images([r.image for r in recons], [r.caption for r in recons],
                        alt=[r.alt for r in recons], per_row=3, min_width=COPY_MIN_PX)
-with left:     # under the pad: the words that would make the copies' narrow column long
+with share_slot:
     # what the class's map shows is what the verdict below judged: the framed input as the
     # models were given it, never the upload or the pad's picture
     ui.share_button(model_input, key=SHARE)
+with left:     # under the pad: the words that would make the copies' narrow column long
     st.caption(("Beside the pad: one model per variant, drawn in your browser as you draw; "
                 if drawn else "Beside the upload: one model per variant; ") +
                "after each stroke the server's copy, with the mean squared error (MSE) "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import math
 import shutil
@@ -416,3 +417,52 @@ def test_a_model_that_does_not_export_is_the_servers_only_on_the_pad(page, lesso
     assert "cannot run in your browser" in conv["only_alt"]
     assert conv["server"]["only_alt"].endswith("computed on the server only")
     assert row and all(m["url"] for m in row.values())
+
+
+def place_of(at: AppTest, key: str) -> list[tuple[int, ...]]:
+    """Where each widget of ``key`` is in the page's tree: its indexes from the root (what
+    Streamlit's delta path is: an element written at the same one replaces the last run's)."""
+    found = []
+
+    def walk(node, path):
+        if getattr(node, "key", None) == key:
+            found.append(path)
+        for i, child in sorted(getattr(node, "children", {}).items()):
+            walk(child, (*path, i))
+
+    walk(at._tree, ())
+    return found
+
+
+def test_the_share_button_keeps_its_place_whatever_the_input_says(page, lesson_store,
+                                                                  isolated_home):
+    """Blank, drawn, or drawn again after a reload (its note above the button): the one Share
+    button is at the same place, so a run cut short, whose older elements Streamlit keeps until
+    a run completes, cannot leave a second one (CI's browsers once saw an enabled and a
+    disabled Share button together)."""
+    from PIL import Image, ImageDraw
+
+    shutil.copytree(lesson_store, isolated_home, dirs_exist_ok=True)
+    blank = page(DRAW)
+    # a 7 just drawn on the pad, as the pad sends it: no note above the button
+    seven = Image.new("L", (preprocess.PAD_SIZE, preprocess.PAD_SIZE))
+    ImageDraw.Draw(seven).line([(80, 70), (200, 70), (120, 220)], fill=255, width=18)
+    png = io.BytesIO()
+    seven.save(png, "PNG")
+    stroke = {"png": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode(),
+              "strokes": [[80, 70, 200, 70, 120, 220]]}
+    fresh = page(DRAW)
+    fresh.session_state["draw-pad"] = {"drawing": stroke}
+    fresh.run()
+    # and the last drawing after a reload: its note ("Your last input...") above the button
+    again = page(DRAW)
+    again.session_state["aedemo_drawing"] = a_drawing()
+    again.run()
+    for at in (fresh, again):
+        no_exception(at)
+        assert not at.button(key="draw-share").disabled
+    assert "Your last input" in texts(again, "caption")
+    assert "Your last input" not in texts(fresh, "caption")
+    assert blank.button(key="draw-share").disabled
+    places = [place_of(at, "draw-share") for at in (blank, fresh, again)]
+    assert places[0] == places[1] == places[2] and len(places[0]) == 1, places
