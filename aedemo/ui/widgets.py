@@ -183,8 +183,8 @@ def picture(pixels: np.ndarray, *, alt: str, caption: str | None = None,
 def chart(figure, *, key: str, summary: str, shown: str | None = None, **options: Any):
     """A plotly chart with what it shows in words, for a student who cannot see it: the
     summary is read by screen readers and hidden from the screen (the chart's title says the
-    same to those who see it). With ``shown``, the summary is a caption for everyone instead,
-    ``shown`` after it (hidden as well, a screen reader read the same words twice). In
+    same to those who see it). With ``shown``, the summary is instead a caption everyone
+    sees, with ``shown`` after it (a hidden copy as well was read twice by a screen reader). In
     projector mode every text in the chart is drawn at PROJECTOR_CHART_PX or more. Returns what
     st.plotly_chart returns (a selection event when ``on_select`` is given)."""
     if projector():
