@@ -117,6 +117,9 @@ verdict_note, verdict_section = st.empty(), st.container(key="draw-verdict")
 # button, disabled, one element further down beside the new one.
 with left:
     input_slot, share_slot = st.container(), st.container()
+# the hint and the note on where the input came from: above the button under the pad, at the
+# top of the copies' column beside an upload
+input_words = input_slot if drawn else right
 with input_slot:
     x, note = from_pad() if drawn else from_upload()
 if x is not None or drawn:           # from the pad, None is a blank pad: no drawing any more
@@ -134,7 +137,7 @@ def draw_pad(row: dict | None = None) -> None:
 
 with right:
     if x is None and note != "error":
-        (input_slot if drawn else right).info(
+        input_words.info(
             "Draw a digit on the black square, in white, as large or small as you like; the "
             "models answer as you draw." if drawn else
             "Upload a photo or scan of one digit; it is cropped and framed like the pad.",
@@ -166,7 +169,7 @@ with right:
     else:
         st.markdown("**Every variant's reconstruction**")
     if note:
-        (input_slot if drawn else right).caption(note)
+        input_words.caption(note)
     if not drawn:
         inputs, labels = [x], ["your input, framed as MNIST"]
         if model_input is not x:
